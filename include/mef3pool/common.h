@@ -1,0 +1,105 @@
+/*
+ * mef3pool/common.h - error model, versions and shared vocabulary.
+ *
+ * Every function that can fail returns an int: 0 on success or a negative
+ * MEF3_E... code.  The detail of the most recent failure on the calling
+ * thread (one line naming the file and the offset) is kept per thread and
+ * read with mef3_error_last().
+ */
+#ifndef MEF3POOL_COMMON_H
+#define MEF3POOL_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MEF3POOL_VERSION_MAJOR 0
+#define MEF3POOL_VERSION_MINOR 1
+#define MEF3POOL_VERSION_PATCH 0
+#define MEF3POOL_VERSION_STRING "0.1.0"
+
+#if defined(__GNUC__)
+#define MEF3_EXTERN __attribute__((visibility("default")))
+#else
+#define MEF3_EXTERN
+#endif
+
+/*
+ * The error table: name, value, description.  One X-macro generates the
+ * enum, mef3_strerror() and mef3_errname(), so the three never disagree.
+ */
+#define MEF3_ERRNO_MAP(X)                                                      \
+  X(ERROR, -1, "error")                                                        \
+  X(EINVAL, -2, "invalid argument")                                            \
+  X(ENOTFOUND, -3, "not found")                                                \
+  X(ECRC, -4, "CRC mismatch")                                                  \
+  X(EPASSWORD, -5, "password missing or wrong")                                \
+  X(EACCESS, -6, "no access to encrypted data at this level")                  \
+  X(ECORRUPT, -7, "corrupt or inconsistent file")                              \
+  X(EUNSUPPORTED, -8, "unsupported format feature")                            \
+  X(EBUFSIZE, -9, "buffer too small")                                          \
+  X(ECANCELED, -10, "canceled")                                                \
+  X(ETIMEDOUT, -11, "timed out")                                               \
+  X(ENOMEM, -12, "out of memory")                                              \
+  X(EIO, -13, "input/output error")                                            \
+  X(EWORKER, -14, "worker process failed")                                     \
+  X(ELIMIT, -15, "resource limit reached")                                     \
+  X(EEXIST, -16, "already exists")
+
+typedef enum mef3_errno {
+  MEF3_OK = 0,
+#define MEF3__ENUM(name, val, desc) MEF3_##name = (val),
+  MEF3_ERRNO_MAP(MEF3__ENUM)
+#undef MEF3__ENUM
+} mef3_errno;
+
+/* Human-readable description of an error code; never NULL. */
+MEF3_EXTERN const char *mef3_strerror(int code);
+
+/* Symbolic name of an error code ("MEF3_ECRC"); never NULL. */
+MEF3_EXTERN const char *mef3_errname(int code);
+
+/* Per-thread detail of the last failure. */
+typedef struct mef3_error {
+  int code;          /* the MEF3_E... code returned */
+  char message[512]; /* one line: file, offset, what is wrong */
+} mef3_error;
+
+/*
+ * The last error set on this thread, or an entry with code 0 and an empty
+ * message.  The pointer is borrowed and stays valid until the thread ends;
+ * its contents change with the next failing call on this thread.
+ */
+MEF3_EXTERN const mef3_error *mef3_error_last(void);
+
+/* Clear the calling thread's last error. */
+MEF3_EXTERN void mef3_error_clear(void);
+
+/* Library version string ("0.1.0"). */
+MEF3_EXTERN const char *mef3_version(void);
+
+/* Sample output types of the read functions. */
+typedef enum mef3_sample_type {
+  MEF3_F32 = 0, /* float32, physical units (raw x units conversion factor) */
+  MEF3_F64 = 1, /* float64, physical units */
+  MEF3_I32 = 2  /* raw int32 counts, MEF3_RED_NAN where there is no sample */
+} mef3_sample_type;
+
+/* Size in bytes of one sample of the given type (0 for an unknown type). */
+MEF3_EXTERN size_t mef3_sample_size(mef3_sample_type type);
+
+/* RED sentinels (raw int32 counts). */
+#define MEF3_RED_NAN ((int32_t)INT32_MIN)
+#define MEF3_RED_NEG_INF ((int32_t)(INT32_MIN + 1))
+#define MEF3_RED_POS_INF ((int32_t)INT32_MAX)
+
+/* "No entry" for µUTC times. */
+#define MEF3_UUTC_NO_ENTRY ((int64_t)INT64_MIN)
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,115 @@
+/*
+ * reader/annotations.c - collecting the records (annotations) of a
+ * session: NAME.rdat at session level, in each channel directory and in
+ * each segment directory.  Times are converted with the recording time
+ * offset of the channel's (or, at session level, the first channel's)
+ * first segment.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reader/reader_impl.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+
+#define MAX_RECORD_FILE_BYTES ((size_t)1 << 30)
+
+typedef struct {
+  mef3_record *v;
+  size_t n, cap;
+} rec_list;
+
+static int add_file(rec_list *l, const char *dir, const mef3_keys *keys,
+                    int64_t rto, mef3_record_level level, const char *channel,
+                    int32_t segment, int strict) {
+  char *path = mef3__child_named(dir, ".rdat");
+  if (!path)
+    return mef3__error(MEF3_ENOMEM, "out of memory");
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  int rc = mef3__read_file(&buf, &len, path, MAX_RECORD_FILE_BYTES);
+  if (rc == MEF3_ENOTFOUND) {
+    free(path);
+    mef3_error_clear();
+    return 0;
+  }
+  mef3_record *recs = NULL;
+  size_t n = 0;
+  if (!rc)
+    rc = mef3_records_parse(&recs, &n, buf, len, keys, path);
+  free(buf);
+  free(path);
+  if (rc)
+    return strict || rc == MEF3_ENOMEM ? rc : 0;
+  if (l->n + n > l->cap) {
+    size_t nc = l->cap ? l->cap : 16;
+    while (nc < l->n + n)
+      nc *= 2;
+    mef3_record *nv = realloc(l->v, nc * sizeof *nv);
+    if (!nv) {
+      mef3_records_free(recs, n);
+      return mef3__error(MEF3_ENOMEM, "out of memory");
+    }
+    l->v = nv;
+    l->cap = nc;
+  }
+  for (size_t i = 0; i < n; i++) {
+    mef3_record *r = &recs[i];
+    r->time = mef3_time_to_uutc(r->time, rto);
+    if (r->end_time < 0 && r->end_time != MEF3_UUTC_NO_ENTRY)
+      r->end_time = mef3_time_to_uutc(r->end_time, rto);
+    r->level = level;
+    snprintf(r->channel, sizeof r->channel, "%s", channel ? channel : "");
+    r->segment = segment;
+    l->v[l->n++] = *r;
+  }
+  free(recs); /* the bodies and texts moved into l */
+  return 0;
+}
+
+static int64_t rto_of(const rd_segment *g) {
+  return g->md.section_3_available &&
+                 g->md.recording_time_offset != MEF3_UUTC_NO_ENTRY
+             ? g->md.recording_time_offset
+             : 0;
+}
+
+static int cmp_time(const void *a, const void *b) {
+  const mef3_record *x = a, *y = b;
+  if (x->time != y->time)
+    return x->time < y->time ? -1 : 1;
+  if (x->level != y->level)
+    return (int)x->level - (int)y->level;
+  return strcmp(x->channel, y->channel);
+}
+
+int mef3_reader_records(mef3_reader *r, mef3_record **out, size_t *n,
+                        int strict) {
+  *out = NULL;
+  *n = 0;
+  rec_list l = {0};
+  int rc = 0;
+  if (r->is_session && r->n_ch)
+    rc = add_file(&l, r->path, &r->ch[0].segs[0].keys,
+                  rto_of(&r->ch[0].segs[0]), MEF3_LEVEL_SESSION, NULL, -1,
+                  strict);
+  for (size_t i = 0; !rc && i < r->n_ch; i++) {
+    rd_channel *c = &r->ch[i];
+    rc = add_file(&l, c->path, &c->segs[0].keys, rto_of(&c->segs[0]),
+                  MEF3_LEVEL_CHANNEL, c->name, -1, strict);
+    for (size_t s = 0; !rc && s < c->n_segs; s++)
+      rc = add_file(&l, c->segs[s].dir, &c->segs[s].keys,
+                    rto_of(&c->segs[s]), MEF3_LEVEL_SEGMENT, c->name,
+                    (int32_t)s, strict);
+  }
+  if (rc) {
+    mef3_records_free(l.v, l.n);
+    return rc;
+  }
+  if (l.n)
+    qsort(l.v, l.n, sizeof *l.v, cmp_time);
+  *out = l.v;
+  *n = l.n;
+  return 0;
+}

@@ -1,0 +1,53 @@
+/* reader/reader_impl.h - the reader's private state, shared by
+ * reader/session.c (opening, tables) and reader/window.c (reads). */
+#ifndef MEF3_READER_IMPL_H
+#define MEF3_READER_IMPL_H
+
+#include "mef3pool/reader.h"
+
+typedef struct rd_segment {
+  mef3_segment_info info;
+  mef3_metadata md;
+  mef3_keys keys;     /* keys of this segment's files */
+  char *dir;          /* the .segd directory */
+  char *tdat_path;
+  int fd;             /* -1 until first read */
+  uint64_t last_use;  /* for closing the least recently used data file */
+} rd_segment;
+
+typedef struct rd_channel {
+  mef3_channel_info info;
+  char *name;
+  char *path;
+  rd_segment *segs;
+  size_t n_segs;
+  mef3_block_info *blocks;
+  int64_t *end_max; /* running maximum of block end times, µs */
+  size_t n_blocks;
+  mef3_contiguon *contigua;
+  size_t n_contigua;
+} rd_channel;
+
+struct mef3_reader {
+  char *path;
+  char *session_name;
+  int is_session; /* opened a .mefd (1) or a single .timd (0) */
+  mef3_reader_options opts;
+  char *password;
+  int access_level;
+  rd_channel *ch;
+  size_t n_ch;
+  /* read state, reused across reads */
+  mef3_red_ctx *red;
+  uint8_t *io;
+  size_t io_cap;
+  int32_t *dec;
+  size_t dec_cap;
+  size_t open_fds;
+  uint64_t use_clock;
+};
+
+/* Make sure the data file of `s` is open; returns 0 or an error. */
+int mef3__reader_data_fd(mef3_reader *r, rd_segment *s);
+
+#endif

@@ -1,0 +1,472 @@
+/*
+ * reader/session.c - opening a session or channel directory and building
+ * the in-memory tables every read uses.
+ *
+ * Opening reads, for every segment of every time-series channel, the
+ * metadata file (all of it) and the index file (all of it), converts
+ * every block's start time to absolute µUTC, and builds per channel:
+ * the block table (all segments, channel-wide sample numbers), a running
+ * maximum of block end times (for the binary search of a time window) and
+ * the table of contiguous runs.  Data files are opened lazily at the
+ * first read that needs them, and at most opts.max_open_data_files stay
+ * open (the least recently used is closed first).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "reader/reader_impl.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+
+#define MAX_INDEX_FILE_BYTES ((size_t)1 << 31)
+#define MAX_RECORD_FILE_BYTES ((size_t)1 << 30)
+
+static void free_channel(rd_channel *c) {
+  for (size_t s = 0; s < c->n_segs; s++) {
+    rd_segment *g = &c->segs[s];
+    if (g->fd >= 0)
+      close(g->fd);
+    free(g->dir);
+    free(g->tdat_path);
+  }
+  free(c->segs);
+  free(c->blocks);
+  free(c->end_max);
+  free(c->contigua);
+  free(c->name);
+  free(c->path);
+}
+
+void mef3_reader_close(mef3_reader *r) {
+  if (!r)
+    return;
+  for (size_t i = 0; i < r->n_ch; i++)
+    free_channel(&r->ch[i]);
+  free(r->ch);
+  mef3_red_ctx_free(r->red);
+  free(r->io);
+  free(r->dec);
+  if (r->password) {
+    /* do not leave the password in freed memory */
+    volatile char *p = r->password;
+    while (*p)
+      *p++ = 0;
+    free(r->password);
+  }
+  free(r->path);
+  free(r->session_name);
+  free(r);
+}
+
+/* Keys for one metadata file: reuse the session's password, validated
+ * against this file's own fields. */
+static int keys_for(mef3_reader *r, mef3_keys *keys,
+                    const mef3_universal_header *uh, const char *path) {
+  int rc = mef3_keys_from_password(keys, r->password, uh);
+  if (rc == MEF3_EPASSWORD)
+    return mef3__error(MEF3_EPASSWORD,
+                       "%s: the password is not valid for this session",
+                       path);
+  return rc;
+}
+
+static int open_segment(mef3_reader *r, rd_channel *c, rd_segment *g,
+                        mef3_index_entry **idx, size_t *n_idx) {
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  char *tmet = mef3__child_named(g->dir, ".tmet");
+  char *tidx = mef3__child_named(g->dir, ".tidx");
+  g->tdat_path = mef3__child_named(g->dir, ".tdat");
+  int rc = (!tmet || !tidx || !g->tdat_path) ? MEF3_ENOMEM : 0;
+  if (rc) {
+    mef3__error(rc, "out of memory");
+    goto done;
+  }
+  rc = mef3__read_file(&buf, &len, tmet, MEF3_METADATA_BYTES);
+  if (rc == MEF3_ECORRUPT)
+    rc = mef3__error_at(MEF3_ECORRUPT, tmet, MEF3_METADATA_BYTES,
+                        "metadata file is longer than 16384 bytes");
+  if (rc)
+    goto done;
+  /* Keys come from this file's own universal header. */
+  mef3_universal_header uh;
+  rc = mef3_uh_parse(&uh, buf, len, "tmet", tmet);
+  if (rc)
+    goto done;
+  rc = keys_for(r, &g->keys, &uh, tmet);
+  if (rc)
+    goto done;
+  if (!r->opts.check_file_crc) {
+    /* Parse a copy with the CRC fields zeroed: 0 means "no entry". */
+    memset(buf, 0, 8);
+  }
+  rc = mef3_metadata_parse(&g->md, NULL, buf, len, &g->keys, tmet);
+  if (rc)
+    goto done;
+  if (!g->md.section_2_available) {
+    rc = mef3__error(MEF3_EPASSWORD,
+                     "%s: metadata section 2 is encrypted at level %d; %s",
+                     tmet, g->md.section_2_encryption,
+                     r->password ? "the password does not reach it"
+                                 : "a password is required");
+    goto done;
+  }
+  if (r->access_level < g->keys.access_level)
+    r->access_level = g->keys.access_level;
+  double fs = g->md.sampling_frequency;
+  if (!(fs > 0.0) || !isfinite(fs)) {
+    rc = mef3__error_at(MEF3_ECORRUPT, tmet, 8720,
+                        "invalid sampling frequency %g", fs);
+    goto done;
+  }
+  free(buf);
+  buf = NULL;
+
+  struct stat st;
+  uint64_t tdat_len = 0;
+  if (stat(g->tdat_path, &st) == 0)
+    tdat_len = (uint64_t)st.st_size;
+  else {
+    rc = mef3__error(MEF3_ENOTFOUND, "%s: missing data file",
+                     g->tdat_path);
+    goto done;
+  }
+  rc = mef3__read_file(&buf, &len, tidx, MAX_INDEX_FILE_BYTES);
+  if (rc)
+    goto done;
+  if (!r->opts.check_file_crc && len >= 8)
+    memset(buf, 0, 8);
+  /* Offsets past the data file are reported per block at read time,
+   * so that the rest of the channel stays readable. */
+  rc = mef3_index_parse(idx, n_idx, NULL, buf, len, 0, tidx);
+  (void)tdat_len;
+done:
+  free(buf);
+  free(tmet);
+  free(tidx);
+  (void)c;
+  return rc;
+}
+
+/* Time in µs that `n` samples at `fs` last. */
+static int64_t span_us(int64_t n, double fs) {
+  return (int64_t)llround((double)n * 1e6 / fs);
+}
+
+static int build_tables(rd_channel *c, mef3_index_entry **idx,
+                        size_t *n_idx) {
+  size_t total = 0;
+  for (size_t s = 0; s < c->n_segs; s++)
+    total += n_idx[s];
+  c->blocks = calloc(total ? total : 1, sizeof *c->blocks);
+  c->end_max = calloc(total ? total : 1, sizeof *c->end_max);
+  c->contigua = calloc(total ? total : 1, sizeof *c->contigua);
+  if (!c->blocks || !c->end_max || !c->contigua)
+    return mef3__error(MEF3_ENOMEM, "%s: out of memory", c->path);
+  double fs = c->segs[0].md.sampling_frequency;
+  int64_t sample = 0;
+  size_t b = 0;
+  int max_enc = 0;
+  uint32_t max_block = 0;
+  for (size_t s = 0; s < c->n_segs; s++) {
+    rd_segment *g = &c->segs[s];
+    int64_t rto = g->md.section_3_available &&
+                          g->md.recording_time_offset != MEF3_UUTC_NO_ENTRY
+                      ? g->md.recording_time_offset
+                      : 0;
+    g->info.number = (int32_t)s;
+    g->info.start_sample = sample;
+    g->info.first_block = b;
+    g->info.n_blocks = n_idx[s];
+    g->info.metadata = &g->md;
+    for (size_t i = 0; i < n_idx[s]; i++, b++) {
+      const mef3_index_entry *e = &idx[s][i];
+      mef3_block_info *bi = &c->blocks[b];
+      bi->start_uutc = mef3_time_to_uutc(e->start_time, rto);
+      bi->start_sample = sample;
+      bi->file_offset = e->file_offset;
+      bi->n_samples = e->number_of_samples;
+      bi->bytes = e->block_bytes;
+      bi->segment = (int32_t)s;
+      bi->min = e->minimum_sample_value;
+      bi->max = e->maximum_sample_value;
+      bi->flags = e->flags;
+      sample += e->number_of_samples;
+      int enc = (e->flags & MEF3_RED_LEVEL_2)   ? 2
+                : (e->flags & MEF3_RED_LEVEL_1) ? 1
+                                                : 0;
+      if (enc > max_enc)
+        max_enc = enc;
+      if (e->number_of_samples > max_block)
+        max_block = e->number_of_samples;
+      int64_t end = bi->start_uutc + span_us(bi->n_samples, fs);
+      c->end_max[b] = b && c->end_max[b - 1] > end ? c->end_max[b - 1] : end;
+    }
+    g->info.n_samples = sample - g->info.start_sample;
+    if (g->info.n_blocks) {
+      const mef3_block_info *first = &c->blocks[g->info.first_block];
+      const mef3_block_info *last = &c->blocks[b - 1];
+      g->info.start_uutc = first->start_uutc;
+      g->info.end_uutc = last->start_uutc + span_us(last->n_samples, fs);
+    } else {
+      g->info.start_uutc = g->info.end_uutc = MEF3_UUTC_NO_ENTRY;
+    }
+  }
+  c->n_blocks = total;
+
+  /* Contiguous runs. */
+  size_t nc = 0;
+  double period_us = 1e6 / fs;
+  for (size_t i = 0; i < total; i++) {
+    const mef3_block_info *bi = &c->blocks[i];
+    int brk = i == 0 || (bi->flags & MEF3_RED_DISCONTINUITY);
+    if (!brk) {
+      const mef3_block_info *pv = &c->blocks[i - 1];
+      double expect = (double)pv->start_uutc + pv->n_samples * period_us;
+      brk = fabs((double)bi->start_uutc - expect) >= period_us;
+    }
+    if (brk) {
+      mef3_contiguon *k = &c->contigua[nc++];
+      k->start_sample = bi->start_sample;
+      k->start_uutc = bi->start_uutc;
+      k->first_block = i;
+    }
+    mef3_contiguon *k = &c->contigua[nc - 1];
+    k->n_blocks++;
+    k->end_sample = bi->start_sample + bi->n_samples;
+    k->end_uutc = bi->start_uutc + span_us(bi->n_samples, fs);
+  }
+  c->n_contigua = nc;
+
+  mef3_channel_info *ci = &c->info;
+  const mef3_metadata *md = &c->segs[0].md;
+  ci->name = c->name;
+  ci->path = c->path;
+  ci->fs = fs;
+  ci->units_conversion_factor = md->units_conversion_factor;
+  ci->units_description = md->units_description;
+  ci->n_samples = sample;
+  ci->n_blocks = total;
+  ci->n_segments = c->n_segs;
+  ci->n_contigua = nc;
+  ci->max_block_samples = max_block;
+  ci->times_relative = !md->section_3_available;
+  ci->data_encryption = max_enc;
+  ci->section_2_encryption = md->section_2_encryption;
+  ci->section_3_encryption = md->section_3_encryption;
+  ci->metadata = md;
+  ci->start_uutc = total ? c->blocks[0].start_uutc : MEF3_UUTC_NO_ENTRY;
+  ci->end_uutc = total ? c->end_max[total - 1] : MEF3_UUTC_NO_ENTRY;
+  return 0;
+}
+
+static int open_channel(mef3_reader *r, rd_channel *c) {
+  char **segs = NULL;
+  size_t n = 0;
+  int rc = mef3__list_dir(&segs, &n, c->path, ".segd");
+  if (rc)
+    return rc;
+  if (n == 0) {
+    mef3__free_list(segs, n);
+    return mef3__error(MEF3_ECORRUPT, "%s: channel has no segments",
+                       c->path);
+  }
+  mef3_index_entry **idx = calloc(n, sizeof *idx);
+  size_t *n_idx = calloc(n, sizeof *n_idx);
+  c->segs = calloc(n, sizeof *c->segs);
+  if (!idx || !n_idx || !c->segs) {
+    rc = mef3__error(MEF3_ENOMEM, "%s: out of memory", c->path);
+    goto done;
+  }
+  for (size_t s = 0; s < n; s++)
+    c->segs[s].fd = -1;
+  c->n_segs = n;
+  for (size_t s = 0; s < n && !rc; s++) {
+    c->segs[s].dir = mef3__join(c->path, segs[s]);
+    if (!c->segs[s].dir)
+      rc = mef3__error(MEF3_ENOMEM, "out of memory");
+    else
+      rc = open_segment(r, c, &c->segs[s], &idx[s], &n_idx[s]);
+  }
+  if (!rc) {
+    double fs0 = c->segs[0].md.sampling_frequency;
+    for (size_t s = 1; s < n && !rc; s++)
+      if (c->segs[s].md.sampling_frequency != fs0)
+        rc = mef3__error(MEF3_EUNSUPPORTED,
+                         "%s: segment %zu has rate %g Hz, segment 0 %g Hz",
+                         c->path, s, c->segs[s].md.sampling_frequency, fs0);
+  }
+  if (!rc)
+    rc = build_tables(c, idx, n_idx);
+done:
+  if (idx)
+    for (size_t s = 0; s < n; s++)
+      free(idx[s]);
+  free(idx);
+  free(n_idx);
+  mef3__free_list(segs, n);
+  return rc;
+}
+
+int mef3_reader_open(mef3_reader **out, const char *path,
+                     const mef3_reader_options *opts) {
+  *out = NULL;
+  if (!path || !*path)
+    return mef3__error(MEF3_EINVAL, "no path given");
+  if (opts && opts->version != MEF3_READER_OPTIONS_VERSION)
+    return mef3__error(MEF3_EINVAL, "reader options version %u, expected %u",
+                       opts->version, MEF3_READER_OPTIONS_VERSION);
+  if (!mef3__is_dir(path)) {
+    struct stat st;
+    if (stat(path, &st) != 0)
+      return mef3__error(MEF3_ENOTFOUND, "%s: no such session: %s", path,
+                         strerror(errno));
+    return mef3__error(MEF3_ENOTFOUND,
+                       "%s: not a MEF 3.0 session or channel directory",
+                       path);
+  }
+  mef3_reader *r = calloc(1, sizeof *r);
+  if (!r)
+    return mef3__error(MEF3_ENOMEM, "out of memory");
+  mef3_reader_options defaults = MEF3_READER_OPTIONS_INIT;
+  r->opts = opts ? *opts : defaults;
+  r->opts.password = NULL;
+  if (!r->opts.max_open_data_files)
+    r->opts.max_open_data_files = 64;
+  int rc = 0;
+  r->path = strdup(path);
+  r->session_name = mef3__base_name(path);
+  if (opts && opts->password && *opts->password &&
+      !(r->password = strdup(opts->password)))
+    rc = MEF3_ENOMEM;
+  if (rc || !r->path || !r->session_name ||
+      (rc = mef3_red_ctx_new(&r->red)) != 0) {
+    mef3_reader_close(r);
+    return mef3__error(MEF3_ENOMEM, "out of memory");
+  }
+
+  char **names = NULL;
+  size_t n = 0;
+  if (mef3__ends_with(r->path, ".timd") ||
+      mef3__ends_with(r->path, ".timd/")) {
+    names = calloc(1, sizeof *names);
+    if (names && (names[0] = strdup(r->path)))
+      n = 1;
+    else
+      rc = mef3__error(MEF3_ENOMEM, "out of memory");
+  } else {
+    rc = mef3__list_dir(&names, &n, r->path, ".timd");
+    r->is_session = 1;
+  }
+  if (!rc && n == 0)
+    rc = mef3__error(MEF3_ENOTFOUND,
+                     "%s: no time-series channel (.timd) found", path);
+  if (!rc) {
+    r->ch = calloc(n, sizeof *r->ch);
+    if (!r->ch)
+      rc = mef3__error(MEF3_ENOMEM, "out of memory");
+  }
+  for (size_t i = 0; !rc && i < n; i++) {
+    rd_channel *c = &r->ch[r->n_ch];
+    c->path = r->is_session ? mef3__join(r->path, names[i]) : strdup(names[i]);
+    c->name = c->path ? mef3__base_name(c->path) : NULL;
+    r->n_ch++;
+    if (!c->path || !c->name) {
+      rc = mef3__error(MEF3_ENOMEM, "out of memory");
+      break;
+    }
+    if (!mef3__is_dir(c->path)) { /* a stray file named *.timd */
+      free_channel(c);
+      memset(c, 0, sizeof *c);
+      r->n_ch--;
+      continue;
+    }
+    rc = open_channel(r, c);
+  }
+  mef3__free_list(names, n);
+  if (!rc && r->n_ch == 0)
+    rc = mef3__error(MEF3_ENOTFOUND,
+                     "%s: no time-series channel (.timd) found", path);
+  if (rc) {
+    mef3_reader_close(r);
+    return rc;
+  }
+  *out = r;
+  return 0;
+}
+
+const char *mef3_reader_path(const mef3_reader *r) { return r->path; }
+const char *mef3_reader_session_name(const mef3_reader *r) {
+  return r->session_name;
+}
+int mef3_reader_access_level(const mef3_reader *r) { return r->access_level; }
+size_t mef3_reader_channel_count(const mef3_reader *r) { return r->n_ch; }
+
+const mef3_channel_info *mef3_reader_channel(const mef3_reader *r,
+                                             size_t i) {
+  return i < r->n_ch ? &r->ch[i].info : NULL;
+}
+
+int mef3_reader_find_channel(const mef3_reader *r, const char *name) {
+  for (size_t i = 0; i < r->n_ch; i++)
+    if (strcmp(r->ch[i].name, name) == 0)
+      return (int)i;
+  return mef3__error(MEF3_ENOTFOUND, "%s: no channel named \"%s\"", r->path,
+                     name);
+}
+
+const mef3_segment_info *mef3_reader_segment(const mef3_reader *r, size_t ch,
+                                             size_t s) {
+  if (ch >= r->n_ch || s >= r->ch[ch].n_segs)
+    return NULL;
+  return &r->ch[ch].segs[s].info;
+}
+
+int mef3_reader_blocks(const mef3_reader *r, size_t ch,
+                       const mef3_block_info **out, size_t *n) {
+  if (ch >= r->n_ch)
+    return mef3__error(MEF3_EINVAL, "channel %zu out of range", ch);
+  *out = r->ch[ch].blocks;
+  *n = r->ch[ch].n_blocks;
+  return 0;
+}
+
+int mef3_reader_contigua(const mef3_reader *r, size_t ch,
+                         const mef3_contiguon **out, size_t *n) {
+  if (ch >= r->n_ch)
+    return mef3__error(MEF3_EINVAL, "channel %zu out of range", ch);
+  *out = r->ch[ch].contigua;
+  *n = r->ch[ch].n_contigua;
+  return 0;
+}
+
+int mef3__reader_data_fd(mef3_reader *r, rd_segment *s) {
+  s->last_use = ++r->use_clock;
+  if (s->fd >= 0)
+    return 0;
+  if (r->open_fds >= r->opts.max_open_data_files) {
+    rd_segment *lru = NULL;
+    for (size_t i = 0; i < r->n_ch; i++)
+      for (size_t k = 0; k < r->ch[i].n_segs; k++) {
+        rd_segment *g = &r->ch[i].segs[k];
+        if (g->fd >= 0 && (!lru || g->last_use < lru->last_use))
+          lru = g;
+      }
+    if (lru) {
+      close(lru->fd);
+      lru->fd = -1;
+      r->open_fds--;
+    }
+  }
+  s->fd = open(s->tdat_path, O_RDONLY | O_CLOEXEC);
+  if (s->fd < 0)
+    return mef3__error(errno == ENOENT ? MEF3_ENOTFOUND : MEF3_EIO,
+                       "%s: cannot open: %s", s->tdat_path, strerror(errno));
+  r->open_fds++;
+  return 0;
+}

@@ -1,0 +1,437 @@
+/*
+ * reader/window.c - time-window and sample-range reads.
+ *
+ * A read finds the blocks it needs by binary search (over the running
+ * maximum of block end times for time windows, over start samples for
+ * sample ranges), reads each run of blocks that lie back to back in one
+ * data file with a single pread, decodes block by block into a scratch
+ * buffer owned by the reader, and converts into the caller's buffer.
+ *
+ * Placement rule for time windows (the rule of pymef and mef3io, proven
+ * by ../shared/golden): n = round((t1 - t0) * fs / 1e6) slots, slot i at
+ * t0 + i/fs; a block goes to the slot nearest its own start time (halves
+ * away from zero), its samples to consecutive slots; a later block
+ * overwrites an earlier one where they overlap; empty slots are NaN.
+ *
+ * A block that cannot be read, fails its CRC, is encrypted beyond the
+ * password or does not decode to the samples its index promises is
+ * reported and left as NaN; the read goes on, and since every block is
+ * placed by its own start, nothing after it shifts.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reader/reader_impl.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+
+#define GROUP_MAX_BYTES ((size_t)4 << 20)
+
+int64_t mef3_window_samples(int64_t t0, int64_t t1, double fs) {
+  if (t1 <= t0 || !(fs > 0.0))
+    return 0;
+  return (int64_t)llround((double)(t1 - t0) * fs / 1e6);
+}
+
+static int64_t slot_of(int64_t t, int64_t t0, double fs) {
+  return (int64_t)llround((double)(t - t0) * fs / 1e6);
+}
+
+static void fill_nan(void *out, mef3_sample_type type, size_t pos, size_t n) {
+  switch (type) {
+  case MEF3_F32: {
+    float *o = (float *)out + pos;
+    for (size_t i = 0; i < n; i++)
+      o[i] = NAN;
+    break;
+  }
+  case MEF3_F64: {
+    double *o = (double *)out + pos;
+    for (size_t i = 0; i < n; i++)
+      o[i] = NAN;
+    break;
+  }
+  case MEF3_I32: {
+    int32_t *o = (int32_t *)out + pos;
+    for (size_t i = 0; i < n; i++)
+      o[i] = MEF3_RED_NAN;
+    break;
+  }
+  }
+}
+
+/* Convert `n` raw counts into `out` at `pos`; returns how many were real
+ * samples (not the NaN sentinel). */
+static size_t put(void *out, mef3_sample_type type, size_t pos,
+                  const int32_t *src, size_t n, double ufact,
+                  uint8_t *valid) {
+  size_t real = 0;
+  switch (type) {
+  case MEF3_F32: {
+    float *o = (float *)out + pos;
+    for (size_t i = 0; i < n; i++) {
+      int32_t v = src[i];
+      o[i] = (float)((double)v * ufact);
+      if (v == MEF3_RED_NAN || v == MEF3_RED_POS_INF || v == MEF3_RED_NEG_INF)
+        o[i] = v == MEF3_RED_NAN ? NAN : v > 0 ? INFINITY : -INFINITY;
+      real += v != MEF3_RED_NAN;
+    }
+    break;
+  }
+  case MEF3_F64: {
+    double *o = (double *)out + pos;
+    for (size_t i = 0; i < n; i++) {
+      int32_t v = src[i];
+      o[i] = (double)v * ufact;
+      if (v == MEF3_RED_NAN || v == MEF3_RED_POS_INF || v == MEF3_RED_NEG_INF)
+        o[i] = v == MEF3_RED_NAN ? NAN : v > 0 ? INFINITY : -INFINITY;
+      real += v != MEF3_RED_NAN;
+    }
+    break;
+  }
+  case MEF3_I32:
+    memcpy((int32_t *)out + pos, src, n * sizeof *src);
+    for (size_t i = 0; i < n; i++)
+      real += src[i] != MEF3_RED_NAN;
+    break;
+  }
+  if (valid)
+    for (size_t i = 0; i < n; i++)
+      valid[pos + i] = src[i] != MEF3_RED_NAN;
+  return real;
+}
+
+static void report_bad(mef3_read_report *rep, size_t block, int code) {
+  if (!rep)
+    return;
+  if (rep->n_bad_blocks < MEF3_REPORT_MAX_BAD)
+    rep->bad_blocks[rep->n_bad_blocks] = block;
+  if (rep->n_bad_blocks == 0) {
+    rep->first_error = code;
+    snprintf(rep->first_message, sizeof rep->first_message, "%s",
+             mef3_error_last()->message);
+  }
+  rep->n_bad_blocks++;
+}
+
+static int grow(void **buf, size_t *cap, size_t need, size_t elem) {
+  if (*cap >= need)
+    return 0;
+  size_t nc = *cap ? *cap : 4096;
+  while (nc < need)
+    nc *= 2;
+  void *nb = realloc(*buf, nc * elem);
+  if (!nb)
+    return mef3__error(MEF3_ENOMEM, "cannot allocate %zu bytes", nc * elem);
+  *buf = nb;
+  *cap = nc;
+  return 0;
+}
+
+/* Called with each decoded block; `samples` is NULL for a bad block. */
+typedef void (*place_fn)(void *ctx, size_t block, const int32_t *samples,
+                         size_t n);
+
+/*
+ * Decode blocks [lo, hi) of channel `c` for which want(ctx, b) is true,
+ * handing each to place().  Only an allocation failure ends it early.
+ */
+static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
+                        int (*want)(void *, size_t), place_fn place,
+                        void *ctx, mef3_read_report *rep) {
+  int rc = grow((void **)&r->dec, &r->dec_cap,
+                c->info.max_block_samples ? c->info.max_block_samples : 1,
+                sizeof *r->dec);
+  if (rc)
+    return rc;
+  size_t b = lo;
+  while (b < hi) {
+    if (want && !want(ctx, b)) {
+      b++;
+      continue;
+    }
+    /* A group: blocks back to back in one data file. */
+    const mef3_block_info *first = &c->blocks[b];
+    rd_segment *g = &c->segs[first->segment];
+    size_t e = b + 1;
+    uint64_t bytes = first->bytes;
+    while (e < hi && c->blocks[e].segment == first->segment &&
+           (uint64_t)c->blocks[e].file_offset ==
+               (uint64_t)c->blocks[e - 1].file_offset + c->blocks[e - 1].bytes &&
+           bytes + c->blocks[e].bytes <= GROUP_MAX_BYTES &&
+           (!want || want(ctx, e))) {
+      bytes += c->blocks[e].bytes;
+      e++;
+    }
+    long long got = -1;
+    int io_err = mef3__reader_data_fd(r, g);
+    if (!io_err) {
+      if ((rc = grow((void **)&r->io, &r->io_cap, bytes, 1)) != 0)
+        return rc;
+      got = mef3__pread_full(g->fd, r->io, bytes, (uint64_t)first->file_offset);
+      if (got < 0)
+        io_err = mef3__error_at(MEF3_EIO, g->tdat_path,
+                                (uint64_t)first->file_offset,
+                                "read failed: %s", strerror(errno));
+    }
+    uint64_t at = 0;
+    for (size_t k = b; k < e; k++) {
+      const mef3_block_info *bi = &c->blocks[k];
+      size_t n = 0;
+      int brc = io_err;
+      if (!brc && (long long)(at + bi->bytes) > got)
+        brc = mef3__error_at(MEF3_ECORRUPT, g->tdat_path,
+                             (uint64_t)bi->file_offset,
+                             "block %zu of %u bytes runs past the end of the "
+                             "data file",
+                             k, bi->bytes);
+      if (!brc) {
+        brc = mef3_red_decode(r->red, r->dec, r->dec_cap, &n, r->io + at,
+                              bi->bytes, &g->keys, r->opts.check_block_crc,
+                              g->tdat_path, (uint64_t)bi->file_offset);
+        if (brc == MEF3_EBUFSIZE || (!brc && n != bi->n_samples))
+          brc = mef3__error_at(MEF3_ECORRUPT, g->tdat_path,
+                               (uint64_t)bi->file_offset,
+                               "block %zu holds %zu samples, its index "
+                               "entry says %u",
+                               k, brc ? n : n, bi->n_samples);
+      }
+      if (brc) {
+        report_bad(rep, k, brc);
+        place(ctx, k, NULL, 0);
+      } else {
+        place(ctx, k, r->dec, n);
+      }
+      at += bi->bytes;
+    }
+    b = e;
+  }
+  return 0;
+}
+
+/* ---- time windows ---- */
+
+typedef struct {
+  rd_channel *c;
+  int64_t t0;
+  int64_t n; /* slots */
+  void *out;
+  mef3_sample_type type;
+  uint8_t *valid;
+  mef3_read_report *rep;
+} time_ctx;
+
+/* Slot range [s, s + n) of block b, relative to the window. */
+static int block_hits_window(void *p, size_t b) {
+  time_ctx *t = p;
+  const mef3_block_info *bi = &t->c->blocks[b];
+  int64_t s = slot_of(bi->start_uutc, t->t0, t->c->info.fs);
+  return s < t->n && s + (int64_t)bi->n_samples > 0;
+}
+
+static void place_time(void *p, size_t b, const int32_t *x, size_t n) {
+  time_ctx *t = p;
+  const mef3_block_info *bi = &t->c->blocks[b];
+  int64_t s = slot_of(bi->start_uutc, t->t0, t->c->info.fs);
+  int64_t from = s < 0 ? -s : 0;
+  int64_t len = (int64_t)(x ? n : bi->n_samples);
+  int64_t to = s + len > t->n ? t->n - s : len;
+  if (to <= from)
+    return;
+  if (!x) { /* bad block: its slots are NaN, even if an earlier block
+               overlapped them */
+    fill_nan(t->out, t->type, (size_t)(s + from), (size_t)(to - from));
+    if (t->valid)
+      memset(t->valid + s + from, 0, (size_t)(to - from));
+    return;
+  }
+  put(t->out, t->type, (size_t)(s + from), x + from, (size_t)(to - from),
+      t->c->info.units_conversion_factor, t->valid);
+}
+
+static int check_args(mef3_reader *r, size_t ch, mef3_sample_type type,
+                      void *out) {
+  if (!r || ch >= r->n_ch)
+    return mef3__error(MEF3_EINVAL, "channel %zu out of range", ch);
+  if (!mef3_sample_size(type))
+    return mef3__error(MEF3_EINVAL, "unknown sample type %d", (int)type);
+  if (!out)
+    return mef3__error(MEF3_EINVAL, "no output buffer");
+  return 0;
+}
+
+static size_t count_valid(const void *out, mef3_sample_type type, size_t n) {
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    switch (type) {
+    case MEF3_F32:
+      k += !isnan(((const float *)out)[i]);
+      break;
+    case MEF3_F64:
+      k += !isnan(((const double *)out)[i]);
+      break;
+    case MEF3_I32:
+      k += ((const int32_t *)out)[i] != MEF3_RED_NAN;
+      break;
+    }
+  }
+  return k;
+}
+
+int mef3_reader_read_time(mef3_reader *r, size_t ch, int64_t t0, int64_t t1,
+                          mef3_sample_type type, void *out, size_t cap,
+                          size_t *n_out, uint8_t *valid,
+                          mef3_read_report *report) {
+  if (n_out)
+    *n_out = 0;
+  if (report)
+    memset(report, 0, sizeof *report);
+  int rc = check_args(r, ch, type, out);
+  if (rc)
+    return rc;
+  if (t1 < t0)
+    return mef3__error(MEF3_EINVAL, "window end %lld is before its start %lld",
+                       (long long)t1, (long long)t0);
+  rd_channel *c = &r->ch[ch];
+  double fs = c->info.fs;
+  int64_t n = mef3_window_samples(t0, t1, fs);
+  if (n_out)
+    *n_out = (size_t)n;
+  if ((uint64_t)n > cap)
+    return mef3__error(MEF3_EBUFSIZE,
+                       "window of %lld samples, buffer holds %zu",
+                       (long long)n, cap);
+  fill_nan(out, type, 0, (size_t)n);
+  if (valid)
+    memset(valid, 0, (size_t)n);
+  if (n == 0 || c->n_blocks == 0)
+    return 0;
+
+  /* Blocks that can land in [0, n): those ending after t0 - 1/fs and
+   * starting before t1 + 1/fs (the margin covers the rounding to slots). */
+  int64_t margin = (int64_t)ceil(1e6 / fs) + 1;
+  size_t lo = 0, hi = c->n_blocks;
+  while (lo < hi) { /* first block whose running end maximum > t0 - m */
+    size_t mid = lo + (hi - lo) / 2;
+    if (c->end_max[mid] > t0 - margin)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  size_t first = lo;
+  lo = first;
+  hi = c->n_blocks;
+  while (lo < hi) { /* first block starting at or after t1 + m */
+    size_t mid = lo + (hi - lo) / 2;
+    if (c->blocks[mid].start_uutc >= t1 + margin)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  time_ctx t = {c, t0, n, out, type, valid, report};
+  rc = decode_range(r, c, first, lo, block_hits_window, place_time, &t,
+                    report);
+  if (rc)
+    return rc;
+  if (report)
+    report->n_valid = (int64_t)count_valid(out, type, (size_t)n);
+  return 0;
+}
+
+/* ---- sample ranges ---- */
+
+typedef struct {
+  rd_channel *c;
+  int64_t s0, s1;
+  void *out;
+  mef3_sample_type type;
+} sample_ctx;
+
+static void place_samples(void *p, size_t b, const int32_t *x, size_t n) {
+  sample_ctx *t = p;
+  const mef3_block_info *bi = &t->c->blocks[b];
+  int64_t from = bi->start_sample < t->s0 ? t->s0 - bi->start_sample : 0;
+  int64_t to = bi->start_sample + bi->n_samples > t->s1
+                   ? t->s1 - bi->start_sample
+                   : (int64_t)bi->n_samples;
+  if (to <= from || !x)
+    return; /* a bad block stays NaN */
+  put(t->out, t->type, (size_t)(bi->start_sample + from - t->s0), x + from,
+      (size_t)(to - from), t->c->info.units_conversion_factor, NULL);
+}
+
+int mef3_reader_read_samples(mef3_reader *r, size_t ch, int64_t s0,
+                             int64_t s1, mef3_sample_type type, void *out,
+                             size_t cap, size_t *n_out,
+                             mef3_read_report *report) {
+  if (n_out)
+    *n_out = 0;
+  if (report)
+    memset(report, 0, sizeof *report);
+  int rc = check_args(r, ch, type, out);
+  if (rc)
+    return rc;
+  rd_channel *c = &r->ch[ch];
+  if (s0 < 0 || s1 < s0 || s1 > c->info.n_samples)
+    return mef3__error(MEF3_EINVAL,
+                       "%s: sample range [%lld, %lld) is outside [0, %lld)",
+                       c->path, (long long)s0, (long long)s1,
+                       (long long)c->info.n_samples);
+  size_t n = (size_t)(s1 - s0);
+  if (n_out)
+    *n_out = n;
+  if (n > cap)
+    return mef3__error(MEF3_EBUFSIZE, "range of %zu samples, buffer holds %zu",
+                       n, cap);
+  fill_nan(out, type, 0, n);
+  if (n == 0)
+    return 0;
+  size_t lo = 0, hi = c->n_blocks;
+  while (lo < hi) { /* first block ending after s0 */
+    size_t mid = lo + (hi - lo) / 2;
+    if (c->blocks[mid].start_sample + c->blocks[mid].n_samples > s0)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  size_t first = lo;
+  hi = c->n_blocks;
+  while (lo < hi) { /* first block starting at or after s1 */
+    size_t mid = lo + (hi - lo) / 2;
+    if (c->blocks[mid].start_sample >= s1)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  sample_ctx t = {c, s0, s1, out, type};
+  rc = decode_range(r, c, first, lo, NULL, place_samples, &t, report);
+  if (rc)
+    return rc;
+  if (report)
+    report->n_valid = (int64_t)count_valid(out, type, n);
+  return 0;
+}
+
+int mef3_reader_read_time_multi(mef3_reader *r, const size_t *channels,
+                                size_t n_channels, int64_t t0, int64_t t1,
+                                mef3_sample_type type, void *out,
+                                size_t stride, size_t *n_out,
+                                mef3_read_report *reports) {
+  if (!channels || !n_out || (n_channels && !out))
+    return mef3__error(MEF3_EINVAL, "missing argument");
+  size_t es = mef3_sample_size(type);
+  if (!es)
+    return mef3__error(MEF3_EINVAL, "unknown sample type %d", (int)type);
+  for (size_t k = 0; k < n_channels; k++) {
+    int rc = mef3_reader_read_time(r, channels[k], t0, t1, type,
+                                   (char *)out + k * stride * es, stride,
+                                   &n_out[k], NULL,
+                                   reports ? &reports[k] : NULL);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}

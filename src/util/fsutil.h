@@ -1,0 +1,36 @@
+/* util/fsutil.h - small file-system helpers (internal). */
+#ifndef MEF3_UTIL_FSUTIL_H
+#define MEF3_UTIL_FSUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Read a whole regular file of at most `max` bytes into a malloc'd buffer.
+ * Errors name the path: MEF3_ENOTFOUND, MEF3_EIO, MEF3_ECORRUPT (too
+ * large), MEF3_ENOMEM. */
+int mef3__read_file(uint8_t **out, size_t *len, const char *path,
+                    size_t max);
+
+/* Names in directory `dir` ending in `suffix` (e.g. ".timd"), sorted with
+ * strcmp.  `*out` is a malloc'd array of malloc'd names. */
+int mef3__list_dir(char ***out, size_t *n, const char *dir,
+                   const char *suffix);
+void mef3__free_list(char **names, size_t n);
+
+/* "a/b" joined; NULL when out of memory. */
+char *mef3__join(const char *a, const char *b);
+/* "dir/base.ext" where base is the last path component of dir without its
+ * extension, plus `ext`. */
+char *mef3__child_named(const char *dir, const char *ext);
+/* Last path component without extension (malloc'd). */
+char *mef3__base_name(const char *path);
+/* 1 when `s` ends with `suffix`. */
+int mef3__ends_with(const char *s, const char *suffix);
+/* 1 when `path` is a directory. */
+int mef3__is_dir(const char *path);
+
+/* pread all of `len` bytes; returns bytes read (short at end of file) or
+ * -1 with errno set. */
+long long mef3__pread_full(int fd, void *buf, size_t len, uint64_t off);
+
+#endif

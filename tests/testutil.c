@@ -1,0 +1,80 @@
+/* tests/testutil.c - helpers shared by the test programs. */
+#include "testutil.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "check.h"
+
+void *tu_read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = malloc((size_t)n + 1);
+  if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+    free(buf);
+    buf = NULL;
+  }
+  fclose(f);
+  if (buf) {
+    buf[n] = '\0';
+    if (len)
+      *len = (size_t)n;
+  }
+  return buf;
+}
+
+cJSON *tu_read_json(const char *path) {
+  char *s = tu_read_file(path, NULL);
+  if (!s)
+    return NULL;
+  cJSON *j = cJSON_Parse(s);
+  free(s);
+  return j;
+}
+
+const char *tu_golden(const char *rel) {
+  static char buf[4][4096];
+  static int slot;
+  char *b = buf[slot++ & 3];
+  snprintf(b, 4096, "%s/%s", MEF3_GOLDEN_DIR, rel);
+  return b;
+}
+
+int tu_system(const char *fmt, ...) {
+  char cmd[8192];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(cmd, sizeof cmd, fmt, ap);
+  va_end(ap);
+  int st = system(cmd);
+  if (st == -1)
+    return -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+const char *tu_scratch(const char *tag) {
+  static char buf[4][4096];
+  static int slot;
+  char *b = buf[slot++ & 3];
+  const char *test = getenv("MEF3_TEST_NAME");
+  snprintf(b, 4096, "%s/%s-%s", MEF3_TEST_TMP, test ? test : "test", tag);
+  tu_system("rm -rf '%s' && mkdir -p '%s'", b, b);
+  return b;
+}
+
+int tu_copy_tree(const char *from, const char *to) {
+  return tu_system("cp -a '%s' '%s'", from, to);
+}
+
+int tu_have_golden(void) {
+  struct stat st;
+  return stat(MEF3_GOLDEN_DIR, &st) == 0;
+}

@@ -1,0 +1,26 @@
+/* tests/testutil.h - helpers shared by the test programs. */
+#ifndef MEF3_TESTS_TESTUTIL_H
+#define MEF3_TESTS_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+/* Read a whole file (malloc'd, NUL-appended); NULL on failure. */
+void *tu_read_file(const char *path, size_t *len);
+/* Parse a JSON file; NULL on failure. */
+cJSON *tu_read_json(const char *path);
+/* "MEF3_GOLDEN_DIR/rel" in a static buffer per call slot (4 slots). */
+const char *tu_golden(const char *rel);
+/* A fresh, empty scratch directory below MEF3_TEST_TMP for this test,
+ * named after `tag`; returns its path (static buffer per slot). */
+const char *tu_scratch(const char *tag);
+/* Copy a directory tree (cp -a); 0 on success. */
+int tu_copy_tree(const char *from, const char *to);
+/* Run a shell command; returns its exit status (or -1). */
+int tu_system(const char *fmt, ...);
+/* 1 when the golden folder exists. */
+int tu_have_golden(void);
+
+#endif
