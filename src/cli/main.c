@@ -1,2 +1,50 @@
-#include <stdio.h>
-int main(void) { return 0; }
+/*
+ * cli/main.c - the mef3pool command: a table of subcommands.
+ */
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} command;
+
+static const command commands[] = {
+    {"info", mef3_cli_info, "channels, rates, spans, gaps, encryption, units"},
+    {"read", mef3_cli_read, "decode a time window or sample range"},
+    {"records", mef3_cli_records, "list the annotations (records)"},
+};
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: mef3pool COMMAND [ARGS...]\n"
+             "       mef3pool --version | --help\n\n"
+             "Fast access to MEF 3.0 recordings.\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f, "\n'mef3pool COMMAND --help' describes a command.\n"
+             "Exit codes: 0 success, 1 failure, 2 usage error.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return CLI_USAGE;
+  }
+  if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+    printf("mef3pool %s\n", mef3_version());
+    return CLI_OK;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+      !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return CLI_OK;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+    if (!strcmp(argv[1], commands[i].name))
+      return commands[i].run(argc - 1, argv + 1);
+  cli_fail(CLI_USAGE, "unknown command \"%s\"", argv[1]);
+  usage(stderr);
+  return CLI_USAGE;
+}

@@ -1,0 +1,47 @@
+/*
+ * cli/cli.h - the subcommands of the mef3pool command and their shared
+ * helpers.  The CLI uses the public API only.
+ *
+ * Exit codes: 0 success, 1 failure (one line on stderr), 2 usage error.
+ */
+#ifndef MEF3_CLI_H
+#define MEF3_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mef3pool.h"
+
+#define CLI_OK 0
+#define CLI_FAIL 1
+#define CLI_USAGE 2
+
+int mef3_cli_info(int argc, char **argv);
+int mef3_cli_read(int argc, char **argv);
+int mef3_cli_records(int argc, char **argv);
+
+/* Print "mef3pool: " + message to stderr; returns `code`. */
+int cli_fail(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Report a library failure: the last error's message or its code name. */
+int cli_lib_fail(int rc, const char *what);
+
+/* Parse a time: an integer µUTC, or seconds relative to `base` with an
+ * "s" suffix ("10s", "2.5s"); also "m"/"h" suffixes.  0 or -1. */
+int cli_parse_time(const char *s, int64_t base, int64_t *out);
+/* Parse a non-negative integer; 0 or -1. */
+int cli_parse_i64(const char *s, int64_t *out);
+
+/* Write `s` as a JSON string literal. */
+void cli_json_string(FILE *f, const char *s);
+
+/* 1 when the value of option `name` is next: handles "--name V" and
+ * "--name=V", advancing *i. */
+int cli_opt(int argc, char **argv, int *i, const char *name,
+            const char **val);
+
+/* Split "a,b,c" into a malloc'd array of malloc'd strings. */
+int cli_split(const char *s, char ***out, size_t *n);
+void cli_free_split(char **v, size_t n);
+
+#endif

@@ -1,0 +1,156 @@
+/* cli/cli_util.c - helpers shared by the subcommands: errors, option and
+ * time parsing, JSON strings. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_fail(int code, const char *fmt, ...) {
+  va_list ap;
+  fputs("mef3pool: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return code;
+}
+
+int cli_lib_fail(int rc, const char *what) {
+  const mef3_error *e = mef3_error_last();
+  if (e->code == rc && e->message[0])
+    return cli_fail(CLI_FAIL, "%s: %s (%s)", what, e->message,
+                    mef3_errname(rc));
+  return cli_fail(CLI_FAIL, "%s: %s (%s)", what, mef3_strerror(rc),
+                  mef3_errname(rc));
+}
+
+int cli_parse_i64(const char *s, int64_t *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || end == s || *end)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+int cli_parse_time(const char *s, int64_t base, int64_t *out) {
+  if (!s || !*s)
+    return -1;
+  size_t len = strlen(s);
+  double unit = 0;
+  switch (s[len - 1]) {
+  case 's':
+    unit = 1e6;
+    break;
+  case 'm':
+    unit = 60e6;
+    break;
+  case 'h':
+    unit = 3600e6;
+    break;
+  default:
+    return cli_parse_i64(s, out);
+  }
+  char buf[64];
+  if (len - 1 >= sizeof buf || len < 2)
+    return -1;
+  memcpy(buf, s, len - 1);
+  buf[len - 1] = '\0';
+  char *end;
+  errno = 0;
+  double v = strtod(buf, &end);
+  if (errno || *end || !isfinite(v) || fabs(v * unit) > 9e18)
+    return -1;
+  *out = base + (int64_t)llround(v * unit);
+  return 0;
+}
+
+void cli_json_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+    switch (*p) {
+    case '"':
+      fputs("\\\"", f);
+      break;
+    case '\\':
+      fputs("\\\\", f);
+      break;
+    case '\n':
+      fputs("\\n", f);
+      break;
+    case '\r':
+      fputs("\\r", f);
+      break;
+    case '\t':
+      fputs("\\t", f);
+      break;
+    default:
+      if (*p < 0x20)
+        fprintf(f, "\\u%04x", *p);
+      else
+        fputc(*p, f);
+    }
+  }
+  fputc('"', f);
+}
+
+int cli_opt(int argc, char **argv, int *i, const char *name,
+            const char **val) {
+  size_t n = strlen(name);
+  const char *a = argv[*i];
+  if (strncmp(a, name, n) != 0)
+    return 0;
+  if (a[n] == '=') {
+    *val = a + n + 1;
+    return 1;
+  }
+  if (a[n] != '\0')
+    return 0;
+  if (*i + 1 >= argc) {
+    *val = NULL;
+    return 1;
+  }
+  *val = argv[++*i];
+  return 1;
+}
+
+int cli_split(const char *s, char ***out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  size_t cap = 1;
+  for (const char *p = s; *p; p++)
+    cap += *p == ',';
+  char **v = calloc(cap, sizeof *v);
+  if (!v)
+    return -1;
+  size_t k = 0;
+  const char *p = s;
+  while (1) {
+    const char *c = strchr(p, ',');
+    size_t len = c ? (size_t)(c - p) : strlen(p);
+    if (len) {
+      v[k] = strndup(p, len);
+      if (!v[k]) {
+        cli_free_split(v, k);
+        return -1;
+      }
+      k++;
+    }
+    if (!c)
+      break;
+    p = c + 1;
+  }
+  *out = v;
+  *n = k;
+  return 0;
+}
+
+void cli_free_split(char **v, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    free(v[i]);
+  free(v);
+}
