@@ -241,6 +241,28 @@ MEF3_EXTERN int mef3_red_decode(mef3_red_ctx *ctx, int32_t *out, size_t cap,
                                 int check_crc, const char *path,
                                 uint64_t offset);
 
+/* One block of a batch decode: inputs, then what became of it. */
+typedef struct mef3_red_job {
+  const uint8_t *block; /* the block's bytes */
+  size_t len;           /* bytes available at `block` */
+  uint64_t offset;      /* its offset in the file, for messages */
+  int32_t *out;         /* room for `cap` samples */
+  size_t cap;
+  size_t n_out;         /* samples decoded (or needed, with EBUFSIZE) */
+  int rc;               /* 0 or the block's error code */
+  char message[512];    /* the block's error message when rc != 0 */
+} mef3_red_job;
+
+/*
+ * Decode `n` independent blocks, several at a time on one core (their
+ * range decoders interleave).  Each job gets its own rc and message, as
+ * mef3_red_decode would give; a bad block does not stop the others.
+ * Returns 0, or MEF3_ENOMEM when the context cannot grow.
+ */
+MEF3_EXTERN int mef3_red_decode_batch(mef3_red_ctx *ctx, mef3_red_job *jobs,
+                                      size_t n, const mef3_keys *keys,
+                                      int check_crc, const char *path);
+
 /* Record levels. */
 typedef enum mef3_record_level {
   MEF3_LEVEL_SESSION = 0,

@@ -7,18 +7,24 @@
  * differences; -128 (0x80) escapes a 4-byte little-endian key sample.  The
  * first key sample's escape is implicit.  Sums wrap in 32 bits.
  *
- * Design: the decoder writes samples straight from the range decoder,
- * with no intermediate difference buffer; the symbol of a cumulative count
- * comes from a lookup table built per block (one byte per count, at most
- * 65280 entries), instead of the linear search of the reference library.
- * The division by the block's constant total count uses a precomputed
- * reciprocal with an exact correction step.  The arithmetic mirrors the
- * reference encoder bit for bit, including its quirk for symbol 255.
+ * Design.  Range decoding is one long chain of dependent operations per
+ * symbol (a division by the block's total count, a division of `low` by
+ * the result, a table load, a multiply), so one block cannot keep a core
+ * busy.  Blocks are independent, though: the batch decoder runs up to
+ * LANES blocks in lock-step, one symbol of each per round, and the CPU
+ * overlaps their chains.  Symbols land in a byte buffer per block; a
+ * second, cheap pass turns them into samples.  Per block, a lookup table
+ * maps a cumulative count to (symbol, count, cumulative count) in one
+ * load; the division by the block's constant total is a multiply by an
+ * exact 33-bit reciprocal; renormalization takes up to three bytes
+ * without branches from a zero-padded copy of the stream.  The arithmetic
+ * mirrors the reference encoder bit for bit, including its treatment of
+ * symbol 255 and of bytes past the end of the block (read as zero).
  *
- * A context is reused across blocks: it owns the lookup table and the
- * cached AES contexts for encrypted statistics.  One context per thread.
+ * A context is reused across calls and owns every buffer; one context per
+ * thread.
  */
-#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,10 +36,29 @@
 #define RED_BOTTOM 0x800000u
 #define RED_EXTRA_BITS 7
 #define RED_MAX_TOTAL (256u * 255u)
+#define LANES 4
+
+/* Per-lane decode state (also the prepared form of one block). */
+typedef struct lane {
+  uint32_t low, range;
+  uint64_t pos;        /* bits of the stream consumed */
+  const uint8_t *st;   /* zero-padded stream */
+  uint64_t magic;      /* exact reciprocal of total */
+  uint32_t shift;
+  uint32_t total;
+  const uint32_t *sym; /* cumulative count -> packed entry */
+  uint8_t *dst;        /* decoded symbols */
+  uint32_t left;       /* symbols still to decode */
+  size_t job;
+} lane;
 
 struct mef3_red_ctx {
-  uint8_t sym[RED_MAX_TOTAL]; /* cumulative count -> symbol */
-  mef3__aes aes[2];           /* level-1 and level-2 statistics keys */
+  uint32_t *sym[LANES];   /* RED_MAX_TOTAL entries each, lazily */
+  uint8_t *stream[LANES]; /* zero-padded stream copies */
+  size_t stream_cap[LANES];
+  uint8_t *symbols;       /* decoded symbols of the whole batch */
+  size_t symbols_cap;
+  mef3__aes aes[2];       /* level-1 and level-2 statistics keys */
 };
 
 int mef3_red_ctx_new(mef3_red_ctx **out) {
@@ -44,6 +69,11 @@ int mef3_red_ctx_new(mef3_red_ctx **out) {
 void mef3_red_ctx_free(mef3_red_ctx *ctx) {
   if (!ctx)
     return;
+  for (int l = 0; l < LANES; l++) {
+    free(ctx->sym[l]);
+    free(ctx->stream[l]);
+  }
+  free(ctx->symbols);
   mef3__aes_dispose(&ctx->aes[0]);
   mef3__aes_dispose(&ctx->aes[1]);
   free(ctx);
@@ -81,140 +111,305 @@ static int32_t red_round(double v) {
   return (int32_t)v;
 }
 
-/* q = n / d for the constant d, by multiply-high and one correction. */
-typedef struct {
-  uint64_t m;
-  uint32_t d;
-} recip;
-
-static inline recip recip_make(uint32_t d) {
-  recip r = {((uint64_t)1 << 32) / d, d};
-  return r;
+/*
+ * Exact division of any 32-bit n by d (Granlund-Montgomery): with
+ * l = ceil(log2 d), m = floor(2^(32+l) / d) + 1 (at most 33 bits),
+ * floor(n / d) = floor(n * m / 2^(32+l)).
+ */
+static void recip_make(lane *L, uint32_t d) {
+  uint32_t l = 0;
+  while (((uint64_t)1 << l) < d)
+    l++;
+  L->magic = (uint64_t)((((unsigned __int128)1) << (32 + l)) / d) + 1;
+  L->shift = 32 + l;
 }
 
-static inline uint32_t recip_div(recip r, uint32_t n) {
-  uint32_t q = (uint32_t)(((uint64_t)n * r.m) >> 32);
-  /* m = floor(2^32 / d) underestimates by less than one. */
-  if ((uint64_t)(q + 1) * r.d <= n)
-    q++;
-  return q;
+static inline uint32_t recip_div(const lane *L, uint32_t n) {
+  return (uint32_t)(((unsigned __int128)n * L->magic) >> L->shift);
+}
+
+/* Decode one symbol of lane L into its symbol buffer. */
+static inline void lane_step(lane *L) {
+  uint32_t range = L->range, low = L->low;
+  uint32_t steps = (range <= RED_BOTTOM) + (range <= (RED_BOTTOM >> 8)) +
+                   (range <= (RED_BOTTOM >> 16));
+  uint64_t w;
+  memcpy(&w, L->st + (L->pos >> 3), 8);
+  w = __builtin_bswap64(w) << (L->pos & 7);
+  uint32_t bits = (uint32_t)((w >> 40) >> (24 - 8 * steps));
+  low = (low << (8 * steps)) | bits;
+  range <<= 8 * steps;
+  L->pos += 8 * steps;
+  uint32_t rpc = recip_div(L, range);
+  uint32_t cc = low / rpc;
+  cc = cc < L->total ? cc : L->total - 1;
+  uint32_t e = L->sym[cc];
+  uint32_t s = e & 0xff;
+  uint32_t base = rpc * (e >> 16);
+  uint32_t r1 = rpc * ((e >> 8) & 0xff), r2 = range - base;
+  L->low = low - base;
+  L->range = s == 255 ? r2 : r1;
+  *L->dst++ = (uint8_t)s;
+  L->left--;
+}
+
+typedef struct prepared {
+  mef3_red_header h;
+  uint8_t counts[256];
+  uint32_t symbols;  /* coded symbols */
+  size_t sym_offset; /* where its symbols go in ctx->symbols */
+} prepared;
+
+/* Validate block j and fill p; returns 0 or an error (block is bad). */
+static int prepare(mef3_red_ctx *ctx, mef3_red_job *job, prepared *p,
+                   const mef3_keys *keys, int check_crc, const char *path) {
+  int rc = mef3_red_header_parse(&p->h, job->block, job->len, path,
+                                 job->offset);
+  if (rc)
+    return rc;
+  const mef3_red_header *h = &p->h;
+  if (h->block_bytes < MEF3_RED_HEADER_BYTES || h->block_bytes > job->len)
+    return mef3__error_at(MEF3_ECORRUPT, path, job->offset,
+                          "RED block claims %u bytes, %zu available",
+                          h->block_bytes, job->len);
+  if (check_crc &&
+      mef3_crc32(job->block + 4, h->block_bytes - 4) != h->block_crc)
+    return mef3__error_at(MEF3_ECRC, path, job->offset,
+                          "RED block CRC mismatch");
+  if (h->number_of_samples > job->cap) {
+    job->n_out = h->number_of_samples;
+    return mef3__error_at(MEF3_EBUFSIZE, path, job->offset,
+                          "RED block of %u samples, room for %zu",
+                          h->number_of_samples, job->cap);
+  }
+  memcpy(p->counts, job->block + MEF3_RED_STATS_OFFSET, 256);
+  if (h->flags & (MEF3_RED_LEVEL_1 | MEF3_RED_LEVEL_2)) {
+    int level = (h->flags & MEF3_RED_LEVEL_1) ? 1 : 2;
+    if (!keys || keys->access_level < level)
+      return mef3__error_at(MEF3_EACCESS, path, job->offset,
+                            "RED block is encrypted at level %d; the "
+                            "password gives level %d",
+                            level, keys ? keys->access_level : 0);
+    const uint8_t *key = level == 1 ? keys->level_1 : keys->level_2;
+    rc = mef3__aes_run(&ctx->aes[level - 1], key, 0, p->counts, 16);
+    if (rc)
+      return rc;
+  }
+  p->symbols = 0;
+  if (h->number_of_samples == 0)
+    return 0;
+  uint32_t total = 0;
+  for (int s = 0; s < 256; s++)
+    total += p->counts[s];
+  if (total == 0 || h->difference_bytes < 5)
+    return mef3__error_at(MEF3_ECORRUPT, path, job->offset,
+                          "RED block of %u samples has no symbol "
+                          "statistics or too few differences",
+                          h->number_of_samples);
+  /* A sample needs at least one symbol and at most five. */
+  uint64_t coded = (uint64_t)h->difference_bytes - 1;
+  if (coded < 4 + (uint64_t)h->number_of_samples - 1 ||
+      coded > 4 + 5 * ((uint64_t)h->number_of_samples - 1))
+    return mef3__error_at(MEF3_ECORRUPT, path, job->offset,
+                          "RED block: %u difference bytes cannot hold %u "
+                          "samples",
+                          h->difference_bytes, h->number_of_samples);
+  p->symbols = (uint32_t)coded;
+  return 0;
+}
+
+/* Load block p (job j) into lane slot l. */
+static int lane_load(mef3_red_ctx *ctx, lane *L, int l, const prepared *p,
+                     const mef3_red_job *job, size_t j) {
+  if (!ctx->sym[l] &&
+      !(ctx->sym[l] = malloc(RED_MAX_TOTAL * sizeof *ctx->sym[l])))
+    return mef3__error(MEF3_ENOMEM, "cannot allocate RED tables");
+  uint32_t cum = 0;
+  for (uint32_t s = 0; s < 256; s++) {
+    uint32_t e = s | (uint32_t)p->counts[s] << 8 | cum << 16;
+    uint32_t *t = ctx->sym[l] + cum;
+    for (uint32_t c = 0; c < p->counts[s]; c++)
+      t[c] = e;
+    cum += p->counts[s];
+  }
+  size_t slen = p->h.block_bytes - MEF3_RED_HEADER_BYTES;
+  if (slen + 16 > ctx->stream_cap[l]) {
+    size_t nc = ctx->stream_cap[l] ? ctx->stream_cap[l] : 4096;
+    while (nc < slen + 16)
+      nc *= 2;
+    uint8_t *ns = realloc(ctx->stream[l], nc);
+    if (!ns)
+      return mef3__error(MEF3_ENOMEM, "cannot allocate %zu bytes", nc);
+    ctx->stream[l] = ns;
+    ctx->stream_cap[l] = nc;
+  }
+  /* Bytes past the block read as zero, as in the reference decoder. */
+  memcpy(ctx->stream[l], job->block + MEF3_RED_HEADER_BYTES, slen);
+  memset(ctx->stream[l] + slen, 0, 16);
+  L->st = ctx->stream[l];
+  L->low = L->st[0] >> (8 - RED_EXTRA_BITS);
+  L->range = 1u << RED_EXTRA_BITS;
+  L->pos = RED_EXTRA_BITS;
+  L->total = cum;
+  recip_make(L, cum);
+  L->sym = ctx->sym[l];
+  L->dst = ctx->symbols + p->sym_offset;
+  L->left = p->symbols;
+  L->job = j;
+  return 0;
+}
+
+/* Symbols -> samples; returns the number of samples produced. */
+static size_t reconstruct(const uint8_t *sy, uint32_t ns, int32_t *out,
+                          size_t n) {
+  size_t i = 0;
+  uint32_t k = 0, cur = 0;
+  if (ns < 4)
+    return 0;
+  cur = ld_u32(sy);
+  k = 4;
+  out[i++] = (int32_t)cur;
+  while (i < n && k < ns) {
+    uint8_t s = sy[k++];
+    if (s == 0x80) {
+      if (ns - k < 4)
+        break;
+      cur = ld_u32(sy + k);
+      k += 4;
+    } else {
+      cur += (uint32_t)(int32_t)(int8_t)s;
+    }
+    out[i++] = (int32_t)cur;
+  }
+  return i;
+}
+
+int mef3_red_decode_batch(mef3_red_ctx *ctx, mef3_red_job *jobs, size_t n,
+                          const mef3_keys *keys, int check_crc,
+                          const char *path) {
+  enum { CHUNK = 64 };
+  prepared pp[CHUNK];
+  for (size_t base = 0; base < n; base += CHUNK) {
+    size_t m = n - base < CHUNK ? n - base : CHUNK;
+    size_t need = 0;
+    for (size_t j = 0; j < m; j++) {
+      mef3_red_job *job = &jobs[base + j];
+      job->n_out = 0;
+      job->rc = prepare(ctx, job, &pp[j], keys, check_crc, path);
+      if (job->rc) {
+        snprintf(job->message, sizeof job->message, "%s",
+                 mef3_error_last()->message);
+        pp[j].symbols = 0;
+      }
+      pp[j].sym_offset = need;
+      need += pp[j].symbols + 8;
+      if (job->rc == 0 && pp[j].symbols == 0)
+        job->n_out = 0; /* an empty block */
+    }
+    if (need > ctx->symbols_cap) {
+      uint8_t *nb = realloc(ctx->symbols, need);
+      if (!nb)
+        return mef3__error(MEF3_ENOMEM, "cannot allocate %zu bytes", need);
+      ctx->symbols = nb;
+      ctx->symbols_cap = need;
+    }
+    /* Range-decode in lanes. */
+    lane L[LANES];
+    int active = 0;
+    size_t next = 0;
+    for (;;) {
+      while (active < LANES && next < m) {
+        size_t j = next++;
+        if (jobs[base + j].rc || pp[j].symbols == 0)
+          continue;
+        int rc = lane_load(ctx, &L[active], active, &pp[j], &jobs[base + j],
+                           j);
+        if (rc)
+          return rc;
+        active++;
+      }
+      if (active == 0)
+        break;
+      uint32_t steps = L[0].left;
+      for (int l = 1; l < active; l++)
+        if (L[l].left < steps)
+          steps = L[l].left;
+      if (active == LANES) {
+        for (uint32_t k = 0; k < steps; k++) {
+          lane_step(&L[0]);
+          lane_step(&L[1]);
+          lane_step(&L[2]);
+          lane_step(&L[3]);
+        }
+      } else {
+        for (uint32_t k = 0; k < steps; k++)
+          for (int l = 0; l < active; l++)
+            lane_step(&L[l]);
+      }
+      /* Retire finished lanes, keeping the others (and their tables). */
+      for (int l = 0; l < active;) {
+        if (L[l].left == 0) {
+          active--;
+          if (l != active) {
+            /* Swap the finished lane's buffers with the last active one,
+             * so that every active lane keeps its own table. */
+            uint32_t *ts = ctx->sym[l];
+            uint8_t *ss = ctx->stream[l];
+            size_t sc = ctx->stream_cap[l];
+            ctx->sym[l] = ctx->sym[active];
+            ctx->stream[l] = ctx->stream[active];
+            ctx->stream_cap[l] = ctx->stream_cap[active];
+            ctx->sym[active] = ts;
+            ctx->stream[active] = ss;
+            ctx->stream_cap[active] = sc;
+            L[l] = L[active];
+          }
+        } else {
+          l++;
+        }
+      }
+    }
+    /* Symbols -> samples, then the lossy-compression fields. */
+    for (size_t j = 0; j < m; j++) {
+      mef3_red_job *job = &jobs[base + j];
+      const prepared *p = &pp[j];
+      size_t ns = p->h.number_of_samples;
+      if (job->rc || ns == 0)
+        continue;
+      size_t got =
+          reconstruct(ctx->symbols + p->sym_offset, p->symbols, job->out, ns);
+      if (got != ns) {
+        job->rc = mef3__error_at(MEF3_ECORRUPT, path, job->offset,
+                                 "RED block decodes to %zu of %zu samples",
+                                 got, ns);
+        snprintf(job->message, sizeof job->message, "%s",
+                 mef3_error_last()->message);
+        continue;
+      }
+      if (p->h.scale_factor > 1.0f) {
+        double sf = p->h.scale_factor;
+        for (size_t i = 0; i < ns; i++)
+          job->out[i] = red_round((double)job->out[i] * sf);
+      }
+      if (p->h.detrend_slope != 0.0f || p->h.detrend_intercept != 0.0f) {
+        double mm = p->h.detrend_slope, b = p->h.detrend_intercept;
+        for (size_t i = 0; i < ns; i++)
+          job->out[i] = red_round((double)job->out[i] + mm * (double)(i + 1) + b);
+      }
+      job->n_out = ns;
+    }
+  }
+  return 0;
 }
 
 int mef3_red_decode(mef3_red_ctx *ctx, int32_t *out, size_t cap,
                     size_t *n_out, const uint8_t *block, size_t len,
                     const mef3_keys *keys, int check_crc, const char *path,
                     uint64_t offset) {
-  mef3_red_header h;
-  int rc = mef3_red_header_parse(&h, block, len, path, offset);
-  *n_out = 0;
+  mef3_red_job job = {block, len, offset, out, cap, 0, 0, {0}};
+  int rc = mef3_red_decode_batch(ctx, &job, 1, keys, check_crc, path);
+  *n_out = job.n_out;
   if (rc)
     return rc;
-  if (h.block_bytes < MEF3_RED_HEADER_BYTES || h.block_bytes > len)
-    return mef3__error_at(MEF3_ECORRUPT, path, offset,
-                          "RED block claims %u bytes, %zu available",
-                          h.block_bytes, len);
-  if (check_crc && mef3_crc32(block + 4, h.block_bytes - 4) != h.block_crc)
-    return mef3__error_at(MEF3_ECRC, path, offset, "RED block CRC mismatch");
-  if (h.number_of_samples > cap) {
-    *n_out = h.number_of_samples;
-    return mef3__error_at(MEF3_EBUFSIZE, path, offset,
-                          "RED block of %u samples, room for %zu",
-                          h.number_of_samples, cap);
-  }
-  size_t n = h.number_of_samples;
-  if (n == 0)
-    return 0;
-
-  /* Statistics, decrypted into a local copy when the block is encrypted. */
-  uint8_t counts[256];
-  memcpy(counts, block + MEF3_RED_STATS_OFFSET, 256);
-  if (h.flags & (MEF3_RED_LEVEL_1 | MEF3_RED_LEVEL_2)) {
-    int level = (h.flags & MEF3_RED_LEVEL_1) ? 1 : 2;
-    if (!keys || keys->access_level < level)
-      return mef3__error_at(MEF3_EACCESS, path, offset,
-                            "RED block is encrypted at level %d; the "
-                            "password gives level %d",
-                            level, keys ? keys->access_level : 0);
-    const uint8_t *key = level == 1 ? keys->level_1 : keys->level_2;
-    rc = mef3__aes_run(&ctx->aes[level - 1], key, 0, counts, 16);
-    if (rc)
-      return rc;
-  }
-
-  uint32_t cum[257];
-  cum[0] = 0;
-  for (int s = 0; s < 256; s++)
-    cum[s + 1] = cum[s] + counts[s];
-  uint32_t total = cum[256];
-  if (total == 0 || h.difference_bytes < 2)
-    return mef3__error_at(MEF3_ECORRUPT, path, offset,
-                          "RED block of %zu samples has no symbol "
-                          "statistics or differences",
-                          n);
-  for (int s = 0; s < 256; s++)
-    if (counts[s])
-      memset(ctx->sym + cum[s], s, counts[s]);
-
-  const uint8_t *in = block + MEF3_RED_HEADER_BYTES;
-  const uint8_t *end = block + h.block_bytes;
-  recip rt = recip_make(total);
-  uint32_t in_byte = in < end ? *in++ : 0;
-  uint32_t low = in_byte >> (8 - RED_EXTRA_BITS);
-  uint32_t range = 1u << RED_EXTRA_BITS;
-  /* The implicit escape of the first key sample. */
-  int key_left = 4;
-  uint32_t key = 0, cur = 0;
-  size_t i = 0;
-  /* Symbols coded = difference_bytes - 1 (the first escape is not coded). */
-  uint32_t symbols = h.difference_bytes - 1;
-  for (uint32_t k = 0; k < symbols; k++) {
-    while (range <= RED_BOTTOM) {
-      low = (low << 8) | ((in_byte << RED_EXTRA_BITS) & 0xff);
-      in_byte = in < end ? *in++ : 0;
-      low |= in_byte >> (8 - RED_EXTRA_BITS);
-      range <<= 8;
-    }
-    uint32_t rpc = recip_div(rt, range);
-    uint32_t cc = low / rpc;
-    if (cc >= total)
-      cc = total - 1;
-    uint32_t s = ctx->sym[cc];
-    uint32_t base = rpc * cum[s];
-    low -= base;
-    range = s < 255 ? rpc * counts[s] : range - base;
-
-    if (key_left) {
-      key |= s << (8 * (4 - key_left));
-      if (--key_left == 0) {
-        cur = key;
-        out[i++] = (int32_t)cur;
-        if (i == n)
-          break;
-      }
-    } else if (s == 0x80) {
-      key_left = 4;
-      key = 0;
-    } else {
-      cur += (uint32_t)(int32_t)(int8_t)s;
-      out[i++] = (int32_t)cur;
-      if (i == n)
-        break;
-    }
-  }
-  if (i != n)
-    return mef3__error_at(MEF3_ECORRUPT, path, offset,
-                          "RED block decodes to %zu of %zu samples", i, n);
-
-  if (h.scale_factor > 1.0f) {
-    double sf = h.scale_factor;
-    for (size_t j = 0; j < n; j++)
-      out[j] = red_round((double)out[j] * sf);
-  }
-  if (h.detrend_slope != 0.0f || h.detrend_intercept != 0.0f) {
-    double m = h.detrend_slope, b = h.detrend_intercept;
-    for (size_t j = 0; j < n; j++)
-      out[j] = red_round((double)out[j] + m * (double)(j + 1) + b);
-  }
-  *n_out = n;
-  return 0;
+  return job.rc;
 }

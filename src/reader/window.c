@@ -104,15 +104,15 @@ static size_t put(void *out, mef3_sample_type type, size_t pos,
   return real;
 }
 
-static void report_bad(mef3_read_report *rep, size_t block, int code) {
+static void report_bad(mef3_read_report *rep, size_t block, int code,
+                       const char *message) {
   if (!rep)
     return;
   if (rep->n_bad_blocks < MEF3_REPORT_MAX_BAD)
     rep->bad_blocks[rep->n_bad_blocks] = block;
   if (rep->n_bad_blocks == 0) {
     rep->first_error = code;
-    snprintf(rep->first_message, sizeof rep->first_message, "%s",
-             mef3_error_last()->message);
+    snprintf(rep->first_message, sizeof rep->first_message, "%s", message);
   }
   rep->n_bad_blocks++;
 }
@@ -142,23 +142,27 @@ typedef void (*place_fn)(void *ctx, size_t block, const int32_t *samples,
 static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
                         int (*want)(void *, size_t), place_fn place,
                         void *ctx, mef3_read_report *rep) {
-  int rc = grow((void **)&r->dec, &r->dec_cap,
-                c->info.max_block_samples ? c->info.max_block_samples : 1,
-                sizeof *r->dec);
+  enum { BATCH = 64 };
+  size_t per = c->info.max_block_samples ? c->info.max_block_samples : 1;
+  int rc = grow((void **)&r->dec, &r->dec_cap, per * BATCH, sizeof *r->dec);
   if (rc)
     return rc;
+  mef3_red_job jobs[BATCH];
+  size_t ids[BATCH];
   size_t b = lo;
   while (b < hi) {
     if (want && !want(ctx, b)) {
       b++;
       continue;
     }
-    /* A group: blocks back to back in one data file. */
+    /* A group: up to BATCH wanted blocks back to back in one data file,
+     * read with one pread and decoded as one batch. */
     const mef3_block_info *first = &c->blocks[b];
     rd_segment *g = &c->segs[first->segment];
     size_t e = b + 1;
     uint64_t bytes = first->bytes;
-    while (e < hi && c->blocks[e].segment == first->segment &&
+    while (e < hi && e - b < BATCH &&
+           c->blocks[e].segment == first->segment &&
            (uint64_t)c->blocks[e].file_offset ==
                (uint64_t)c->blocks[e - 1].file_offset + c->blocks[e - 1].bytes &&
            bytes + c->blocks[e].bytes <= GROUP_MAX_BYTES &&
@@ -177,10 +181,12 @@ static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
                                 (uint64_t)first->file_offset,
                                 "read failed: %s", strerror(errno));
     }
+    /* Blocks the read delivered whole go to the decoder; the others are
+     * bad right away. */
+    size_t nj = 0;
     uint64_t at = 0;
     for (size_t k = b; k < e; k++) {
       const mef3_block_info *bi = &c->blocks[k];
-      size_t n = 0;
       int brc = io_err;
       if (!brc && (long long)(at + bi->bytes) > got)
         brc = mef3__error_at(MEF3_ECORRUPT, g->tdat_path,
@@ -188,24 +194,42 @@ static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
                              "block %zu of %u bytes runs past the end of the "
                              "data file",
                              k, bi->bytes);
-      if (!brc) {
-        brc = mef3_red_decode(r->red, r->dec, r->dec_cap, &n, r->io + at,
-                              bi->bytes, &g->keys, r->opts.check_block_crc,
-                              g->tdat_path, (uint64_t)bi->file_offset);
-        if (brc == MEF3_EBUFSIZE || (!brc && n != bi->n_samples))
-          brc = mef3__error_at(MEF3_ECORRUPT, g->tdat_path,
-                               (uint64_t)bi->file_offset,
-                               "block %zu holds %zu samples, its index "
-                               "entry says %u",
-                               k, brc ? n : n, bi->n_samples);
-      }
       if (brc) {
-        report_bad(rep, k, brc);
+        report_bad(rep, k, brc, mef3_error_last()->message);
         place(ctx, k, NULL, 0);
       } else {
-        place(ctx, k, r->dec, n);
+        mef3_red_job *j = &jobs[nj];
+        j->block = r->io + at;
+        j->len = bi->bytes;
+        j->offset = (uint64_t)bi->file_offset;
+        j->out = r->dec + nj * per;
+        j->cap = per;
+        ids[nj++] = k;
       }
       at += bi->bytes;
+    }
+    rc = mef3_red_decode_batch(r->red, jobs, nj, &g->keys,
+                               r->opts.check_block_crc, g->tdat_path);
+    if (rc)
+      return rc;
+    for (size_t j = 0; j < nj; j++) {
+      size_t k = ids[j];
+      const mef3_block_info *bi = &c->blocks[k];
+      int brc = jobs[j].rc;
+      if (brc == MEF3_EBUFSIZE || (!brc && jobs[j].n_out != bi->n_samples)) {
+        brc = mef3__error_at(MEF3_ECORRUPT, g->tdat_path, jobs[j].offset,
+                             "block %zu holds %zu samples, its index entry "
+                             "says %u",
+                             k, jobs[j].n_out, bi->n_samples);
+        snprintf(jobs[j].message, sizeof jobs[j].message, "%s",
+                 mef3_error_last()->message);
+      }
+      if (brc) {
+        report_bad(rep, k, brc, jobs[j].message);
+        place(ctx, k, NULL, 0);
+      } else {
+        place(ctx, k, jobs[j].out, jobs[j].n_out);
+      }
     }
     b = e;
   }
