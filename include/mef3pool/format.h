@@ -220,6 +220,43 @@ MEF3_EXTERN int mef3_red_header_parse(mef3_red_header *out,
                                       const uint8_t *buf, size_t len,
                                       const char *path, uint64_t offset);
 
+/* Reusable RED encoding state (difference buffer, AES contexts); one per
+ * thread.  Free with mef3_red_enc_ctx_free (NULL is fine). */
+typedef struct mef3_red_enc_ctx mef3_red_enc_ctx;
+
+MEF3_EXTERN int mef3_red_enc_ctx_new(mef3_red_enc_ctx **out);
+MEF3_EXTERN void mef3_red_enc_ctx_free(mef3_red_enc_ctx *ctx);
+
+/* What mef3_red_encode made of a block. */
+typedef struct mef3_red_enc_info {
+  uint32_t block_bytes;      /* header, coded bytes and pad bytes */
+  uint32_t difference_bytes; /* as stored in the header */
+  int32_t minimum, maximum;  /* of the samples, sentinels included */
+} mef3_red_enc_info;
+
+/* Room mef3_red_encode needs for a block of `n` samples (worst case). */
+MEF3_EXTERN size_t mef3_red_max_block_bytes(size_t n);
+
+/*
+ * Encode `n` (>= 1) samples as one lossless RED block at `out`, bit for
+ * bit as the reference encoder (meflib's RED_encode_exec) does: wrapping
+ * 32-bit differences, key samples for differences outside [-127, 127],
+ * scaled statistics, range coding, pad bytes (0x7e) to a multiple of 8,
+ * then the block CRC.  `start_time` is stored as given (on-disk form).
+ * `flags` may hold MEF3_RED_DISCONTINUITY and one of MEF3_RED_LEVEL_1 /
+ * MEF3_RED_LEVEL_2, which encrypts the first 16 statistics bytes with that
+ * level's key from `keys` (the CRC covers the encrypted bytes).
+ * `cap` must be at least mef3_red_max_block_bytes(n).
+ * Returns 0, MEF3_EINVAL (no samples, bad flags), MEF3_EPASSWORD (no key
+ * for the level), MEF3_EBUFSIZE (info->block_bytes says how much room is
+ * needed) or MEF3_ENOMEM.  Thread-safety: one context per thread.
+ */
+MEF3_EXTERN int mef3_red_encode(mef3_red_enc_ctx *ctx, uint8_t *out,
+                                size_t cap, mef3_red_enc_info *info,
+                                const int32_t *samples, size_t n,
+                                int64_t start_time, uint8_t flags,
+                                const mef3_keys *keys);
+
 /* Reusable RED decoding state; one per thread. */
 typedef struct mef3_red_ctx mef3_red_ctx;
 
