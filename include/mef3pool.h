@@ -5,5 +5,7 @@
 #include "mef3pool/common.h"
 #include "mef3pool/format.h"
 #include "mef3pool/reader.h"
+#include "mef3pool/writer.h"
+#include "mef3pool/pool.h"
 
 #endif

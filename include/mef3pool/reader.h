@@ -175,6 +175,31 @@ MEF3_EXTERN int mef3_reader_read_time(mef3_reader *r, size_t ch, int64_t t0,
                                       mef3_read_report *report);
 
 /*
+ * The time window of tile `b` of a channel starting at `cs` µUTC with
+ * rate `fs` and `S` samples per tile (ARCHITECTURE.md):
+ * [cs + round(b*S*1e6/fs), cs + round((b+1)*S*1e6/fs)), halves away from
+ * zero.
+ */
+MEF3_EXTERN void mef3_tile_window(int64_t cs, double fs, int64_t b,
+                                  int64_t S, int64_t *t0, int64_t *t1);
+
+/* Samples per tile of `seconds` at `fs`: max(1, round(seconds * fs)). */
+MEF3_EXTERN int64_t mef3_tile_samples(double seconds, double fs);
+
+/*
+ * Read tile `b` of channel `ch` as float32 physical values into `out`
+ * (exactly S samples): the tile's time window read with the window rule,
+ * NaN-padded (or cut) to S.  `cs` and `fs` are the caller's view of the
+ * channel (normally its start and rate).  A read error or a window
+ * outside the recording gives an all-NaN tile and still returns 0 unless
+ * `strict`; with `strict` the read's error is returned.
+ */
+MEF3_EXTERN int mef3_reader_read_tile(mef3_reader *r, size_t ch, int64_t b,
+                                      double fs, int64_t cs, int64_t S,
+                                      float *out, mef3_read_report *report,
+                                      int strict);
+
+/*
  * Read stored samples [s0, s1) of channel `ch` (channel-wide indices over
  * all segments, no gaps).  Requires 0 <= s0 <= s1 <= n_samples, else
  * MEF3_EINVAL.  Bad blocks as in mef3_reader_read_time.

@@ -236,6 +236,19 @@ static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
   return 0;
 }
 
+/* ---- tiles ---- */
+
+void mef3_tile_window(int64_t cs, double fs, int64_t b, int64_t S,
+                      int64_t *t0, int64_t *t1) {
+  *t0 = cs + (int64_t)llround((double)b * (double)S * 1e6 / fs);
+  *t1 = cs + (int64_t)llround((double)(b + 1) * (double)S * 1e6 / fs);
+}
+
+int64_t mef3_tile_samples(double seconds, double fs) {
+  int64_t s = (int64_t)llround(seconds * fs);
+  return s < 1 ? 1 : s;
+}
+
 /* ---- time windows ---- */
 
 typedef struct {
@@ -457,5 +470,41 @@ int mef3_reader_read_time_multi(mef3_reader *r, const size_t *channels,
     if (rc)
       return rc;
   }
+  return 0;
+}
+
+int mef3_reader_read_tile(mef3_reader *r, size_t ch, int64_t b, double fs,
+                          int64_t cs, int64_t S, float *out,
+                          mef3_read_report *report, int strict) {
+  if (!r || !out || S <= 0 || !(fs > 0.0))
+    return mef3__error(MEF3_EINVAL, "invalid tile request");
+  int64_t t0, t1;
+  mef3_tile_window(cs, fs, b, S, &t0, &t1);
+  int64_t n = mef3_window_samples(t0, t1, fs);
+  size_t got = 0;
+  int rc;
+  if (n <= S) {
+    rc = mef3_reader_read_time(r, ch, t0, t1, MEF3_F32, out, (size_t)S, &got,
+                               NULL, report);
+  } else {
+    /* Rounding made the window one sample longer than the tile: read it
+     * whole and keep the first S. */
+    float *tmp = malloc((size_t)n * sizeof *tmp);
+    if (!tmp)
+      return mef3__error(MEF3_ENOMEM, "out of memory");
+    rc = mef3_reader_read_time(r, ch, t0, t1, MEF3_F32, tmp, (size_t)n, &got,
+                               NULL, report);
+    if (!rc)
+      memcpy(out, tmp, (size_t)S * sizeof *out);
+    free(tmp);
+    got = (size_t)S;
+  }
+  if (rc) {
+    if (strict)
+      return rc;
+    got = 0;
+  }
+  for (size_t i = got; i < (size_t)S; i++)
+    out[i] = NAN;
   return 0;
 }

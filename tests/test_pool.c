@@ -1,0 +1,476 @@
+/*
+ * tests/test_pool.c - the reader process pool with real worker processes
+ * on golden sessions: results bit-identical to in-process reads, window
+ * splitting and trimming, prefetch keys, cancellation, timeouts,
+ * callbacks, warm-up, two pools, a worker killed mid-request, shutdown
+ * with work queued, many threads at once, and nothing left behind.
+ */
+#include <dirent.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "testutil.h"
+
+static const char *session;  /* b_multi_8ch: 8 channels, mixed rates */
+static const char *session2; /* a_single_256hz */
+
+/* Process ids of our children (read from /proc). */
+static int children(pid_t *out, int cap) {
+  DIR *d = opendir("/proc");
+  int n = 0;
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    char *end;
+    long pid = strtol(e->d_name, &end, 10);
+    if (*end || pid <= 0)
+      continue;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+      continue;
+    size_t k = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[k] = '\0';
+    char *rp = strrchr(buf, ')');
+    int ppid = 0;
+    char st;
+    if (rp && sscanf(rp + 2, "%c %d", &st, &ppid) == 2 && ppid == getpid()) {
+      if (n < cap)
+        out[n] = (pid_t)pid;
+      n++;
+    }
+  }
+  if (d)
+    closedir(d);
+  return n;
+}
+
+static int count_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  int n = 0;
+  while (d && readdir(d))
+    n++;
+  if (d)
+    closedir(d);
+  return n - 3; /* ".", ".." and the DIR's own descriptor */
+}
+
+static int memfd_mappings(void) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  char line[1024];
+  int n = 0;
+  while (f && fgets(line, sizeof line, f))
+    n += strstr(line, "mef3pool-") != NULL;
+  if (f)
+    fclose(f);
+  return n;
+}
+
+static mef3_pool *new_pool(int workers, const char *name) {
+  mef3_pool_options o = MEF3_POOL_OPTIONS_INIT;
+  o.max_workers = workers;
+  o.name = name;
+  mef3_pool *p = NULL;
+  CHECK_RC(mef3_pool_new(&p, &o), 0);
+  REQUIRE(p);
+  return p;
+}
+
+static int same_floats(const float *a, const float *b, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (isnan(a[i]) != isnan(b[i]))
+      return 0;
+    if (!isnan(a[i]) && memcmp(&a[i], &b[i], 4) != 0)
+      return 0;
+  }
+  return 1;
+}
+
+static void test_tiles_match_in_process(void) {
+  mef3_reader *r;
+  REQUIRE(mef3_reader_open(&r, session, NULL) == 0);
+  mef3_pool *p = new_pool(2, "tiles");
+  mef3_pool_stats st;
+  mef3_pool_stats_get(p, &st);
+  CHECK(st.live_workers == 0); /* constructing is cheap: no process yet */
+  for (size_t ch = 0; ch < mef3_reader_channel_count(r); ch++) {
+    const mef3_channel_info *ci = mef3_reader_channel(r, ch);
+    int64_t S = mef3_tile_samples(10.0, ci->fs);
+    /* tiles inside, across the end, far outside and negative */
+    int64_t blocks[] = {0, 1, 2, 5, 6, 100, -1};
+    size_t n = sizeof blocks / sizeof *blocks;
+    mef3_future *f;
+    CHECK_RC(mef3_pool_submit_tiles(&f, p, session, ci->name, blocks, n,
+                                    ci->fs, ci->start_uutc, S),
+             0);
+    CHECK_RC(mef3_future_wait(f, -1), 0);
+    CHECK_RC(mef3_future_status(f), 0);
+    size_t nt = 0, spt = 0;
+    const float *got = mef3_future_tiles(f, &nt, &spt);
+    REQUIRE(got);
+    CHECK(nt == n && spt == (size_t)S);
+    float *want = malloc((size_t)S * sizeof *want);
+    for (size_t i = 0; i < n; i++) {
+      mef3_reader_read_tile(r, ch, blocks[i], ci->fs, ci->start_uutc, S, want,
+                            NULL, 0);
+      CHECK_MSG(same_floats(got + i * (size_t)S, want, (size_t)S),
+                "channel %s tile %lld differs", ci->name,
+                (long long)blocks[i]);
+    }
+    /* tile 100 lies far after the end: all NaN */
+    int all_nan = 1;
+    for (int64_t i = 0; i < S; i++)
+      all_nan &= isnan(got[5 * (size_t)S + (size_t)i]);
+    CHECK(all_nan);
+    free(want);
+    mef3_future_free(f);
+  }
+  /* an unknown channel is an error of the request, not a dead worker */
+  mef3_future *f;
+  int64_t b0 = 0;
+  CHECK_RC(mef3_pool_submit_tiles(&f, p, session, "nope", &b0, 1, 256.0, 0,
+                                  256),
+           0);
+  mef3_future_wait(f, -1);
+  CHECK(mef3_future_status(f) == MEF3_ENOTFOUND);
+  CHECK(strstr(mef3_future_message(f), "nope") != NULL);
+  CHECK(mef3_future_tiles(f, NULL, NULL) == NULL);
+  mef3_future_free(f);
+  mef3_pool_stats_get(p, &st);
+  CHECK(st.worker_restarts == 0);
+  CHECK(st.failed == 1);
+  CHECK(st.bytes_decoded > 0);
+  mef3_pool_free(p);
+  mef3_reader_close(r);
+}
+
+static void test_window(void) {
+  mef3_reader *r;
+  REQUIRE(mef3_reader_open(&r, session, NULL) == 0);
+  size_t nch = mef3_reader_channel_count(r);
+  const char *names[16];
+  /* reversed order, to see that the requested order is kept */
+  for (size_t i = 0; i < nch; i++)
+    names[i] = mef3_reader_channel(r, nch - 1 - i)->name;
+  const mef3_channel_info *c0 = mef3_reader_channel(r, 0);
+  int64_t t0 = c0->start_uutc + 1000000, t1 = t0 + 2000000;
+  mef3_pool *p = new_pool(3, "window");
+  for (int splits = 0; splits <= 5; splits += 5) {
+    mef3_future *f;
+    CHECK_RC(mef3_pool_read_window(&f, p, session, names, nch, t0, t1, splits),
+             0);
+    CHECK_RC(mef3_future_wait(f, -1), 0);
+    CHECK_RC(mef3_future_status(f), 0);
+    size_t rows = 0, n = 0;
+    const float *w = mef3_future_window(f, &rows, &n);
+    REQUIRE(w);
+    CHECK(rows == nch);
+    /* mixed rates: trimmed to the shortest, 2 s at 256 Hz */
+    CHECK(n == 512);
+    for (size_t k = 0; k < nch; k++) {
+      size_t ch = nch - 1 - k;
+      const mef3_channel_info *ci = mef3_reader_channel(r, ch);
+      size_t need = (size_t)mef3_window_samples(t0, t1, ci->fs), got;
+      float *want = malloc(need * sizeof *want);
+      CHECK_RC(mef3_reader_read_time(r, ch, t0, t1, MEF3_F32, want, need,
+                                     &got, NULL, NULL),
+               0);
+      CHECK_MSG(same_floats(w + k * n, want, n), "row %zu (%s) differs", k,
+                ci->name);
+      free(want);
+    }
+    mef3_future_free(f);
+  }
+  mef3_future *f = NULL;
+  CHECK_RC(mef3_pool_read_window(&f, p, session, names, 0, t0, t1, 0),
+           MEF3_EINVAL);
+  CHECK(f == NULL);
+  const char *bad[] = {"ch01", "missing"};
+  CHECK_RC(mef3_pool_read_window(&f, p, session, bad, 2, t0, t1, 0), 0);
+  mef3_future_wait(f, -1);
+  CHECK(mef3_future_status(f) == MEF3_ENOTFOUND);
+  mef3_future_free(f);
+  /* a file that does not exist: a clear error, the pool goes on */
+  CHECK_RC(mef3_pool_read_window(&f, p, "/nonexistent.mefd", bad, 1, t0, t1,
+                                 0),
+           0);
+  mef3_future_wait(f, -1);
+  CHECK(mef3_future_status(f) == MEF3_ENOTFOUND);
+  CHECK(strstr(mef3_future_message(f), "/nonexistent.mefd") != NULL);
+  mef3_future_free(f);
+  mef3_pool_free(p);
+  mef3_reader_close(r);
+}
+
+static void test_prefetch(void) {
+  mef3_pool *p = new_pool(2, "prefetch");
+  const char *chans[] = {"ch01", "ch02"};
+  int64_t t0 = 1600000000000000LL, t1 = t0 + 5000000;
+  CHECK_RC(mef3_pool_prefetch_chunk(p, "k1", session, chans, 2, t0, t1), 0);
+  CHECK_RC(mef3_pool_prefetch_chunk(p, "k1", session, chans, 2, t0, t1), 0);
+  CHECK(mef3_pool_is_scheduled(p, "k1") == 1);
+  CHECK(mef3_pool_is_scheduled(p, "k2") == 0);
+  mef3_pool_stats st;
+  mef3_pool_stats_get(p, &st);
+  CHECK(st.requests == 1); /* the second schedule was a no-op */
+  mef3_future *f;
+  CHECK_RC(mef3_pool_take_chunk(&f, p, "k1"), 0);
+  CHECK(mef3_future_done(f));
+  size_t rows, n;
+  const float *w = mef3_future_window(f, &rows, &n);
+  CHECK(w && rows == 2 && n == 1280);
+  mef3_future_free(f);
+  CHECK(mef3_pool_is_scheduled(p, "k1") == 0);
+  CHECK_RC(mef3_pool_take_chunk(&f, p, "k1"), MEF3_ENOTFOUND);
+  CHECK(strstr(mef3_error_last()->message, "unknown key") != NULL);
+  /* chunks never taken are released at shutdown */
+  CHECK_RC(mef3_pool_prefetch_chunk(p, "k3", session, chans, 2, t0, t1), 0);
+  mef3_pool_free(p);
+}
+
+static atomic_int cb_calls;
+static void on_done(mef3_future *f, void *payload) {
+  (void)f;
+  atomic_fetch_add(&cb_calls, 1);
+  atomic_store((atomic_int *)payload, 1);
+}
+
+/* A long request: many tiles of the 5 kHz channel. */
+static mef3_future *long_request(mef3_pool *p, size_t n) {
+  int64_t *b = malloc(n * sizeof *b);
+  for (size_t i = 0; i < n; i++)
+    b[i] = (int64_t)(i % 50);
+  mef3_future *f = NULL;
+  CHECK_RC(mef3_pool_submit_tiles(&f, p, session, "ch08", b, n, 5000.0,
+                                  1600000000250000LL, 5000),
+           0);
+  free(b);
+  return f;
+}
+
+static void test_cancel_timeout_callbacks(void) {
+  mef3_pool *p = new_pool(1, "cancel");
+  mef3_future *a = long_request(p, 6000);
+  int64_t blk = 0;
+  mef3_future *b;
+  CHECK_RC(mef3_pool_submit_tiles(&b, p, session, "ch01", &blk, 1, 256.0,
+                                  1600000000000000LL, 256),
+           0);
+  CHECK_RC(mef3_future_wait(a, 0), MEF3_ETIMEDOUT);
+  CHECK_RC(mef3_future_wait(a, 1), MEF3_ETIMEDOUT);
+  CHECK(!mef3_future_done(b));
+  CHECK_RC(mef3_future_cancel(b), 0);
+  CHECK(mef3_future_done(b));
+  CHECK(mef3_future_status(b) == MEF3_ECANCELED);
+  CHECK_RC(mef3_future_cancel(b), MEF3_EINVAL);
+  atomic_int fired = 0;
+  CHECK_RC(mef3_future_on_done(a, on_done, &fired), 0);
+  CHECK_RC(mef3_future_on_done(a, on_done, &fired), MEF3_EINVAL);
+  CHECK_RC(mef3_future_wait(a, -1), 0);
+  CHECK_RC(mef3_future_status(a), 0);
+  /* the callback ran once, from the pool thread, before or soon after
+   * the waiter woke: give it a moment */
+  for (int i = 0; i < 1000 && !atomic_load(&fired); i++)
+    usleep(1000);
+  CHECK(atomic_load(&fired) == 1);
+  /* on a future already done, the callback runs at once */
+  atomic_int fired2 = 0;
+  CHECK_RC(mef3_future_on_done(b, on_done, &fired2), 0);
+  CHECK(atomic_load(&fired2) == 1);
+  CHECK(atomic_load(&cb_calls) == 2);
+  /* the event descriptor became readable */
+  struct pollfd pfd = {mef3_pool_event_fd(p), POLLIN, 0};
+  CHECK(poll(&pfd, 1, 0) == 1);
+  mef3_future_free(a);
+  mef3_future_free(b);
+  mef3_pool_free(p);
+}
+
+static void test_warmup_and_two_pools(void) {
+  pid_t kids[64];
+  mef3_pool *fg = new_pool(2, "fg");
+  mef3_pool *bg = new_pool(3, "bg");
+  CHECK_RC(mef3_pool_warmup(fg, session, "ch01", -1), 0);
+  CHECK_RC(mef3_pool_warmup(bg, session, "ch01", -1), 0);
+  mef3_pool_stats a, b;
+  mef3_pool_stats_get(fg, &a);
+  mef3_pool_stats_get(bg, &b);
+  CHECK(a.live_workers == 2);
+  CHECK(b.live_workers == 3);
+  /* five distinct worker processes: no worker is shared */
+  CHECK(children(kids, 64) == 5);
+  CHECK_RC(mef3_pool_warmup(fg, "/nonexistent.mefd", "x", -1),
+           MEF3_ENOTFOUND);
+  mef3_pool_free(fg);
+  CHECK(children(kids, 64) == 3);
+  mef3_pool_free(bg);
+  CHECK(children(kids, 64) == 0);
+}
+
+static void test_worker_killed(void) {
+  mef3_pool *p = new_pool(1, "crash");
+  CHECK_RC(mef3_pool_warmup(p, session, "ch08", -1), 0);
+  pid_t kids[8];
+  REQUIRE(children(kids, 8) == 1);
+  mef3_future *f = long_request(p, 20000);
+  /* wait until the worker is busy with it, then kill it */
+  mef3_pool_stats st;
+  for (int i = 0; i < 2000; i++) {
+    mef3_pool_stats_get(p, &st);
+    if (st.busy_workers)
+      break;
+    usleep(500);
+  }
+  CHECK(st.busy_workers == 1);
+  kill(kids[0], SIGKILL);
+  CHECK_RC(mef3_future_wait(f, -1), 0);
+  CHECK(mef3_future_status(f) == MEF3_EWORKER);
+  CHECK_MSG(strstr(mef3_future_message(f), "signal 9") != NULL, "message: %s",
+            mef3_future_message(f));
+  mef3_future_free(f);
+  /* the next read succeeds on a replacement worker */
+  int64_t blk = 1;
+  CHECK_RC(mef3_pool_submit_tiles(&f, p, session, "ch01", &blk, 1, 256.0,
+                                  1600000000000000LL, 2560),
+           0);
+  mef3_future_wait(f, -1);
+  CHECK_RC(mef3_future_status(f), 0);
+  mef3_future_free(f);
+  mef3_pool_stats_get(p, &st);
+  CHECK(st.worker_restarts == 1);
+  CHECK(st.live_workers == 1);
+  pid_t now[8];
+  CHECK(children(now, 8) == 1 && now[0] != kids[0]);
+  mef3_pool_free(p);
+}
+
+static void test_shutdown_with_queue(void) {
+  mef3_pool *p = new_pool(1, "shutdown");
+  mef3_future *f[20];
+  for (int i = 0; i < 20; i++)
+    f[i] = long_request(p, 500);
+  mef3_pool_free(p); /* the first runs to its end, the rest are canceled */
+  int ok = 0, canceled = 0;
+  for (int i = 0; i < 20; i++) {
+    CHECK(mef3_future_done(f[i]));
+    ok += mef3_future_status(f[i]) == 0;
+    canceled += mef3_future_status(f[i]) == MEF3_ECANCELED;
+    if (mef3_future_status(f[i]) == 0) /* results stay readable */
+      CHECK(mef3_future_tiles(f[i], NULL, NULL) != NULL);
+    mef3_future_free(f[i]);
+  }
+  CHECK(ok + canceled == 20);
+  CHECK(canceled >= 18);
+}
+
+typedef struct {
+  mef3_pool *p;
+  int id;
+  int errors;
+} hammer_arg;
+
+static void *hammer(void *arg) {
+  hammer_arg *h = arg;
+  const char *chans[] = {"ch01", "ch02", "ch03", "ch04"};
+  for (int i = 0; i < 40; i++) {
+    mef3_future *f;
+    int64_t blk = (h->id + i) % 7;
+    int rc;
+    if (i % 3 == 0)
+      rc = mef3_pool_read_window(&f, h->p, session, chans, 4,
+                                 1600000000000000LL + i * 100000,
+                                 1600000001000000LL + i * 100000, 2);
+    else
+      rc = mef3_pool_submit_tiles(&f, h->p, i % 2 ? session : session2,
+                                  "ch01", &blk, 1, 256.0,
+                                  i % 2 ? 1600000000000000LL
+                                        : 1600000000123456LL,
+                                  2560);
+    if (rc) {
+      h->errors++;
+      continue;
+    }
+    if (i % 5 == 4 && mef3_future_cancel(f) == 0) {
+      mef3_future_free(f);
+      continue;
+    }
+    if (mef3_future_wait(f, -1) || mef3_future_status(f))
+      h->errors++;
+    if (i % 7 == 0) {
+      char key[32];
+      snprintf(key, sizeof key, "t%d-%d", h->id, i);
+      mef3_pool_prefetch_chunk(h->p, key, session, chans, 2,
+                               1600000000000000LL, 1600000002000000LL);
+      mef3_future *c;
+      if (mef3_pool_take_chunk(&c, h->p, key) == 0) {
+        if (mef3_future_status(c))
+          h->errors++;
+        mef3_future_free(c);
+      } else {
+        h->errors++;
+      }
+    }
+    mef3_future_free(f);
+  }
+  return NULL;
+}
+
+static void test_threads(void) {
+  mef3_pool *p = new_pool(2, "threads");
+  pthread_t t[8];
+  hammer_arg a[8];
+  for (int i = 0; i < 8; i++) {
+    a[i] = (hammer_arg){p, i, 0};
+    pthread_create(&t[i], NULL, hammer, &a[i]);
+  }
+  int errors = 0;
+  for (int i = 0; i < 8; i++) {
+    pthread_join(t[i], NULL);
+    errors += a[i].errors;
+  }
+  CHECK(errors == 0);
+  mef3_pool_stats st;
+  mef3_pool_stats_get(p, &st);
+  CHECK(st.failed == 0);
+  CHECK(st.queue_depth == 0);
+  mef3_pool_free(p);
+}
+
+int main(void) {
+  if (!tu_have_golden()) {
+    printf("golden data missing: %s\n", MEF3_GOLDEN_DIR);
+    return 1;
+  }
+  session = tu_golden("sessions/b_multi_8ch.mefd");
+  static char s2[4096];
+  snprintf(s2, sizeof s2, "%s", tu_golden("sessions/a_single_256hz.mefd"));
+  session2 = s2;
+  static char s1[4096];
+  snprintf(s1, sizeof s1, "%s", session);
+  session = s1;
+  int fds0 = count_fds();
+
+  test_tiles_match_in_process();
+  test_window();
+  test_prefetch();
+  test_cancel_timeout_callbacks();
+  test_warmup_and_two_pools();
+  test_worker_killed();
+  test_shutdown_with_queue();
+  test_threads();
+
+  /* nothing left behind */
+  pid_t kids[8];
+  CHECK(children(kids, 8) == 0);
+  CHECK_MSG(count_fds() == fds0, "%d descriptors open, %d at start",
+            count_fds(), fds0);
+  CHECK(memfd_mappings() == 0);
+  return check_finish();
+}
