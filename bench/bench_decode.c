@@ -1,0 +1,184 @@
+/*
+ * bench/bench_decode.c - how fast the reader decodes, on generated
+ * EEG-like sessions of realistic size.
+ *
+ * Prints, next to the memory-copy bandwidth of the machine measured in the
+ * same run (the ceiling for any decoder that writes samples):
+ *  - decode speed in mega-samples per second on one core, raw int32 and
+ *    float32 output, block CRC checks off and on;
+ *  - the time of a 16-channel x 10 s and x 60 s window (median, p90);
+ *  - a 2-channel x 10 s window in a 1-minute file and in a 24-hour file
+ *    (86,400 blocks per channel): the ratio shows the window's cost does
+ *    not grow with the file.
+ *
+ * usage: bench_decode [--dir DIR] [--reps N] [SESSION.mefd]
+ * Sessions are generated with `mef3pool gen` into DIR (default: the build
+ * folder's bench-data) the first time and reused.
+ */
+#include <math.h>
+
+#include "bench_util.h"
+#include "mef3pool.h"
+
+#ifndef MEF3_BENCH_DIR
+#define MEF3_BENCH_DIR "bench-data"
+#endif
+#ifndef MEF3_CLI
+#define MEF3_CLI "mef3pool"
+#endif
+
+static mef3_reader *open_or_die(const char *path, int crc) {
+  mef3_reader_options o = MEF3_READER_OPTIONS_INIT;
+  o.check_block_crc = crc;
+  mef3_reader *r;
+  if (mef3_reader_open(&r, path, &o)) {
+    fprintf(stderr, "bench: %s\n", mef3_error_last()->message);
+    exit(1);
+  }
+  return r;
+}
+
+/* Decode every channel whole in 10-minute windows; returns MS/s. */
+static double full_decode(const char *path, mef3_sample_type type, int crc,
+                          int reps) {
+  mef3_reader *r = open_or_die(path, crc);
+  size_t nch = mef3_reader_channel_count(r);
+  int64_t win = 600 * 1000000LL;
+  double best = 0;
+  const mef3_channel_info *c0 = mef3_reader_channel(r, 0);
+  size_t cap = (size_t)mef3_window_samples(0, win, c0->fs) + 16;
+  void *buf = malloc(cap * 8);
+  for (int rep = 0; rep < reps; rep++) {
+    double samples = 0;
+    double t = bench_cpu();
+    for (size_t c = 0; c < nch; c++) {
+      const mef3_channel_info *ci = mef3_reader_channel(r, c);
+      for (int64_t t0 = ci->start_uutc; t0 < ci->end_uutc; t0 += win) {
+        size_t n;
+        if (mef3_reader_read_time(r, c, t0, t0 + win, type, buf, cap, &n,
+                                  NULL, NULL)) {
+          fprintf(stderr, "bench: %s\n", mef3_error_last()->message);
+          exit(1);
+        }
+        samples += (double)n;
+      }
+    }
+    t = bench_cpu() - t;
+    double rate = samples / t / 1e6;
+    if (rate > best)
+      best = rate;
+  }
+  free(buf);
+  mef3_reader_close(r);
+  return best;
+}
+
+/* Median and p90 (ms) of `reps` windows of `nch` channels x `secs`. */
+static void windows(const char *path, size_t nch, double secs, int reps,
+                    double *median, double *p90) {
+  mef3_reader *r = open_or_die(path, 1);
+  size_t have = mef3_reader_channel_count(r);
+  if (nch > have)
+    nch = have;
+  const mef3_channel_info *c0 = mef3_reader_channel(r, 0);
+  int64_t span = c0->end_uutc - c0->start_uutc;
+  int64_t len = (int64_t)(secs * 1e6);
+  size_t cap = (size_t)mef3_window_samples(0, len, c0->fs) + 16;
+  float *buf = malloc(nch * cap * sizeof *buf);
+  size_t *ns = malloc(nch * sizeof *ns);
+  size_t *chs = malloc(nch * sizeof *chs);
+  for (size_t i = 0; i < nch; i++)
+    chs[i] = i;
+  double *times = malloc((size_t)reps * sizeof *times);
+  uint64_t seed = 42;
+  for (int i = 0; i < reps; i++) {
+    int64_t t0 = c0->start_uutc +
+                 (int64_t)(bench_rand(&seed) % (uint64_t)(span - len));
+    double t = bench_now();
+    if (mef3_reader_read_time_multi(r, chs, nch, t0, t0 + len, MEF3_F32, buf,
+                                    cap, ns, NULL)) {
+      fprintf(stderr, "bench: %s\n", mef3_error_last()->message);
+      exit(1);
+    }
+    times[i] = (bench_now() - t) * 1e3;
+  }
+  qsort(times, (size_t)reps, sizeof *times, bench_cmp_double);
+  *p90 = times[(size_t)(reps * 9 / 10)];
+  *median = bench_median(times, (size_t)reps);
+  free(times);
+  free(buf);
+  free(ns);
+  free(chs);
+  mef3_reader_close(r);
+}
+
+int main(int argc, char **argv) {
+  const char *dir = MEF3_BENCH_DIR, *session = NULL;
+  int reps = 3;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+      dir = argv[++i];
+    else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+      reps = atoi(argv[++i]);
+    else if (argv[i][0] != '-')
+      session = argv[i];
+    else {
+      fprintf(stderr, "usage: bench_decode [--dir DIR] [--reps N] "
+                      "[SESSION.mefd]\n");
+      return 2;
+    }
+  }
+  char eeg16[4096], short2[4096], long2[4096];
+  snprintf(eeg16, sizeof eeg16, "%s/eeg16_256hz_1h.mefd", dir);
+  snprintf(short2, sizeof short2, "%s/eeg2_256hz_1m.mefd", dir);
+  snprintf(long2, sizeof long2, "%s/eeg2_256hz_24h.mefd", dir);
+  mkdir(dir, 0755);
+  if (!session) {
+    if (bench_gen(MEF3_CLI, eeg16, 16, 256, "1h", NULL))
+      return 1;
+    session = eeg16;
+  }
+  if (bench_gen(MEF3_CLI, short2, 2, 256, "1m", NULL) ||
+      bench_gen(MEF3_CLI, long2, 2, 256, "24h", NULL))
+    return 1;
+
+  double bw = bench_memcpy_bandwidth();
+  /* A float32 decoder writes 4 bytes per sample: the copy bandwidth in
+   * samples is its ceiling. */
+  double ceiling = bw / 4 / 1e6;
+  printf("session: %s\n", session);
+  printf("baseline memcpy: %.2f GB/s on one core = %.0f MS/s of float32\n",
+         bw / 1e9, ceiling);
+  struct {
+    const char *name;
+    mef3_sample_type type;
+    int crc;
+    double target;
+  } modes[] = {
+      {"i32, CRC off", MEF3_I32, 0, 100},
+      {"f32, CRC off", MEF3_F32, 0, 100},
+      {"i32, CRC on ", MEF3_I32, 1, 80},
+      {"f32, CRC on ", MEF3_F32, 1, 80},
+  };
+  for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
+    double rate = full_decode(session, modes[m].type, modes[m].crc, reps);
+    printf("decode %s: %7.1f MS/s per core  (%.2fx target %.0f; %.1f%% of "
+           "memcpy)\n",
+           modes[m].name, rate, rate / modes[m].target, modes[m].target,
+           100 * rate / ceiling);
+  }
+  double med, p90;
+  windows(session, 16, 10, 200, &med, &p90);
+  printf("window 16 ch x 10 s: median %.3f ms, p90 %.3f ms\n", med, p90);
+  windows(session, 16, 60, 100, &med, &p90);
+  printf("window 16 ch x 60 s: median %.3f ms, p90 %.3f ms  (%.2fx under "
+         "the 3 ms target)\n",
+         med, p90, 3.0 / med);
+  double ms, ps, ml, pl;
+  windows(short2, 2, 10, 300, &ms, &ps);
+  windows(long2, 2, 10, 300, &ml, &pl);
+  printf("window 2 ch x 10 s: 1-minute file %.3f ms, 24-hour file %.3f ms "
+         "(ratio %.2f)\n",
+         ms, ml, ml / ms);
+  return 0;
+}
