@@ -33,10 +33,10 @@ static void expect_open(const char *label, const char *path, int want,
   int rc = mef3_reader_open(&r, path, &o);
   CHECK_MSG(rc == want, "%s: open gave %s (%s), want %s", label,
             mef3_errname(rc), mef3_error_last()->message, mef3_errname(want));
-  if (rc == 0) {
+  if (rc == 0)
     mef3_reader_close(r);
+  if (rc == 0 || rc != want)
     return;
-  }
   CHECK_MSG(r == NULL, "%s: *out not NULL after a failed open", label);
   CHECK_MSG(mef3_error_last()->code == want, "%s: last error code %s", label,
             mef3_errname(mef3_error_last()->code));
@@ -292,11 +292,49 @@ static void test_uh_rewrite(void) {
               "ch01-000000.tidx", 1);
 }
 
+/* A damaged record file: skipped unless strict, which reports it. */
+static void test_records_damage(void) {
+  const char *s =
+      gc_scratch_copy("rdat", "mef3io_golden/with_annotations.mefd");
+  REQUIRE(gc_flip(path2(s, "/ch1.timd/ch1.rdat"), 1024 + 24 + 1, 0x01) == 0);
+  mef3_reader *r = gc_must_open(s, NULL);
+  mef3_record *recs = NULL;
+  size_t n = 9;
+  CHECK_RC(mef3_reader_records(r, &recs, &n, 1), MEF3_ECRC);
+  CHECK(recs == NULL && n == 0);
+  CHECK_MSG(strstr(mef3_error_last()->message, "ch1.rdat") != NULL,
+            "records error does not name the file: %s",
+            mef3_error_last()->message);
+  CHECK_RC(mef3_reader_records(r, &recs, &n, 0), 0);
+  CHECK(n == 0);
+  mef3_records_free(recs, n);
+  /* The signal is unaffected. */
+  int32_t v[100];
+  size_t got;
+  mef3_read_report rep;
+  CHECK_RC(mef3_reader_read_samples(r, 0, 0, 100, MEF3_I32, v, 100, &got,
+                                    &rep),
+           0);
+  CHECK(rep.n_bad_blocks == 0);
+  mef3_reader_close(r);
+
+  /* Truncated inside the second record. */
+  s = gc_scratch_copy("rdat-cut", "mef3io_golden/with_annotations.mefd");
+  REQUIRE(truncate(path2(s, "/ch1.timd/ch1.rdat"), 1024 + 40 + 30) == 0);
+  r = gc_must_open(s, NULL);
+  CHECK_RC(mef3_reader_records(r, &recs, &n, 1), MEF3_ECORRUPT);
+  CHECK_RC(mef3_reader_records(r, &recs, &n, 0), 0);
+  CHECK(n == 0);
+  mef3_records_free(recs, n);
+  mef3_reader_close(r);
+}
+
 int main(void) {
   REQUIRE(tu_have_golden());
   test_tmet();
   test_tidx();
   test_tdat_and_tree();
   test_uh_rewrite();
+  test_records_damage();
   return check_finish();
 }
