@@ -1,0 +1,160 @@
+/* writer/writer_impl.h - the writer's private state, shared by
+ * writer/writer_session.c (session, channels, segments, metadata,
+ * checkpoints), writer/writer_samples.c (sample intake and blocks),
+ * writer/writer_records.c (annotations) and writer/writer_files.c (the
+ * append-only file primitive). */
+#ifndef MEF3_WRITER_IMPL_H
+#define MEF3_WRITER_IMPL_H
+
+#include "mef3pool/writer.h"
+
+/*
+ * An append-only MEF file: a universal header and a body that only
+ * grows.  While `consistent` is 0 the header on disk says "no entry" for
+ * the entry count and the body CRC (readers accept that at any body
+ * length); a checkpoint writes the real values and sets it.  The next
+ * append first writes the "no entry" header again, so the header never
+ * claims less than the body holds.
+ */
+typedef struct mef3__wfile {
+  int fd;                   /* -1 when closed */
+  char *path;               /* for messages */
+  mef3_universal_header uh; /* header fields; counts set by the owner */
+  uint64_t body_bytes;
+  uint32_t body_crc; /* running CRC of the body */
+  int consistent;
+} mef3__wfile;
+
+/* Create `name` in directory `dirfd` (path `dir` for messages) with
+ * header `uh` and an empty body, consistent.  Fails if it exists. */
+int mef3__wfile_create(mef3__wfile *f, int dirfd, const char *dir,
+                       const char *name, const mef3_universal_header *uh);
+/* Append `len` bytes to the body. */
+int mef3__wfile_append(mef3__wfile *f, const uint8_t *buf, size_t len);
+/* Write the header with f->uh's counts and the body CRC. */
+int mef3__wfile_checkpoint(mef3__wfile *f);
+int mef3__wfile_sync(mef3__wfile *f);
+void mef3__wfile_close(mef3__wfile *f);
+
+/* Replace `name` in `dirfd` with `len` bytes atomically (temporary file
+ * and rename); `sync`: fdatasync the file and fsync the directory. */
+int mef3__write_atomic(int dirfd, const char *dir, const char *name,
+                       const uint8_t *buf, size_t len, int sync);
+/* fsync a directory; errors name `dir`. */
+int mef3__sync_dir(int dirfd, const char *dir);
+
+/* Records (annotations) of one level: NAME.rdat and NAME.ridx, created at
+ * the first record. */
+typedef struct mef3__wrecords {
+  int dirfd; /* borrowed from the level */
+  char *dir;
+  char *base;             /* file base name (session or channel name) */
+  int32_t segment_number; /* -3 session, -2 channel */
+  char *channel_name;     /* "" at session level */
+  uint8_t level_uuid[16];
+  int created;
+  mef3__wfile rdat, ridx;
+  int64_t n;
+  int64_t max_bytes;
+  int64_t t_min, t_max; /* on disk */
+  int failed;
+} mef3__wrecords;
+
+typedef struct wr_segment {
+  int32_t number;
+  int dirfd;
+  char *dir;  /* the .segd path */
+  char *base; /* "name-000000" */
+  mef3__wfile tdat, tidx;
+  uint8_t level_uuid[16], tmet_uuid[16];
+  int64_t start_sample; /* channel-wide */
+  int64_t n_samples, n_blocks;
+  int64_t max_block_bytes;
+  uint32_t max_block_samples, max_difference_bytes;
+  int64_t n_discontinuities;
+  int64_t run_blocks, run_bytes, run_samples; /* current contiguous run */
+  int64_t max_run_blocks, max_run_bytes, max_run_samples;
+  int32_t min_raw, max_raw;
+  int64_t start_uutc, end_uutc; /* MEF3_UUTC_NO_ENTRY while empty */
+  unsigned int since_checkpoint;
+} wr_segment;
+
+typedef struct wr_channel {
+  char *name;
+  char *dir; /* the .timd path */
+  int dirfd;
+  uint8_t level_uuid[16];
+  /* options, copied */
+  double fs, ufact;
+  uint32_t block_samples;
+  int64_t start_opt;
+  char *units, *description, *reference;
+  int64_t acquisition_channel_number;
+  double lf, hf, notch, ac;
+  int data_enc; /* 0, 1 or 2 */
+  /* the block being assembled */
+  int32_t *pend;
+  uint32_t n_pend;
+  /* time grid: slot k of the current run is at anchor + round(k*1e6/fs) */
+  int started;
+  int64_t anchor, k, pend_k;
+  int disc_next; /* the next block starts a new contiguous run */
+  int64_t total_samples;
+  wr_segment seg;
+  int seg_open;
+  int new_segment_pending;
+  int32_t next_segment_number;
+  mef3__wrecords rec;
+  int failed; /* sticky error code */
+} wr_channel;
+
+struct mef3_writer {
+  char *path;
+  char *session_name;
+  int dirfd;
+  mef3_writer_options opts; /* strings point into the copies below */
+  char *strings[8];
+  mef3_keys keys;
+  uint8_t pv1[16], pv2[16];
+  int s2_enc, s3_enc, data_enc, rec_enc;
+  int rto_resolved;
+  int64_t rto; /* MEF3_UUTC_NO_ENTRY for "no offset" */
+  uint8_t session_uuid[16];
+  uint64_t uuid_state; /* 0: random UUIDs */
+  wr_channel **ch;
+  size_t n_ch, ch_cap;
+  mef3__wrecords rec;
+  mef3_red_enc_ctx *enc;
+  uint8_t *blk;
+  size_t blk_cap;
+  mef3_writer_stats stats;
+};
+
+/* 16 random (or seeded) bytes. */
+int mef3__writer_uuid(mef3_writer *w, uint8_t out[16]);
+
+/* On-disk form of `t`: -(t - offset).  Resolves an automatic offset at
+ * the first time seen.  MEF3_EINVAL when t is not after the offset. */
+int mef3__writer_disk_time(mef3_writer *w, int64_t t, int64_t *out);
+
+/* Universal header fields common to the files of a writer. */
+void mef3__writer_uh_init(mef3_writer *w, mef3_universal_header *uh,
+                          const char *type, int32_t segment,
+                          const char *channel, const uint8_t level[16]);
+
+/* Segments (writer_session.c). */
+int mef3__segment_open_next(mef3_writer *w, wr_channel *c);
+int mef3__segment_checkpoint(mef3_writer *w, wr_channel *c);
+int mef3__segment_finish(mef3_writer *w, wr_channel *c);
+
+/* Samples (writer_samples.c): write the pending samples as a block. */
+int mef3__channel_flush(mef3_writer *w, wr_channel *c);
+
+/* Records (writer_records.c). */
+int mef3__records_init(mef3__wrecords *r, mef3_writer *w, int dirfd,
+                       const char *dir, const char *base, int32_t segment,
+                       const char *channel);
+int mef3__records_checkpoint(mef3_writer *w, mef3__wrecords *r);
+void mef3__records_close(mef3__wrecords *r);
+
+#endif

@@ -1,0 +1,211 @@
+/*
+ * test_writer_crash - a session whose writer is killed (SIGKILL, no
+ * close) opens and reads up to the last complete block.
+ *
+ * 1. Deterministic: a child writes a known number of whole blocks plus a
+ *    partial one and kills itself; the session must hold exactly the whole
+ *    blocks, sample for sample, and the records added so far.
+ * 2. Asynchronous: children write three channels (different rates and
+ *    block lengths, checkpoints every few blocks, notes now and then) and
+ *    report each completed call through a pipe; the parent kills them with
+ *    SIGKILL at different points.  Every channel must then read as an exact
+ *    prefix of what was written, at least as long as the whole blocks the
+ *    child had reported written, and a whole number of blocks long.
+ * The children leave no process behind (each is waited for).
+ */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "testutil.h"
+
+#define T0 1650000000000000LL
+#define NCH 3
+
+static const double fs[NCH] = {256.0, 1000.0, 499.7};
+static const uint32_t bs[NCH] = {256, 500, 137};
+
+static int32_t value(int ch, int64_t i) {
+  uint64_t z = (uint64_t)i * 0x9E3779B97F4A7C15ull + (uint64_t)ch * 7919;
+  z ^= z >> 29;
+  return (int32_t)(z % 2001) - 1000 + (int32_t)((i / 97) % 50);
+}
+
+typedef struct {
+  int64_t written[NCH]; /* samples passed to completed write calls */
+  int64_t notes;        /* notes added */
+} progress;
+
+/* The child: write until killed (or `stop_after` calls, then SIGKILL
+ * itself).  Never returns. */
+static void child(const char *path, int fd, int64_t stop_after) {
+  mef3_writer_options o = MEF3_WRITER_OPTIONS_INIT;
+  o.checkpoint_blocks = 5;
+  o.rto_mode = MEF3_RTO_VALUE;
+  o.recording_time_offset = T0 - 1000000;
+  mef3_writer *w;
+  if (mef3_writer_open(&w, path, &o))
+    _exit(3);
+  size_t ch[NCH];
+  for (int c = 0; c < NCH; c++) {
+    mef3_channel_options co = MEF3_CHANNEL_OPTIONS_INIT;
+    char name[16];
+    snprintf(name, sizeof name, "c%d", c);
+    co.name = name;
+    co.fs = fs[c];
+    co.block_samples = bs[c];
+    co.start_uutc = T0;
+    if (mef3_writer_add_channel(&ch[c], w, &co))
+      _exit(4);
+  }
+  progress p = {{0}, 0};
+  int32_t buf[512];
+  for (int64_t call = 0;; call++) {
+    if (stop_after >= 0 && call == stop_after)
+      raise(SIGKILL);
+    for (int c = 0; c < NCH; c++) {
+      size_t m = 1 + (size_t)((call * 131 + c * 17) % 300);
+      for (size_t i = 0; i < m; i++)
+        buf[i] = value(c, p.written[c] + (int64_t)i);
+      if (mef3_writer_write_i32(w, ch[c], MEF3_UUTC_NO_ENTRY, buf, m))
+        _exit(5);
+      p.written[c] += (int64_t)m;
+    }
+    if (call % 40 == 0) {
+      char text[32];
+      snprintf(text, sizeof text, "note %lld", (long long)p.notes);
+      if (mef3_writer_add_note(w, (size_t)(p.notes % 2 ? 0 : -1),
+                               T0 + p.notes * 1000, text))
+        _exit(6);
+      p.notes++;
+    }
+    if (fd >= 0 && write(fd, &p, sizeof p) != (ssize_t)sizeof p)
+      _exit(7);
+  }
+}
+
+/* Check the session left behind against `p` (what the child reported). */
+static void check_session(const char *path, const progress *p, int exact,
+                          const char *label) {
+  mef3_reader *r;
+  int rc = mef3_reader_open(&r, path, NULL);
+  CHECK_MSG(rc == 0, "%s: open: %s", label, mef3_error_last()->message);
+  if (rc)
+    return;
+  CHECK(mef3_reader_channel_count(r) == NCH);
+  for (int c = 0; c < NCH && c < (int)mef3_reader_channel_count(r); c++) {
+    const mef3_channel_info *ci = mef3_reader_channel(r, (size_t)c);
+    int64_t whole = p->written[c] / bs[c] * bs[c];
+    int64_t n = ci->n_samples;
+    if (exact)
+      CHECK_MSG(n == whole, "%s: c%d holds %lld samples, want %lld", label, c,
+                (long long)n, (long long)whole);
+    else
+      CHECK_MSG(n >= whole && n % bs[c] == 0,
+                "%s: c%d holds %lld samples, reported %lld", label, c,
+                (long long)n, (long long)p->written[c]);
+    int32_t *x = malloc((size_t)(n ? n : 1) * sizeof *x);
+    size_t got = 0;
+    mef3_read_report rep;
+    CHECK_RC(mef3_reader_read_samples(r, (size_t)c, 0, n, MEF3_I32, x,
+                                      (size_t)n, &got, &rep),
+             0);
+    int64_t bad = -1;
+    for (int64_t i = 0; i < n && bad < 0; i++)
+      if (x[i] != value(c, i))
+        bad = i;
+    CHECK_MSG(bad < 0 && rep.n_bad_blocks == 0,
+              "%s: c%d differs at sample %lld (%zu bad blocks)", label, c,
+              (long long)bad, rep.n_bad_blocks);
+    free(x);
+    /* Blocks sit on the time grid. */
+    const mef3_block_info *b;
+    size_t nb;
+    CHECK_RC(mef3_reader_blocks(r, (size_t)c, &b, &nb), 0);
+    for (size_t i = 0; i < nb; i++)
+      CHECK(b[i].start_uutc ==
+            T0 + llround((double)b[i].start_sample * 1e6 / fs[c]));
+  }
+  mef3_record *rec;
+  size_t nr;
+  CHECK_RC(mef3_reader_records(r, &rec, &nr, 1), 0);
+  if (exact)
+    CHECK(nr == (size_t)p->notes);
+  else
+    CHECK(nr >= (size_t)p->notes);
+  for (size_t i = 0; i < nr; i++) {
+    char want[32];
+    snprintf(want, sizeof want, "note %lld",
+             (long long)((rec[i].time - T0) / 1000));
+    CHECK(rec[i].text && !strcmp(rec[i].text, want));
+  }
+  mef3_records_free(rec, nr);
+  mef3_reader_close(r);
+}
+
+static void self_kill(void) {
+  const char *dir = tu_scratch("self");
+  char path[3000];
+  snprintf(path, sizeof path, "%s/k.mefd", dir);
+  int64_t calls = 123;
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0)
+    child(path, -1, calls);
+  int st = 0;
+  REQUIRE(waitpid(pid, &st, 0) == pid);
+  CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+  /* What the child had written when it killed itself. */
+  progress p = {{0}, 0};
+  for (int64_t call = 0; call < calls; call++) {
+    for (int c = 0; c < NCH; c++)
+      p.written[c] += 1 + (call * 131 + c * 17) % 300;
+    if (call % 40 == 0)
+      p.notes++;
+  }
+  check_session(path, &p, 1, "self-kill");
+}
+
+static void killed(int64_t at_calls, const char *tag) {
+  const char *dir = tu_scratch(tag);
+  char path[3000];
+  snprintf(path, sizeof path, "%s/k.mefd", dir);
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    close(fds[0]);
+    child(path, fds[1], -1);
+  }
+  close(fds[1]);
+  progress p = {{0}, 0}, q;
+  int64_t seen = 0;
+  while (seen < at_calls && read(fds[0], &q, sizeof q) == (ssize_t)sizeof q) {
+    p = q;
+    seen++;
+  }
+  kill(pid, SIGKILL);
+  close(fds[0]);
+  int st = 0;
+  REQUIRE(waitpid(pid, &st, 0) == pid);
+  CHECK_MSG(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+            "%s: the child ended on its own (status %d)", tag, st);
+  CHECK(seen == at_calls);
+  check_session(path, &p, 0, tag);
+}
+
+int main(void) {
+  self_kill();
+  killed(1, "kill-1");
+  killed(17, "kill-17");
+  killed(250, "kill-250");
+  killed(1000, "kill-1000");
+  killed(3001, "kill-3001");
+  return check_finish();
+}
