@@ -286,6 +286,7 @@ typedef struct mef3_red_job {
   int32_t *out;         /* room for `cap` samples */
   size_t cap;
   size_t n_out;         /* samples decoded (or needed, with EBUFSIZE) */
+  int32_t min, max;     /* of the decoded samples (sentinels included) */
   int rc;               /* 0 or the block's error code */
   char message[512];    /* the block's error message when rc != 0 */
 } mef3_red_job;

@@ -259,9 +259,10 @@ static int lane_load(mef3_red_ctx *ctx, lane *L, int l, const prepared *p,
   return 0;
 }
 
-/* Symbols -> samples; returns the number of samples produced. */
+/* Symbols -> samples; returns the number of samples produced and their
+ * range (which tells the reader whether sentinels need patching). */
 static size_t reconstruct(const uint8_t *sy, uint32_t ns, int32_t *out,
-                          size_t n) {
+                          size_t n, int32_t *mn, int32_t *mx) {
   size_t i = 0;
   uint32_t k = 0, cur = 0;
   if (ns < 4)
@@ -269,6 +270,7 @@ static size_t reconstruct(const uint8_t *sy, uint32_t ns, int32_t *out,
   cur = ld_u32(sy);
   k = 4;
   out[i++] = (int32_t)cur;
+  int32_t lo = (int32_t)cur, hi = (int32_t)cur;
   while (i < n && k < ns) {
     uint8_t s = sy[k++];
     if (s == 0x80) {
@@ -279,8 +281,13 @@ static size_t reconstruct(const uint8_t *sy, uint32_t ns, int32_t *out,
     } else {
       cur += (uint32_t)(int32_t)(int8_t)s;
     }
-    out[i++] = (int32_t)cur;
+    int32_t v = (int32_t)cur;
+    out[i++] = v;
+    lo = v < lo ? v : lo;
+    hi = v > hi ? v : hi;
   }
+  *mn = lo;
+  *mx = hi;
   return i;
 }
 
@@ -295,6 +302,8 @@ int mef3_red_decode_batch(mef3_red_ctx *ctx, mef3_red_job *jobs, size_t n,
     for (size_t j = 0; j < m; j++) {
       mef3_red_job *job = &jobs[base + j];
       job->n_out = 0;
+      job->min = INT32_MIN;
+      job->max = INT32_MAX;
       job->rc = prepare(ctx, job, &pp[j], keys, check_crc, path);
       if (job->rc) {
         snprintf(job->message, sizeof job->message, "%s",
@@ -376,8 +385,8 @@ int mef3_red_decode_batch(mef3_red_ctx *ctx, mef3_red_job *jobs, size_t n,
       size_t ns = p->h.number_of_samples;
       if (job->rc || ns == 0)
         continue;
-      size_t got =
-          reconstruct(ctx->symbols + p->sym_offset, p->symbols, job->out, ns);
+      size_t got = reconstruct(ctx->symbols + p->sym_offset, p->symbols,
+                               job->out, ns, &job->min, &job->max);
       if (got != ns) {
         job->rc = mef3__error_at(MEF3_ECORRUPT, path, job->offset,
                                  "RED block decodes to %zu of %zu samples",
@@ -386,15 +395,22 @@ int mef3_red_decode_batch(mef3_red_ctx *ctx, mef3_red_job *jobs, size_t n,
                  mef3_error_last()->message);
         continue;
       }
+      int lossy = 0;
       if (p->h.scale_factor > 1.0f) {
         double sf = p->h.scale_factor;
         for (size_t i = 0; i < ns; i++)
           job->out[i] = red_round((double)job->out[i] * sf);
+        lossy = 1;
       }
       if (p->h.detrend_slope != 0.0f || p->h.detrend_intercept != 0.0f) {
         double mm = p->h.detrend_slope, b = p->h.detrend_intercept;
         for (size_t i = 0; i < ns; i++)
           job->out[i] = red_round((double)job->out[i] + mm * (double)(i + 1) + b);
+        lossy = 1;
+      }
+      if (lossy) { /* the range changed: say "may hold sentinels" */
+        job->min = INT32_MIN;
+        job->max = INT32_MAX;
       }
       job->n_out = ns;
     }
@@ -406,7 +422,7 @@ int mef3_red_decode(mef3_red_ctx *ctx, int32_t *out, size_t cap,
                     size_t *n_out, const uint8_t *block, size_t len,
                     const mef3_keys *keys, int check_crc, const char *path,
                     uint64_t offset) {
-  mef3_red_job job = {block, len, offset, out, cap, 0, 0, {0}};
+  mef3_red_job job = {block, len, offset, out, cap, 0, 0, 0, 0, {0}};
   int rc = mef3_red_decode_batch(ctx, &job, 1, keys, check_crc, path);
   *n_out = job.n_out;
   if (rc)

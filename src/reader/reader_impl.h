@@ -13,6 +13,7 @@ typedef struct rd_segment {
   char *tdat_path;
   int fd;             /* -1 until first read */
   uint64_t last_use;  /* for closing the least recently used data file */
+  int64_t uh_start, uh_end; /* the metadata header's times, on disk */
 } rd_segment;
 
 typedef struct rd_channel {

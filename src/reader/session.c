@@ -93,6 +93,10 @@ static int open_segment(mef3_reader *r, rd_channel *c, rd_segment *g,
                         "metadata file is longer than 16384 bytes");
   if (rc)
     goto done;
+  if (!r->opts.check_file_crc && len >= 8) {
+    /* CRC fields of 0 mean "no entry": not checked. */
+    memset(buf, 0, 8);
+  }
   /* Keys come from this file's own universal header. */
   mef3_universal_header uh;
   rc = mef3_uh_parse(&uh, buf, len, "tmet", tmet);
@@ -101,10 +105,8 @@ static int open_segment(mef3_reader *r, rd_channel *c, rd_segment *g,
   rc = keys_for(r, &g->keys, &uh, tmet);
   if (rc)
     goto done;
-  if (!r->opts.check_file_crc) {
-    /* Parse a copy with the CRC fields zeroed: 0 means "no entry". */
-    memset(buf, 0, 8);
-  }
+  g->uh_start = uh.start_time;
+  g->uh_end = uh.end_time;
   rc = mef3_metadata_parse(&g->md, NULL, buf, len, &g->keys, tmet);
   if (rc)
     goto done;
@@ -213,6 +215,14 @@ static int build_tables(rd_channel *c, mef3_index_entry **idx,
       const mef3_block_info *last = &c->blocks[b - 1];
       g->info.start_uutc = first->start_uutc;
       g->info.end_uutc = last->start_uutc + span_us(last->n_samples, fs);
+      /* The writer's own end time, from the metadata header, wins when it
+       * is plausible: block start times may drift from the sample clock
+       * (pymef truncates per-block increments at fractional rates), and
+       * the writers' end times are what users and other readers see. */
+      int64_t e = mef3_time_to_uutc(g->uh_end, rto);
+      if (g->uh_end != MEF3_UUTC_NO_ENTRY && e > last->start_uutc &&
+          llabs(e - g->info.end_uutc) <= span_us(last->n_samples, fs))
+        g->info.end_uutc = e;
     } else {
       g->info.start_uutc = g->info.end_uutc = MEF3_UUTC_NO_ENTRY;
     }
@@ -261,7 +271,12 @@ static int build_tables(rd_channel *c, mef3_index_entry **idx,
   ci->section_3_encryption = md->section_3_encryption;
   ci->metadata = md;
   ci->start_uutc = total ? c->blocks[0].start_uutc : MEF3_UUTC_NO_ENTRY;
-  ci->end_uutc = total ? c->end_max[total - 1] : MEF3_UUTC_NO_ENTRY;
+  ci->end_uutc = MEF3_UUTC_NO_ENTRY;
+  for (size_t s = 0; s < c->n_segs; s++)
+    if (c->segs[s].info.n_blocks &&
+        (ci->end_uutc == MEF3_UUTC_NO_ENTRY ||
+         c->segs[s].info.end_uutc > ci->end_uutc))
+      ci->end_uutc = c->segs[s].info.end_uutc;
   return 0;
 }
 

@@ -63,45 +63,56 @@ static void fill_nan(void *out, mef3_sample_type type, size_t pos, size_t n) {
   }
 }
 
-/* Convert `n` raw counts into `out` at `pos`; returns how many were real
- * samples (not the NaN sentinel). */
-static size_t put(void *out, mef3_sample_type type, size_t pos,
-                  const int32_t *src, size_t n, double ufact,
-                  uint8_t *valid) {
-  size_t real = 0;
+/* The float value of a sentinel count, or 0 for an ordinary count. */
+static int is_sentinel(int32_t v) {
+  return v == MEF3_RED_NAN || v == MEF3_RED_POS_INF || v == MEF3_RED_NEG_INF;
+}
+
+static double sentinel_value(int32_t v) {
+  return v == MEF3_RED_NAN ? NAN : v > 0 ? INFINITY : -INFINITY;
+}
+
+/*
+ * Convert `n` raw counts into `out` at `pos`.  The conversion loop has no
+ * branch (it vectorizes); sentinels are patched afterwards, and only when
+ * the block's index range says it may hold any (`clean` is 0).
+ */
+static void put(void *out, mef3_sample_type type, size_t pos,
+                const int32_t *src, size_t n, double ufact, uint8_t *valid,
+                int clean) {
   switch (type) {
   case MEF3_F32: {
     float *o = (float *)out + pos;
-    for (size_t i = 0; i < n; i++) {
-      int32_t v = src[i];
-      o[i] = (float)((double)v * ufact);
-      if (v == MEF3_RED_NAN || v == MEF3_RED_POS_INF || v == MEF3_RED_NEG_INF)
-        o[i] = v == MEF3_RED_NAN ? NAN : v > 0 ? INFINITY : -INFINITY;
-      real += v != MEF3_RED_NAN;
-    }
+    for (size_t i = 0; i < n; i++)
+      o[i] = (float)((double)src[i] * ufact);
+    if (!clean)
+      for (size_t i = 0; i < n; i++)
+        if (is_sentinel(src[i]))
+          o[i] = (float)sentinel_value(src[i]);
     break;
   }
   case MEF3_F64: {
     double *o = (double *)out + pos;
-    for (size_t i = 0; i < n; i++) {
-      int32_t v = src[i];
-      o[i] = (double)v * ufact;
-      if (v == MEF3_RED_NAN || v == MEF3_RED_POS_INF || v == MEF3_RED_NEG_INF)
-        o[i] = v == MEF3_RED_NAN ? NAN : v > 0 ? INFINITY : -INFINITY;
-      real += v != MEF3_RED_NAN;
-    }
+    for (size_t i = 0; i < n; i++)
+      o[i] = (double)src[i] * ufact;
+    if (!clean)
+      for (size_t i = 0; i < n; i++)
+        if (is_sentinel(src[i]))
+          o[i] = sentinel_value(src[i]);
     break;
   }
   case MEF3_I32:
     memcpy((int32_t *)out + pos, src, n * sizeof *src);
-    for (size_t i = 0; i < n; i++)
-      real += src[i] != MEF3_RED_NAN;
     break;
   }
   if (valid)
     for (size_t i = 0; i < n; i++)
       valid[pos + i] = src[i] != MEF3_RED_NAN;
-  return real;
+}
+
+/* 1 when decoded samples in [mn, mx] cannot hold a sentinel. */
+static int range_clean(int32_t mn, int32_t mx) {
+  return mn > MEF3_RED_NEG_INF && mx < MEF3_RED_POS_INF;
 }
 
 static void report_bad(mef3_read_report *rep, size_t block, int code,
@@ -131,9 +142,10 @@ static int grow(void **buf, size_t *cap, size_t need, size_t elem) {
   return 0;
 }
 
-/* Called with each decoded block; `samples` is NULL for a bad block. */
+/* Called with each decoded block; `samples` is NULL for a bad block;
+ * `clean` is 1 when the samples hold no sentinel. */
 typedef void (*place_fn)(void *ctx, size_t block, const int32_t *samples,
-                         size_t n);
+                         size_t n, int clean);
 
 /*
  * Decode blocks [lo, hi) of channel `c` for which want(ctx, b) is true,
@@ -196,7 +208,7 @@ static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
                              k, bi->bytes);
       if (brc) {
         report_bad(rep, k, brc, mef3_error_last()->message);
-        place(ctx, k, NULL, 0);
+        place(ctx, k, NULL, 0, 0);
       } else {
         mef3_red_job *j = &jobs[nj];
         j->block = r->io + at;
@@ -226,9 +238,10 @@ static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
       }
       if (brc) {
         report_bad(rep, k, brc, jobs[j].message);
-        place(ctx, k, NULL, 0);
+        place(ctx, k, NULL, 0, 0);
       } else {
-        place(ctx, k, jobs[j].out, jobs[j].n_out);
+        place(ctx, k, jobs[j].out, jobs[j].n_out,
+              range_clean(jobs[j].min, jobs[j].max));
       }
     }
     b = e;
@@ -269,7 +282,8 @@ static int block_hits_window(void *p, size_t b) {
   return s < t->n && s + (int64_t)bi->n_samples > 0;
 }
 
-static void place_time(void *p, size_t b, const int32_t *x, size_t n) {
+static void place_time(void *p, size_t b, const int32_t *x, size_t n,
+                       int clean) {
   time_ctx *t = p;
   const mef3_block_info *bi = &t->c->blocks[b];
   int64_t s = slot_of(bi->start_uutc, t->t0, t->c->info.fs);
@@ -286,7 +300,7 @@ static void place_time(void *p, size_t b, const int32_t *x, size_t n) {
     return;
   }
   put(t->out, t->type, (size_t)(s + from), x + from, (size_t)(to - from),
-      t->c->info.units_conversion_factor, t->valid);
+      t->c->info.units_conversion_factor, t->valid, clean);
 }
 
 static int check_args(mef3_reader *r, size_t ch, mef3_sample_type type,
@@ -387,7 +401,8 @@ typedef struct {
   mef3_sample_type type;
 } sample_ctx;
 
-static void place_samples(void *p, size_t b, const int32_t *x, size_t n) {
+static void place_samples(void *p, size_t b, const int32_t *x, size_t n,
+                          int clean) {
   sample_ctx *t = p;
   const mef3_block_info *bi = &t->c->blocks[b];
   int64_t from = bi->start_sample < t->s0 ? t->s0 - bi->start_sample : 0;
@@ -397,7 +412,7 @@ static void place_samples(void *p, size_t b, const int32_t *x, size_t n) {
   if (to <= from || !x)
     return; /* a bad block stays NaN */
   put(t->out, t->type, (size_t)(bi->start_sample + from - t->s0), x + from,
-      (size_t)(to - from), t->c->info.units_conversion_factor, NULL);
+      (size_t)(to - from), t->c->info.units_conversion_factor, NULL, clean);
 }
 
 int mef3_reader_read_samples(mef3_reader *r, size_t ch, int64_t s0,
