@@ -7,5 +7,6 @@
 #include "mef3pool/reader.h"
 #include "mef3pool/writer.h"
 #include "mef3pool/pool.h"
+#include "mef3pool/files.h"
 
 #endif
