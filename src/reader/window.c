@@ -272,6 +272,11 @@ typedef struct {
   mef3_sample_type type;
   uint8_t *valid;
   mef3_read_report *rep;
+  /* With blocks in time order, slots are NaN-filled only in the gaps
+   * between placed blocks (filled: slots [0, filled) are written), so the
+   * output is written once; otherwise it was filled up front. */
+  int incremental;
+  int64_t filled;
 } time_ctx;
 
 /* Slot range [s, s + n) of block b, relative to the window. */
@@ -292,6 +297,13 @@ static void place_time(void *p, size_t b, const int32_t *x, size_t n,
   int64_t to = s + len > t->n ? t->n - s : len;
   if (to <= from)
     return;
+  if (t->incremental) {
+    if (s + from > t->filled)
+      fill_nan(t->out, t->type, (size_t)t->filled,
+               (size_t)(s + from - t->filled));
+    if (s + to > t->filled)
+      t->filled = s + to;
+  }
   if (!x) { /* bad block: its slots are NaN, even if an earlier block
                overlapped them */
     fill_nan(t->out, t->type, (size_t)(s + from), (size_t)(to - from));
@@ -355,11 +367,12 @@ int mef3_reader_read_time(mef3_reader *r, size_t ch, int64_t t0, int64_t t1,
     return mef3__error(MEF3_EBUFSIZE,
                        "window of %lld samples, buffer holds %zu",
                        (long long)n, cap);
-  fill_nan(out, type, 0, (size_t)n);
   if (valid)
     memset(valid, 0, (size_t)n);
-  if (n == 0 || c->n_blocks == 0)
+  if (n == 0 || c->n_blocks == 0) {
+    fill_nan(out, type, 0, (size_t)n);
     return 0;
+  }
 
   /* Blocks that can land in [0, n): those ending after t0 - 1/fs and
    * starting before t1 + 1/fs (the margin covers the rounding to slots). */
@@ -382,11 +395,21 @@ int mef3_reader_read_time(mef3_reader *r, size_t ch, int64_t t0, int64_t t1,
     else
       lo = mid + 1;
   }
-  time_ctx t = {c, t0, n, out, type, valid, report};
+  time_ctx t = {c, t0, n, out, type, valid, report, 1, 0};
+  for (size_t b = first; b + 1 < lo; b++)
+    if (c->blocks[b + 1].start_uutc < c->blocks[b].start_uutc) {
+      t.incremental = 0; /* out of order: fill everything first */
+      fill_nan(out, type, 0, (size_t)n);
+      break;
+    }
   rc = decode_range(r, c, first, lo, block_hits_window, place_time, &t,
                     report);
-  if (rc)
+  if (rc) {
+    fill_nan(out, type, 0, (size_t)n); /* never hand back garbage */
     return rc;
+  }
+  if (t.incremental && t.filled < n)
+    fill_nan(out, type, (size_t)t.filled, (size_t)(n - t.filled));
   if (report)
     report->n_valid = (int64_t)count_valid(out, type, (size_t)n);
   return 0;
