@@ -3,7 +3,9 @@
 # Runs apt-get as root (or through sudo); does nothing when all are there.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libssl-dev libcjson-dev clang
-      libclang-rt-14-dev python3)
+      libclang-rt-14-dev python3
+      libgrpc-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
+      protobuf-compiler-grpc python3-grpcio python3-protobuf python3-numpy)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

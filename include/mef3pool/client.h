@@ -1,0 +1,95 @@
+/*
+ * mef3pool/client.h - a small C client of the gRPC service (library
+ * mef3pool-rpc), for the mef3pool server or the Python mef3io-server.
+ *
+ * Results use the file manager's plain types (files.h): mef3_file_info
+ * for OpenFile/FileInfo, mef3_signal for GetSignalRange, freed with their
+ * usual functions.
+ *
+ * Errors: functions return 0 or a negative MEF3_E... code; the detail is
+ * kept per thread and read with mef3_client_error_last().  A server's
+ * error_message becomes the detail and its error_code (or, from servers
+ * that send none, MEF3_ERROR) the code; a gRPC status that is not OK maps
+ * back through the server's table (DEADLINE_EXCEEDED is MEF3_ETIMEDOUT,
+ * RESOURCE_EXHAUSTED MEF3_ELIMIT, UNAVAILABLE MEF3_EIO, ...).
+ *
+ * Threads: a client may be used by any number of threads at once (each
+ * call has its own completion queue; the connection is shared).
+ */
+#ifndef MEF3POOL_CLIENT_H
+#define MEF3POOL_CLIENT_H
+
+#include "common.h"
+#include "files.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mef3_client mef3_client;
+
+#define MEF3_CLIENT_OPTIONS_VERSION 1
+
+typedef struct mef3_client_options {
+  unsigned int version;  /* MEF3_CLIENT_OPTIONS_VERSION */
+  int64_t timeout_ms;    /* deadline of each call (-1: none; default 60 s) */
+} mef3_client_options;
+
+#define MEF3_CLIENT_OPTIONS_INIT { MEF3_CLIENT_OPTIONS_VERSION, 60000 }
+
+/*
+ * Connect to "HOST:PORT" (plain text, no TLS).  Cheap: the connection is
+ * made at the first call.  `opts` may be NULL.  Returns 0, MEF3_EINVAL,
+ * MEF3_ENOMEM.
+ */
+MEF3_EXTERN int mef3_client_new(mef3_client **out, const char *address,
+                                const mef3_client_options *opts);
+
+/* Close the connection and free.  NULL is fine. */
+MEF3_EXTERN void mef3_client_free(mef3_client *c);
+
+/*
+ * OpenFile.  `password` may be NULL.  `*out` (may be NULL) receives the
+ * file's info.  Opening a file already open succeeds and sets
+ * *already_open (may be NULL).
+ */
+MEF3_EXTERN int mef3_client_open(mef3_client *c, const char *path,
+                                 const char *password, mef3_file_info **out,
+                                 int *already_open);
+
+/* FileInfo.  MEF3_ENOTFOUND when the file is not open. */
+MEF3_EXTERN int mef3_client_info(mef3_client *c, const char *path,
+                                 mef3_file_info **out);
+
+/* CloseFile (closing a file that is not open succeeds, as the server
+ * reports it). */
+MEF3_EXTERN int mef3_client_close_file(mef3_client *c, const char *path);
+
+/* ListOpenFiles: free with mef3_files_list_free. */
+MEF3_EXTERN int mef3_client_list(mef3_client *c, char ***out, size_t *n);
+
+/* Called after each chunk of a read (may be NULL): samples per channel
+ * received so far and the total (0 when the server does not say). */
+typedef void (*mef3_client_progress_fn)(int64_t done, int64_t total,
+                                        void *payload);
+
+/*
+ * GetSignalRange: channels (n_channels 0: all) over [start, end),
+ * reassembled from the streamed chunks into one (channels, samples)
+ * float32 signal.  A stream that ends early, or chunks that do not fit
+ * together, are MEF3_EIO.
+ */
+MEF3_EXTERN int mef3_client_read(mef3_client *c, const char *path,
+                                 const char *const *channels,
+                                 size_t n_channels, int64_t start_uutc,
+                                 int64_t end_uutc, mef3_signal **out,
+                                 mef3_client_progress_fn progress,
+                                 void *payload);
+
+/* The detail of the last failing client call on this thread; never NULL. */
+MEF3_EXTERN const mef3_error *mef3_client_error_last(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

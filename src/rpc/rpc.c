@@ -1,0 +1,122 @@
+/*
+ * rpc/rpc.c - byte buffers, the status table, times (see rpc.h).
+ *
+ * Stateless; every function is safe from any thread.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc.h"
+
+grpc_byte_buffer *mef3__rpc_pack(const ProtobufCMessage *m) {
+  size_t n = protobuf_c_message_get_packed_size(m);
+  uint8_t *buf = malloc(n ? n : 1);
+  if (!buf)
+    return NULL;
+  protobuf_c_message_pack(m, buf);
+  /* The slice takes the buffer: no copy. */
+  grpc_slice s = grpc_slice_new(buf, n, free);
+  grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+  grpc_slice_unref(s);
+  return bb;
+}
+
+ProtobufCMessage *mef3__rpc_unpack(const ProtobufCMessageDescriptor *d,
+                                   grpc_byte_buffer *bb) {
+  if (!bb)
+    return NULL;
+  grpc_byte_buffer_reader rd;
+  if (!grpc_byte_buffer_reader_init(&rd, bb))
+    return NULL;
+  grpc_slice s = grpc_byte_buffer_reader_readall(&rd);
+  grpc_byte_buffer_reader_destroy(&rd);
+  ProtobufCMessage *m = protobuf_c_message_unpack(
+      d, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
+  grpc_slice_unref(s);
+  return m;
+}
+
+/*
+ * MEF3 code -> gRPC status.  Codes not listed are data errors: status OK,
+ * the message in error_message, as the original server does for every
+ * failure.
+ */
+static const struct {
+  int code;
+  grpc_status_code status;
+} status_table[] = {
+    {MEF3_EINVAL, GRPC_STATUS_INVALID_ARGUMENT},
+    {MEF3_ECANCELED, GRPC_STATUS_CANCELLED},
+    {MEF3_ETIMEDOUT, GRPC_STATUS_DEADLINE_EXCEEDED},
+    {MEF3_ELIMIT, GRPC_STATUS_RESOURCE_EXHAUSTED},
+    {MEF3_ENOMEM, GRPC_STATUS_RESOURCE_EXHAUSTED},
+};
+
+grpc_status_code mef3__rpc_status_of(int code) {
+  for (size_t i = 0; i < sizeof status_table / sizeof *status_table; i++)
+    if (status_table[i].code == code)
+      return status_table[i].status;
+  return GRPC_STATUS_OK;
+}
+
+int mef3__rpc_code_of_status(grpc_status_code st) {
+  if (st == GRPC_STATUS_OK)
+    return 0;
+  for (size_t i = 0; i < sizeof status_table / sizeof *status_table; i++)
+    if (status_table[i].status == st)
+      return status_table[i].code;
+  switch (st) {
+  case GRPC_STATUS_UNAVAILABLE:
+    return MEF3_EIO; /* no server there, or it went away */
+  case GRPC_STATUS_UNIMPLEMENTED:
+    return MEF3_EUNSUPPORTED;
+  default:
+    return MEF3_ERROR;
+  }
+}
+
+int mef3__rpc_code_of_name(const char *name) {
+  if (!name || !*name)
+    return 0;
+  for (int c = -1; c >= -64; c--) {
+    const char *n = mef3_errname(c);
+    if (n && !strcmp(n, name))
+      return c;
+  }
+  return MEF3_ERROR;
+}
+
+const char *mef3__rpc_status_name(grpc_status_code st) {
+  static const char *const names[] = {
+      "OK",           "CANCELLED",         "UNKNOWN",
+      "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+      "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+      "FAILED_PRECONDITION", "ABORTED",       "OUT_OF_RANGE",
+      "UNIMPLEMENTED", "INTERNAL",          "UNAVAILABLE",
+      "DATA_LOSS",     "UNAUTHENTICATED"};
+  if ((int)st >= 0 && (size_t)st < sizeof names / sizeof *names)
+    return names[st];
+  return "UNKNOWN";
+}
+
+gpr_timespec mef3__rpc_deadline(int64_t ms) {
+  if (ms < 0)
+    return gpr_inf_future(GPR_CLOCK_MONOTONIC);
+  return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                      gpr_time_from_millis(ms, GPR_TIMESPAN));
+}
+
+int mef3__rpc_past(gpr_timespec deadline) {
+  gpr_timespec d = gpr_convert_clock_type(deadline, GPR_CLOCK_MONOTONIC);
+  return gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), d) >= 0;
+}
+
+size_t mef3__rpc_varint(uint8_t *out, uint64_t v) {
+  size_t n = 0;
+  while (v >= 0x80) {
+    out[n++] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  out[n++] = (uint8_t)v;
+  return n;
+}

@@ -1,0 +1,71 @@
+/*
+ * rpc/rpc.h - glue shared by the gRPC server and client: the gRPC C core
+ * headers, protobuf-c messages in and out of gRPC byte buffers, the table
+ * mapping MEF3 error codes to gRPC status codes, and times.
+ *
+ * Private to the mef3pool-rpc library (src/server, src/client).
+ */
+#ifndef MEF3_RPC_H
+#define MEF3_RPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The gRPC C headers declare `f()` without `void`; -Wstrict-prototypes
+ * would fail the build on them. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstrict-prototypes"
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/slice.h>
+#include <grpc/support/time.h>
+#pragma GCC diagnostic pop
+
+#include "mef3pool.pb-c.h"
+#include "mef3pool/common.h"
+
+/* Full method names of the service (no proto package, as the original). */
+#define MEF3_RPC_OPEN "/gRPCMef3Server/OpenFile"
+#define MEF3_RPC_CLOSE "/gRPCMef3Server/CloseFile"
+#define MEF3_RPC_INFO "/gRPCMef3Server/FileInfo"
+#define MEF3_RPC_RANGE "/gRPCMef3Server/GetSignalRange"
+#define MEF3_RPC_LIST "/gRPCMef3Server/ListOpenFiles"
+
+/* Target payload of one SignalChunk, as the original: int(2.5 MiB). */
+#define MEF3_RPC_CHUNK_BYTES ((size_t)2621440)
+
+/* Serialize a message into a new byte buffer (one slice); NULL when out of
+ * memory.  The caller destroys the buffer (or hands it to a batch). */
+grpc_byte_buffer *mef3__rpc_pack(const ProtobufCMessage *m);
+
+/* Parse a byte buffer as a message of descriptor `d`; NULL when it does
+ * not parse (free the result with protobuf_c_message_free_unpacked). */
+ProtobufCMessage *mef3__rpc_unpack(const ProtobufCMessageDescriptor *d,
+                                   grpc_byte_buffer *bb);
+
+/*
+ * The one table between MEF3 error codes and gRPC status codes.  Data
+ * errors (a file that is missing or damaged, a wrong password, an unknown
+ * channel) travel in error_message with status OK, as in the original
+ * server; what is not a data error gets its own status.
+ */
+grpc_status_code mef3__rpc_status_of(int code);
+/* The reverse, for clients: a non-OK status as a MEF3 code. */
+int mef3__rpc_code_of_status(grpc_status_code st);
+/* MEF3 code from its symbolic name ("MEF3_ENOTFOUND"); MEF3_ERROR when the
+ * name is unknown, 0 for NULL or "". */
+int mef3__rpc_code_of_name(const char *name);
+/* Name of a gRPC status code ("DEADLINE_EXCEEDED"). */
+const char *mef3__rpc_status_name(grpc_status_code st);
+
+/* An absolute deadline `ms` from now (ms < 0: none). */
+gpr_timespec mef3__rpc_deadline(int64_t ms);
+/* 1 when the deadline has passed. */
+int mef3__rpc_past(gpr_timespec deadline);
+
+/* Write a protobuf varint; returns bytes written (at most 10). */
+size_t mef3__rpc_varint(uint8_t *out, uint64_t v);
+
+#endif
