@@ -69,9 +69,11 @@ MEF3_EXTERN int mef3_client_close_file(mef3_client *c, const char *path);
 MEF3_EXTERN int mef3_client_list(mef3_client *c, char ***out, size_t *n);
 
 /* Called after each chunk of a read (may be NULL): samples per channel
- * received so far and the total (0 when the server does not say). */
-typedef void (*mef3_client_progress_fn)(int64_t done, int64_t total,
-                                        void *payload);
+ * received so far and the total (0 when the server does not say).
+ * Returning non-zero cancels the read (MEF3_ECANCELED); the server stops
+ * decoding it. */
+typedef int (*mef3_client_progress_fn)(int64_t done, int64_t total,
+                                       void *payload);
 
 /*
  * GetSignalRange: channels (n_channels 0: all) over [start, end),

@@ -413,7 +413,7 @@ int mef3_client_read(mef3_client *c, const char *path,
   chunk_list kept = {0};
   size_t nch = 0, got = 0;
   int64_t first_start = 0, last_end = 0;
-  int failed = 0;
+  int failed = 0, stop = 0;
   grpc_byte_buffer *bb;
   while (!rc && rpc_recv(&r, &bb)) {
     SignalChunk *ch =
@@ -469,8 +469,8 @@ int mef3_client_read(mef3_client *c, const char *path,
       place(sig, ch, got, len);
       got += len;
       signal_chunk__free_unpacked(ch, NULL);
-      if (progress)
-        progress((int64_t)got, (int64_t)sig->n_samples, payload);
+      if (progress && progress((int64_t)got, (int64_t)sig->n_samples, payload))
+        stop = 1;
     } else { /* another server: keep, join at the end */
       if (kept.n == kept.cap) {
         size_t cap = kept.cap ? kept.cap * 2 : 8;
@@ -486,8 +486,13 @@ int mef3_client_read(mef3_client *c, const char *path,
       }
       kept.v[kept.n++] = ch;
       got += len;
-      if (progress)
-        progress((int64_t)got, 0, payload);
+      if (progress && progress((int64_t)got, 0, payload))
+        stop = 1;
+    }
+    if (stop) {
+      grpc_call_cancel(r.call, NULL);
+      rc = cerr(MEF3_ECANCELED, "read cancelled");
+      failed = 1;
     }
   }
   int st = r.started ? rpc_end(&r) : 0;

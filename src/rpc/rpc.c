@@ -120,3 +120,54 @@ size_t mef3__rpc_varint(uint8_t *out, uint64_t v) {
   out[n++] = (uint8_t)v;
   return n;
 }
+
+static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+  *v = 0;
+  for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+    uint8_t b = *(*p)++;
+    *v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80))
+      return 0;
+  }
+  return -1;
+}
+
+int mef3__rpc_field_has_nul(grpc_byte_buffer *bb, uint32_t field) {
+  if (!bb)
+    return 0;
+  grpc_byte_buffer_reader rd;
+  if (!grpc_byte_buffer_reader_init(&rd, bb))
+    return 0;
+  grpc_slice s = grpc_byte_buffer_reader_readall(&rd);
+  grpc_byte_buffer_reader_destroy(&rd);
+  const uint8_t *p = GRPC_SLICE_START_PTR(s), *end = p + GRPC_SLICE_LENGTH(s);
+  int found = 0;
+  uint64_t key, v;
+  while (p < end && !found && !read_varint(&p, end, &key)) {
+    switch (key & 7) {
+    case 0:
+      if (read_varint(&p, end, &v))
+        p = end;
+      break;
+    case 1:
+      p = (size_t)(end - p) >= 8 ? p + 8 : end;
+      break;
+    case 2:
+      if (read_varint(&p, end, &v) || v > (uint64_t)(end - p)) {
+        p = end;
+        break;
+      }
+      if ((key >> 3) == field && memchr(p, 0, (size_t)v))
+        found = 1;
+      p += v;
+      break;
+    case 5:
+      p = (size_t)(end - p) >= 4 ? p + 4 : end;
+      break;
+    default:
+      p = end;
+    }
+  }
+  grpc_slice_unref(s);
+  return found;
+}

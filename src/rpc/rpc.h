@@ -65,6 +65,10 @@ gpr_timespec mef3__rpc_deadline(int64_t ms);
 /* 1 when the deadline has passed. */
 int mef3__rpc_past(gpr_timespec deadline);
 
+/* 1 when length-delimited field `field` of the top-level message in `bb`
+ * holds a NUL byte (a path a C string would silently cut short). */
+int mef3__rpc_field_has_nul(grpc_byte_buffer *bb, uint32_t field);
+
 /* Write a protobuf varint; returns bytes written (at most 10). */
 size_t mef3__rpc_varint(uint8_t *out, uint64_t v);
 

@@ -549,9 +549,17 @@ static int plan_pieces(stream *st) {
   st->te = malloc((size_t)n_pieces * sizeof *st->te);
   int ok = cs && base && st->ts && st->te;
   for (size_t i = 0; ok && i < st->nch; i++) {
+    cs[i] = MEF3_UUTC_NO_ENTRY;
     for (size_t j = 0; j < st->info->n_channels; j++)
       if (!strcmp(st->info->channels[j].name, st->chans[i]))
         cs[i] = st->info->channels[j].start_uutc;
+    /* A channel without data, or times far apart: no exact grid math. */
+    if (cs[i] == MEF3_UUTC_NO_ENTRY ||
+        fabs((double)st->req->start_uutc - (double)cs[i]) > 0x1p52 ||
+        fabs((double)st->req->end_uutc - (double)cs[i]) > 0x1p52) {
+      ok = 0;
+      break;
+    }
     double x = grid_pos(st->req->start_uutc, cs[i], st->fs);
     base[i] = (int64_t)llround(x);
     /* A start on a rounding tie: leave it to one whole read. */
@@ -654,6 +662,12 @@ static int range_begin(mef3_server *s, call *c) {
   }
   if (rq->end_uutc <= rq->start_uutc) {
     stream_error(c, MEF3_EINVAL, "end_uutc must be greater than start_uutc");
+    return -1;
+  }
+  /* 2^60 µs is 36,000 years: beyond it, differences of times overflow. */
+  if (rq->start_uutc < -((int64_t)1 << 60) ||
+      rq->end_uutc > ((int64_t)1 << 60)) {
+    stream_error(c, MEF3_EINVAL, "start_uutc/end_uutc out of range");
     return -1;
   }
   int rc = mef3_files_info(s->fm, path, &st->info);
@@ -918,6 +932,17 @@ static void range_sent(mef3_server *s, call *c, int ok) {
 /* ---- threads ---- */
 
 static void run_job(mef3_server *s, call *c) {
+  /* Paths and passwords are C strings below: refuse any a NUL would cut
+   * (files.h asks callers taking paths from the wire to). */
+  if (c->m != M_LIST && !c->st.req &&
+      (mef3__rpc_field_has_nul(c->payload, 1) ||
+       (c->m == M_OPEN && mef3__rpc_field_has_nul(c->payload, 2)))) {
+    slog(s, MEF3_LOG_WARN, "%s: refused a path holding a NUL byte",
+         method_names[c->m]);
+    finish(c, NULL, GRPC_STATUS_INVALID_ARGUMENT,
+           "file_path (or password) holds a NUL byte");
+    return;
+  }
   switch (c->m) {
   case M_OPEN:
     do_open(s, c);
