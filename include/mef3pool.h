@@ -6,6 +6,7 @@
 #include "mef3pool/format.h"
 #include "mef3pool/reader.h"
 #include "mef3pool/writer.h"
+#include "mef3pool/gen.h"
 #include "mef3pool/pool.h"
 #include "mef3pool/files.h"
 

@@ -218,6 +218,15 @@ MEF3_EXTERN int mef3_writer_write_f32(mef3_writer *w, size_t ch,
 MEF3_EXTERN int mef3_writer_new_segment(mef3_writer *w, size_t ch);
 
 /*
+ * Write the samples pending in the partial block of channel `ch` (or of
+ * every channel with MEF3_WRITER_ALL_CHANNELS) now, as a short block, so
+ * that they are on disk (a recorder pausing, for instance).  The next
+ * samples start a new block that continues the same contiguous run.
+ * Returns 0, MEF3_EINVAL, MEF3_EIO.
+ */
+MEF3_EXTERN int mef3_writer_flush(mef3_writer *w, size_t ch);
+
+/*
  * Checkpoint every channel and records file now (counts, CRCs,
  * metadata; see the file comment) and, unless sync_mode is
  * MEF3_SYNC_NONE, flush them to stable storage.  Samples pending in

@@ -19,6 +19,7 @@
 int mef3_cli_info(int argc, char **argv);
 int mef3_cli_read(int argc, char **argv);
 int mef3_cli_records(int argc, char **argv);
+int mef3_cli_gen(int argc, char **argv);
 
 /* Print "mef3pool: " + message to stderr; returns `code`. */
 int cli_fail(int code, const char *fmt, ...)

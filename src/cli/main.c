@@ -15,6 +15,7 @@ static const command commands[] = {
     {"info", mef3_cli_info, "channels, rates, spans, gaps, encryption, units"},
     {"read", mef3_cli_read, "decode a time window or sample range"},
     {"records", mef3_cli_records, "list the annotations (records)"},
+    {"gen", mef3_cli_gen, "write a session of synthetic EEG-like data"},
 };
 
 static void usage(FILE *f) {

@@ -803,6 +803,21 @@ int mef3_writer_new_segment(mef3_writer *w, size_t ch) {
   return new_segment_one(w, w->ch[ch]);
 }
 
+int mef3_writer_flush(mef3_writer *w, size_t ch) {
+  if (ch != MEF3_WRITER_ALL_CHANNELS && ch >= w->n_ch)
+    return mef3__error(MEF3_EINVAL, "%s: no channel %zu", w->path, ch);
+  int first = 0;
+  for (size_t i = 0; i < w->n_ch; i++) {
+    if (ch != MEF3_WRITER_ALL_CHANNELS && i != ch)
+      continue;
+    wr_channel *c = w->ch[i];
+    int rc = c->failed ? c->failed : mef3__channel_flush(w, c);
+    if (!first)
+      first = rc;
+  }
+  return first;
+}
+
 int mef3_writer_sync(mef3_writer *w) {
   int first = 0;
   for (size_t i = 0; i < w->n_ch; i++) {

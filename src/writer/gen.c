@@ -1,0 +1,361 @@
+/*
+ * writer/gen.c - generated sessions (mef3_gen_session): synthesizers for
+ * every channel feeding one writer.
+ *
+ * The recording is processed in chunks of a few seconds.  For a chunk,
+ * every channel gets its samples from its synthesizer, NaN in the slots
+ * that fall in a gap, and goes to the writer as float values, which turns
+ * the NaN runs into discontinuities.  Slot k of the session is at
+ * start + round(k * 1e6 / fs), the same grid the writer uses, and a gap
+ * [g0, g1) µs covers the slots whose times fall in it.  Segment changes
+ * happen at chunk boundaries (every channel at once).
+ *
+ * Two threads share the work: a producer thread synthesizes chunk i + 1
+ * into one of two buffers while the caller's thread encodes and writes
+ * chunk i from the other (a mutex and a condition variable hand the
+ * buffers over; the writer itself is only ever touched by the caller's
+ * thread).  When a thread cannot be started, the caller's thread does
+ * both.  The output does not depend on this: the synthesizers depend on
+ * the seed only, and so do the random gaps and the writer's UUIDs.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mef3pool/gen.h"
+#include "util/error.h"
+
+#define DEFAULT_START 1609459200000000LL /* 2021-01-01T00:00:00Z */
+#define CHUNK_SECONDS 4.0
+
+typedef struct slot_range {
+  int64_t k0, k1; /* [k0, k1) */
+  int64_t t0;     /* µs from the start */
+} slot_range;
+
+static int cmp_range(const void *a, const void *b) {
+  const slot_range *x = a, *y = b;
+  return x->k0 < y->k0 ? -1 : x->k0 > y->k0;
+}
+
+static uint64_t mix(uint64_t *x) {
+  uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+static double u01(uint64_t *x) {
+  return (double)(mix(x) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* First slot at or after `t` µs from the start. */
+static int64_t slot_at(int64_t t, double fs) {
+  int64_t k = (int64_t)ceil((double)t * fs / 1e6);
+  if (k < 0)
+    k = 0;
+  /* ceil over the rounded grid: step to the first slot whose time >= t */
+  while (k > 0 && llround((double)(k - 1) * 1e6 / fs) >= t)
+    k--;
+  while (llround((double)k * 1e6 / fs) < t)
+    k++;
+  return k;
+}
+
+/* Gaps as merged, sorted slot ranges. */
+static int make_gaps(slot_range **out, size_t *n_out, const mef3_gen_options *o,
+                     int64_t n_slots) {
+  size_t n = o->n_gaps + o->n_random_gaps, m = 0;
+  slot_range *g = calloc(n ? n : 1, sizeof *g);
+  if (!g)
+    return mef3__error(MEF3_ENOMEM, "out of memory");
+  uint64_t st = o->seed ^ 0x6761707300000000ull;
+  for (size_t i = 0; i < n; i++) {
+    int64_t t0, len;
+    if (i < o->n_gaps) {
+      t0 = o->gaps[i].start_us;
+      len = o->gaps[i].length_us;
+    } else {
+      double d = (double)o->duration_us;
+      t0 = (int64_t)(d * (0.05 + 0.9 * u01(&st)));
+      len = (int64_t)(0.5e6 * pow(120.0, u01(&st))); /* 0.5 s .. 60 s */
+    }
+    if (len <= 0 || t0 < 0 || t0 >= o->duration_us)
+      continue;
+    int64_t k0 = slot_at(t0, o->fs), k1 = slot_at(t0 + len, o->fs);
+    if (k1 > n_slots)
+      k1 = n_slots;
+    if (k1 > k0)
+      g[m++] = (slot_range){k0, k1, t0};
+  }
+  qsort(g, m, sizeof *g, cmp_range);
+  size_t w = 0;
+  for (size_t i = 0; i < m; i++) {
+    if (w && g[i].k0 <= g[w - 1].k1) {
+      if (g[i].k1 > g[w - 1].k1)
+        g[w - 1].k1 = g[i].k1;
+    } else {
+      g[w++] = g[i];
+    }
+  }
+  *out = g;
+  *n_out = w;
+  return 0;
+}
+
+/* The chunk that starts at slot k ends here (exclusive). */
+static int64_t chunk_end(int64_t k, int64_t chunk, int64_t n_slots,
+                         int64_t seg_slots) {
+  int64_t end = k + chunk;
+  if (end > n_slots)
+    end = n_slots;
+  if (seg_slots) {
+    int64_t seg_end = (k / seg_slots + 1) * seg_slots;
+    if (end > seg_end)
+      end = seg_end;
+  }
+  return end;
+}
+
+/* Producer state: two buffers of n_channels * chunk values. */
+typedef struct producer {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  mef3_synth **syn;
+  size_t n_ch, chunk;
+  int64_t n_slots, seg_slots;
+  const slot_range *gaps;
+  size_t n_gaps;
+  double *buf[2];
+  int64_t k0[2], k1[2]; /* slots held by buffer i */
+  int full[2];
+  int stop;
+} producer;
+
+/* Fill `buf` with slots [k, end) of every channel, NaN in the gaps. */
+static void synthesize(producer *p, double *buf, int64_t k, int64_t end) {
+  size_t m = (size_t)(end - k);
+  for (size_t c = 0; c < p->n_ch; c++) {
+    double *b = buf + c * p->chunk;
+    mef3_synth_fill(p->syn[c], b, m);
+    for (size_t g = 0; g < p->n_gaps; g++) {
+      int64_t a = p->gaps[g].k0 > k ? p->gaps[g].k0 : k;
+      int64_t z = p->gaps[g].k1 < end ? p->gaps[g].k1 : end;
+      for (int64_t j = a; j < z; j++)
+        b[j - k] = NAN;
+    }
+  }
+}
+
+static void *produce(void *arg) {
+  producer *p = arg;
+  int64_t k = 0;
+  for (int i = 0; k < p->n_slots; i ^= 1) {
+    pthread_mutex_lock(&p->mu);
+    while (p->full[i] && !p->stop)
+      pthread_cond_wait(&p->cv, &p->mu);
+    int stop = p->stop;
+    pthread_mutex_unlock(&p->mu);
+    if (stop)
+      break;
+    int64_t end = chunk_end(k, (int64_t)p->chunk, p->n_slots, p->seg_slots);
+    synthesize(p, p->buf[i], k, end);
+    pthread_mutex_lock(&p->mu);
+    p->k0[i] = k;
+    p->k1[i] = end;
+    p->full[i] = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    k = end;
+  }
+  return NULL;
+}
+
+int mef3_gen_session(mef3_gen_result *out, const char *path,
+                     const mef3_gen_options *o, mef3_gen_progress_cb cb,
+                     void *payload) {
+  mef3_gen_result res = {0, 0, 0, 0, 0};
+  if (out)
+    *out = res;
+  if (!o || o->version != MEF3_GEN_OPTIONS_VERSION)
+    return mef3__error(MEF3_EINVAL, "gen options missing or of another "
+                                    "version");
+  if (o->n_channels < 1 || o->n_channels > 100000 || !(o->fs > 0) ||
+      !isfinite(o->fs) || o->duration_us <= 0 || o->block_seconds < 0 ||
+      !isfinite(o->block_seconds) || (o->n_gaps && !o->gaps) ||
+      o->segment_us < 0 || !isfinite(o->units_conversion_factor))
+    return mef3__error(MEF3_EINVAL, "%s: invalid generator options",
+                       path ? path : "(null)");
+  double ufact = o->units_conversion_factor ? o->units_conversion_factor : 0.1;
+  int64_t start = o->start_uutc ? o->start_uutc : DEFAULT_START;
+  double bsec = o->block_seconds ? o->block_seconds : 1.0;
+  double bs = round(bsec * o->fs);
+  if (bs < 1)
+    bs = 1;
+  int64_t n_slots = (int64_t)llround((double)o->duration_us * o->fs / 1e6);
+  if (n_slots < 1)
+    n_slots = 1;
+
+  mef3_writer_options wo = MEF3_WRITER_OPTIONS_INIT;
+  wo.level_1_password = o->level_1_password;
+  wo.level_2_password = o->level_2_password;
+  wo.data_encryption = o->data_encryption;
+  wo.rto_mode = MEF3_RTO_AUTO;
+  wo.gmt_offset = 0;
+  wo.uuid_seed = o->seed ^ 0x55554D4944533344ull; /* never 0 in practice */
+  if (!wo.uuid_seed)
+    wo.uuid_seed = 1;
+  wo.checkpoint_blocks = o->checkpoint_blocks;
+  wo.session_description = "EEG-like data generated by mef3pool gen";
+  wo.subject_id = "synthetic";
+
+  slot_range *gaps = NULL;
+  size_t n_gaps = 0;
+  mef3_synth **syn = calloc(o->n_channels, sizeof *syn);
+  size_t chunk = (size_t)ceil(CHUNK_SECONDS * o->fs);
+  if (chunk < 1)
+    chunk = 1;
+  double *buf = malloc(2 * o->n_channels * chunk * sizeof *buf);
+  mef3_writer *w = NULL;
+  int rc = (!syn || !buf) ? mef3__error(MEF3_ENOMEM, "out of memory") : 0;
+  if (!rc)
+    rc = make_gaps(&gaps, &n_gaps, o, n_slots);
+  if (!rc)
+    rc = mef3_writer_open(&w, path, &wo);
+  int width = 2;
+  for (size_t x = o->n_channels; x >= 100; x /= 10)
+    width++;
+  for (size_t c = 0; !rc && c < o->n_channels; c++) {
+    char name[32];
+    snprintf(name, sizeof name, "ch%0*u", width & 15, (unsigned)(c + 1));
+    mef3_channel_options co = MEF3_CHANNEL_OPTIONS_INIT;
+    co.name = name;
+    co.fs = o->fs;
+    co.start_uutc = start;
+    co.units_description = "uV";
+    co.units_conversion_factor = ufact;
+    co.block_samples = (uint32_t)bs;
+    co.channel_description = "EEG-like synthetic channel";
+    co.reference_description = "common average (synthetic)";
+    co.acquisition_channel_number = (int64_t)c + 1;
+    co.low_frequency_filter = 0.1;
+    co.high_frequency_filter = o->fs / 4;
+    co.ac_line_frequency = 60;
+    size_t idx;
+    rc = mef3_writer_add_channel(&idx, w, &co);
+    if (!rc)
+      rc = mef3_synth_new(&syn[c], o->seed, c, o->n_channels, o->fs);
+  }
+  if (!rc) {
+    char text[128];
+    snprintf(text, sizeof text,
+             "generated by mef3pool gen: %zu channels at %g Hz, seed %llu",
+             o->n_channels, o->fs, (unsigned long long)o->seed);
+    rc = mef3_writer_add_note(w, MEF3_WRITER_SESSION, start, text);
+  }
+  for (size_t i = 0; !rc && i < n_gaps; i++) {
+    char text[96];
+    int64_t t = start + llround((double)gaps[i].k0 * 1e6 / o->fs);
+    snprintf(text, sizeof text, "recording paused for %.3f s",
+             (double)(llround((double)gaps[i].k1 * 1e6 / o->fs) -
+                      llround((double)gaps[i].k0 * 1e6 / o->fs)) /
+                 1e6);
+    rc = mef3_writer_add_note(w, MEF3_WRITER_SESSION, t, text);
+  }
+
+  int64_t seg_slots =
+      o->segment_us ? (int64_t)llround((double)o->segment_us * o->fs / 1e6) : 0;
+  if (seg_slots < 0)
+    seg_slots = 0;
+  producer p;
+  memset(&p, 0, sizeof p);
+  p.syn = syn;
+  p.n_ch = o->n_channels;
+  p.chunk = chunk;
+  p.n_slots = n_slots;
+  p.seg_slots = seg_slots;
+  p.gaps = gaps;
+  p.n_gaps = n_gaps;
+  p.buf[0] = buf;
+  p.buf[1] = buf ? buf + o->n_channels * chunk : NULL;
+  pthread_t thread;
+  int threaded = 0;
+  if (!rc && pthread_mutex_init(&p.mu, NULL) == 0) {
+    if (pthread_cond_init(&p.cv, NULL) == 0) {
+      threaded = pthread_create(&thread, NULL, produce, &p) == 0;
+      if (!threaded)
+        pthread_cond_destroy(&p.cv);
+    }
+    if (!threaded)
+      pthread_mutex_destroy(&p.mu);
+  }
+  int64_t k = 0;
+  int last_pct = -1;
+  for (int i = 0; !rc && k < n_slots; i ^= 1) {
+    int64_t end;
+    if (threaded) {
+      pthread_mutex_lock(&p.mu);
+      while (!p.full[i])
+        pthread_cond_wait(&p.cv, &p.mu);
+      end = p.k1[i];
+      pthread_mutex_unlock(&p.mu);
+    } else {
+      end = chunk_end(k, (int64_t)chunk, n_slots, seg_slots);
+      synthesize(&p, p.buf[i], k, end);
+    }
+    size_t m = (size_t)(end - k);
+    for (size_t c = 0; !rc && c < o->n_channels; c++)
+      rc = mef3_writer_write_f64(w, c, MEF3_UUTC_NO_ENTRY, p.buf[i] + c * chunk,
+                                 m);
+    if (threaded) {
+      pthread_mutex_lock(&p.mu);
+      p.full[i] = 0;
+      pthread_cond_broadcast(&p.cv);
+      pthread_mutex_unlock(&p.mu);
+    }
+    k = end;
+    if (!rc && seg_slots && k % seg_slots == 0 && k < n_slots)
+      rc = mef3_writer_new_segment(w, MEF3_WRITER_ALL_CHANNELS);
+    int pct = (int)(100.0 * (double)k / (double)n_slots);
+    if (!rc && cb && pct != last_pct) {
+      last_pct = pct;
+      if (cb((double)k / (double)n_slots, payload))
+        rc = mef3__error(MEF3_ECANCELED, "%s: generation stopped", path);
+    }
+  }
+  if (threaded) {
+    pthread_mutex_lock(&p.mu);
+    p.stop = 1;
+    pthread_cond_broadcast(&p.cv);
+    pthread_mutex_unlock(&p.mu);
+    pthread_join(thread, NULL);
+    pthread_cond_destroy(&p.cv);
+    pthread_mutex_destroy(&p.mu);
+  }
+  res.slots = k * (int64_t)o->n_channels;
+  if (w) {
+    if (!rc)
+      rc = mef3_writer_flush(w, MEF3_WRITER_ALL_CHANNELS);
+    mef3_writer_stats st;
+    mef3_writer_get_stats(&st, w);
+    res.samples = st.samples;
+    res.blocks = st.blocks;
+    res.bytes = st.bytes;
+    /* Also after a failure: what is written stays readable. */
+    int rc2 = mef3_writer_close(w);
+    if (!rc)
+      rc = rc2;
+  }
+  if (syn)
+    for (size_t c = 0; c < o->n_channels; c++)
+      mef3_synth_free(syn[c]);
+  free(syn);
+  free(buf);
+  free(gaps);
+  res.n_gaps = n_gaps;
+  if (out)
+    *out = res;
+  return rc;
+}
