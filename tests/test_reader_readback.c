@@ -33,12 +33,10 @@ static void check_channel_meta(mef3_reader *r, const char *session,
     CHECK_MSG(ci->start_uutc == gc_i64(c, "start_time"),
               "%s/%s: start %lld, want %lld", session, c->string,
               (long long)ci->start_uutc, (long long)gc_i64(c, "start_time"));
-    /* READER BUG (reported): fails for b_multi_8ch/ch07, see
-     * test_reader_sessions: the end comes from the last block, not the
-     * universal header. */
+    /* The header's end time, not the last block's (b_multi_8ch/ch07,
+     * see test_reader_sessions). */
     CHECK_MSG(ci->end_uutc == gc_i64(c, "end_time"),
-              "%s/%s: end %lld, want %lld (golden; READER BUG: end taken "
-              "from the last block, not the header)",
+              "%s/%s: end %lld, want %lld (golden: the header's end time)",
               session, c->string,
               (long long)ci->end_uutc, (long long)gc_i64(c, "end_time"));
     int64_t rto = gc_i64(c, "section_3_recording_time_offset_seen_by_pymef");

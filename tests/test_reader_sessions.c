@@ -251,17 +251,15 @@ static void check_channel(mef3_reader *r, const char *session,
   CHECK_MSG(ci->start_uutc == gc_i64(seg0, "segment_start_uutc"),
             "%s: start %lld, want %lld", label, (long long)ci->start_uutc,
             (long long)gc_i64(seg0, "segment_start_uutc"));
-  /* READER BUG (reported, expected to fail until fixed): the channel's
-   * end as meflib/pymef report it (readback manifest end_time, the json's
-   * segment_end_uutc) is the end time of the universal header, i.e. where
-   * the recording ends.  The reader computes it as the last block's start
-   * + its duration instead; for b_multi_8ch/ch07 (499.7 Hz) that gives
-   * 1600000059999979 instead of 1600000060000000, because pymef's block
-   * start times drift by the truncated block interval. */
+  /* The channel's end as meflib/pymef report it (readback manifest
+   * end_time, the json's segment_end_uutc) is the end time of the
+   * universal header, i.e. where the recording ends.  b_multi_8ch/ch07
+   * (499.7 Hz) is where this differs from the last block's start + its
+   * duration (1600000059999979): pymef's block start times drift by the
+   * truncated block interval. */
   CHECK_MSG(ci->end_uutc == json_end,
-            "%s: end %lld, want %lld (golden; READER BUG: end taken from the "
-            "last block, not the header)",
-            label, (long long)ci->end_uutc, (long long)json_end);
+            "%s: end %lld, want %lld (golden: the header's end time)", label,
+            (long long)ci->end_uutc, (long long)json_end);
   CHECK_MSG(ci->section_2_encryption ==
                 gc_i64(gc_obj(seg0, "tmet_on_disk"), "section_2_encryption"),
             "%s: section 2 encryption %d", label, ci->section_2_encryption);
@@ -287,12 +285,11 @@ static void check_channel(mef3_reader *r, const char *session,
                 label, s, si->number, (long long)si->start_sample,
                 (long long)si->n_samples, si->n_blocks,
                 (long long)si->start_uutc);
-      /* READER BUG for b_multi_8ch/ch07, as the channel end above. */
+      /* As the channel end above (b_multi_8ch/ch07). */
       CHECK_MSG(si->end_uutc == gc_i64(sg, "segment_end_uutc"),
-                "%s: segment %d end %lld, want %lld (golden; READER BUG: end "
-                "taken from the last block, not the header)",
-                label, s,
-                (long long)si->end_uutc,
+                "%s: segment %d end %lld, want %lld (golden: the header's "
+                "end time)",
+                label, s, (long long)si->end_uutc,
                 (long long)gc_i64(sg, "segment_end_uutc"));
       CHECK_MSG(si->metadata && si->metadata->number_of_samples == si->n_samples,
                 "%s: segment %d metadata sample count", label, s);
