@@ -24,6 +24,7 @@
  * A context is reused across calls and owns every buffer; one context per
  * thread.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,8 +98,12 @@ int mef3_red_header_parse(mef3_red_header *out, const uint8_t *b, size_t len,
   return 0;
 }
 
-/* RED's rounding: halves away from zero, saturating at the infinities. */
+/* RED's rounding: halves away from zero, saturating at the infinities
+ * (the block's parameters are checked finite, so NaN cannot reach here
+ * but still maps to the NaN sentinel rather than undefined behaviour). */
 static int32_t red_round(double v) {
+  if (v != v)
+    return MEF3_RED_NAN;
   if (v >= 0.0) {
     v += 0.5;
     if (v >= (double)MEF3_RED_POS_INF)
@@ -172,6 +177,10 @@ static int prepare(mef3_red_ctx *ctx, mef3_red_job *job, prepared *p,
     return mef3__error_at(MEF3_ECORRUPT, path, job->offset,
                           "RED block claims %u bytes, %zu available",
                           h->block_bytes, job->len);
+  if (!isfinite(h->scale_factor) || !isfinite(h->detrend_slope) ||
+      !isfinite(h->detrend_intercept))
+    return mef3__error_at(MEF3_ECORRUPT, path, job->offset,
+                          "RED block has a non-finite scale or trend field");
   if (check_crc &&
       mef3_crc32(job->block + 4, h->block_bytes - 4) != h->block_crc)
     return mef3__error_at(MEF3_ECRC, path, job->offset,

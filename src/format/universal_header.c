@@ -83,7 +83,10 @@ void mef3_uh_write(uint8_t *b, const mef3_universal_header *uh) {
 int64_t mef3_time_to_uutc(int64_t t, int64_t offset) {
   if (t == MEF3_UUTC_NO_ENTRY || t >= 0)
     return t;
-  return -t + offset;
+  int64_t r; /* -t is safe: t > INT64_MIN here */
+  if (__builtin_add_overflow(-t, offset, &r))
+    return offset > 0 ? INT64_MAX : INT64_MIN;
+  return r;
 }
 
 /* Decode one UTF-8 character; returns its length or 0 when invalid. */

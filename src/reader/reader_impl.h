@@ -5,6 +5,13 @@
 
 #include "mef3pool/reader.h"
 
+/* Sampling rates the reader accepts (others are a corrupt field). */
+#define MEF3_MIN_FS 1e-3
+#define MEF3_MAX_FS 1e9
+/* A block claiming more samples than this is damaged: it is reported and
+ * lost, and never sizes a buffer. */
+#define MEF3_MAX_BLOCK_SAMPLES ((uint32_t)1 << 24)
+
 typedef struct rd_segment {
   mef3_segment_info info;
   mef3_metadata md;

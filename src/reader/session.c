@@ -22,6 +22,7 @@
 #include "reader/reader_impl.h"
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "util/timemath.h"
 
 #define MAX_INDEX_FILE_BYTES ((size_t)1 << 31)
 #define MAX_RECORD_FILE_BYTES ((size_t)1 << 30)
@@ -121,9 +122,10 @@ static int open_segment(mef3_reader *r, rd_channel *c, rd_segment *g,
   if (r->access_level < g->keys.access_level)
     r->access_level = g->keys.access_level;
   double fs = g->md.sampling_frequency;
-  if (!(fs > 0.0) || !isfinite(fs)) {
+  if (!(fs >= MEF3_MIN_FS && fs <= MEF3_MAX_FS)) {
     rc = mef3__error_at(MEF3_ECORRUPT, tmet, 8720,
-                        "invalid sampling frequency %g", fs);
+                        "sampling frequency %g Hz is outside [%g, %g]", fs,
+                        MEF3_MIN_FS, MEF3_MAX_FS);
     goto done;
   }
   free(buf);
@@ -157,7 +159,7 @@ done:
 
 /* Time in µs that `n` samples at `fs` last. */
 static int64_t span_us(int64_t n, double fs) {
-  return (int64_t)llround((double)n * 1e6 / fs);
+  return sat_round((double)n * 1e6 / fs);
 }
 
 static int build_tables(rd_channel *c, mef3_index_entry **idx,
@@ -204,9 +206,10 @@ static int build_tables(rd_channel *c, mef3_index_entry **idx,
                                                 : 0;
       if (enc > max_enc)
         max_enc = enc;
-      if (e->number_of_samples > max_block)
+      if (e->number_of_samples > max_block &&
+          e->number_of_samples <= MEF3_MAX_BLOCK_SAMPLES)
         max_block = e->number_of_samples;
-      int64_t end = bi->start_uutc + span_us(bi->n_samples, fs);
+      int64_t end = sat_add(bi->start_uutc, span_us(bi->n_samples, fs));
       c->end_max[b] = b && c->end_max[b - 1] > end ? c->end_max[b - 1] : end;
     }
     g->info.n_samples = sample - g->info.start_sample;
@@ -214,14 +217,16 @@ static int build_tables(rd_channel *c, mef3_index_entry **idx,
       const mef3_block_info *first = &c->blocks[g->info.first_block];
       const mef3_block_info *last = &c->blocks[b - 1];
       g->info.start_uutc = first->start_uutc;
-      g->info.end_uutc = last->start_uutc + span_us(last->n_samples, fs);
+      g->info.end_uutc =
+          sat_add(last->start_uutc, span_us(last->n_samples, fs));
       /* The writer's own end time, from the metadata header, wins when it
        * is plausible: block start times may drift from the sample clock
        * (pymef truncates per-block increments at fractional rates), and
        * the writers' end times are what users and other readers see. */
       int64_t e = mef3_time_to_uutc(g->uh_end, rto);
       if (g->uh_end != MEF3_UUTC_NO_ENTRY && e > last->start_uutc &&
-          llabs(e - g->info.end_uutc) <= span_us(last->n_samples, fs))
+          fabs(diff_d(e, g->info.end_uutc)) <=
+              (double)span_us(last->n_samples, fs))
         g->info.end_uutc = e;
     } else {
       g->info.start_uutc = g->info.end_uutc = MEF3_UUTC_NO_ENTRY;
@@ -237,8 +242,9 @@ static int build_tables(rd_channel *c, mef3_index_entry **idx,
     int brk = i == 0 || (bi->flags & MEF3_RED_DISCONTINUITY);
     if (!brk) {
       const mef3_block_info *pv = &c->blocks[i - 1];
-      double expect = (double)pv->start_uutc + pv->n_samples * period_us;
-      brk = fabs((double)bi->start_uutc - expect) >= period_us;
+      double gap = diff_d(bi->start_uutc, pv->start_uutc) -
+                   pv->n_samples * period_us;
+      brk = fabs(gap) >= period_us;
     }
     if (brk) {
       mef3_contiguon *k = &c->contigua[nc++];
@@ -249,7 +255,7 @@ static int build_tables(rd_channel *c, mef3_index_entry **idx,
     mef3_contiguon *k = &c->contigua[nc - 1];
     k->n_blocks++;
     k->end_sample = bi->start_sample + bi->n_samples;
-    k->end_uutc = bi->start_uutc + span_us(bi->n_samples, fs);
+    k->end_uutc = sat_add(bi->start_uutc, span_us(bi->n_samples, fs));
   }
   c->n_contigua = nc;
 

@@ -27,17 +27,18 @@
 #include "reader/reader_impl.h"
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "util/timemath.h"
 
 #define GROUP_MAX_BYTES ((size_t)4 << 20)
 
 int64_t mef3_window_samples(int64_t t0, int64_t t1, double fs) {
   if (t1 <= t0 || !(fs > 0.0))
     return 0;
-  return (int64_t)llround((double)(t1 - t0) * fs / 1e6);
+  return sat_round(diff_d(t1, t0) * fs / 1e6);
 }
 
 static int64_t slot_of(int64_t t, int64_t t0, double fs) {
-  return (int64_t)llround((double)(t - t0) * fs / 1e6);
+  return sat_round(diff_d(t, t0) * fs / 1e6);
 }
 
 static void fill_nan(void *out, mef3_sample_type type, size_t pos, size_t n) {
@@ -154,34 +155,50 @@ typedef void (*place_fn)(void *ctx, size_t block, const int32_t *samples,
 static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
                         int (*want)(void *, size_t), place_fn place,
                         void *ctx, mef3_read_report *rep) {
+  /* A batch holds up to BATCH blocks and, unless one block alone is
+   * larger, at most DEC_BUDGET decoded samples. */
   enum { BATCH = 64 };
-  size_t per = c->info.max_block_samples ? c->info.max_block_samples : 1;
-  int rc = grow((void **)&r->dec, &r->dec_cap, per * BATCH, sizeof *r->dec);
-  if (rc)
-    return rc;
+  const size_t DEC_BUDGET = (size_t)1 << 22;
   mef3_red_job jobs[BATCH];
   size_t ids[BATCH];
   size_t b = lo;
   while (b < hi) {
+    const mef3_block_info *first = &c->blocks[b];
     if (want && !want(ctx, b)) {
       b++;
       continue;
     }
-    /* A group: up to BATCH wanted blocks back to back in one data file,
-     * read with one pread and decoded as one batch. */
-    const mef3_block_info *first = &c->blocks[b];
+    if (first->n_samples > MEF3_MAX_BLOCK_SAMPLES) {
+      int brc = mef3__error_at(
+          MEF3_ECORRUPT, c->segs[first->segment].tdat_path,
+          (uint64_t)first->file_offset,
+          "block %zu claims %u samples (more than %u): damaged index", b,
+          first->n_samples, MEF3_MAX_BLOCK_SAMPLES);
+      report_bad(rep, b, brc, mef3_error_last()->message);
+      place(ctx, b, NULL, 0, 0);
+      b++;
+      continue;
+    }
+    /* A group: wanted blocks back to back in one data file, read with one
+     * pread and decoded as one batch. */
     rd_segment *g = &c->segs[first->segment];
     size_t e = b + 1;
     uint64_t bytes = first->bytes;
+    size_t samples = first->n_samples;
     while (e < hi && e - b < BATCH &&
            c->blocks[e].segment == first->segment &&
            (uint64_t)c->blocks[e].file_offset ==
                (uint64_t)c->blocks[e - 1].file_offset + c->blocks[e - 1].bytes &&
            bytes + c->blocks[e].bytes <= GROUP_MAX_BYTES &&
+           samples + c->blocks[e].n_samples <= DEC_BUDGET &&
            (!want || want(ctx, e))) {
       bytes += c->blocks[e].bytes;
+      samples += c->blocks[e].n_samples;
       e++;
     }
+    int rc = grow((void **)&r->dec, &r->dec_cap, samples, sizeof *r->dec);
+    if (rc)
+      return rc;
     long long got = -1;
     int io_err = mef3__reader_data_fd(r, g);
     if (!io_err) {
@@ -195,7 +212,7 @@ static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
     }
     /* Blocks the read delivered whole go to the decoder; the others are
      * bad right away. */
-    size_t nj = 0;
+    size_t nj = 0, at_sample = 0;
     uint64_t at = 0;
     for (size_t k = b; k < e; k++) {
       const mef3_block_info *bi = &c->blocks[k];
@@ -214,9 +231,10 @@ static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
         j->block = r->io + at;
         j->len = bi->bytes;
         j->offset = (uint64_t)bi->file_offset;
-        j->out = r->dec + nj * per;
-        j->cap = per;
+        j->out = r->dec + at_sample;
+        j->cap = bi->n_samples; /* a header claiming more is corrupt */
         ids[nj++] = k;
+        at_sample += bi->n_samples;
       }
       at += bi->bytes;
     }
@@ -284,7 +302,7 @@ static int block_hits_window(void *p, size_t b) {
   time_ctx *t = p;
   const mef3_block_info *bi = &t->c->blocks[b];
   int64_t s = slot_of(bi->start_uutc, t->t0, t->c->info.fs);
-  return s < t->n && s + (int64_t)bi->n_samples > 0;
+  return s < t->n && sat_add(s, (int64_t)bi->n_samples) > 0;
 }
 
 static void place_time(void *p, size_t b, const int32_t *x, size_t n,
@@ -292,6 +310,8 @@ static void place_time(void *p, size_t b, const int32_t *x, size_t n,
   time_ctx *t = p;
   const mef3_block_info *bi = &t->c->blocks[b];
   int64_t s = slot_of(bi->start_uutc, t->t0, t->c->info.fs);
+  if (s >= t->n || s <= INT64_MIN / 2)
+    return; /* entirely after, or absurdly far before, the window */
   int64_t from = s < 0 ? -s : 0;
   int64_t len = (int64_t)(x ? n : bi->n_samples);
   int64_t to = s + len > t->n ? t->n - s : len;
@@ -376,11 +396,11 @@ int mef3_reader_read_time(mef3_reader *r, size_t ch, int64_t t0, int64_t t1,
 
   /* Blocks that can land in [0, n): those ending after t0 - 1/fs and
    * starting before t1 + 1/fs (the margin covers the rounding to slots). */
-  int64_t margin = (int64_t)ceil(1e6 / fs) + 1;
+  int64_t margin = sat_round(ceil(1e6 / fs)) + 1;
   size_t lo = 0, hi = c->n_blocks;
   while (lo < hi) { /* first block whose running end maximum > t0 - m */
     size_t mid = lo + (hi - lo) / 2;
-    if (c->end_max[mid] > t0 - margin)
+    if (c->end_max[mid] > sat_sub(t0, margin))
       hi = mid;
     else
       lo = mid + 1;
@@ -390,7 +410,7 @@ int mef3_reader_read_time(mef3_reader *r, size_t ch, int64_t t0, int64_t t1,
   hi = c->n_blocks;
   while (lo < hi) { /* first block starting at or after t1 + m */
     size_t mid = lo + (hi - lo) / 2;
-    if (c->blocks[mid].start_uutc >= t1 + margin)
+    if (c->blocks[mid].start_uutc >= sat_add(t1, margin))
       hi = mid;
     else
       lo = mid + 1;
