@@ -407,9 +407,8 @@ static void do_open(mef3_server *s, call *c) {
       snprintf(msg, sizeof msg, "File already open: %s", path);
       ir.r.error_message = msg;
       ir.r.error_code = (char *)mef3_errname(MEF3_EEXIST);
-      slog(s, MEF3_LOG_INFO, "open %s: already open", path);
     } else {
-      slog(s, MEF3_LOG_INFO,
+      slog(s, MEF3_LOG_DEBUG,
            "opened %s: %zu channels, %.1f s, %.1f ms%s", path,
            info->n_channels, info->duration_s, (now_ns() - t0) / 1e6,
            pw ? " (with a password)" : "");
@@ -1197,6 +1196,7 @@ void mef3_server_shutdown(mef3_server *s, int64_t grace_ms) {
   s->stop_workers = 1;
   pthread_cond_broadcast(&s->work_cv);
   pthread_mutex_unlock(&s->mu);
+  slog(s, MEF3_LOG_DEBUG, "shutdown: every call is done");
   for (int i = 0; i < s->n_wt; i++)
     pthread_join(s->wt[i], NULL);
   grpc_completion_queue_shutdown(s->cq);
@@ -1206,8 +1206,10 @@ void mef3_server_shutdown(mef3_server *s, int64_t grace_ms) {
   grpc_completion_queue_destroy(s->cq);
   s->gs = NULL;
   s->cq = NULL;
+  slog(s, MEF3_LOG_DEBUG, "shutdown: gRPC server down; stopping the pools");
   mef3_files_free(s->fm);
   s->fm = NULL;
+  slog(s, MEF3_LOG_DEBUG, "shutdown: file manager down");
   grpc_shutdown();
   slog(s, MEF3_LOG_INFO, "stopped");
   pthread_mutex_lock(&s->mu);
