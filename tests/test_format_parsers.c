@@ -480,6 +480,52 @@ static void test_small_functions(void) {
   CHECK(mef3_window_samples(0, 1000, 0.0) == 0);
 }
 
+/* A block whose header promises far more coded symbols than its stream
+ * holds, with a valid CRC (so CRC checking does not stop it): the
+ * decoder must read zeros past the stream, as the reference does, or
+ * refuse it; never read past its buffers (ASan).  Kept last: under ASan
+ * a regression aborts the program here. */
+static void test_red_short_stream(void) {
+  size_t il = 0, dl = 0;
+  uint8_t *ib = load(A_SEG ".tidx", &il);
+  uint8_t *dat = load(A_SEG ".tdat", &dl);
+  mef3_index_entry *e = NULL;
+  size_t n = 0;
+  REQUIRE(mef3_index_parse(&e, &n, NULL, ib, il, dl, NULL) == 0 && n == 47);
+  mef3_red_ctx *ctx = NULL;
+  REQUIRE(mef3_red_ctx_new(&ctx) == 0);
+  static int32_t out[70000];
+  uint32_t streams[] = {0, 16, 100};
+  for (size_t i = 0; i < sizeof streams / sizeof *streams; i++) {
+    uint32_t bb = 304 + streams[i];
+    uint8_t *c = dup_buf(dat + e[1].file_offset, bb, 0);
+    uint32_t diff = 200000, ns = 60000;
+    memcpy(c + 28, &diff, 4);
+    memcpy(c + 32, &ns, 4);
+    memcpy(c + 36, &bb, 4);
+    uint32_t crc = mef3_crc32(c + 4, bb - 4);
+    memcpy(c, &crc, 4);
+    size_t got = 0;
+    int rc = mef3_red_decode(ctx, out, 70000, &got, c, bb, NULL, 1, NULL, 0);
+    CHECK_MSG(rc == 0 || rc == MEF3_ECORRUPT,
+              "block of %u stream bytes promising 200000 symbols: %s",
+              streams[i], mef3_errname(rc));
+    mef3_red_job job;
+    memset(&job, 0, sizeof job);
+    job.block = c;
+    job.len = bb;
+    job.out = out;
+    job.cap = 70000;
+    CHECK_RC(mef3_red_decode_batch(ctx, &job, 1, NULL, 1, NULL), 0);
+    CHECK(job.rc == 0 || job.rc == MEF3_ECORRUPT);
+    free(c);
+  }
+  mef3_red_ctx_free(ctx);
+  free(e);
+  free(ib);
+  free(dat);
+}
+
 int main(void) {
   REQUIRE(tu_have_golden());
   test_crc();
@@ -490,5 +536,6 @@ int main(void) {
   test_red_encrypted();
   test_records();
   test_small_functions();
+  test_red_short_stream();
   return check_finish();
 }
