@@ -56,7 +56,7 @@ int mef3_client_new(mef3_client **out, const char *address,
     return cerr(MEF3_ENOMEM, "client: out of memory");
   }
   grpc_init();
-  grpc_arg args[2];
+  grpc_arg args[3];
   args[0].type = GRPC_ARG_INTEGER;
   args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
   args[0].value.integer = 64 << 20;
@@ -65,7 +65,10 @@ int mef3_client_new(mef3_client **out, const char *address,
   args[1].type = GRPC_ARG_INTEGER;
   args[1].key = GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES;
   args[1].value.integer = 8 << 20;
-  grpc_channel_args ca = {2, args};
+  args[2].type = GRPC_ARG_INTEGER;
+  args[2].key = GRPC_ARG_HTTP2_BDP_PROBE;
+  args[2].value.integer = 0;
+  grpc_channel_args ca = {3, args};
   grpc_channel_credentials *cred = grpc_insecure_credentials_create();
   c->ch = grpc_channel_create(address, cred, &ca);
   grpc_channel_credentials_release(cred);
