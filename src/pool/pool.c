@@ -232,7 +232,6 @@ static void future_complete(mef3_pool *p, mef3_future *f, int status,
                             const char *msg) {
   pthread_mutex_lock(&p->mu);
   f->state = F_DONE;
-  f->pool = NULL;
   if (status == 0)
     p->st.completed++;
   else if (status == MEF3_ECANCELED)
