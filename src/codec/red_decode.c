@@ -44,6 +44,7 @@ typedef struct lane {
   uint32_t low, range;
   uint64_t pos;        /* bits of the stream consumed */
   const uint8_t *st;   /* zero-padded stream */
+  uint64_t lim;        /* its length: reads from here on see zeros */
   uint64_t magic;      /* exact reciprocal of total */
   uint32_t shift;
   uint32_t total;
@@ -138,8 +139,12 @@ static inline void lane_step(lane *L) {
   uint32_t range = L->range, low = L->low;
   uint32_t steps = (range <= RED_BOTTOM) + (range <= (RED_BOTTOM >> 8)) +
                    (range <= (RED_BOTTOM >> 16));
-  uint64_t w;
-  memcpy(&w, L->st + (L->pos >> 3), 8);
+  uint64_t w, at = L->pos >> 3;
+  /* A header may promise more symbols than the stream holds: past its
+   * end the coder reads zeros (as the reference decoder does), from the
+   * zero padding, never beyond it. */
+  at = at < L->lim ? at : L->lim;
+  memcpy(&w, L->st + at, 8);
   w = __builtin_bswap64(w) << (L->pos & 7);
   uint32_t bits = (uint32_t)((w >> 40) >> (24 - 8 * steps));
   low = (low << (8 * steps)) | bits;
@@ -256,6 +261,7 @@ static int lane_load(mef3_red_ctx *ctx, lane *L, int l, const prepared *p,
   memcpy(ctx->stream[l], job->block + MEF3_RED_HEADER_BYTES, slen);
   memset(ctx->stream[l] + slen, 0, 16);
   L->st = ctx->stream[l];
+  L->lim = slen;
   L->low = L->st[0] >> (8 - RED_EXTRA_BITS);
   L->range = 1u << RED_EXTRA_BITS;
   L->pos = RED_EXTRA_BITS;
