@@ -452,8 +452,13 @@ static void place_samples(void *p, size_t b, const int32_t *x, size_t n,
   int64_t to = bi->start_sample + bi->n_samples > t->s1
                    ? t->s1 - bi->start_sample
                    : (int64_t)bi->n_samples;
-  if (to <= from || !x)
-    return; /* a bad block stays NaN */
+  if (to <= from)
+    return;
+  if (!x) { /* a bad block reads as NaN */
+    fill_nan(t->out, t->type, (size_t)(bi->start_sample + from - t->s0),
+             (size_t)(to - from));
+    return;
+  }
   put(t->out, t->type, (size_t)(bi->start_sample + from - t->s0), x + from,
       (size_t)(to - from), t->c->info.units_conversion_factor, NULL, clean);
 }
@@ -481,9 +486,10 @@ int mef3_reader_read_samples(mef3_reader *r, size_t ch, int64_t s0,
   if (n > cap)
     return mef3__error(MEF3_EBUFSIZE, "range of %zu samples, buffer holds %zu",
                        n, cap);
-  fill_nan(out, type, 0, n);
   if (n == 0)
     return 0;
+  /* Stored samples have no gaps: every slot is written by its block (or
+   * filled with NaN when that block is bad), so nothing is filled first. */
   size_t lo = 0, hi = c->n_blocks;
   while (lo < hi) { /* first block ending after s0 */
     size_t mid = lo + (hi - lo) / 2;
@@ -503,8 +509,10 @@ int mef3_reader_read_samples(mef3_reader *r, size_t ch, int64_t s0,
   }
   sample_ctx t = {c, s0, s1, out, type};
   rc = decode_range(r, c, first, lo, NULL, place_samples, &t, report);
-  if (rc)
+  if (rc) {
+    fill_nan(out, type, 0, n); /* never hand back garbage */
     return rc;
+  }
   if (report)
     report->n_valid = (int64_t)count_valid(out, type, n);
   return 0;
