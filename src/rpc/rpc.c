@@ -171,3 +171,26 @@ int mef3__rpc_field_has_nul(grpc_byte_buffer *bb, uint32_t field) {
   grpc_slice_unref(s);
   return found;
 }
+
+#if defined(__SANITIZE_THREAD__)
+/*
+ * ThreadSanitizer builds only.  Debian's gRPC core is not built with
+ * TSan: it synchronizes through atomics TSan cannot see, so TSan reports
+ * races inside it (and on descriptors it shares between its threads) that
+ * are not there.  Those reports are suppressed; everything of ours stays
+ * checked, and our state shared with gRPC threads is guarded by our own
+ * mutexes (see server.c).
+ */
+const char *__tsan_default_suppressions(void);
+__attribute__((visibility("default"))) const char *
+__tsan_default_suppressions(void) {
+  return "called_from_lib:libgrpc.so\n"
+         "called_from_lib:libgpr.so\n"
+         "called_from_lib:libgrpc.so.29\n"
+         "called_from_lib:libgpr.so.29\n"
+         "race:libgrpc.so\n"
+         "race:libgpr.so\n"
+         "race:libabsl\n"
+         "deadlock:libgrpc.so\n";
+}
+#endif

@@ -41,6 +41,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,9 +62,12 @@ typedef enum { T_NEW, T_CLOSE, T_SEND, T_FINISH, T_SHUTDOWN } tag_kind;
 
 typedef struct call call;
 
+/* A tag travels through the gRPC core, which synchronizes in code TSan
+ * cannot see: its fields are written once, before the call is handed to
+ * gRPC, with release stores, and read with acquire loads. */
 typedef struct {
-  call *c;
-  tag_kind kind;
+  _Atomic(call *) c;
+  _Atomic int kind;
 } tag;
 
 /* A GetSignalRange in progress. */
@@ -217,10 +221,12 @@ static void request_call(mef3_server *s, method m) {
   c->refs = 1;
   pthread_mutex_init(&c->mu, NULL);
   grpc_metadata_array_init(&c->md);
-  c->t_new = (tag){c, T_NEW};
-  c->t_close = (tag){c, T_CLOSE};
-  c->t_send = (tag){c, T_SEND};
-  c->t_finish = (tag){c, T_FINISH};
+  /* t_new last: its release store publishes everything before it. */
+  tag *tags[] = {&c->t_finish, &c->t_send, &c->t_close, &c->t_new};
+  for (int k = 0; k < 4; k++) {
+    atomic_store_explicit(&tags[k]->kind, T_FINISH - k, memory_order_relaxed);
+    atomic_store_explicit(&tags[k]->c, c, memory_order_release);
+  }
   grpc_call_error e = grpc_server_request_registered_call(
       s->gs, s->rm[m], &c->call, &c->deadline, &c->md, &c->payload, s->cq,
       s->cq, &c->t_new);
@@ -1007,15 +1013,20 @@ static void *cq_main(void *arg) {
     if (ev.type != GRPC_OP_COMPLETE)
       continue;
     tag *t = ev.tag;
-    if (t->kind == T_SHUTDOWN) {
+    call *c = atomic_load_explicit(&t->c, memory_order_acquire);
+    int kind = atomic_load_explicit(&t->kind, memory_order_relaxed);
+    if (kind == T_SHUTDOWN) {
       pthread_mutex_lock(&s->mu);
       s->shutdown_seen = 1;
       pthread_cond_broadcast(&s->done_cv);
       pthread_mutex_unlock(&s->mu);
       continue;
     }
-    call *c = t->c;
-    switch (t->kind) {
+    /* Pairs with the lock the thread that started the batch took after
+     * its last write to the call (start_batch, call_ref). */
+    pthread_mutex_lock(&c->mu);
+    pthread_mutex_unlock(&c->mu);
+    switch (kind) {
     case T_NEW:
       if (!ev.success) { /* the server is shutting down: no call */
         if (c->call) {
@@ -1068,7 +1079,8 @@ int mef3_server_start(mef3_server **out, const mef3_server_options *opts) {
   s->o.files.log_payload = s;
   s->n_cqt = opts->cq_threads > 0 ? opts->cq_threads : 2;
   s->n_wt = opts->work_threads > 0 ? opts->work_threads : 8;
-  s->shutdown_tag = (tag){NULL, T_SHUTDOWN};
+  atomic_store(&s->shutdown_tag.c, NULL);
+  atomic_store(&s->shutdown_tag.kind, T_SHUTDOWN);
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->work_cv, NULL);
   pthread_condattr_t ca_mono;
