@@ -83,7 +83,7 @@ static void test_huge_sample_count(void) {
   int rc = mef3_reader_read_samples(r, 0, 0, 1000, MEF3_I32, v, 1080, &got,
                                     &rep);
   CHECK_MSG(rc == 0 && memcmp(v, t, 4000) == 0 && rep.n_bad_blocks == 0,
-            "READER BUG: one entry claiming 3e9 samples makes every read of "
+            "one entry claiming 3e9 samples must not make every read of "
             "the channel fail: %s (%s)",
             mef3_errname(rc), mef3_error_last()->message);
   /* The block itself is lost, its neighbour is not. */
