@@ -179,9 +179,18 @@ int mef3_cli_read(int argc, char **argv) {
                           : fmt == FMT_I32 ? MEF3_I32
                                            : MEF3_F32;
   size_t es = mef3_sample_size(type);
+  /* Progress per channel on a terminal, for reads of a second or more. */
+  int show = isatty(STDERR_FILENO) && nch > 1 &&
+             (samples ? s1 - s0 : mef3_window_samples(
+                                      t0, t1, mef3_reader_channel(r, idx[0])->fs)) *
+                     (int64_t)nch >
+                 (int64_t)4000000;
   for (size_t k = 0; k < nch; k++) {
     const mef3_channel_info *ci = mef3_reader_channel(r, idx[k]);
     int64_t n = samples ? s1 - s0 : mef3_window_samples(t0, t1, ci->fs);
+    if (show)
+      fprintf(stderr, "\rreading: channel %zu of %zu (%s)\033[K", k + 1, nch,
+              ci->name);
     data[k] = malloc(n ? (size_t)n * es : 1);
     if (!data[k]) {
       ret = cli_fail(CLI_FAIL, "out of memory for %" PRId64 " samples", n);
@@ -202,6 +211,8 @@ int mef3_cli_read(int argc, char **argv) {
               "read as NaN; first: %s\n",
               ci->name, rep.n_bad_blocks, rep.first_message);
   }
+  if (show)
+    fputs("\r\033[K", stderr);
 
   if (outp && !(out = fopen(outp, fmt == FMT_CSV ? "w" : "wb"))) {
     ret = cli_fail(CLI_FAIL, "%s: cannot create: %m", outp);
