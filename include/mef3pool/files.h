@@ -7,16 +7,29 @@
  * Reads are served from one tile cache shared by every open file: a tile
  * is S = max(1, round(tile_duration_s * fs)) samples of one channel (see
  * mef3_tile_window), only missing tiles are decoded, and the result is
- * cut sample-exactly from the tiles on the channel's own grid.
+ * cut sample-exactly from the tiles on the channel's own grid.  Readers
+ * that need a tile another reader (or the prefetcher) is decoding wait
+ * for that decode instead of repeating it.
  *
  * Decoding runs in two disjoint reader process pools: a foreground lane
  * for reads a caller waits for, and a prefetch lane for the windows ahead
  * and behind the one just read, so prefetch never takes a worker a
- * foreground read needs.  With use_process_pool = 0 everything decodes in
- * process (prefetch on background threads).
+ * foreground read needs.  A read that needs a tile whose prefetch is
+ * still queued cancels that prefetch and decodes the tile itself; it only
+ * waits for a prefetch a worker is already running.  With
+ * use_process_pool = 0 everything decodes in process (prefetch on
+ * background threads).  Pools and threads start at first use.
  *
- * Threads: any number of threads may open, read, close and query at once.
- * No lock is held across a decode or a copy of sample data.
+ * Paths.  Every path is resolved (mef3_files_resolve) inside the data
+ * root when one is set.  A file is known by its canonical path; the
+ * string a caller opened it with, and its canonical path, name it in
+ * later calls until it is closed.
+ *
+ * Threads: any number of threads may open, read, close and query at once;
+ * mef3_files_free must come after every other call has returned.  No
+ * lock is held across a decode or a copy of sample data.  The log
+ * callback may run on any thread, including a pool's service thread: it
+ * must not block for long nor call back into the manager.
  */
 #ifndef MEF3POOL_FILES_H
 #define MEF3POOL_FILES_H
@@ -40,7 +53,8 @@ typedef enum mef3_log_level {
 typedef void (*mef3_log_fn)(mef3_log_level level, const char *message,
                             void *payload);
 
-/* A clock in milliseconds (monotonic); injectable for tests. */
+/* A clock in milliseconds (monotonic); injectable for tests.  It may be
+ * called from any thread, with the cache lock held: keep it trivial. */
 typedef int64_t (*mef3_clock_fn)(void *payload);
 
 #define MEF3_FILES_OPTIONS_VERSION 1
@@ -59,8 +73,11 @@ typedef struct mef3_files_options {
   int prefetch_ahead_windows;    /* windows prefetched ahead (1) */
   int prefetch_behind_windows;   /* windows prefetched behind (1) */
   int prefetch_threads;          /* threads when the pool is off (4) */
-  const char *data_root;         /* confine every path to this folder */
-  const char *worker_path;       /* worker program (see pool.h) */
+  const char *data_root;         /* confine every path to this folder
+                                    (must exist); NULL: no confinement */
+  const char *worker_path;       /* worker program (see pool.h); NULL:
+                                    $MEF3POOL_WORKER, next to the
+                                    executable, the installed one */
   mef3_clock_fn clock;           /* NULL: CLOCK_MONOTONIC */
   void *clock_payload;
   mef3_log_fn log;               /* NULL: no logging */
@@ -74,11 +91,12 @@ typedef struct mef3_files_options {
         2, 1, 1, 4, NULL, NULL, NULL, NULL, NULL, NULL, 0                      \
   }
 
-/* One channel of an open file. */
+/* One channel of an open file.  A channel without any block has
+ * MEF3_UUTC_NO_ENTRY times and reads as NaN. */
 typedef struct mef3_file_channel {
   char name[256];
   double fs;             /* sampling rate as a double */
-  int64_t start_uutc;    /* first sample */
+  int64_t start_uutc;    /* first sample (the origin of its tile grid) */
   int64_t end_uutc;      /* after the last sample */
   int64_t n_samples;
   double units_conversion_factor;
@@ -87,14 +105,15 @@ typedef struct mef3_file_channel {
 
 /* What mef3_files_info returns (caller frees with mef3_file_info_free). */
 typedef struct mef3_file_info {
-  char *path;             /* as the file was opened */
+  char *path;             /* as the file was first opened */
   size_t n_channels;
   mef3_file_channel *channels; /* stable order (see reader.h) */
   int64_t start_uutc;     /* earliest channel start */
   int64_t end_uutc;       /* latest channel end */
-  double duration_s;
-  int access_level;
-  int times_relative;
+  double duration_s;      /* (end_uutc - start_uutc) / 1e6 */
+  int access_level;       /* what the password gave: 0, 1 or 2 */
+  int times_relative;     /* 1: recording time offset unknown (reader.h) */
+  char *real_path;        /* canonical path: the file's key */
 } mef3_file_info;
 
 /* A window of signal (caller frees with mef3_signal_free). */
@@ -107,59 +126,108 @@ typedef struct mef3_signal {
   float *data;            /* (n_channels, n_samples), row-major, NaN gaps */
 } mef3_signal;
 
-/* Counters. */
+/* Counters.  Tiles before a channel's start are NaN by construction and
+ * are neither cached nor counted. */
 typedef struct mef3_files_stats {
-  uint64_t hits, misses;          /* tiles found / decoded for reads */
-  uint64_t bytes;                 /* bytes held by the cache now */
-  uint64_t tiles;                 /* tiles held now */
+  uint64_t hits, misses;          /* tiles of reads found cached / decoded
+                                     for them */
+  uint64_t bytes;                 /* bytes of samples cached now */
+  uint64_t tiles;                 /* tiles cached now */
   uint64_t evictions;             /* tiles dropped for the budget */
   uint64_t expirations;           /* tiles dropped for idleness */
   uint64_t prefetched;            /* tiles loaded by prefetch */
   uint64_t prefetch_used;         /* prefetched tiles later read */
   uint64_t prefetch_wasted;       /* prefetched tiles dropped unread */
-  uint64_t reads;                 /* read calls */
+  uint64_t reads;                 /* successful read calls */
   uint64_t open_files;
+  uint64_t waits;                 /* tiles of reads found being decoded
+                                     (by a read or a prefetch), waited for */
+  uint64_t pool_tiles;            /* misses decoded in the foreground pool */
+  uint64_t local_tiles;           /* misses decoded in process */
+  uint64_t prefetch_failed;       /* prefetch tiles not loaded: failed or
+                                     canceled by a read */
 } mef3_files_stats;
 
-/* Create a manager.  Cheap: pools start at the first read that needs
- * them.  Returns 0, MEF3_EINVAL (bad option), MEF3_ENOMEM. */
+/*
+ * Create a manager.  Cheap: pools start at the first read that needs
+ * them; the idle sweeper thread starts when cache_ttl_s > 0.  `opts` may
+ * be NULL for the defaults; its strings are copied.  Returns 0,
+ * MEF3_EINVAL (bad option, named in the message: a budget of zero or
+ * less, a non-positive tile duration, reader_processes of 1 with the
+ * pool on, prefetch_processes outside [1, reader_processes - 1], ...),
+ * MEF3_ENOTFOUND (data root missing), MEF3_ENOMEM.  `*out` is the
+ * caller's (mef3_files_free).
+ */
 MEF3_EXTERN int mef3_files_new(mef3_files **out,
                                const mef3_files_options *opts);
 
-/* Close every file, stop the sweeper, shut both pools down, free.  NULL is
- * fine. */
+/* Stop the sweeper and the prefetch threads, shut both pools down
+ * (queued prefetch is canceled, running decodes are waited for), close
+ * every file, free.  Call once, after every other call has returned.
+ * NULL is fine. */
 MEF3_EXTERN void mef3_files_free(mef3_files *fm);
 
 /*
- * Open a session.  Opening a file already open succeeds and sets
- * *already_open (may be NULL) to 1.  A missing path, a directory that is
- * not MEF, a wrong or missing password, or a path outside the data root
- * fail with a clear message and change nothing.
+ * Open a session (NAME.mefd) or channel (NAME.timd) directory, with an
+ * optional password (NULL or "": none; kept in memory for the workers,
+ * never logged).  Opening a file already open (by any path that resolves
+ * to it) succeeds, sets *already_open (may be NULL; else set to 0) to 1
+ * and changes nothing: the password is not checked again.  Returns 0,
+ * MEF3_ENOTFOUND (no such path, or no time-series channel in it),
+ * MEF3_EPASSWORD (wrong or missing password), MEF3_EINVAL (outside the
+ * data root, a symbolic link inside the session leading out of it),
+ * MEF3_ECORRUPT / MEF3_ECRC / MEF3_EUNSUPPORTED (from the reader),
+ * MEF3_ELIMIT (max_open_files), MEF3_ENOMEM; on failure nothing changes
+ * and mef3_error_last() says what is wrong.
  */
 MEF3_EXTERN int mef3_files_open(mef3_files *fm, const char *path,
                                 const char *password, int *already_open);
 
-/* Close a file: its tiles are dropped (only its own) and both pools
- * forget it.  MEF3_ENOTFOUND when it is not open. */
+/* Close a file: its tiles are dropped (only its own), reads and
+ * prefetches of it still running finish without caching anything, and
+ * both pools forget it (and its password).  Returns 0 or MEF3_ENOTFOUND
+ * when it is not open. */
 MEF3_EXTERN int mef3_files_close(mef3_files *fm, const char *path);
 
-/* Describe an open file.  MEF3_ENOTFOUND when it is not open. */
+/* Describe an open file: `*out` is the caller's (mef3_file_info_free).
+ * Returns 0, MEF3_ENOTFOUND when it is not open, MEF3_ENOMEM. */
 MEF3_EXTERN int mef3_files_info(mef3_files *fm, const char *path,
                                 mef3_file_info **out);
 MEF3_EXTERN void mef3_file_info_free(mef3_file_info *info);
 
-/* The paths of the open files (malloc'd array of malloc'd strings). */
+/* The paths of the open files, as first opened, sorted (a malloc'd
+ * array of malloc'd strings, the caller's: mef3_files_list_free).
+ * Returns 0 or MEF3_ENOMEM. */
 MEF3_EXTERN int mef3_files_list(mef3_files *fm, char ***out, size_t *n);
 MEF3_EXTERN void mef3_files_list_free(char **paths, size_t n);
 
 /*
- * Read channels over [start_uutc, end_uutc).  An empty channel list means
- * all channels.  Unknown channels, channels of different rates, a file
- * not open and an empty or reversed window are errors.  The result has
- * n = round((end - start) * fs / 1e6) samples per channel, sample i on the
- * channel's own grid at sample round((start - cs) * fs / 1e6) + i, NaN
- * where there is no data.  After the read, windows of the same length
- * ahead and behind are prefetched in the background.
+ * Read channels over [start_uutc, end_uutc).  An empty channel list
+ * (n_channels 0) means all channels, in the file's order; a name may
+ * appear more than once.  The result has n = round((end - start) * fs /
+ * 1e6) samples per channel, sample i being grid sample
+ * round((start - cs) * fs / 1e6) + i of the channel's own grid (cs: its
+ * start; grid sample k stands for cs + k/fs), NaN where there is no data.
+ *
+ * Against a direct read (mef3_reader_read_time of the same window): the
+ * result is bit-identical whenever `start` lies on the channel's grid,
+ * i.e. start = cs + round(k * 1e6 / fs) for an integer k.  Otherwise the
+ * window is snapped to the grid sample nearest to `start` (halves away
+ * from zero), while a direct read places each block at the slot nearest
+ * to its start time measured from `start` itself; the two still agree
+ * when the blocks lie on the grid and `start` is not exactly half a
+ * sample off it, and otherwise a block may sit one slot apart.  Repeated
+ * reads are bit-identical either way.
+ *
+ * After the read, the windows of the same length ahead and behind
+ * (prefetch_ahead_windows, prefetch_behind_windows) are loaded in the
+ * background; failures there are logged, never returned.
+ *
+ * Returns 0, MEF3_ENOTFOUND (file not open, unknown channel),
+ * MEF3_EINVAL (end <= start, a window shorter than one sample, channels
+ * of different rates), MEF3_ELIMIT (result too large), MEF3_ENOMEM.  A
+ * block that cannot be read or decoded is NaN, as in the reader.  `*out`
+ * is the caller's (mef3_signal_free).
  */
 MEF3_EXTERN int mef3_files_read(mef3_files *fm, const char *path,
                                 const char *const *channels,
@@ -167,14 +235,20 @@ MEF3_EXTERN int mef3_files_read(mef3_files *fm, const char *path,
                                 int64_t end_uutc, mef3_signal **out);
 MEF3_EXTERN void mef3_signal_free(mef3_signal *s);
 
-/* Counters (a consistent snapshot). */
+/* Counters (the cache's are one consistent snapshot). */
 MEF3_EXTERN void mef3_files_stats_get(mef3_files *fm, mef3_files_stats *out);
 
 /*
- * Resolve `path` inside `root` (no "..", no symlink escape): writes the
- * canonical path to `out` (PATH_MAX bytes).  With root NULL, only
- * canonicalizes.  Returns 0, MEF3_EINVAL (outside the root, NUL, too
- * long) or MEF3_ENOTFOUND.
+ * Resolve `path` inside `root`: writes the canonical path (symbolic links
+ * followed, no "." or "..") to `out` (`out_len` bytes, PATH_MAX is
+ * enough).  With a root, a relative path is taken relative to the root,
+ * an absolute one must lie inside it, no component may be "..", and the
+ * canonical result must be the root or lie below it (so no symbolic link
+ * leads out).  With root NULL, only canonicalizes.  A C string cannot
+ * carry a NUL: callers taking paths from the wire must reject strings
+ * whose length differs from strlen().  Returns 0, MEF3_EINVAL (outside
+ * the root, "..", empty, longer than PATH_MAX, out_len too small) or
+ * MEF3_ENOTFOUND (does not exist).
  */
 MEF3_EXTERN int mef3_files_resolve(const char *root, const char *path,
                                    char *out, size_t out_len);
