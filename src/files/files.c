@@ -1,0 +1,1352 @@
+/*
+ * files/files.c - the file manager: open files, reads through the tile
+ * cache, the foreground lane, the idle sweeper.
+ *
+ * Files.  An open file is an mfile, kept in a map by canonical path (plus
+ * an alias map from the strings callers used), reference counted so that
+ * a close never frees what a read or a prefetch still uses.  Each file
+ * keeps its channel table (from the reader opened at open time) and a few
+ * idle in-process readers: a thread that decodes in process leases one
+ * (opening another when all are busy), so no lock is held while it
+ * decodes.  File ids are never reused, so a tile of a closed file can
+ * never be mistaken for one of a file opened later.
+ *
+ * A read.  The requested channels are mapped to tiles (ARCHITECTURE.md):
+ * channel u needs tiles floor(i1 / S) .. floor((i1 + n - 1) / S), i1 its
+ * grid sample at `start`.  All of them are acquired from the cache at
+ * once: hits are pinned, absent tiles are claimed (this read decodes
+ * them), tiles in flight are waited for - except that a tile whose
+ * prefetch is still queued is taken back (the prefetch canceled) and
+ * decoded here, so a read never waits behind the prefetch lane.  Claimed
+ * tiles go to the foreground pool, a few per request so every worker gets
+ * some, when there are at least min_parallel_tiles of them; fewer are
+ * decoded in process.  A pool failure falls back to in-process decoding.
+ * Once every tile is READY and pinned, rows are cut from them with no
+ * lock held, the pins are dropped, and the windows around are handed to
+ * the prefetcher (prefetch.c).
+ *
+ * Order of work inside a read: claim, decode own claims, then wait for
+ * others'.  A reader never waits while it holds a claim it has not
+ * published, so readers cannot wait on each other in a cycle.
+ *
+ * Tiles before a channel's first sample (negative indices) are NaN by
+ * construction: the tile window ends at or before the channel start, and
+ * no block starts before it.  They are filled, not cached.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "files/files_impl.h"
+#include "util/fsutil.h"
+
+#define MAX_TILE_SAMPLES ((int64_t)1 << 28) /* 1 GiB of float32 */
+#define MAX_READ_SAMPLES ((int64_t)1 << 34) /* channels x samples */
+#define MAX_READ_TILES ((size_t)1 << 24)
+#define MAX_ROUNDS 16
+
+/* ---- logging ---- */
+
+void mef3__files_log(mef3_files *fm, mef3_log_level level, const char *fmt,
+                     ...) {
+  if (!fm->o.log)
+    return;
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  fm->o.log(level, buf, fm->o.log_payload);
+}
+
+/* ---- files ---- */
+
+static void wipe_free(char *s) {
+  if (!s)
+    return;
+  for (volatile char *p = s; *p; p++)
+    *p = 0;
+  free(s);
+}
+
+static void mfile_free(mfile *f) {
+  for (size_t i = 0; i < f->n_idle; i++)
+    mef3_reader_close(f->idle[i]);
+  free(f->idle);
+  for (size_t i = 0; i < f->n_ch; i++) {
+    free(f->ch[i].name);
+    free(f->ch[i].units);
+  }
+  free(f->ch);
+  free(f->given);
+  free(f->real);
+  wipe_free(f->password);
+  pthread_mutex_destroy(&f->rmu);
+  free(f);
+}
+
+void mef3__mfile_unref(mfile *f) {
+  if (f && atomic_fetch_sub(&f->refs, 1) == 1)
+    mfile_free(f);
+}
+
+static int open_reader(const mfile *f, mef3_reader **out) {
+  mef3_reader_options ro = MEF3_READER_OPTIONS_INIT;
+  ro.password = f->password;
+  return mef3_reader_open(out, f->real, &ro);
+}
+
+int mef3__mfile_lease(mfile *f, mef3_reader **out) {
+  pthread_mutex_lock(&f->rmu);
+  if (f->n_idle) {
+    *out = f->idle[--f->n_idle];
+    pthread_mutex_unlock(&f->rmu);
+    return 0;
+  }
+  pthread_mutex_unlock(&f->rmu);
+  return open_reader(f, out); /* every idle one is busy: one more */
+}
+
+void mef3__mfile_release(mfile *f, mef3_reader *r) {
+  pthread_mutex_lock(&f->rmu);
+  if (f->n_idle == f->cap_idle) {
+    size_t nc = f->cap_idle ? f->cap_idle * 2 : 4;
+    mef3_reader **ni = realloc(f->idle, nc * sizeof *ni);
+    if (!ni) {
+      pthread_mutex_unlock(&f->rmu);
+      mef3_reader_close(r);
+      return;
+    }
+    f->idle = ni;
+    f->cap_idle = nc;
+  }
+  f->idle[f->n_idle++] = r;
+  pthread_mutex_unlock(&f->rmu);
+}
+
+/* Build an mfile from a freshly opened reader, which it takes (and
+ * closes on failure). */
+static int mfile_new(mfile **out, mef3_files *fm, const char *given,
+                     const char *real, const char *password, mef3_reader *r) {
+  *out = NULL;
+  mfile *f = calloc(1, sizeof *f);
+  if (!f) {
+    mef3_reader_close(r);
+    return mef3__error(MEF3_ENOMEM, "out of memory");
+  }
+  atomic_init(&f->refs, 1);
+  pthread_mutex_init(&f->rmu, NULL);
+  f->given = strdup(given);
+  f->real = strdup(real);
+  f->password = password && *password ? strdup(password) : NULL;
+  f->n_ch = mef3_reader_channel_count(r);
+  f->ch = calloc(f->n_ch ? f->n_ch : 1, sizeof *f->ch);
+  int rc =
+      f->given && f->real && f->ch && (!password || !*password || f->password)
+          ? 0
+          : MEF3_ENOMEM;
+  f->access_level = mef3_reader_access_level(r);
+  for (size_t i = 0; !rc && i < f->n_ch; i++) {
+    const mef3_channel_info *ci = mef3_reader_channel(r, i);
+    fchan *c = &f->ch[i];
+    c->name = strdup(ci->name);
+    c->units = strdup(ci->units_description ? ci->units_description : "");
+    if (!c->name || !c->units) {
+      rc = MEF3_ENOMEM;
+      break;
+    }
+    c->fs = ci->fs;
+    c->n_samples = ci->n_samples;
+    c->ufact = ci->units_conversion_factor;
+    c->cs = ci->n_blocks ? ci->start_uutc : MEF3_UUTC_NO_ENTRY;
+    c->ce = ci->n_blocks ? ci->end_uutc : MEF3_UUTC_NO_ENTRY;
+    f->times_relative |= ci->times_relative;
+    if (!(c->fs > 0.0) || !isfinite(c->fs)) {
+      c->cs = c->ce = MEF3_UUTC_NO_ENTRY; /* unusable rate: no data */
+      c->S = 1;
+      continue;
+    }
+    c->S = mef3_tile_samples(fm->o.tile_duration_s, c->fs);
+    if (c->S > MAX_TILE_SAMPLES)
+      rc = mef3__error(MEF3_EINVAL,
+                       "%s: channel %s: a tile of %g s at %g Hz is %lld "
+                       "samples, more than %lld; lower tile_duration_s",
+                       real, ci->name, fm->o.tile_duration_s, c->fs,
+                       (long long)c->S, (long long)MAX_TILE_SAMPLES);
+  }
+  if (rc) {
+    mef3_reader_close(r);
+    mfile_free(f);
+    return rc == MEF3_ENOMEM ? mef3__error(rc, "out of memory") : rc;
+  }
+  mef3__mfile_release(f, r);
+  if (f->n_idle != 1) { /* could not keep it: it is closed */
+    mfile_free(f);
+    return mef3__error(MEF3_ENOMEM, "out of memory");
+  }
+  *out = f;
+  return 0;
+}
+
+/* The open file `path` names, with a reference; NULL and an error if none. */
+static mfile *lookup(mef3_files *fm, const char *path) {
+  pthread_mutex_lock(&fm->mu);
+  mfile *f = mef3__strmap_get(&fm->aliases, path);
+  if (f)
+    atomic_fetch_add(&f->refs, 1);
+  pthread_mutex_unlock(&fm->mu);
+  if (f)
+    return f;
+  char real[PATH_MAX];
+  int rc = mef3_files_resolve(fm->root, path, real, sizeof real);
+  if (rc == 0) {
+    pthread_mutex_lock(&fm->mu);
+    f = mef3__strmap_get(&fm->files, real);
+    if (f)
+      atomic_fetch_add(&f->refs, 1);
+    pthread_mutex_unlock(&fm->mu);
+  }
+  if (!f && rc != MEF3_EINVAL)
+    mef3__error(MEF3_ENOTFOUND, "%s: file not open", path);
+  return f;
+}
+
+/* ---- pools ---- */
+
+static mef3_pool *get_pool(mef3_files *fm, int prefetch) {
+  if (!fm->o.use_process_pool)
+    return NULL;
+  pthread_mutex_lock(&fm->pools_mu);
+  mef3_pool **pp = prefetch ? &fm->pf : &fm->fg;
+  int *broken = prefetch ? &fm->pf_broken : &fm->fg_broken;
+  if (!*pp && !*broken) {
+    mef3_pool_options po = MEF3_POOL_OPTIONS_INIT;
+    po.max_workers = prefetch ? fm->pf_workers : fm->fg_workers;
+    po.worker_path = fm->worker_path;
+    po.name = prefetch ? "prefetch" : "fg";
+    mef3_pool *p = NULL;
+    if (mef3_pool_new(&p, &po) != 0) {
+      *broken = 1;
+      char msg[512];
+      snprintf(msg, sizeof msg, "%s", mef3_error_last()->message);
+      pthread_mutex_unlock(&fm->pools_mu);
+      mef3__files_log(fm, MEF3_LOG_ERROR,
+                      "cannot create the %s pool (%s); decoding in process",
+                      prefetch ? "prefetch" : "foreground", msg);
+      return NULL;
+    }
+    /* Files opened before the pool existed: their passwords. */
+    pthread_mutex_lock(&fm->mu);
+    size_t it = 0;
+    const char *key;
+    void *val;
+    while (mef3__strmap_next(&fm->files, &it, &key, &val)) {
+      mfile *f = val;
+      if (f->password)
+        mef3_pool_set_password(p, f->real, f->password);
+    }
+    pthread_mutex_unlock(&fm->mu);
+    *pp = p;
+    pthread_mutex_unlock(&fm->pools_mu);
+    mef3__files_log(fm, MEF3_LOG_INFO, "started the %s pool (%d workers)",
+                    prefetch ? "prefetch" : "foreground", po.max_workers);
+    return p;
+  }
+  mef3_pool *p = *pp;
+  pthread_mutex_unlock(&fm->pools_mu);
+  return p;
+}
+
+mef3_pool *mef3__files_pf_pool(mef3_files *fm) {
+  return get_pool(fm, 1);
+}
+
+/* ---- the idle sweeper ---- */
+
+static void *sweeper_main(void *arg) {
+  mef3_files *fm = arg;
+  pthread_mutex_lock(&fm->sw_mu);
+  while (!fm->sw_stop) {
+    if (fm->sw_done == fm->sw_kick) {
+      struct timespec dl;
+      clock_gettime(CLOCK_MONOTONIC, &dl);
+      dl.tv_sec += fm->sw_interval_ms / 1000;
+      dl.tv_nsec += (fm->sw_interval_ms % 1000) * 1000000;
+      if (dl.tv_nsec >= 1000000000) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000;
+      }
+      pthread_cond_timedwait(&fm->sw_cv, &fm->sw_mu, &dl);
+      if (fm->sw_stop)
+        break;
+    }
+    uint64_t kick = fm->sw_kick;
+    pthread_mutex_unlock(&fm->sw_mu);
+    size_t n = mef3__tcache_expire(&fm->cache);
+    if (n)
+      mef3__files_log(fm, MEF3_LOG_DEBUG, "idle sweep dropped %zu tiles", n);
+    pthread_mutex_lock(&fm->sw_mu);
+    fm->sw_done = kick;
+    pthread_cond_broadcast(&fm->sw_cv);
+  }
+  pthread_mutex_unlock(&fm->sw_mu);
+  return NULL;
+}
+
+int mef3__files_sweep_now(mef3_files *fm) {
+  if (!fm->sw_started)
+    return -1;
+  pthread_mutex_lock(&fm->sw_mu);
+  uint64_t want = ++fm->sw_kick;
+  pthread_cond_broadcast(&fm->sw_cv);
+  while (fm->sw_done < want && !fm->sw_stop)
+    pthread_cond_wait(&fm->sw_cv, &fm->sw_mu);
+  pthread_mutex_unlock(&fm->sw_mu);
+  return 0;
+}
+
+/* ---- create and free ---- */
+
+static int cores(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 2;
+}
+
+static int check_options(mef3_files_options *o) {
+  if (!(o->tile_duration_s > 0.0) || !isfinite(o->tile_duration_s))
+    return mef3__error(MEF3_EINVAL,
+                       "tile_duration_s must be positive "
+                       "(got %g)",
+                       o->tile_duration_s);
+  if (o->tile_cache_bytes <= 0)
+    return mef3__error(MEF3_EINVAL,
+                       "tile_cache_bytes must be positive "
+                       "(got %lld)",
+                       (long long)o->tile_cache_bytes);
+  if (!(o->cache_ttl_s >= 0.0) || o->cache_ttl_s > 1e12)
+    return mef3__error(MEF3_EINVAL,
+                       "cache_ttl_s must be 0 (off) or "
+                       "positive (got %g)",
+                       o->cache_ttl_s);
+  if (o->min_parallel_tiles < 0)
+    return mef3__error(MEF3_EINVAL,
+                       "min_parallel_tiles must not be "
+                       "negative (got %d)",
+                       o->min_parallel_tiles);
+  if (o->min_parallel_tiles == 0)
+    o->min_parallel_tiles = 1;
+  if (o->prefetch_ahead_windows < 0 || o->prefetch_behind_windows < 0)
+    return mef3__error(MEF3_EINVAL,
+                       "prefetch windows must not be negative "
+                       "(ahead %d, behind %d)",
+                       o->prefetch_ahead_windows, o->prefetch_behind_windows);
+  if (o->prefetch_threads < 0 || o->prefetch_threads > 1024)
+    return mef3__error(MEF3_EINVAL, "prefetch_threads %d out of [0, 1024]",
+                       o->prefetch_threads);
+  if (o->prefetch_threads == 0)
+    o->prefetch_threads = 4;
+  if (o->max_open_files < 0)
+    return mef3__error(MEF3_EINVAL, "max_open_files must not be negative");
+  if (o->reader_processes < 0 || o->reader_processes > 1024)
+    return mef3__error(MEF3_EINVAL, "reader_processes %d out of [0, 1024]",
+                       o->reader_processes);
+  if (o->prefetch_processes < -1)
+    return mef3__error(MEF3_EINVAL,
+                       "prefetch_processes must be -1 (half) "
+                       "or positive (got %d)",
+                       o->prefetch_processes);
+  return 0;
+}
+
+int mef3_files_new(mef3_files **out, const mef3_files_options *opts) {
+  if (!out)
+    return mef3__error(MEF3_EINVAL, "no output pointer");
+  *out = NULL;
+  mef3_files_options o = MEF3_FILES_OPTIONS_INIT;
+  if (opts) {
+    if (opts->version != MEF3_FILES_OPTIONS_VERSION)
+      return mef3__error(MEF3_EINVAL, "files options version %u, expected %u",
+                         opts->version, MEF3_FILES_OPTIONS_VERSION);
+    o = *opts;
+  }
+  int rc = check_options(&o);
+  if (rc)
+    return rc;
+  /* The lanes: reader_processes in all, prefetch_processes of them for
+   * prefetch, the rest (at least one) for the foreground. */
+  int total = o.reader_processes ? o.reader_processes : cores() - 1;
+  if (total < 2) {
+    if (o.reader_processes && o.use_process_pool)
+      return mef3__error(MEF3_EINVAL,
+                         "reader_processes must be at least 2 "
+                         "(one per lane), got %d",
+                         o.reader_processes);
+    total = 2;
+  }
+  int pfw = o.prefetch_processes;
+  if (pfw < 0)
+    pfw = total / 2 > 0 ? total / 2 : 1;
+  if (o.use_process_pool && (pfw < 1 || pfw > total - 1))
+    return mef3__error(MEF3_EINVAL,
+                       "prefetch_processes must be in [1, %d] "
+                       "(reader_processes - 1), got %d",
+                       total - 1, pfw);
+  char root[PATH_MAX];
+  if (o.data_root) {
+    if (!realpath(o.data_root, root))
+      return mef3__error(errno == ENOENT ? MEF3_ENOTFOUND : MEF3_EINVAL,
+                         "data root %s: %s", o.data_root, strerror(errno));
+    if (!mef3__is_dir(root))
+      return mef3__error(MEF3_EINVAL, "data root %s is not a directory",
+                         o.data_root);
+  }
+
+  mef3_files *fm = calloc(1, sizeof *fm);
+  if (!fm)
+    return mef3__error(MEF3_ENOMEM, "out of memory");
+  fm->o = o;
+  fm->fg_workers = total - pfw;
+  fm->pf_workers = pfw;
+  fm->root = o.data_root ? strdup(root) : NULL;
+  fm->worker_path = o.worker_path ? strdup(o.worker_path) : NULL;
+  fm->o.data_root = fm->root;
+  fm->o.worker_path = fm->worker_path;
+  if ((o.data_root && !fm->root) || (o.worker_path && !fm->worker_path)) {
+    free(fm->root);
+    free(fm->worker_path);
+    free(fm);
+    return mef3__error(MEF3_ENOMEM, "out of memory");
+  }
+  int64_t ttl_ms = (int64_t)llround(o.cache_ttl_s * 1000.0);
+  if (o.cache_ttl_s > 0 && ttl_ms < 1)
+    ttl_ms = 1;
+  rc = mef3__tcache_init(&fm->cache, o.tile_cache_bytes, ttl_ms, o.clock,
+                         o.clock_payload);
+  if (rc) {
+    free(fm->root);
+    free(fm->worker_path);
+    free(fm);
+    return rc;
+  }
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_mutex_init(&fm->pools_mu, NULL);
+  pthread_mutex_init(&fm->mu, NULL);
+  pthread_mutex_init(&fm->pf_mu, NULL);
+  pthread_cond_init(&fm->pf_cv, &ca);
+  pthread_mutex_init(&fm->sw_mu, NULL);
+  pthread_cond_init(&fm->sw_cv, &ca);
+  pthread_condattr_destroy(&ca);
+  if (ttl_ms > 0) {
+    fm->sw_interval_ms = ttl_ms / 10 > 1000 ? ttl_ms / 10 : 1000;
+    if (pthread_create(&fm->sweeper, NULL, sweeper_main, fm) != 0) {
+      mef3_files_free(fm);
+      return mef3__error(MEF3_ELIMIT, "cannot start the sweeper thread");
+    }
+    fm->sw_started = 1;
+  }
+  mef3__files_log(fm, MEF3_LOG_DEBUG,
+                  "file manager: tiles of %g s, cache of %lld bytes, idle "
+                  "expiry %g s, %s (%d foreground + %d prefetch)",
+                  o.tile_duration_s, (long long)o.tile_cache_bytes,
+                  o.cache_ttl_s,
+                  o.use_process_pool ? "process pool" : "in process",
+                  fm->fg_workers, fm->pf_workers);
+  *out = fm;
+  return 0;
+}
+
+void mef3_files_free(mef3_files *fm) {
+  if (!fm)
+    return;
+  if (fm->sw_started) {
+    pthread_mutex_lock(&fm->sw_mu);
+    fm->sw_stop = 1;
+    pthread_cond_broadcast(&fm->sw_cv);
+    pthread_mutex_unlock(&fm->sw_mu);
+    pthread_join(fm->sweeper, NULL);
+  }
+  /* Prefetch first: its completions touch the cache and the files. */
+  mef3__prefetch_stop_threads(fm);
+  pthread_mutex_lock(&fm->pools_mu);
+  mef3_pool *pf = fm->pf, *fg = fm->fg;
+  fm->pf = fm->fg = NULL;
+  fm->pf_broken = fm->fg_broken = 1;
+  pthread_mutex_unlock(&fm->pools_mu);
+  mef3_pool_free(pf); /* runs the callbacks of what it cancels */
+  mef3_pool_free(fg);
+  mef3__files_prefetch_wait(fm);
+
+  size_t it = 0;
+  const char *key;
+  void *val;
+  while (mef3__strmap_next(&fm->files, &it, &key, &val)) {
+    mfile *f = val;
+    mef3__tcache_file_drop(&fm->cache, f->id);
+    mef3__mfile_unref(f);
+  }
+  mef3__strmap_dispose(&fm->files);
+  mef3__strmap_dispose(&fm->aliases);
+  mef3__tcache_dispose(&fm->cache);
+  pthread_mutex_destroy(&fm->pools_mu);
+  pthread_mutex_destroy(&fm->mu);
+  pthread_mutex_destroy(&fm->pf_mu);
+  pthread_cond_destroy(&fm->pf_cv);
+  pthread_mutex_destroy(&fm->sw_mu);
+  pthread_cond_destroy(&fm->sw_cv);
+  free(fm->root);
+  free(fm->worker_path);
+  free(fm);
+}
+
+/* ---- open, close, info, list ---- */
+
+static int add_alias_locked(mef3_files *fm, const char *path, mfile *f) {
+  return mef3__strmap_put(&fm->aliases, path, f, NULL) ? MEF3_ENOMEM : 0;
+}
+
+int mef3_files_open(mef3_files *fm, const char *path, const char *password,
+                    int *already_open) {
+  if (already_open)
+    *already_open = 0;
+  if (!fm || !path)
+    return mef3__error(MEF3_EINVAL, "no file manager or path");
+  char real[PATH_MAX];
+  int rc = mef3_files_resolve(fm->root, path, real, sizeof real);
+  if (rc) {
+    mef3__files_log(fm, MEF3_LOG_WARN, "open %s: %s", path,
+                    mef3_error_last()->message);
+    return rc;
+  }
+  pthread_mutex_lock(&fm->mu);
+  mfile *have = mef3__strmap_get(&fm->files, real);
+  if (have)
+    add_alias_locked(fm, path, have); /* a missing alias costs a realpath */
+  pthread_mutex_unlock(&fm->mu);
+  if (have) {
+    if (already_open)
+      *already_open = 1;
+    mef3__files_log(fm, MEF3_LOG_INFO, "open %s: already open", path);
+    return 0;
+  }
+  if (fm->root && (rc = mef3__files_check_tree(fm->root, real)) != 0) {
+    mef3__files_log(fm, MEF3_LOG_WARN, "open %s: %s", path,
+                    mef3_error_last()->message);
+    return rc;
+  }
+  mef3_reader *r = NULL;
+  mef3_reader_options ro = MEF3_READER_OPTIONS_INIT;
+  ro.password = password;
+  rc = mef3_reader_open(&r, real, &ro);
+  mfile *f = NULL;
+  if (!rc)
+    rc = mfile_new(&f, fm, path, real, password, r);
+  if (rc) {
+    mef3__files_log(fm, MEF3_LOG_WARN, "open %s: %s", path,
+                    mef3_error_last()->message);
+    return rc;
+  }
+
+  /* Publish it.  Under pools_mu, so that passwords reach the pools before
+   * any read can find the file, and a concurrent close of the same path
+   * cannot interleave. */
+  pthread_mutex_lock(&fm->pools_mu);
+  pthread_mutex_lock(&fm->mu);
+  have = mef3__strmap_get(&fm->files, real);
+  if (have) { /* another thread opened it meanwhile */
+    add_alias_locked(fm, path, have);
+  } else if (fm->o.max_open_files > 0 &&
+             (int64_t)fm->files.used >= fm->o.max_open_files) {
+    rc = mef3__error(MEF3_ELIMIT, "%s: %lld files open already (the limit)",
+                     path, (long long)fm->o.max_open_files);
+  } else {
+    f->id = ++fm->next_id;
+  }
+  pthread_mutex_unlock(&fm->mu);
+  if (!have && !rc) {
+    rc = mef3__tcache_file_add(&fm->cache, f->id);
+    if (!rc && f->password) {
+      if (fm->fg)
+        mef3_pool_set_password(fm->fg, f->real, f->password);
+      if (fm->pf)
+        mef3_pool_set_password(fm->pf, f->real, f->password);
+    }
+    pthread_mutex_lock(&fm->mu);
+    if (!rc &&
+        (mef3__strmap_put(&fm->files, real, f, NULL) ||
+         add_alias_locked(fm, path, f) || add_alias_locked(fm, real, f))) {
+      mef3__strmap_del(&fm->files, real);
+      mef3__strmap_del(&fm->aliases, path);
+      mef3__strmap_del(&fm->aliases, real);
+      rc = mef3__error(MEF3_ENOMEM, "out of memory");
+    }
+    pthread_mutex_unlock(&fm->mu);
+    if (rc) {
+      mef3__tcache_file_drop(&fm->cache, f->id);
+      if (f->password) {
+        if (fm->fg)
+          mef3_pool_set_password(fm->fg, f->real, NULL);
+        if (fm->pf)
+          mef3_pool_set_password(fm->pf, f->real, NULL);
+      }
+    }
+  }
+  pthread_mutex_unlock(&fm->pools_mu);
+  if (have || rc) {
+    mef3__mfile_unref(f);
+    if (have && already_open)
+      *already_open = 1;
+    if (rc)
+      mef3__files_log(fm, MEF3_LOG_WARN, "open %s: %s", path,
+                      mef3_error_last()->message);
+    return rc;
+  }
+  mef3__files_log(fm, MEF3_LOG_INFO,
+                  "opened %s (%zu channels, access level "
+                  "%d)",
+                  real, f->n_ch, f->access_level);
+  return 0;
+}
+
+int mef3_files_close(mef3_files *fm, const char *path) {
+  if (!fm || !path)
+    return mef3__error(MEF3_EINVAL, "no file manager or path");
+  char real[PATH_MAX];
+  int have_real = mef3_files_resolve(fm->root, path, real, sizeof real) == 0;
+  pthread_mutex_lock(&fm->pools_mu);
+  pthread_mutex_lock(&fm->mu);
+  mfile *f = mef3__strmap_get(&fm->aliases, path);
+  if (!f && have_real)
+    f = mef3__strmap_get(&fm->files, real);
+  if (f) {
+    mef3__strmap_del(&fm->files, f->real);
+    size_t it = 0;
+    const char *key;
+    void *val;
+    while (mef3__strmap_next(&fm->aliases, &it, &key, &val))
+      if (val == f)
+        mef3__strmap_del(&fm->aliases, key);
+  }
+  pthread_mutex_unlock(&fm->mu);
+  if (!f) {
+    pthread_mutex_unlock(&fm->pools_mu);
+    return mef3__error(MEF3_ENOTFOUND, "%s: file not open", path);
+  }
+  size_t n = mef3__tcache_file_drop(&fm->cache, f->id);
+  /* Forgetting the password also makes every worker close the file. */
+  if (fm->fg)
+    mef3_pool_set_password(fm->fg, f->real, NULL);
+  if (fm->pf)
+    mef3_pool_set_password(fm->pf, f->real, NULL);
+  pthread_mutex_unlock(&fm->pools_mu);
+  mef3__files_log(fm, MEF3_LOG_INFO, "closed %s (%zu tiles dropped)", f->real,
+                  n);
+  mef3__mfile_unref(f);
+  return 0;
+}
+
+int mef3_files_info(mef3_files *fm, const char *path, mef3_file_info **out) {
+  if (!out)
+    return mef3__error(MEF3_EINVAL, "no output pointer");
+  *out = NULL;
+  if (!fm || !path)
+    return mef3__error(MEF3_EINVAL, "no file manager or path");
+  mfile *f = lookup(fm, path);
+  if (!f)
+    return mef3_error_last()->code;
+  mef3_file_info *info = calloc(1, sizeof *info);
+  int rc = 0;
+  if (!info || !(info->path = strdup(f->given)) ||
+      !(info->real_path = strdup(f->real)) ||
+      !(info->channels = calloc(f->n_ch ? f->n_ch : 1, sizeof *info->channels)))
+    rc = mef3__error(MEF3_ENOMEM, "out of memory");
+  if (!rc) {
+    info->n_channels = f->n_ch;
+    info->start_uutc = info->end_uutc = MEF3_UUTC_NO_ENTRY;
+    for (size_t i = 0; i < f->n_ch; i++) {
+      const fchan *c = &f->ch[i];
+      mef3_file_channel *o = &info->channels[i];
+      snprintf(o->name, sizeof o->name, "%s", c->name);
+      snprintf(o->units, sizeof o->units, "%s", c->units);
+      o->fs = c->fs;
+      o->start_uutc = c->cs;
+      o->end_uutc = c->ce;
+      o->n_samples = c->n_samples;
+      o->units_conversion_factor = c->ufact;
+      if (c->cs == MEF3_UUTC_NO_ENTRY)
+        continue;
+      if (info->start_uutc == MEF3_UUTC_NO_ENTRY || c->cs < info->start_uutc)
+        info->start_uutc = c->cs;
+      if (info->end_uutc == MEF3_UUTC_NO_ENTRY || c->ce > info->end_uutc)
+        info->end_uutc = c->ce;
+    }
+    info->duration_s = info->start_uutc == MEF3_UUTC_NO_ENTRY
+                           ? 0.0
+                           : (double)(info->end_uutc - info->start_uutc) / 1e6;
+    info->access_level = f->access_level;
+    info->times_relative = f->times_relative;
+  }
+  mef3__mfile_unref(f);
+  if (rc) {
+    mef3_file_info_free(info);
+    return rc;
+  }
+  *out = info;
+  return 0;
+}
+
+void mef3_file_info_free(mef3_file_info *info) {
+  if (!info)
+    return;
+  free(info->path);
+  free(info->real_path);
+  free(info->channels);
+  free(info);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int mef3_files_list(mef3_files *fm, char ***out, size_t *n) {
+  if (!out || !n)
+    return mef3__error(MEF3_EINVAL, "no output pointer");
+  *out = NULL;
+  *n = 0;
+  if (!fm)
+    return mef3__error(MEF3_EINVAL, "no file manager");
+  pthread_mutex_lock(&fm->mu);
+  size_t cap = fm->files.used;
+  char **v = calloc(cap ? cap : 1, sizeof *v);
+  size_t k = 0, it = 0;
+  const char *key;
+  void *val;
+  int rc = v ? 0 : MEF3_ENOMEM;
+  while (!rc && mef3__strmap_next(&fm->files, &it, &key, &val)) {
+    if (!(v[k] = strdup(((mfile *)val)->given)))
+      rc = MEF3_ENOMEM;
+    else
+      k++;
+  }
+  pthread_mutex_unlock(&fm->mu);
+  if (rc) {
+    mef3_files_list_free(v, k);
+    return mef3__error(MEF3_ENOMEM, "out of memory");
+  }
+  qsort(v, k, sizeof *v, cmp_str);
+  *out = v;
+  *n = k;
+  return 0;
+}
+
+void mef3_files_list_free(char **paths, size_t n) {
+  if (!paths)
+    return;
+  for (size_t i = 0; i < n; i++)
+    free(paths[i]);
+  free(paths);
+}
+
+void mef3_files_stats_get(mef3_files *fm, mef3_files_stats *out) {
+  if (!out)
+    return;
+  memset(out, 0, sizeof *out);
+  if (!fm)
+    return;
+  mef3__tcache_stats(&fm->cache, out);
+  out->reads = atomic_load(&fm->reads);
+  out->pool_tiles = atomic_load(&fm->pool_tiles);
+  out->local_tiles = atomic_load(&fm->local_tiles);
+  out->prefetch_failed = atomic_load(&fm->prefetch_failed);
+  pthread_mutex_lock(&fm->mu);
+  out->open_files = fm->files.used;
+  pthread_mutex_unlock(&fm->mu);
+}
+
+/* ---- decoding claimed tiles ---- */
+
+/* A tile this read claimed and must publish or fail. */
+typedef struct claim {
+  size_t key; /* index into the read's keys */
+  mef3__tile *t;
+  int done;
+} claim;
+
+static void publish_copy(mef3_files *fm, mef3__tile *t, const float *src,
+                         int64_t S, int *oom) {
+  float *buf = malloc((size_t)S * sizeof *buf);
+  if (!buf) {
+    *oom = 1;
+    mef3__tcache_fail(&fm->cache, t);
+    return;
+  }
+  memcpy(buf, src, (size_t)S * sizeof *buf);
+  mef3__tcache_publish(&fm->cache, t, buf, (size_t)S, 0);
+}
+
+/* Decode claims in process, with a leased reader. */
+static int decode_local(mef3_files *fm, mfile *f, const mef3__tcache_key *keys,
+                        claim *cl, size_t n) {
+  mef3_reader *r = NULL;
+  int rc = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (cl[i].done)
+      continue;
+    const mef3__tcache_key *k = &keys[cl[i].key];
+    const fchan *c = &f->ch[k->ch];
+    float *buf = NULL;
+    if (!rc && !r)
+      rc = mef3__mfile_lease(f, &r);
+    if (!rc && !(buf = malloc((size_t)c->S * sizeof *buf)))
+      rc = mef3__error(MEF3_ENOMEM, "out of memory");
+    if (!rc)
+      rc = mef3_reader_read_tile(r, k->ch, k->idx, c->fs, c->cs, c->S, buf,
+                                 NULL, 0);
+    cl[i].done = 1;
+    if (rc) {
+      free(buf);
+      mef3__tcache_fail(&fm->cache, cl[i].t);
+      continue;
+    }
+    mef3__tcache_publish(&fm->cache, cl[i].t, buf, (size_t)c->S, 0);
+    atomic_fetch_add(&fm->local_tiles, 1);
+  }
+  if (r)
+    mef3__mfile_release(f, r);
+  return rc;
+}
+
+/* Decode claims in the foreground pool: requests of at most `per` tiles
+ * of one channel; whatever fails there is left for decode_local. */
+static void decode_pool(mef3_files *fm, mef3_pool *pool, mfile *f,
+                        const mef3__tcache_key *keys, claim *cl, size_t n) {
+  size_t W = (size_t)(fm->fg_workers > 0 ? fm->fg_workers : 1);
+  size_t per = (n + W - 1) / W;
+  if (per < 1)
+    per = 1;
+  typedef struct {
+    mef3_future *fut;
+    size_t first, count; /* claims [first, first + count) */
+  } req;
+  req *rq = calloc(n, sizeof *rq);
+  int64_t *idx = malloc(per * sizeof *idx);
+  if (!rq || !idx) {
+    free(rq);
+    free(idx);
+    return; /* all left to decode_local */
+  }
+  size_t nr = 0;
+  for (size_t i = 0; i < n;) {
+    uint32_t ch = keys[cl[i].key].ch;
+    size_t j = i;
+    while (j < n && j - i < per && keys[cl[j].key].ch == ch) {
+      idx[j - i] = keys[cl[j].key].idx;
+      j++;
+    }
+    const fchan *c = &f->ch[ch];
+    mef3_future *fut = NULL;
+    if (mef3_pool_submit_tiles(&fut, pool, f->real, c->name, idx, j - i, c->fs,
+                               c->cs, c->S) == 0)
+      rq[nr++] = (req){fut, i, j - i};
+    else
+      mef3__files_log(fm, MEF3_LOG_ERROR,
+                      "%s: channel %s: foreground pool "
+                      "submit failed (%s); decoding in process",
+                      f->real, c->name, mef3_error_last()->message);
+    i = j;
+  }
+  int oom = 0;
+  for (size_t q = 0; q < nr; q++) {
+    mef3_future_wait(rq[q].fut, -1);
+    int st = mef3_future_status(rq[q].fut);
+    size_t nt = 0, spt = 0;
+    const float *tiles =
+        st == 0 ? mef3_future_tiles(rq[q].fut, &nt, &spt) : NULL;
+    uint32_t ch = keys[cl[rq[q].first].key].ch;
+    const fchan *c = &f->ch[ch];
+    if (!tiles || nt != rq[q].count || spt != (size_t)c->S) {
+      mef3__files_log(fm, MEF3_LOG_ERROR,
+                      "%s: channel %s: foreground pool "
+                      "decode failed (%s); decoding in process",
+                      f->real, c->name,
+                      st ? mef3_future_message(rq[q].fut) : "bad result");
+    } else {
+      for (size_t k = 0; k < rq[q].count; k++) {
+        claim *x = &cl[rq[q].first + k];
+        publish_copy(fm, x->t, tiles + k * spt, c->S, &oom);
+        x->done = 1;
+        if (!oom)
+          atomic_fetch_add(&fm->pool_tiles, 1);
+      }
+    }
+    mef3_future_free(rq[q].fut);
+  }
+  (void)oom; /* a tile that failed for memory is retried by the read */
+  free(rq);
+  free(idx);
+}
+
+/* ---- reads ---- */
+
+static int64_t floordiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/*
+ * Get every key READY and pinned into `tiles`.  Counts each key once: a
+ * hit when found READY at first, a miss when this read decoded it, a wait
+ * otherwise.  On failure nothing stays pinned.
+ */
+static int load_tiles(mef3_files *fm, mfile *f, const mef3__tcache_key *keys,
+                      size_t nk, mef3__tile **tiles, uint64_t counts[3]) {
+  size_t *pend = malloc(nk * sizeof *pend);
+  mef3__tcache_key *sub = malloc(nk * sizeof *sub);
+  mef3__tile **got = malloc(nk * sizeof *got);
+  mef3__acq *acq = malloc(nk * sizeof *acq);
+  mef3__tile_owner **own = malloc(nk * sizeof *own);
+  claim *cl = malloc(nk * sizeof *cl);
+  size_t *wait = malloc(nk * sizeof *wait);
+  uint8_t *claimed_once = calloc(nk, 1), *first = calloc(nk, 1);
+  int rc = 0;
+  if (!pend || !sub || !got || !acq || !own || !cl || !wait || !claimed_once ||
+      !first) {
+    rc = mef3__error(MEF3_ENOMEM, "out of memory");
+    goto out;
+  }
+  for (size_t i = 0; i < nk; i++) {
+    pend[i] = i;
+    tiles[i] = NULL;
+  }
+  size_t np = nk;
+  for (int round = 0; np > 0 && !rc; round++) {
+    if (round == MAX_ROUNDS) {
+      rc = mef3__error(MEF3_EIO,
+                       "%s: tiles could not be loaded after %d "
+                       "attempts",
+                       f->real, MAX_ROUNDS);
+      break;
+    }
+    size_t ncl = 0, nw = 0, nsteal = 0;
+    /* Acquire the pending keys; tiles whose prefetch is still queued are
+     * taken back and acquired again at once. */
+    for (int pass = 0; pass < 2 && np > 0 && !rc; pass++) {
+      for (size_t i = 0; i < np; i++)
+        sub[i] = keys[pend[i]];
+      rc = mef3__tcache_acquire(&fm->cache, sub, np, NULL, got, acq,
+                                pass == 0 ? own : NULL, 0);
+      if (rc)
+        break;
+      nsteal = 0;
+      for (size_t i = 0; i < np; i++) {
+        size_t k = pend[i];
+        if (round == 0 && pass == 0 && acq[i] == MEF3__ACQ_HIT)
+          first[k] = 1;
+        if (acq[i] == MEF3__ACQ_HIT) {
+          tiles[k] = got[i];
+        } else if (acq[i] == MEF3__ACQ_CLAIMED) {
+          tiles[k] = got[i];
+          cl[ncl++] = (claim){k, got[i], 0};
+          claimed_once[k] = 1;
+        } else if (pass == 0 && own[i] &&
+                   mef3__prefetch_steal(fm, own[i]) == 0) {
+          /* canceled: the tile failed; claim it in the next pass */
+          mef3__tcache_unpin(&fm->cache, got[i]);
+          pend[nsteal++] = k;
+        } else {
+          tiles[k] = got[i];
+          wait[nw++] = k;
+        }
+      }
+      np = nsteal;
+    }
+    if (rc)
+      break;
+    /* Decode our claims: in the foreground pool when there are enough. */
+    if (ncl) {
+      mef3_pool *pool =
+          (int)ncl >= fm->o.min_parallel_tiles ? get_pool(fm, 0) : NULL;
+      if (pool)
+        decode_pool(fm, pool, f, keys, cl, ncl);
+      rc = decode_local(fm, f, keys, cl, ncl);
+      for (size_t i = 0; i < ncl; i++) {
+        size_t k = cl[i].key;
+        if (tiles[k]->state != MEF3__TILE_READY) { /* failed (memory) */
+          mef3__tcache_unpin(&fm->cache, tiles[k]);
+          tiles[k] = NULL;
+          pend[np++] = k;
+        }
+      }
+    }
+    /* Then wait for the tiles others load. */
+    for (size_t i = 0; i < nw; i++) {
+      size_t k = wait[i];
+      if (mef3__tcache_wait(&fm->cache, tiles[k]) != MEF3__TILE_READY) {
+        mef3__tcache_unpin(&fm->cache, tiles[k]);
+        tiles[k] = NULL;
+        pend[np++] = k; /* its loader gave up: claim it again */
+      }
+    }
+  }
+out:
+  if (rc) {
+    for (size_t i = 0; i < nk; i++) {
+      mef3__tcache_unpin(&fm->cache, tiles[i]);
+      tiles[i] = NULL;
+    }
+  } else {
+    for (size_t i = 0; i < nk; i++) {
+      if (first[i])
+        counts[0]++;
+      else if (claimed_once[i])
+        counts[1]++;
+      else
+        counts[2]++;
+    }
+  }
+  free(pend);
+  free(sub);
+  free(got);
+  free(acq);
+  free(own);
+  free(cl);
+  free(wait);
+  free(claimed_once);
+  free(first);
+  return rc;
+}
+
+/* What a read needs of one distinct channel. */
+typedef struct span {
+  size_t ch;
+  int has_data;
+  int64_t i1;     /* grid sample of `start` */
+  int64_t b1, b2; /* tiles */
+  size_t key0;    /* its first key (tile max(b1, 0)) */
+} span;
+
+static void nan_fill(float *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    p[i] = NAN;
+}
+
+/* Cut row [i1, i1 + n) of a channel out of its pinned tiles. */
+static void cut_row(float *row, const span *sp, int64_t n, int64_t S,
+                    mef3__tile *const *tiles) {
+  if (!sp->has_data) {
+    nan_fill(row, (size_t)n);
+    return;
+  }
+  for (int64_t b = sp->b1; b <= sp->b2; b++) {
+    int64_t lo = b * S > sp->i1 ? b * S : sp->i1;
+    int64_t hi = (b + 1) * S < sp->i1 + n ? (b + 1) * S : sp->i1 + n;
+    if (hi <= lo)
+      continue;
+    float *dst = row + (lo - sp->i1);
+    if (b < 0) {
+      nan_fill(dst, (size_t)(hi - lo));
+      continue;
+    }
+    const mef3__tile *t =
+        tiles[sp->key0 + (size_t)(b - (sp->b1 > 0 ? sp->b1 : 0))];
+    memcpy(dst, t->data + (lo - b * S), (size_t)(hi - lo) * sizeof *dst);
+  }
+}
+
+/* Tiles of [ta, tb) on channel c's grid: first and last index. */
+static int range_tiles(const fchan *c, int64_t ta, int64_t tb, int64_t *ba,
+                       int64_t *bb) {
+  double ia = round(((double)ta - (double)c->cs) * c->fs / 1e6);
+  double ib = round(((double)tb - (double)c->cs) * c->fs / 1e6);
+  if (!(fabs(ia) < 4e18) || !(fabs(ib) < 4e18) || ib <= ia)
+    return 0;
+  *ba = floordiv((int64_t)ia, c->S);
+  *bb = floordiv((int64_t)ib - 1, c->S);
+  return 1;
+}
+
+/* Prefetch the windows ahead and behind [start, end) of every span. */
+static void schedule_prefetch(mef3_files *fm, mfile *f, const span *sp,
+                              size_t nsp, int64_t start, int64_t end) {
+  int A = fm->o.prefetch_ahead_windows, B = fm->o.prefetch_behind_windows;
+  int64_t W = end - start, reach;
+  enum { MAX_PER_RANGE = 4096 };
+  int64_t *list = NULL;
+  size_t cap = 0;
+  for (int dir = 0; dir < 2; dir++) { /* ahead first: scrolling forward */
+    int k = dir == 0 ? A : B;
+    if (k <= 0 || __builtin_mul_overflow(W, (int64_t)k, &reach))
+      continue;
+    int64_t ta, tb;
+    if (dir == 0) {
+      ta = end;
+      if (__builtin_add_overflow(end, reach, &tb))
+        continue;
+    } else {
+      tb = start;
+      if (__builtin_sub_overflow(start, reach, &ta))
+        continue;
+    }
+    for (size_t u = 0; u < nsp; u++) {
+      const fchan *c = &f->ch[sp[u].ch];
+      int64_t ba, bb;
+      if (!sp[u].has_data || !range_tiles(c, ta, tb, &ba, &bb))
+        continue;
+      if (ba < 0)
+        ba = 0;
+      if (bb - ba >= MAX_PER_RANGE)
+        bb = ba + MAX_PER_RANGE - 1;
+      size_t n = 0;
+      for (int64_t b = ba; b <= bb; b++) {
+        if (b >= sp[u].b1 && b <= sp[u].b2)
+          continue; /* the window itself: read just now */
+        int64_t t0, t1;
+        mef3_tile_window(c->cs, c->fs, b, c->S, &t0, &t1);
+        if (t0 >= c->ce)
+          break; /* past the end of the channel: nothing to load */
+        if (n == cap) {
+          size_t nc = cap ? cap * 2 : 16;
+          int64_t *nl = realloc(list, nc * sizeof *nl);
+          if (!nl)
+            break;
+          list = nl;
+          cap = nc;
+        }
+        list[n++] = b;
+      }
+      if (n)
+        mef3__prefetch_schedule(fm, f, sp[u].ch, list, n);
+    }
+  }
+  free(list);
+}
+
+int mef3_files_read(mef3_files *fm, const char *path,
+                    const char *const *channels, size_t n_channels,
+                    int64_t start_uutc, int64_t end_uutc, mef3_signal **out) {
+  if (!out)
+    return mef3__error(MEF3_EINVAL, "no output pointer");
+  *out = NULL;
+  if (!fm || !path || (n_channels && !channels))
+    return mef3__error(MEF3_EINVAL, "missing argument");
+  int64_t span_us;
+  if (end_uutc <= start_uutc)
+    return mef3__error(MEF3_EINVAL,
+                       "window [%lld, %lld) is empty or "
+                       "reversed",
+                       (long long)start_uutc, (long long)end_uutc);
+  if (__builtin_sub_overflow(end_uutc, start_uutc, &span_us))
+    return mef3__error(MEF3_EINVAL, "window [%lld, %lld) is too long",
+                       (long long)start_uutc, (long long)end_uutc);
+  mfile *f = lookup(fm, path);
+  if (!f)
+    return mef3_error_last()->code;
+
+  size_t nrow = n_channels ? n_channels : f->n_ch;
+  size_t *row_u = calloc(nrow ? nrow : 1, sizeof *row_u);
+  span *sp = calloc(nrow ? nrow : 1, sizeof *sp);
+  mef3__tcache_key *keys = NULL;
+  mef3__tile **tiles = NULL;
+  mef3_signal *sig = NULL;
+  size_t nsp = 0, nk = 0;
+  int rc = 0;
+  if (!row_u || !sp) {
+    rc = mef3__error(MEF3_ENOMEM, "out of memory");
+    goto done;
+  }
+  if (nrow == 0) {
+    rc = mef3__error(MEF3_ENOTFOUND, "%s: no channels", path);
+    goto done;
+  }
+  /* Channels: names to indices; distinct ones become spans. */
+  for (size_t r = 0; r < nrow && !rc; r++) {
+    size_t ch = r;
+    if (n_channels) {
+      const char *name = channels[r];
+      if (!name) {
+        rc = mef3__error(MEF3_EINVAL, "channel name %zu is NULL", r);
+        break;
+      }
+      for (ch = 0; ch < f->n_ch && strcmp(f->ch[ch].name, name); ch++)
+        ;
+      if (ch == f->n_ch) {
+        rc = mef3__error(MEF3_ENOTFOUND, "%s: no channel named \"%s\"", path,
+                         name);
+        break;
+      }
+    }
+    size_t u = 0;
+    while (u < nsp && sp[u].ch != ch)
+      u++;
+    if (u == nsp)
+      sp[nsp++].ch = ch;
+    row_u[r] = u;
+  }
+  if (rc)
+    goto done;
+  double fs = f->ch[sp[0].ch].fs;
+  for (size_t u = 1; u < nsp; u++)
+    if (fabs(f->ch[sp[u].ch].fs - fs) >= 5e-7) {
+      rc = mef3__error(MEF3_EINVAL,
+                       "%s: channels %s (%g Hz) and %s (%g Hz) "
+                       "do not share a sampling rate",
+                       path, f->ch[sp[0].ch].name, fs, f->ch[sp[u].ch].name,
+                       f->ch[sp[u].ch].fs);
+      goto done;
+    }
+  int64_t n = mef3_window_samples(start_uutc, end_uutc, fs);
+  if (n <= 0) {
+    rc = mef3__error(MEF3_EINVAL,
+                     "window [%lld, %lld) is shorter than one "
+                     "sample at %g Hz",
+                     (long long)start_uutc, (long long)end_uutc, fs);
+    goto done;
+  }
+  if (n > MAX_READ_SAMPLES / (int64_t)nrow) {
+    rc = mef3__error(MEF3_ELIMIT,
+                     "%s: %zu channels x %lld samples is too "
+                     "large a read",
+                     path, nrow, (long long)n);
+    goto done;
+  }
+  /* Tiles per span. */
+  for (size_t u = 0; u < nsp; u++) {
+    const fchan *c = &f->ch[sp[u].ch];
+    int64_t d;
+    sp[u].has_data = c->cs != MEF3_UUTC_NO_ENTRY;
+    if (!sp[u].has_data)
+      continue;
+    double i1 = 0;
+    if (__builtin_sub_overflow(start_uutc, c->cs, &d) ||
+        !(fabs(i1 = (double)llround((double)d * c->fs / 1e6)) < 4e18)) {
+      sp[u].has_data = 0; /* absurdly far from the recording: NaN */
+      continue;
+    }
+    sp[u].i1 = (int64_t)i1;
+    sp[u].b1 = floordiv(sp[u].i1, c->S);
+    sp[u].b2 = floordiv(sp[u].i1 + n - 1, c->S);
+    sp[u].key0 = nk;
+    if (sp[u].b2 >= 0) {
+      int64_t from = sp[u].b1 > 0 ? sp[u].b1 : 0;
+      if ((uint64_t)(sp[u].b2 - from + 1) > MAX_READ_TILES - nk) {
+        rc = mef3__error(MEF3_ELIMIT,
+                         "%s: the read needs more than %zu "
+                         "tiles",
+                         path, MAX_READ_TILES);
+        goto done;
+      }
+      nk += (size_t)(sp[u].b2 - from + 1);
+    }
+  }
+  keys = malloc((nk ? nk : 1) * sizeof *keys);
+  tiles = calloc(nk ? nk : 1, sizeof *tiles);
+  if (!keys || !tiles) {
+    rc = mef3__error(MEF3_ENOMEM, "out of memory");
+    goto done;
+  }
+  for (size_t u = 0, k = 0; u < nsp; u++) {
+    if (!sp[u].has_data)
+      continue;
+    for (int64_t b = sp[u].b1 > 0 ? sp[u].b1 : 0; b <= sp[u].b2; b++)
+      keys[k++] = (mef3__tcache_key){f->id, (uint32_t)sp[u].ch, b};
+  }
+  uint64_t counts[3] = {0, 0, 0};
+  if (nk && (rc = load_tiles(fm, f, keys, nk, tiles, counts)) != 0)
+    goto done;
+  mef3__tcache_count(&fm->cache, counts[0], counts[1], counts[2]);
+
+  /* Cut the rows, no lock held: the tiles are pinned. */
+  sig = calloc(1, sizeof *sig);
+  if (sig) {
+    sig->channel_names = calloc(nrow, sizeof *sig->channel_names);
+    sig->data = malloc((size_t)n * nrow * sizeof *sig->data);
+  }
+  if (!sig || !sig->channel_names || !sig->data) {
+    rc = mef3__error(MEF3_ENOMEM, "out of memory for %zu x %lld samples", nrow,
+                     (long long)n);
+    goto done;
+  }
+  sig->n_channels = nrow;
+  sig->n_samples = (size_t)n;
+  sig->fs = fs;
+  sig->start_uutc = start_uutc;
+  sig->end_uutc = end_uutc;
+  for (size_t r = 0; r < nrow; r++) {
+    size_t u = row_u[r];
+    float *row = sig->data + r * (size_t)n;
+    size_t r0 = 0;
+    while (row_u[r0] != u)
+      r0++;
+    if (r0 < r)
+      memcpy(row, sig->data + r0 * (size_t)n, (size_t)n * sizeof *row);
+    else
+      cut_row(row, &sp[u], n, f->ch[sp[u].ch].S, tiles);
+    if (!(sig->channel_names[r] = strdup(f->ch[sp[u].ch].name))) {
+      rc = mef3__error(MEF3_ENOMEM, "out of memory");
+      goto done;
+    }
+  }
+  for (size_t k = 0; k < nk; k++) {
+    mef3__tcache_unpin(&fm->cache, tiles[k]);
+    tiles[k] = NULL;
+  }
+  atomic_fetch_add(&fm->reads, 1);
+  mef3__files_log(fm, MEF3_LOG_DEBUG,
+                  "read %s [%lld, %lld) %zu channels: %llu tiles cached, "
+                  "%llu decoded, %llu waited for",
+                  f->given, (long long)start_uutc, (long long)end_uutc, nrow,
+                  (unsigned long long)counts[0], (unsigned long long)counts[1],
+                  (unsigned long long)counts[2]);
+  schedule_prefetch(fm, f, sp, nsp, start_uutc, end_uutc);
+
+done:
+  if (tiles)
+    for (size_t k = 0; k < nk; k++)
+      mef3__tcache_unpin(&fm->cache, tiles[k]);
+  if (rc) {
+    mef3_signal_free(sig);
+    sig = NULL;
+  }
+  free(tiles);
+  free(keys);
+  free(sp);
+  free(row_u);
+  mef3__mfile_unref(f);
+  *out = sig;
+  return rc;
+}
+
+void mef3_signal_free(mef3_signal *s) {
+  if (!s)
+    return;
+  if (s->channel_names)
+    for (size_t i = 0; i < s->n_channels; i++)
+      free(s->channel_names[i]);
+  free(s->channel_names);
+  free(s->data);
+  free(s);
+}
+
+/* ---- hooks ---- */
+
+int mef3__files_tile_cached(mef3_files *fm, const char *path,
+                            const char *channel, int64_t tile) {
+  mfile *f = lookup(fm, path);
+  if (!f)
+    return 0;
+  int yes = 0;
+  for (size_t i = 0; i < f->n_ch; i++)
+    if (!strcmp(f->ch[i].name, channel)) {
+      mef3__tcache_key k = {f->id, (uint32_t)i, tile};
+      yes = mef3__tcache_contains(&fm->cache, &k);
+    }
+  mef3__mfile_unref(f);
+  return yes;
+}

@@ -1,0 +1,152 @@
+/*
+ * files/files_impl.h - the file manager's internals, shared by files.c
+ * (files, reads), prefetch.c (the prefetch lanes) and paths.c (path
+ * confinement).  Not installed; tests and benchmarks use the few hooks at
+ * the end.
+ *
+ * Locks, in the order they may be taken (never the other way round):
+ *   pools_mu  - creating the pools, passwords in the pools, the files map
+ *               on open and close (so a close and a re-open of one file
+ *               cannot interleave their password updates);
+ *   mu        - the files and alias maps, counters;
+ *   file->rmu - a file's idle readers;
+ *   pf_mu     - prefetch bookkeeping and the prefetch thread queue;
+ *   cache.mu  - the tile cache (innermost; see tile_cache.h).
+ * None is held across a decode, a copy of samples, a pool call that may
+ * run a done-callback, or a log callback.
+ */
+#ifndef MEF3_FILES_IMPL_H
+#define MEF3_FILES_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "files/tile_cache.h"
+#include "mef3pool/files.h"
+#include "mef3pool/pool.h"
+#include "mef3pool/reader.h"
+#include "util/error.h"
+#include "util/strmap.h"
+
+/* One channel of an open file, as the tiles see it. */
+typedef struct fchan {
+  char *name;
+  double fs;
+  int64_t cs, ce; /* start, end µUTC; cs == MEF3_UUTC_NO_ENTRY: no data */
+  int64_t S;      /* samples per tile */
+  int64_t n_samples;
+  double ufact;
+  char *units;
+} fchan;
+
+/* An open file.  Reference counted: the files map holds one reference,
+ * every read and prefetch request in progress one each. */
+typedef struct mfile {
+  atomic_int refs;
+  uint64_t id;    /* never reused: tiles of a closed file cannot match */
+  char *given;    /* the path as first opened */
+  char *real;     /* canonical path (key) */
+  char *password; /* NULL: none; wiped when freed */
+  size_t n_ch;
+  fchan *ch;
+  int access_level;
+  int times_relative;
+  /* idle in-process readers (leased to one thread at a time) */
+  pthread_mutex_t rmu;
+  mef3_reader **idle;
+  size_t n_idle, cap_idle;
+} mfile;
+
+/* A prefetch request: up to PF_MAX_TILES tiles of one channel. */
+#define PF_MAX_TILES 4
+typedef struct pfreq {
+  mef3__tile_owner owner; /* first: the cache hands it to readers */
+  struct mef3_files *fm;
+  mfile *file;
+  size_t ch;
+  size_t n;
+  int64_t idx[PF_MAX_TILES];
+  mef3__tile *tiles[PF_MAX_TILES];
+  _Atomic(mef3_future *) fut; /* pool lane, once submitted */
+  atomic_int cancel_req;      /* a reader wants the tiles: cancel if queued */
+  struct pfreq *qnext;        /* thread lane queue */
+  int queued;                 /* in the thread lane queue (pf_mu) */
+  int lane_pool;              /* submitted to the prefetch pool */
+} pfreq;
+
+struct mef3_files {
+  mef3_files_options o; /* strings below are our copies */
+  char *root;           /* canonical data root or NULL */
+  char *worker_path;
+  int fg_workers, pf_workers;
+
+  pthread_mutex_t pools_mu;
+  mef3_pool *fg, *pf;
+  int fg_broken, pf_broken; /* could not create: decode in process */
+
+  pthread_mutex_t mu;
+  mef3__strmap files;   /* canonical path -> mfile* */
+  mef3__strmap aliases; /* path as given -> mfile* (no reference) */
+  uint64_t next_id;
+  _Atomic uint64_t reads, pool_tiles, local_tiles, prefetch_failed;
+
+  mef3__tcache cache;
+
+  /* prefetch bookkeeping and the thread lane */
+  pthread_mutex_t pf_mu;
+  pthread_cond_t pf_cv;   /* outstanding reached 0, or queue changed */
+  size_t pf_outstanding;  /* requests not completed yet */
+  int64_t pf_bytes;       /* bytes of the tiles in those */
+  pfreq *q_head, *q_tail; /* thread lane queue */
+  pthread_t *threads;
+  int n_threads;
+  int pf_stop;
+
+  /* idle sweeper */
+  pthread_mutex_t sw_mu;
+  pthread_cond_t sw_cv;
+  pthread_t sweeper;
+  int sw_started, sw_stop;
+  uint64_t sw_kick, sw_done;
+  int64_t sw_interval_ms;
+};
+
+/* ---- files.c ---- */
+void mef3__files_log(mef3_files *fm, mef3_log_level level, const char *fmt, ...)
+    MEF3__PRINTF(3, 4);
+void mef3__mfile_unref(mfile *f);
+/* Lease an in-process reader of `f` (opening one if none is idle). */
+int mef3__mfile_lease(mfile *f, mef3_reader **out);
+void mef3__mfile_release(mfile *f, mef3_reader *r);
+/* The prefetch pool, created at first use; NULL: decode in threads. */
+mef3_pool *mef3__files_pf_pool(mef3_files *fm);
+
+/* ---- prefetch.c ---- */
+/* Schedule the prefetch of the `n` tiles (indices) of channel `ch`;
+ * those cached or in flight are skipped.  Never fails: problems are
+ * logged. */
+void mef3__prefetch_schedule(mef3_files *fm, mfile *f, size_t ch,
+                             const int64_t *tiles, size_t n);
+/* Try to cancel a queued prefetch request; 0 when it was canceled (its
+ * tiles failed, so the caller may claim them).  Drops `owner`'s ref the
+ * cache took. */
+int mef3__prefetch_steal(mef3_files *fm, mef3__tile_owner *owner);
+/* Drop a reference the cache handed out with a tile owner. */
+void mef3__prefetch_owner_unref(mef3__tile_owner *owner);
+/* Stop the thread lane: cancel what is queued, join the threads. */
+void mef3__prefetch_stop_threads(mef3_files *fm);
+
+/* ---- paths.c ---- */
+/* Check that no symbolic link below `dir` leads outside `root`. */
+int mef3__files_check_tree(const char *root, const char *dir);
+
+/* ---- hooks for tests and benchmarks ---- */
+/* 1 when tile `tile` of `channel` of the open file `path` is cached. */
+int mef3__files_tile_cached(mef3_files *fm, const char *path,
+                            const char *channel, int64_t tile);
+/* Wait until no prefetch request is outstanding. */
+void mef3__files_prefetch_wait(mef3_files *fm);
+/* Make the sweeper run once now and wait for it; -1 when there is none. */
+int mef3__files_sweep_now(mef3_files *fm);
+
+#endif

@@ -1,0 +1,324 @@
+/*
+ * files/prefetch.c - loading the windows around a read in the background.
+ *
+ * A read hands the tiles ahead and behind it here.  They are claimed in
+ * the tile cache (tiles cached or in flight are skipped, cached ones keep
+ * their LRU place) in requests of at most PF_MAX_TILES tiles of one
+ * channel, each request the owner of its tiles in the cache.  A request
+ * goes either
+ *   - to the prefetch pool (a lane of its own, so it never takes a worker
+ *     a read needs); its done-callback, on the pool's service thread,
+ *     copies the tiles out of shared memory into the cache; or
+ *   - with the process pool off (or not startable), to a queue served by
+ *     a few threads decoding in process with leased readers.
+ *
+ * Taking tiles back.  A read that needs a tile some request is loading
+ * asks for it (mef3__prefetch_steal): a request still queued is canceled
+ * - its tiles fail, and the read claims and decodes them itself - while
+ * one already being decoded is waited for.  A request is submitted after
+ * its tiles are claimed, so a steal can arrive before it is in a queue:
+ * it then sets cancel_req, which the scheduler checks once the request is
+ * queued (both sides write, then read the other's flag, so at least one
+ * sees it).
+ *
+ * Lifetime.  A request is reference counted: one reference until it has
+ * completed (its tiles published or failed), one for the scheduler until
+ * it is done submitting, and one per read holding it for a steal (the
+ * cache hands those out while the request's tiles are LOADING, which its
+ * completion reference guarantees is alive).  The last one frees the
+ * pool future and drops the request's file reference.
+ *
+ * Failures are logged (cancellations at debug level) and counted, never
+ * returned: prefetch is best effort.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "files/files_impl.h"
+
+static void pf_unref(pfreq *r) {
+  if (atomic_fetch_sub(&r->owner.refs, 1) != 1)
+    return;
+  mef3_future_free(atomic_load(&r->fut));
+  mef3__mfile_unref(r->file);
+  free(r);
+}
+
+void mef3__prefetch_owner_unref(mef3__tile_owner *owner) {
+  pf_unref((pfreq *)owner);
+}
+
+/* The end of a request: unpin its tiles (each already published or
+ * failed), update the counters, drop the completion reference. */
+static void pf_finish(pfreq *r, size_t failed) {
+  mef3_files *fm = r->fm;
+  int64_t bytes = (int64_t)r->n * r->file->ch[r->ch].S * (int64_t)sizeof(float);
+  for (size_t i = 0; i < r->n; i++)
+    mef3__tcache_unpin(&fm->cache, r->tiles[i]);
+  if (failed)
+    atomic_fetch_add(&fm->prefetch_failed, failed);
+  pthread_mutex_lock(&fm->pf_mu);
+  fm->pf_outstanding--;
+  fm->pf_bytes -= bytes;
+  if (fm->pf_outstanding == 0)
+    pthread_cond_broadcast(&fm->pf_cv);
+  pthread_mutex_unlock(&fm->pf_mu);
+  pf_unref(r);
+}
+
+static void pf_log_failure(pfreq *r, int status, const char *msg) {
+  const fchan *c = &r->file->ch[r->ch];
+  mef3__files_log(
+      r->fm, status == MEF3_ECANCELED ? MEF3_LOG_DEBUG : MEF3_LOG_ERROR,
+      "prefetch of %s channel %s tiles %lld..%lld %s: %s", r->file->real,
+      c->name, (long long)r->idx[0], (long long)r->idx[r->n - 1],
+      status == MEF3_ECANCELED ? "canceled" : "failed", msg);
+}
+
+/* Fail every tile of a request that did not run (or failed) and finish. */
+static void pf_fail_all(pfreq *r, int status, const char *msg) {
+  for (size_t i = 0; i < r->n; i++)
+    mef3__tcache_fail(&r->fm->cache, r->tiles[i]);
+  pf_log_failure(r, status, msg);
+  pf_finish(r, r->n);
+}
+
+/* Done-callback of a pool request (the pool's service thread, or the
+ * thread that canceled it): copy the tiles out of shared memory. */
+static void pool_done(mef3_future *f, void *payload) {
+  pfreq *r = payload;
+  int st = mef3_future_status(f);
+  size_t nt = 0, spt = 0;
+  const float *src = st == 0 ? mef3_future_tiles(f, &nt, &spt) : NULL;
+  int64_t S = r->file->ch[r->ch].S;
+  if (!src || nt != r->n || spt != (size_t)S) {
+    pf_fail_all(r, st ? st : MEF3_ERROR,
+                st ? mef3_future_message(f) : "unexpected result shape");
+    return;
+  }
+  size_t failed = 0;
+  for (size_t i = 0; i < r->n; i++) {
+    float *buf = malloc((size_t)S * sizeof *buf);
+    if (!buf) {
+      mef3__tcache_fail(&r->fm->cache, r->tiles[i]);
+      failed++;
+      continue;
+    }
+    memcpy(buf, src + i * spt, (size_t)S * sizeof *buf);
+    mef3__tcache_publish(&r->fm->cache, r->tiles[i], buf, (size_t)S, 1);
+  }
+  if (failed)
+    pf_log_failure(r, MEF3_ENOMEM, "out of memory");
+  pf_finish(r, failed);
+}
+
+/* Decode a request in process (a prefetch thread). */
+static void run_local(pfreq *r) {
+  const fchan *c = &r->file->ch[r->ch];
+  mef3_reader *rd = NULL;
+  int rc = mef3__mfile_lease(r->file, &rd);
+  if (rc) {
+    pf_fail_all(r, rc, mef3_error_last()->message);
+    return;
+  }
+  size_t failed = 0;
+  for (size_t i = 0; i < r->n; i++) {
+    float *buf = malloc((size_t)c->S * sizeof *buf);
+    if (!buf || mef3_reader_read_tile(rd, r->ch, r->idx[i], c->fs, c->cs, c->S,
+                                      buf, NULL, 0) != 0) {
+      free(buf);
+      mef3__tcache_fail(&r->fm->cache, r->tiles[i]);
+      failed++;
+      continue;
+    }
+    mef3__tcache_publish(&r->fm->cache, r->tiles[i], buf, (size_t)c->S, 1);
+  }
+  mef3__mfile_release(r->file, rd);
+  if (failed)
+    pf_log_failure(r, MEF3_ENOMEM, "out of memory");
+  pf_finish(r, failed);
+}
+
+static void *thread_main(void *arg) {
+  mef3_files *fm = arg;
+  pthread_mutex_lock(&fm->pf_mu);
+  for (;;) {
+    while (!fm->q_head && !fm->pf_stop)
+      pthread_cond_wait(&fm->pf_cv, &fm->pf_mu);
+    if (fm->pf_stop)
+      break;
+    pfreq *r = fm->q_head;
+    fm->q_head = r->qnext;
+    if (!fm->q_head)
+      fm->q_tail = NULL;
+    r->queued = 0;
+    pthread_mutex_unlock(&fm->pf_mu);
+    run_local(r);
+    pthread_mutex_lock(&fm->pf_mu);
+  }
+  pthread_mutex_unlock(&fm->pf_mu);
+  return NULL;
+}
+
+/* Queue a request for the threads (starting them at first use). */
+static void enqueue_local(mef3_files *fm, pfreq *r) {
+  pthread_mutex_lock(&fm->pf_mu);
+  if (!fm->threads && !fm->pf_stop) {
+    fm->threads = calloc((size_t)fm->o.prefetch_threads, sizeof *fm->threads);
+    for (int i = 0; fm->threads && i < fm->o.prefetch_threads; i++) {
+      if (pthread_create(&fm->threads[i], NULL, thread_main, fm) != 0)
+        break;
+      fm->n_threads++;
+    }
+  }
+  int ok = fm->n_threads > 0 && !fm->pf_stop && !atomic_load(&r->cancel_req);
+  if (ok) {
+    r->qnext = NULL;
+    r->queued = 1;
+    if (fm->q_tail)
+      fm->q_tail->qnext = r;
+    else
+      fm->q_head = r;
+    fm->q_tail = r;
+    pthread_cond_broadcast(&fm->pf_cv);
+  }
+  pthread_mutex_unlock(&fm->pf_mu);
+  if (!ok)
+    pf_fail_all(r, MEF3_ECANCELED,
+                fm->n_threads ? "taken back by a read or shut down"
+                              : "no prefetch thread could start");
+}
+
+void mef3__prefetch_schedule(mef3_files *fm, mfile *f, size_t ch,
+                             const int64_t *tiles, size_t n) {
+  const fchan *c = &f->ch[ch];
+  int64_t tile_bytes = c->S * (int64_t)sizeof(float);
+  mef3__tcache_key keys[PF_MAX_TILES];
+  size_t which[PF_MAX_TILES];
+  mef3_pool *pool = mef3__files_pf_pool(fm); /* NULL: the thread lane */
+  for (size_t at = 0; at < n; at += PF_MAX_TILES) {
+    size_t m = n - at < PF_MAX_TILES ? n - at : PF_MAX_TILES;
+    /* Keep what is in flight within half the budget: prefetch that could
+     * not stay cached until it is read only evicts what will be. */
+    pthread_mutex_lock(&fm->pf_mu);
+    int full =
+        fm->pf_bytes + (int64_t)m * tile_bytes > fm->o.tile_cache_bytes / 2;
+    pthread_mutex_unlock(&fm->pf_mu);
+    if (full) {
+      mef3__files_log(fm, MEF3_LOG_DEBUG,
+                      "prefetch of %s channel %s "
+                      "skipped: half the cache budget is in flight",
+                      f->real, c->name);
+      return;
+    }
+    pfreq *r = calloc(1, sizeof *r);
+    if (!r) {
+      mef3__files_log(fm, MEF3_LOG_ERROR, "prefetch: out of memory");
+      return;
+    }
+    atomic_init(&r->owner.refs, 2); /* completion + this scheduler */
+    r->fm = fm;
+    r->file = f;
+    r->ch = ch;
+    r->lane_pool = pool != NULL; /* before the claim publishes r */
+    for (size_t i = 0; i < m; i++)
+      keys[i] = (mef3__tcache_key){f->id, (uint32_t)ch, tiles[at + i]};
+    size_t got = 0;
+    if (mef3__tcache_claim(&fm->cache, keys, m, &r->owner, r->tiles, which,
+                           &got) != 0 ||
+        got == 0) {
+      free(r);
+      continue; /* all cached or in flight (or no memory: best effort) */
+    }
+    atomic_fetch_add(&f->refs, 1);
+    r->n = got;
+    for (size_t i = 0; i < got; i++)
+      r->idx[i] = tiles[at + which[i]];
+    pthread_mutex_lock(&fm->pf_mu);
+    fm->pf_outstanding++;
+    fm->pf_bytes += (int64_t)got * tile_bytes;
+    pthread_mutex_unlock(&fm->pf_mu);
+
+    if (pool) {
+      mef3_future *fut = NULL;
+      if (mef3_pool_submit_tiles(&fut, pool, f->real, c->name, r->idx, r->n,
+                                 c->fs, c->cs, c->S) != 0) {
+        pf_fail_all(r, mef3_error_last()->code, mef3_error_last()->message);
+      } else {
+        atomic_store(&r->fut, fut);
+        mef3_future_on_done(fut, pool_done, r); /* may run at once */
+        if (atomic_load(&r->cancel_req))
+          mef3_future_cancel(fut); /* a read asked meanwhile */
+      }
+    } else {
+      enqueue_local(fm, r);
+    }
+    pf_unref(r);
+  }
+}
+
+int mef3__prefetch_steal(mef3_files *fm, mef3__tile_owner *owner) {
+  pfreq *r = (pfreq *)owner;
+  atomic_store(&r->cancel_req, 1);
+  int rc = -1;
+  mef3_future *fut = atomic_load(&r->fut);
+  if (fut) {
+    mef3_error saved = *mef3_error_last();
+    /* Queued: canceled now, its callback (pool_done) runs right here and
+     * fails the tiles.  Running or done: wait for it instead. */
+    rc = mef3_future_cancel(fut) == 0 ? 0 : -1;
+    if (rc)
+      mef3__error(saved.code, "%s", saved.message);
+  } else if (!r->lane_pool) {
+    pthread_mutex_lock(&fm->pf_mu);
+    int was = r->queued;
+    if (was) {
+      pfreq **pp = &fm->q_head, *prev = NULL;
+      while (*pp && *pp != r) {
+        prev = *pp;
+        pp = &(*pp)->qnext;
+      }
+      if (*pp) {
+        *pp = r->qnext;
+        if (fm->q_tail == r)
+          fm->q_tail = prev;
+      }
+      r->queued = 0;
+    }
+    pthread_mutex_unlock(&fm->pf_mu);
+    if (was) {
+      pf_fail_all(r, MEF3_ECANCELED, "taken back by a read");
+      rc = 0;
+    }
+  }
+  pf_unref(r);
+  return rc;
+}
+
+void mef3__prefetch_stop_threads(mef3_files *fm) {
+  pthread_mutex_lock(&fm->pf_mu);
+  fm->pf_stop = 1;
+  pfreq *q = fm->q_head;
+  fm->q_head = fm->q_tail = NULL;
+  for (pfreq *r = q; r; r = r->qnext)
+    r->queued = 0;
+  pthread_cond_broadcast(&fm->pf_cv);
+  pthread_mutex_unlock(&fm->pf_mu);
+  for (pfreq *r = q, *nx; r; r = nx) {
+    nx = r->qnext;
+    pf_fail_all(r, MEF3_ECANCELED, "the file manager is shutting down");
+  }
+  for (int i = 0; i < fm->n_threads; i++)
+    pthread_join(fm->threads[i], NULL);
+  free(fm->threads);
+  fm->threads = NULL;
+  fm->n_threads = 0;
+}
+
+void mef3__files_prefetch_wait(mef3_files *fm) {
+  pthread_mutex_lock(&fm->pf_mu);
+  while (fm->pf_outstanding > 0)
+    pthread_cond_wait(&fm->pf_cv, &fm->pf_mu);
+  pthread_mutex_unlock(&fm->pf_mu);
+}
