@@ -19,6 +19,8 @@
 int mef3_cli_info(int argc, char **argv);
 int mef3_cli_read(int argc, char **argv);
 int mef3_cli_records(int argc, char **argv);
+int mef3_cli_serve(int argc, char **argv);
+int mef3_cli_client(int argc, char **argv);
 int mef3_cli_gen(int argc, char **argv);
 
 /* Print "mef3pool: " + message to stderr; returns `code`. */

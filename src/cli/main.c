@@ -15,6 +15,8 @@ static const command commands[] = {
     {"info", mef3_cli_info, "channels, rates, spans, gaps, encryption, units"},
     {"read", mef3_cli_read, "decode a time window or sample range"},
     {"records", mef3_cli_records, "list the annotations (records)"},
+    {"serve", mef3_cli_serve, "serve sessions over gRPC (mef3io-server API)"},
+    {"client", mef3_cli_client, "talk to a server: open, info, read, list"},
     {"gen", mef3_cli_gen, "write a session of synthetic EEG-like data"},
 };
 

@@ -1,0 +1,341 @@
+/*
+ * cli/cmd_client.c - `mef3pool client ADDR open|info|read|list|close ...`:
+ * talk to a gRPCMef3Server (ours or the Python original) for people and
+ * scripts.  `read` writes f32, npy or csv as `mef3pool read` does and shows
+ * progress on a terminal (stderr) for long reads; nothing when piped.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "mef3pool/client.h"
+
+static const char client_usage[] =
+    "usage: mef3pool client ADDR COMMAND [ARGS...] [--timeout-ms MS]\n\n"
+    "Talk to a gRPCMef3Server at ADDR (HOST:PORT, e.g. 127.0.0.1:50051).\n\n"
+    "commands:\n"
+    "  open PATH [--password P] [--json]   open a session, show its channels\n"
+    "  info PATH [--json]                  channels of an open session\n"
+    "  read PATH [--channels a,b] --start T0 --end T1\n"
+    "       [--format f32|npy|csv|summary] [-o FILE]\n"
+    "                                      read a window (float32, physical\n"
+    "                                      units; NaN where no sample)\n"
+    "  list                                the open sessions, one a line\n"
+    "  close PATH                          close a session\n\n"
+    "T0/T1 are absolute µUTC integers, or times relative to the session's\n"
+    "start with an s, m or h suffix (--start 10s).  f32 output holds the\n"
+    "channels one after another, each complete, little-endian; npy is a\n"
+    "(channels, samples) float32 array; csv has one column per channel;\n"
+    "summary prints the shape, the time taken and a few values.\n"
+    "Errors are one line on stderr; exit codes 0, 1 (failure), 2 (usage).\n";
+
+static int client_fail(int rc, const char *what) {
+  const mef3_error *e = mef3_client_error_last();
+  return cli_fail(CLI_FAIL, "%s: %s (%s)", what,
+                  e->code == rc && e->message[0] ? e->message
+                                                 : mef3_strerror(rc),
+                  mef3_errname(rc));
+}
+
+static void print_info(const mef3_file_info *fi, int json) {
+  if (json) {
+    printf("{\"path\": ");
+    cli_json_string(stdout, fi->path);
+    printf(", \"start_uutc\": %" PRId64 ", \"end_uutc\": %" PRId64
+           ", \"duration_s\": %.6f, \"channels\": [",
+           fi->start_uutc, fi->end_uutc, fi->duration_s);
+    for (size_t i = 0; i < fi->n_channels; i++) {
+      const mef3_file_channel *c = &fi->channels[i];
+      printf("%s{\"name\": ", i ? ", " : "");
+      cli_json_string(stdout, c->name);
+      printf(", \"fs\": %.17g, \"start_uutc\": %" PRId64
+             ", \"end_uutc\": %" PRId64 ", \"n_samples\": %" PRId64
+             ", \"units\": ",
+             c->fs, c->start_uutc, c->end_uutc, c->n_samples);
+      cli_json_string(stdout, c->units);
+      printf("}");
+    }
+    printf("]}\n");
+    return;
+  }
+  char when[64] = "";
+  time_t t = (time_t)(fi->start_uutc / 1000000);
+  struct tm tm;
+  if (gmtime_r(&t, &tm))
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  printf("%s: %zu channels, %.3f s from %s (%" PRId64 " to %" PRId64
+         " µUTC)\n",
+         fi->path, fi->n_channels, fi->duration_s, when, fi->start_uutc,
+         fi->end_uutc);
+  printf("  %-20s %12s %12s %20s %20s %s\n", "channel", "fs (Hz)", "samples",
+         "start µUTC", "end µUTC", "units");
+  for (size_t i = 0; i < fi->n_channels; i++) {
+    const mef3_file_channel *c = &fi->channels[i];
+    printf("  %-20s %12.6g %12" PRId64 " %20" PRId64 " %20" PRId64 " %s\n",
+           c->name, c->fs, c->n_samples, c->start_uutc, c->end_uutc,
+           c->units);
+  }
+}
+
+/* Progress on a terminal: redrawn at most every 0.1 s. */
+typedef struct {
+  int on;
+  double last;
+} progress_state;
+
+static double mono(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static int on_progress(int64_t done, int64_t total, void *payload) {
+  progress_state *p = payload;
+  double now = mono();
+  if (!p->on || (now - p->last < 0.1 && done != total))
+    return 0;
+  p->last = now;
+  if (total > 0)
+    fprintf(stderr, "\rreading: %3d%% (%" PRId64 " of %" PRId64 " samples)",
+            (int)(100.0 * (double)done / (double)total), done, total);
+  else
+    fprintf(stderr, "\rreading: %" PRId64 " samples", done);
+  return 0;
+}
+
+static int write_npy(FILE *f, const float *data, size_t rows, size_t cols) {
+  char header[128];
+  int k = snprintf(header, sizeof header,
+                   "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, "
+                   "%zu), }",
+                   rows, cols);
+  size_t pad = (64 - (10 + (size_t)k + 1) % 64) % 64;
+  uint16_t hlen = (uint16_t)((size_t)k + pad + 1);
+  uint8_t le[2] = {(uint8_t)(hlen & 0xff), (uint8_t)(hlen >> 8)};
+  fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+  fwrite(le, 1, 2, f);
+  fwrite(header, 1, (size_t)k, f);
+  for (size_t i = 0; i < pad; i++)
+    fputc(' ', f);
+  fputc('\n', f);
+  return fwrite(data, sizeof *data, rows * cols, f) == rows * cols ? 0 : -1;
+}
+
+static int do_read(mef3_client *c, const char *path, int argc, char **argv) {
+  const char *chans = NULL, *start = NULL, *end = NULL, *outp = NULL,
+             *fmt = "f32", *v;
+  for (int i = 0; i < argc; i++) {
+    if (cli_opt(argc, argv, &i, "--channels", &v))
+      chans = v;
+    else if (cli_opt(argc, argv, &i, "--start", &v))
+      start = v;
+    else if (cli_opt(argc, argv, &i, "--end", &v))
+      end = v;
+    else if (cli_opt(argc, argv, &i, "-o", &v) ||
+             cli_opt(argc, argv, &i, "--output", &v))
+      outp = v;
+    else if (cli_opt(argc, argv, &i, "--format", &v))
+      fmt = v;
+    else
+      return cli_fail(CLI_USAGE, "client read: unknown argument %s", argv[i]);
+    if (!v)
+      return cli_fail(CLI_USAGE, "client read: %s needs a value", argv[i]);
+  }
+  if (!start || !end)
+    return cli_fail(CLI_USAGE, "client read: give --start and --end");
+  int summary = !strcmp(fmt, "summary");
+  if (strcmp(fmt, "f32") && strcmp(fmt, "npy") && strcmp(fmt, "csv") &&
+      !summary)
+    return cli_fail(CLI_USAGE, "client read: --format takes f32, npy, csv or "
+                               "summary (the server sends float32)");
+  if (!outp && isatty(STDOUT_FILENO) && strcmp(fmt, "csv") && !summary)
+    return cli_fail(CLI_USAGE, "client read: refusing to write binary data to "
+                               "a terminal; use -o FILE or --format csv");
+  mef3_file_info *fi;
+  int rc = mef3_client_info(c, path, &fi);
+  if (rc)
+    return client_fail(rc, path);
+  int64_t t0, t1;
+  if (cli_parse_time(start, fi->start_uutc, &t0) ||
+      cli_parse_time(end, fi->start_uutc, &t1)) {
+    mef3_file_info_free(fi);
+    return cli_fail(CLI_USAGE, "--start/--end take µUTC integers or relative "
+                               "times like 10s");
+  }
+  mef3_file_info_free(fi);
+  char **names = NULL;
+  size_t n_names = 0;
+  if (chans && (cli_split(chans, &names, &n_names) || !n_names))
+    return cli_fail(CLI_USAGE, "--channels takes a comma-separated list");
+  progress_state ps = {isatty(STDERR_FILENO), 0};
+  mef3_signal *sig;
+  double took = mono();
+  rc = mef3_client_read(c, path, (const char *const *)names, n_names, t0, t1,
+                        &sig, on_progress, &ps);
+  took = mono() - took;
+  if (ps.on && ps.last > 0)
+    fputs("\r\033[K", stderr);
+  cli_free_split(names, n_names);
+  if (rc)
+    return client_fail(rc, path);
+  if (summary) {
+    size_t nan = 0, cells = sig->n_channels * sig->n_samples;
+    for (size_t i = 0; i < cells; i++)
+      nan += isnan(sig->data[i]);
+    printf("%zu channels x %zu samples (%.3f s at %g Hz) in %.2f ms, "
+           "%.1f MB; %zu NaN\n",
+           sig->n_channels, sig->n_samples, (double)(t1 - t0) / 1e6, sig->fs,
+           took * 1e3, (double)cells * 4 / 1e6, nan);
+    for (size_t k = 0; k < sig->n_channels && k < 8; k++) {
+      printf("  %-12s", sig->channel_names[k]);
+      for (size_t i = 0; i < sig->n_samples && i < 6; i++)
+        printf(" %10.3f", sig->data[k * sig->n_samples + i]);
+      printf("%s\n", sig->n_samples > 6 ? " ..." : "");
+    }
+    if (sig->n_channels > 8)
+      printf("  (%zu more channels)\n", sig->n_channels - 8);
+    mef3_signal_free(sig);
+    return CLI_OK;
+  }
+  FILE *out = stdout;
+  if (outp && !(out = fopen(outp, "wb"))) {
+    mef3_signal_free(sig);
+    return cli_fail(CLI_FAIL, "%s: cannot create: %m", outp);
+  }
+  int werr = 0;
+  size_t nch = sig->n_channels, n = sig->n_samples;
+  if (!strcmp(fmt, "csv")) {
+    for (size_t k = 0; k < nch; k++) {
+      fputs(k ? "," : "", out);
+      cli_json_string(out, sig->channel_names[k]);
+    }
+    fputc('\n', out);
+    for (size_t i = 0; i < n; i++) {
+      for (size_t k = 0; k < nch; k++) {
+        float x = sig->data[k * n + i];
+        if (k)
+          fputc(',', out);
+        if (isnan(x))
+          fputs("nan", out);
+        else
+          fprintf(out, "%.9g", x);
+      }
+      fputc('\n', out);
+    }
+  } else if (!strcmp(fmt, "npy")) {
+    werr = write_npy(out, sig->data, nch, n);
+  } else {
+    werr = fwrite(sig->data, sizeof(float), nch * n, out) != nch * n;
+  }
+  mef3_signal_free(sig);
+  if (fflush(out) || ferror(out) || werr ||
+      (out != stdout && fclose(out) != 0)) {
+    return cli_fail(CLI_FAIL, "%s: write failed: %m", outp ? outp : "stdout");
+  }
+  return CLI_OK;
+}
+
+int mef3_cli_client(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      fputs(client_usage, stdout);
+      return CLI_OK;
+    }
+  if (argc < 3) {
+    fputs(client_usage, stderr);
+    return CLI_USAGE;
+  }
+  const char *addr = argv[1], *cmd = argv[2], *v;
+  mef3_client_options co = MEF3_CLIENT_OPTIONS_INIT;
+  /* Options common to every command, taken out of the argument list. */
+  char **rest = calloc((size_t)argc, sizeof *rest);
+  int nrest = 0, json = 0;
+  const char *password = NULL;
+  if (!rest)
+    return cli_fail(CLI_FAIL, "out of memory");
+  for (int i = 3; i < argc; i++) {
+    if (cli_opt(argc, argv, &i, "--timeout-ms", &v)) {
+      int64_t ms;
+      if (!v || cli_parse_i64(v, &ms)) {
+        free(rest);
+        return cli_fail(CLI_USAGE, "--timeout-ms takes milliseconds");
+      }
+      co.timeout_ms = ms;
+    } else if (cli_opt(argc, argv, &i, "--password", &v)) {
+      if (!v) {
+        free(rest);
+        return cli_fail(CLI_USAGE, "--password needs a value");
+      }
+      password = v;
+    } else if (!strcmp(argv[i], "--json")) {
+      json = 1;
+    } else {
+      rest[nrest++] = argv[i];
+    }
+  }
+  int is_list = !strcmp(cmd, "list");
+  int known = is_list || !strcmp(cmd, "open") || !strcmp(cmd, "info") ||
+              !strcmp(cmd, "read") || !strcmp(cmd, "close");
+  if (!known) {
+    free(rest);
+    return cli_fail(CLI_USAGE, "client: unknown command \"%s\" (open, info, "
+                               "read, list, close)",
+                    cmd);
+  }
+  if (!is_list && (nrest < 1 || rest[0][0] == '-')) {
+    free(rest);
+    return cli_fail(CLI_USAGE, "client %s: give the session's PATH", cmd);
+  }
+  if ((is_list && nrest > 0) ||
+      (!is_list && strcmp(cmd, "read") && nrest > 1)) {
+    int r = cli_fail(CLI_USAGE, "client %s: unexpected argument \"%s\"", cmd,
+                     rest[is_list ? 0 : 1]);
+    free(rest);
+    return r;
+  }
+  mef3_client *c;
+  int rc = mef3_client_new(&c, addr, &co);
+  if (rc) {
+    free(rest);
+    return client_fail(rc, addr);
+  }
+  int ret = CLI_OK;
+  const char *path = is_list ? NULL : rest[0];
+  if (!strcmp(cmd, "open") || !strcmp(cmd, "info")) {
+    mef3_file_info *fi;
+    int already = 0;
+    rc = !strcmp(cmd, "open")
+             ? mef3_client_open(c, path, password, &fi, &already)
+             : mef3_client_info(c, path, &fi);
+    if (rc) {
+      ret = client_fail(rc, path);
+    } else {
+      print_info(fi, json);
+      if (already && !json)
+        printf("(it was open already)\n");
+      mef3_file_info_free(fi);
+    }
+  } else if (!strcmp(cmd, "close")) {
+    if ((rc = mef3_client_close_file(c, path)))
+      ret = client_fail(rc, path);
+  } else if (is_list) {
+    char **paths;
+    size_t n;
+    if ((rc = mef3_client_list(c, &paths, &n))) {
+      ret = client_fail(rc, "list");
+    } else {
+      for (size_t i = 0; i < n; i++)
+        printf("%s\n", paths[i]);
+      mef3_files_list_free(paths, n);
+    }
+  } else {
+    ret = do_read(c, path, nrest - 1, rest + 1);
+  }
+  mef3_client_free(c);
+  free(rest);
+  return ret;
+}
