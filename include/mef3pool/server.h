@@ -84,6 +84,8 @@ typedef struct mef3_server_stats {
 
 MEF3_EXTERN void mef3_server_stats_get(mef3_server *srv,
                                        mef3_server_stats *out);
+/* The file manager's counters; zeros once shut down.  Not to be called
+ * while mef3_server_shutdown runs. */
 MEF3_EXTERN void mef3_server_files_stats(mef3_server *srv,
                                          mef3_files_stats *out);
 
