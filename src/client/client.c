@@ -395,6 +395,41 @@ static mef3_signal *sig_new(const SignalChunk *ch, size_t nch, size_t n) {
   return s;
 }
 
+/*
+ * Parse a SignalChunk without copying its samples: the small fields go
+ * through protobuf-c, array_bytes points into `flat` (valid while it is;
+ * clear it before freeing the chunk).  NULL when it does not parse.
+ */
+static SignalChunk *unpack_chunk_inplace(grpc_slice flat) {
+  const uint8_t *p = GRPC_SLICE_START_PTR(flat);
+  size_t n = GRPC_SLICE_LENGTH(flat), t, off, len;
+  if (mef3__rpc_find_field(p, n, 2, &t, &off, &len))
+    return (SignalChunk *)protobuf_c_message_unpack(&signal_chunk__descriptor,
+                                                    NULL, n, p);
+  size_t rest = n - (off + len), hn = t + rest;
+  uint8_t *h = malloc(hn ? hn : 1);
+  if (!h)
+    return NULL;
+  memcpy(h, p, t);
+  memcpy(h + t, p + off + len, rest);
+  SignalChunk *ch = signal_chunk__unpack(NULL, hn, h);
+  free(h);
+  if (ch) {
+    ch->array_bytes.data = (uint8_t *)p + off;
+    ch->array_bytes.len = len;
+  }
+  return ch;
+}
+
+/* Free a chunk from unpack_chunk_inplace (its samples are not its own). */
+static void chunk_free_inplace(SignalChunk *ch) {
+  if (!ch)
+    return;
+  ch->array_bytes.data = NULL;
+  ch->array_bytes.len = 0;
+  signal_chunk__free_unpacked(ch, NULL);
+}
+
 /* Copy a chunk's (nch, len) block into columns [off, off+len) of s. */
 static void place(mef3_signal *s, const SignalChunk *ch, size_t off,
                   size_t len) {
@@ -424,24 +459,46 @@ int mef3_client_read(mef3_client *c, const char *path,
   int failed = 0, stop = 0;
   grpc_byte_buffer *bb;
   while (!rc && rpc_recv(&r, &bb)) {
-    SignalChunk *ch =
-        (SignalChunk *)mef3__rpc_unpack(&signal_chunk__descriptor, bb);
-    grpc_byte_buffer_destroy(bb);
-    if (failed) { /* drain after an error */
-      if (ch)
-        signal_chunk__free_unpacked(ch, NULL);
-      continue;
+    grpc_byte_buffer_reader rd;
+    grpc_slice flat = grpc_empty_slice();
+    if (grpc_byte_buffer_reader_init(&rd, bb)) {
+      flat = grpc_byte_buffer_reader_readall(&rd);
+      grpc_byte_buffer_reader_destroy(&rd);
     }
+    grpc_byte_buffer_destroy(bb);
+    SignalChunk *ch = failed ? NULL : unpack_chunk_inplace(flat);
+    /* Chunks kept for later (servers that do not say the total) get a
+     * copy of their samples. */
+    if (ch && ch->total_samples <= 0 && ch->array_bytes.len) {
+      uint8_t *own = malloc(ch->array_bytes.len);
+      if (own)
+        memcpy(own, ch->array_bytes.data, ch->array_bytes.len);
+      ch->array_bytes.data = own;
+      if (!own) {
+        ch->array_bytes.len = 0;
+        signal_chunk__free_unpacked(ch, NULL);
+        ch = NULL;
+        rc = cerr(MEF3_ENOMEM, "client: out of memory");
+        failed = 1;
+      }
+    } else if (ch && ch->total_samples <= 0) {
+      ch->array_bytes.data = NULL;
+    }
+    int inplace = ch && ch->total_samples > 0;
+#define CHUNK_FREE(x) (inplace ? chunk_free_inplace(x) : signal_chunk__free_unpacked(x, NULL))
+    if (failed) /* drain after an error */
+      goto next;
     if (!ch) {
       rc = cerr(MEF3_EIO, "%s: malformed SignalChunk", c->address);
-      break;
+      failed = 1;
+      goto next;
     }
     if (ch->error_message && *ch->error_message) {
       /* Any error voids the whole read, as in the original client. */
       rc = server_error(ch->error_message, ch->error_code);
-      signal_chunk__free_unpacked(ch, NULL);
+      CHUNK_FREE(ch);
       failed = 1;
-      continue;
+      goto next;
     }
     size_t rows = ch->n_shape == 2 ? (size_t)ch->shape[0] : 0;
     size_t len = ch->n_shape == 2 ? (size_t)ch->shape[1] : 0;
@@ -452,9 +509,9 @@ int mef3_client_read(mef3_client *c, const char *path,
       rc = cerr(MEF3_EIO, "%s: a chunk is not a float32 (channels, samples) "
                           "array matching the others",
                 c->address);
-      signal_chunk__free_unpacked(ch, NULL);
+      CHUNK_FREE(ch);
       failed = 1;
-      continue;
+      goto next;
     }
     if (!got && !kept.n)
       first_start = ch->start_uutc;
@@ -463,20 +520,20 @@ int mef3_client_read(mef3_client *c, const char *path,
     if (ch->total_samples > 0) { /* our server: place as it comes */
       if (!sig && !(sig = sig_new(ch, nch, (size_t)ch->total_samples))) {
         rc = cerr(MEF3_ENOMEM, "client: out of memory");
-        signal_chunk__free_unpacked(ch, NULL);
+        CHUNK_FREE(ch);
         failed = 1;
-        continue;
+        goto next;
       }
       if (ch->sample_offset != (int64_t)got ||
           got + len > sig->n_samples) {
         rc = cerr(MEF3_EIO, "%s: chunks out of order", c->address);
-        signal_chunk__free_unpacked(ch, NULL);
+        CHUNK_FREE(ch);
         failed = 1;
-        continue;
+        goto next;
       }
       place(sig, ch, got, len);
       got += len;
-      signal_chunk__free_unpacked(ch, NULL);
+      CHUNK_FREE(ch);
       if (progress && progress((int64_t)got, (int64_t)sig->n_samples, payload))
         stop = 1;
     } else { /* another server: keep, join at the end */
@@ -485,9 +542,9 @@ int mef3_client_read(mef3_client *c, const char *path,
         SignalChunk **v = realloc(kept.v, cap * sizeof *v);
         if (!v) {
           rc = cerr(MEF3_ENOMEM, "client: out of memory");
-          signal_chunk__free_unpacked(ch, NULL);
+          CHUNK_FREE(ch);
           failed = 1;
-          continue;
+          goto next;
         }
         kept.v = v;
         kept.cap = cap;
@@ -502,8 +559,18 @@ int mef3_client_read(mef3_client *c, const char *path,
       rc = cerr(MEF3_ECANCELED, "read cancelled");
       failed = 1;
     }
+  next:
+    grpc_slice_unref(flat);
   }
+#undef CHUNK_FREE
+  /* After a failure, stop the call rather than wait for messages nobody
+   * reads (the status would never come). */
+  if (failed && r.call)
+    grpc_call_cancel(r.call, NULL);
+  mef3_error keep = client_err; /* the first failure is the one to tell */
   int st = r.started ? rpc_end(&r) : 0;
+  if (rc)
+    client_err = keep;
   if (!rc && !failed)
     rc = st;
   rpc_dispose(&r);

@@ -132,6 +132,47 @@ static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
   return -1;
 }
 
+int mef3__rpc_find_field(const uint8_t *p, size_t n, uint32_t field,
+                         size_t *tag_off, size_t *data_off, size_t *data_len) {
+  const uint8_t *start = p, *end = p + n;
+  uint64_t key, v;
+  while (p < end) {
+    const uint8_t *at = p;
+    if (read_varint(&p, end, &key))
+      return -1;
+    switch (key & 7) {
+    case 0:
+      if (read_varint(&p, end, &v))
+        return -1;
+      break;
+    case 1:
+      if ((size_t)(end - p) < 8)
+        return -1;
+      p += 8;
+      break;
+    case 2:
+      if (read_varint(&p, end, &v) || v > (uint64_t)(end - p))
+        return -1;
+      if ((key >> 3) == field) {
+        *tag_off = (size_t)(at - start);
+        *data_off = (size_t)(p - start);
+        *data_len = (size_t)v;
+        return 0;
+      }
+      p += v;
+      break;
+    case 5:
+      if ((size_t)(end - p) < 4)
+        return -1;
+      p += 4;
+      break;
+    default:
+      return -1;
+    }
+  }
+  return -1;
+}
+
 int mef3__rpc_field_has_nul(grpc_byte_buffer *bb, uint32_t field) {
   if (!bb)
     return 0;
@@ -140,33 +181,14 @@ int mef3__rpc_field_has_nul(grpc_byte_buffer *bb, uint32_t field) {
     return 0;
   grpc_slice s = grpc_byte_buffer_reader_readall(&rd);
   grpc_byte_buffer_reader_destroy(&rd);
-  const uint8_t *p = GRPC_SLICE_START_PTR(s), *end = p + GRPC_SLICE_LENGTH(s);
+  const uint8_t *p = GRPC_SLICE_START_PTR(s);
+  size_t n = GRPC_SLICE_LENGTH(s), t, off, len;
   int found = 0;
-  uint64_t key, v;
-  while (p < end && !found && !read_varint(&p, end, &key)) {
-    switch (key & 7) {
-    case 0:
-      if (read_varint(&p, end, &v))
-        p = end;
-      break;
-    case 1:
-      p = (size_t)(end - p) >= 8 ? p + 8 : end;
-      break;
-    case 2:
-      if (read_varint(&p, end, &v) || v > (uint64_t)(end - p)) {
-        p = end;
-        break;
-      }
-      if ((key >> 3) == field && memchr(p, 0, (size_t)v))
-        found = 1;
-      p += v;
-      break;
-    case 5:
-      p = (size_t)(end - p) >= 4 ? p + 4 : end;
-      break;
-    default:
-      p = end;
-    }
+  /* Every occurrence of the field (a repeated one may appear again). */
+  while (!found && !mef3__rpc_find_field(p, n, field, &t, &off, &len)) {
+    found = memchr(p + off, 0, len) != NULL;
+    p += off + len;
+    n -= off + len;
   }
   grpc_slice_unref(s);
   return found;

@@ -69,6 +69,12 @@ int mef3__rpc_past(gpr_timespec deadline);
  * holds a NUL byte (a path a C string would silently cut short). */
 int mef3__rpc_field_has_nul(grpc_byte_buffer *bb, uint32_t field);
 
+/* The first length-delimited occurrence of `field` in the top-level
+ * message p[0..n): offsets of its tag and of its bytes, and their length.
+ * Returns 0, or -1 when absent or the message does not parse. */
+int mef3__rpc_find_field(const uint8_t *p, size_t n, uint32_t field,
+                         size_t *tag_off, size_t *data_off, size_t *data_len);
+
 /* Write a protobuf varint; returns bytes written (at most 10). */
 size_t mef3__rpc_varint(uint8_t *out, uint64_t v);
 
