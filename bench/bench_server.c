@@ -278,7 +278,9 @@ int main(int argc, char **argv) {
     perror(dir);
     return 1;
   }
-  snprintf(session, sizeof session, "%s/eeg16_256hz_1h.mefd", root);
+  size_t rl = strlen(root);
+  memcpy(session, root, rl);
+  strcpy(session + rl, "/eeg16_256hz_1h.mefd");
   if (bench_gen(MEF3_CLI, session, 16, 256, "1h", NULL))
     return 1;
   printf("bench_server: 16 ch x 256 Hz x 1 h, 60 s windows (%.1f MB each)\n",
