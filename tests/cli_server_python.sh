@@ -59,4 +59,41 @@ if [ "$status" -ne 0 ]; then
   echo "the server exited with status $status on SIGTERM"
   rc=1
 fi
+
+# The other way round: our C client against a server that answers as the
+# original does (float32 rates, no additions, chunks joined by the client).
+"$py" "$here/server_interop_pyserver.py" "$work/stubs" "$work/pyport" \
+  "$work/scratch" &
+pypid=$!
+trap 'kill -TERM $pypid 2>/dev/null || true' EXIT
+for _ in $(seq 300); do [ -s "$work/pyport" ] && break; sleep 0.1; done
+paddr=127.0.0.1:$(cat "$work/pyport")
+ok=0 bad=0
+t() { if "$@"; then ok=$((ok + 1)); else bad=$((bad + 1)); echo "FAILED: $*"; fi; }
+"$cli" client "$paddr" open fake.mefd --json > "$work/pyinfo.json"
+t grep -q '"name": "a1"' "$work/pyinfo.json"
+t "$cli" client "$paddr" read fake.mefd --start 0s --end 1400.5s --format npy \
+  -o "$work/scratch/whole.npy"
+t "$cli" client "$paddr" read fake.mefd --channels c3,a1 --start 100s \
+  --end 200s --format npy -o "$work/scratch/part.npy"
+t "$py" - "$work/scratch" <<'PY'
+import sys, numpy as np
+d = sys.argv[1]
+ref = np.load(d + "/fake.npy")
+whole = np.load(d + "/whole.npy")
+part = np.load(d + "/part.npy")
+i0 = n = int(round(100 * 499.7))
+assert whole.shape == (3, int(round(1400.5 * 499.7))), whole.shape
+assert np.array_equal(whole, ref[:, :whole.shape[1]])
+assert np.array_equal(part, ref[[2, 0], i0:i0 + n])
+PY
+if "$cli" client "$paddr" read nope.mefd --start 0 --end 1000000 -o /dev/null \
+  2>"$work/err.txt"; then bad=$((bad + 1)); echo "FAILED: read of nope.mefd";
+else ok=$((ok + 1)); fi
+t "$cli" client "$paddr" list
+t "$cli" client "$paddr" close fake.mefd
+kill -TERM $pypid; wait $pypid || true
+trap - EXIT
+echo "client against an original-style server: $ok passed, $bad failed"
+[ $bad -eq 0 ] || rc=1
 exit $rc
