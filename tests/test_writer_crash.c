@@ -10,7 +10,9 @@
  *    report each completed call through a pipe; the parent kills them with
  *    SIGKILL at different points.  Every channel must then read as an exact
  *    prefix of what was written, at least as long as the whole blocks the
- *    child had reported written, and a whole number of blocks long.
+ *    child had reported written, and a whole number of blocks long; with
+ *    blocks collected in buffers (io_buffer_bytes), still an exact prefix
+ *    of whole blocks.
  * The children leave no process behind (each is waited for).
  */
 #include <math.h>
@@ -42,10 +44,14 @@ typedef struct {
 } progress;
 
 /* The child: write until killed (or `stop_after` calls, then SIGKILL
- * itself).  Never returns. */
-static void child(const char *path, int fd, int64_t stop_after) {
+ * itself), collecting `io_buffer` bytes per file before writing them.
+ * Never returns. */
+static void child(const char *path, int fd, int64_t stop_after,
+                  size_t io_buffer) {
   mef3_writer_options o = MEF3_WRITER_OPTIONS_INIT;
-  o.checkpoint_blocks = 5;
+  /* Frequent checkpoints, except with buffers: those must fill up. */
+  o.checkpoint_blocks = io_buffer ? 100000 : 5;
+  o.io_buffer_bytes = io_buffer;
   o.rto_mode = MEF3_RTO_VALUE;
   o.recording_time_offset = T0 - 1000000;
   mef3_writer *w;
@@ -89,9 +95,12 @@ static void child(const char *path, int fd, int64_t stop_after) {
   }
 }
 
-/* Check the session left behind against `p` (what the child reported). */
+/* Check the session left behind against `p` (what the child reported):
+ * `exact`: exactly the whole blocks reported; else at least them, unless
+ * the child collected blocks in buffers (`buffered`): then any whole
+ * number of blocks, always an exact prefix. */
 static void check_session(const char *path, const progress *p, int exact,
-                          const char *label) {
+                          int buffered, const char *label) {
   mef3_reader *r;
   int rc = mef3_reader_open(&r, path, NULL);
   CHECK_MSG(rc == 0, "%s: open: %s", label, mef3_error_last()->message);
@@ -106,7 +115,7 @@ static void check_session(const char *path, const progress *p, int exact,
       CHECK_MSG(n == whole, "%s: c%d holds %lld samples, want %lld", label, c,
                 (long long)n, (long long)whole);
     else
-      CHECK_MSG(n >= whole && n % bs[c] == 0,
+      CHECK_MSG((buffered || n >= whole) && n % bs[c] == 0,
                 "%s: c%d holds %lld samples, reported %lld", label, c,
                 (long long)n, (long long)p->written[c]);
     int32_t *x = malloc((size_t)(n ? n : 1) * sizeof *x);
@@ -137,7 +146,7 @@ static void check_session(const char *path, const progress *p, int exact,
   if (exact)
     CHECK(nr == (size_t)p->notes);
   else
-    CHECK(nr >= (size_t)p->notes);
+    CHECK(nr >= (size_t)p->notes); /* records are never buffered */
   for (size_t i = 0; i < nr; i++) {
     char want[32];
     snprintf(want, sizeof want, "note %lld",
@@ -156,7 +165,7 @@ static void self_kill(void) {
   pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0)
-    child(path, -1, calls);
+    child(path, -1, calls, 0);
   int st = 0;
   REQUIRE(waitpid(pid, &st, 0) == pid);
   CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
@@ -168,10 +177,32 @@ static void self_kill(void) {
     if (call % 40 == 0)
       p.notes++;
   }
-  check_session(path, &p, 1, "self-kill");
+  check_session(path, &p, 1, 0, "self-kill");
 }
 
-static void killed(int64_t at_calls, const char *tag) {
+/* Buffered children killing themselves after `calls` calls: whatever the
+ * buffers held, the index never names blocks that are not in the file. */
+static void self_kill_buffered(int64_t calls) {
+  char tag[64];
+  snprintf(tag, sizeof tag, "self-buffered-%lld", (long long)calls);
+  const char *dir = tu_scratch(tag);
+  char path[3000];
+  snprintf(path, sizeof path, "%s/k.mefd", dir);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0)
+    child(path, -1, calls, 2000);
+  int st = 0;
+  REQUIRE(waitpid(pid, &st, 0) == pid);
+  CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+  progress p = {{0}, 0};
+  for (int64_t call = 0; call < calls; call++)
+    if (call % 40 == 0)
+      p.notes++;
+  check_session(path, &p, 0, 1, tag);
+}
+
+static void killed(int64_t at_calls, size_t io_buffer, const char *tag) {
   const char *dir = tu_scratch(tag);
   char path[3000];
   snprintf(path, sizeof path, "%s/k.mefd", dir);
@@ -181,7 +212,7 @@ static void killed(int64_t at_calls, const char *tag) {
   REQUIRE(pid >= 0);
   if (pid == 0) {
     close(fds[0]);
-    child(path, fds[1], -1);
+    child(path, fds[1], -1, io_buffer);
   }
   close(fds[1]);
   progress p = {{0}, 0}, q;
@@ -197,15 +228,19 @@ static void killed(int64_t at_calls, const char *tag) {
   CHECK_MSG(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
             "%s: the child ended on its own (status %d)", tag, st);
   CHECK(seen == at_calls);
-  check_session(path, &p, 0, tag);
+  check_session(path, &p, 0, io_buffer != 0, tag);
 }
 
 int main(void) {
   self_kill();
-  killed(1, "kill-1");
-  killed(17, "kill-17");
-  killed(250, "kill-250");
-  killed(1000, "kill-1000");
-  killed(3001, "kill-3001");
+  killed(1, 0, "kill-1");
+  killed(17, 0, "kill-17");
+  killed(250, 0, "kill-250");
+  killed(1000, 0, "kill-1000");
+  killed(3001, 0, "kill-3001");
+  for (int64_t calls = 3; calls < 200; calls += 7)
+    self_kill_buffered(calls);
+  killed(400, 3000, "kill-buffered-400");
+  killed(2500, 3000, "kill-buffered-2500");
   return check_finish();
 }

@@ -188,8 +188,10 @@ static void check_channel(mef3_reader *r, const xchan *x) {
   }
 }
 
-static void sample_paths(void) {
-  const char *dir = tu_scratch("paths");
+/* With `io_buffer` > 0 the writer collects blocks before writing them;
+ * 700 bytes is less than some blocks, so both paths run. */
+static void sample_paths(size_t io_buffer) {
+  const char *dir = tu_scratch(io_buffer ? "paths-buffered" : "paths");
   char path[3000];
   snprintf(path, sizeof path, "%s/rt.mefd", dir);
   mef3_writer_options o = MEF3_WRITER_OPTIONS_INIT;
@@ -199,6 +201,7 @@ static void sample_paths(void) {
   o.session_description = "round trip";
   o.subject_id = "S-001";
   o.checkpoint_blocks = 3; /* many checkpoints on the way */
+  o.io_buffer_bytes = io_buffer;
   mef3_writer *w;
   REQUIRE(mef3_writer_open(&w, path, &o) == 0);
 
@@ -741,7 +744,8 @@ static void deterministic(void) {
 }
 
 int main(void) {
-  sample_paths();
+  sample_paths(0);
+  sample_paths(700);
   rto_modes();
   encryption();
   errors();

@@ -113,13 +113,20 @@ typedef struct mef3_writer_options {
   /* 0: random UUIDs; otherwise UUIDs derived from this seed, so that the
    * same input gives byte-identical files (tests, generators). */
   uint64_t uuid_seed;
+  /* 0: every block goes to disk (the page cache) as soon as it is
+   * complete.  Otherwise each channel collects up to this many bytes of
+   * blocks and index entries before writing them, which saves system
+   * calls for bulk writing; a killed writer then loses the blocks still
+   * collected (the session still opens: the index is written after the
+   * blocks it names).  Checkpoints, flush, sync and close write them. */
+  size_t io_buffer_bytes;
 } mef3_writer_options;
 
 #define MEF3_WRITER_OPTIONS_INIT                                               \
   {                                                                            \
     MEF3_WRITER_OPTIONS_VERSION, NULL, NULL, -1, -1, 0, 0, MEF3_RTO_NONE, 0,   \
         MEF3_GMT_OFFSET_NO_ENTRY, NULL, NULL, NULL, NULL, NULL, NULL, 0,       \
-        MEF3_SYNC_NONE, 0                                                      \
+        MEF3_SYNC_NONE, 0, 0                                                   \
   }
 
 #define MEF3_CHANNEL_OPTIONS_VERSION 1

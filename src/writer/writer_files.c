@@ -11,7 +11,10 @@
  * values are written only at a checkpoint; the first append after it
  * switches the header back to "no entry" before the body changes.  The
  * body CRC is kept as a running CRC, so a checkpoint costs one header
- * write, not a re-read.
+ * write, not a re-read.  A file may collect appended bytes in a buffer and
+ * write them in one go (io_buffer_bytes); its owner then writes the data
+ * file's buffer before the index file's, so that the index never names
+ * bytes that are not written.
  *
  * Whole files (.tmet) are replaced by writing NAME.tmp and renaming it
  * over NAME, which a reader sees as either the old or the new file.
@@ -83,26 +86,73 @@ int mef3__wfile_create(mef3__wfile *f, int dirfd, const char *dir,
   return write_header(f, 1);
 }
 
-int mef3__wfile_append(mef3__wfile *f, const uint8_t *buf, size_t len) {
+int mef3__wfile_set_buffer(mef3__wfile *f, size_t cap) {
+  if (!cap)
+    return 0;
+  f->buf = malloc(cap);
+  if (!f->buf)
+    return mef3__error(MEF3_ENOMEM, "%s: cannot allocate %zu bytes", f->path,
+                       cap);
+  f->buf_cap = cap;
+  return 0;
+}
+
+/* Write `len` body bytes that end at logical body offset `end`. */
+static int write_body(mef3__wfile *f, const uint8_t *buf, size_t len,
+                      uint64_t end) {
   if (f->consistent) {
     int rc = write_header(f, 0);
     if (rc)
       return rc;
   }
-  uint64_t off = MEF3_UH_BYTES + f->body_bytes;
+  uint64_t off = MEF3_UH_BYTES + end - len;
   if (pwrite_full(f->fd, buf, len, off) != 0)
     return mef3__error_at(MEF3_EIO, f->path, off, "cannot write %zu bytes: %s",
                           len, strerror(errno));
+  return 0;
+}
+
+int mef3__wfile_write_buffer(mef3__wfile *f) {
+  if (!f->buf_len)
+    return 0;
+  int rc = write_body(f, f->buf, f->buf_len, f->body_bytes);
+  if (!rc)
+    f->buf_len = 0;
+  return rc;
+}
+
+int mef3__wfile_would_write(const mef3__wfile *f, size_t len) {
+  return f->buf_cap == 0 || f->buf_len + len > f->buf_cap;
+}
+
+int mef3__wfile_append(mef3__wfile *f, const uint8_t *buf, size_t len) {
+  int rc = 0;
+  if (f->buf_len + len > f->buf_cap)
+    rc = mef3__wfile_write_buffer(f);
+  if (rc)
+    return rc;
+  if (len <= f->buf_cap) {
+    memcpy(f->buf + f->buf_len, buf, len);
+    f->buf_len += len;
+  } else {
+    rc = write_body(f, buf, len, f->body_bytes + len);
+    if (rc)
+      return rc;
+  }
   f->body_crc = mef3_crc32_update(f->body_crc, buf, len);
   f->body_bytes += len;
   return 0;
 }
 
 int mef3__wfile_checkpoint(mef3__wfile *f) {
-  return write_header(f, 1);
+  int rc = mef3__wfile_write_buffer(f);
+  return rc ? rc : write_header(f, 1);
 }
 
 int mef3__wfile_sync(mef3__wfile *f) {
+  int rc = mef3__wfile_write_buffer(f);
+  if (rc)
+    return rc;
   if (f->fd >= 0 && fdatasync(f->fd) != 0)
     return mef3__error(MEF3_EIO, "%s: fdatasync: %s", f->path, strerror(errno));
   return 0;
@@ -114,6 +164,9 @@ void mef3__wfile_close(mef3__wfile *f) {
   f->fd = -1;
   free(f->path);
   f->path = NULL;
+  free(f->buf);
+  f->buf = NULL;
+  f->buf_len = f->buf_cap = 0;
 }
 
 int mef3__sync_dir(int dirfd, const char *dir) {

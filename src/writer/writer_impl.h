@@ -20,18 +20,27 @@ typedef struct mef3__wfile {
   int fd;                   /* -1 when closed */
   char *path;               /* for messages */
   mef3_universal_header uh; /* header fields; counts set by the owner */
-  uint64_t body_bytes;
-  uint32_t body_crc; /* running CRC of the body */
+  uint64_t body_bytes;      /* appended, written or still buffered */
+  uint32_t body_crc;        /* running CRC of the body */
   int consistent;
+  uint8_t *buf; /* appended bytes not written yet (buffered files) */
+  size_t buf_len, buf_cap;
 } mef3__wfile;
 
 /* Create `name` in directory `dirfd` (path `dir` for messages) with
  * header `uh` and an empty body, consistent.  Fails if it exists. */
 int mef3__wfile_create(mef3__wfile *f, int dirfd, const char *dir,
                        const char *name, const mef3_universal_header *uh);
-/* Append `len` bytes to the body. */
+/* Collect up to `cap` appended bytes before writing them (0: none). */
+int mef3__wfile_set_buffer(mef3__wfile *f, size_t cap);
+/* Append `len` bytes to the body (to the buffer when there is room). */
 int mef3__wfile_append(mef3__wfile *f, const uint8_t *buf, size_t len);
-/* Write the header with f->uh's counts and the body CRC. */
+/* 1 when appending `len` bytes would write the buffer out first. */
+int mef3__wfile_would_write(const mef3__wfile *f, size_t len);
+/* Write out what is buffered. */
+int mef3__wfile_write_buffer(mef3__wfile *f);
+/* Write the buffer, then the header with f->uh's counts and the body
+ * CRC. */
 int mef3__wfile_checkpoint(mef3__wfile *f);
 int mef3__wfile_sync(mef3__wfile *f);
 void mef3__wfile_close(mef3__wfile *f);

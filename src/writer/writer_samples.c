@@ -14,7 +14,9 @@
  *
  * A completed block is encoded into the writer's block buffer and written
  * at once: the block to .tdat, then its entry to .tidx, so that the index
- * never names bytes that are not on disk.  The segment's running
+ * never names bytes that are not on disk (with io_buffer_bytes, both are
+ * collected and the .tdat buffer is always written before the .tidx
+ * buffer).  The segment's running
  * statistics (counts, extremes, contiguous runs) feed the metadata
  * written at checkpoints.
  */
@@ -81,6 +83,9 @@ int mef3__channel_flush(mef3_writer *w, wr_channel *c) {
   uint8_t entry[MEF3_INDEX_BYTES];
   mef3_index_write(entry, &e);
   rc = mef3__wfile_append(&g->tdat, w->blk, info.block_bytes);
+  /* The index reaches the disk only after the blocks it names. */
+  if (!rc && mef3__wfile_would_write(&g->tidx, sizeof entry))
+    rc = mef3__wfile_write_buffer(&g->tdat);
   if (!rc)
     rc = mef3__wfile_append(&g->tidx, entry, sizeof entry);
   if (!rc && w->opts.sync_mode == MEF3_SYNC_BLOCK) {

@@ -313,6 +313,8 @@ static int segment_create(mef3_writer *w, wr_channel *c, int32_t number,
     snprintf(name, sizeof name, "%s.tdat", base);
     rc = mef3__wfile_create(&g->tdat, g->dirfd, g->dir, name, &uh);
   }
+  if (!rc)
+    rc = mef3__wfile_set_buffer(&g->tdat, w->opts.io_buffer_bytes);
   if (!rc) {
     mef3__writer_uh_init(w, &uh, "tidx", number, c->name, g->level_uuid);
     uh.maximum_entry_size = MEF3_INDEX_BYTES;
@@ -322,6 +324,10 @@ static int segment_create(mef3_writer *w, wr_channel *c, int32_t number,
     snprintf(name, sizeof name, "%s.tidx", base);
     rc = mef3__wfile_create(&g->tidx, g->dirfd, g->dir, name, &uh);
   }
+  /* Index entries are 56 bytes per block of a few hundred bytes or more:
+   * a smaller buffer fills at about the same pace. */
+  if (!rc)
+    rc = mef3__wfile_set_buffer(&g->tidx, w->opts.io_buffer_bytes / 4);
   if (!rc)
     rc = write_tmet(w, c);
   if (!rc && w->opts.sync_mode != MEF3_SYNC_NONE) {
@@ -812,6 +818,11 @@ int mef3_writer_flush(mef3_writer *w, size_t ch) {
       continue;
     wr_channel *c = w->ch[i];
     int rc = c->failed ? c->failed : mef3__channel_flush(w, c);
+    if (!rc && c->seg_open) {
+      rc = mef3__wfile_write_buffer(&c->seg.tdat);
+      if (!rc)
+        rc = mef3__wfile_write_buffer(&c->seg.tidx);
+    }
     if (!first)
       first = rc;
   }
