@@ -320,8 +320,24 @@ static void test_keys_and_sections(void) {
   free(tmet);
 }
 
+/* A password given for a session that has none is not an error: there is
+ * nothing for it to open, and callers (a server opening every file with
+ * the same password) should not have to know which files are encrypted. */
+static void test_password_on_plain_session(void) {
+  mef3_reader *r = NULL;
+  int rc = gc_open(&r, tu_golden("sessions/a_single_256hz.mefd"), "l2pass");
+  CHECK_MSG(rc == 0, "plain session with a password: %s (%s)",
+            mef3_errname(rc), mef3_error_last()->message);
+  if (r) {
+    CHECK(mef3_reader_access_level(r) == 0);
+    CHECK(mef3_reader_channel(r, 0)->times_relative == 0);
+    mef3_reader_close(r);
+  }
+}
+
 int main(void) {
   REQUIRE(tu_have_golden());
+  test_password_on_plain_session();
   test_d_encrypted();
   test_d2_blocks();
   test_keys_and_sections();

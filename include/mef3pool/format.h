@@ -105,8 +105,9 @@ MEF3_EXTERN int mef3_password_bytes(uint8_t out[MEF3_PASSWORD_BYTES],
 
 /*
  * Check `password` against the validation fields of a universal header and
- * fill `out`.  A NULL or empty password gives access level 0 and returns 0.
- * A password that matches neither level is MEF3_EPASSWORD.
+ * fill `out`.  A NULL or empty password, or any password for a file with
+ * no validation field (nothing encrypted), gives access level 0 and
+ * returns 0.  A password that matches neither level is MEF3_EPASSWORD.
  */
 MEF3_EXTERN int mef3_keys_from_password(mef3_keys *out, const char *password,
                                         const mef3_universal_header *uh);

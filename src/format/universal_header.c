@@ -139,8 +139,10 @@ int mef3_keys_from_password(mef3_keys *out, const char *pw,
     return rc;
   static const uint8_t zero[16];
   int has_l1 = memcmp(uh->level_1_password_validation, zero, 16) != 0;
+  if (!has_l1)
+    return 0; /* nothing is encrypted: a password opens nothing, harmlessly */
   mef3__sha256(bytes, 16, sha);
-  if (has_l1 && memcmp(sha, uh->level_1_password_validation, 16) == 0) {
+  if (memcmp(sha, uh->level_1_password_validation, 16) == 0) {
     out->access_level = 1;
     memcpy(out->level_1, bytes, 16);
     return 0;
@@ -150,7 +152,7 @@ int mef3_keys_from_password(mef3_keys *out, const char *pw,
   for (int i = 0; i < 16; i++)
     putative[i] = sha[i] ^ uh->level_2_password_validation[i];
   mef3__sha256(putative, 16, sha);
-  if (has_l1 && memcmp(sha, uh->level_1_password_validation, 16) == 0) {
+  if (memcmp(sha, uh->level_1_password_validation, 16) == 0) {
     out->access_level = 2;
     memcpy(out->level_1, putative, 16);
     memcpy(out->level_2, bytes, 16);
