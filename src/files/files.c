@@ -823,42 +823,132 @@ static int decode_local(mef3_files *fm, mfile *f, const mef3__tcache_key *keys,
   return rc;
 }
 
-/* Decode claims in the foreground pool: requests of at most `per` tiles
- * of one channel; whatever fails there is left for decode_local. */
+static int cmp_fchan(const fchan *x, const fchan *y) {
+  if (x->cs != y->cs)
+    return x->cs < y->cs ? -1 : 1;
+  if (x->fs != y->fs)
+    return x->fs < y->fs ? -1 : 1;
+  if (x->S != y->S)
+    return x->S < y->S ? -1 : 1;
+  return 0;
+}
+
+static int same_group(const mfile *f, const mef3__tcache_key *a,
+                      const mef3__tcache_key *b) {
+  return a->idx == b->idx && !cmp_fchan(&f->ch[a->ch], &f->ch[b->ch]);
+}
+
+typedef struct sort_ctx {
+  const mfile *f;
+  const mef3__tcache_key *keys;
+  const claim *cl;
+} sort_ctx;
+
+/* Claims by tile, then by the channel properties that make one window read
+ * give the tiles of a group, then by channel. */
+static int cmp_claims(const void *a, const void *b, void *ctx) {
+  const sort_ctx *sc = ctx;
+  const mef3__tcache_key *x = &sc->keys[sc->cl[*(const size_t *)a].key];
+  const mef3__tcache_key *y = &sc->keys[sc->cl[*(const size_t *)b].key];
+  if (x->idx != y->idx)
+    return x->idx < y->idx ? -1 : 1;
+  int c = cmp_fchan(&sc->f->ch[x->ch], &sc->f->ch[y->ch]);
+  if (c)
+    return c;
+  return x->ch < y->ch ? -1 : x->ch > y->ch;
+}
+
+static int cmp_size(const void *a, const void *b) {
+  size_t x = *(const size_t *)a, y = *(const size_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+typedef struct req {
+  mef3_future *fut;
+  int window;   /* a window read of several channels, else tiles */
+  size_t first; /* into the order array */
+  size_t count;
+} req;
+
+/* Decode claims in the foreground pool.  Tile b of channels that share
+ * start, rate and tile size is one window read over the tile's time
+ * window, split among the workers (the window holds exactly S samples, so
+ * its rows are the tiles); the other tiles go as tiles requests of one
+ * channel, at most ceil(n / workers) each.  Whatever fails here is left
+ * for decode_local. */
 static void decode_pool(mef3_files *fm, mef3_pool *pool, mfile *f,
                         const mef3__tcache_key *keys, claim *cl, size_t n) {
   size_t W = (size_t)(fm->fg_workers > 0 ? fm->fg_workers : 1);
-  size_t per = (n + W - 1) / W;
-  if (per < 1)
-    per = 1;
-  typedef struct {
-    mef3_future *fut;
-    size_t first, count; /* claims [first, first + count) */
-  } req;
+  size_t *ord = malloc(n * sizeof *ord);
   req *rq = calloc(n, sizeof *rq);
-  int64_t *idx = malloc(per * sizeof *idx);
-  if (!rq || !idx) {
-    free(rq);
-    free(idx);
-    return; /* all left to decode_local */
-  }
-  size_t nr = 0;
+  const char **names = malloc(n * sizeof *names);
+  int64_t *idx = malloc(n * sizeof *idx);
+  if (!ord || !rq || !names || !idx)
+    goto out; /* all left to decode_local */
+  for (size_t i = 0; i < n; i++)
+    ord[i] = i;
+  sort_ctx sc = {f, keys, cl};
+  qsort_r(ord, n, sizeof *ord, cmp_claims, &sc);
+  size_t nr = 0, n_single = 0;
+  size_t *single = malloc(n * sizeof *single);
+  if (!single)
+    goto out;
   for (size_t i = 0; i < n;) {
-    uint32_t ch = keys[cl[i].key].ch;
+    size_t j = i + 1;
+    while (j < n && same_group(f, &keys[cl[ord[i]].key], &keys[cl[ord[j]].key]))
+      j++;
+    if (j - i == 1) {
+      single[n_single++] = ord[i];
+      i = j;
+      continue;
+    }
+    const mef3__tcache_key *k0 = &keys[cl[ord[i]].key];
+    const fchan *c = &f->ch[k0->ch];
+    for (size_t k = i; k < j; k++)
+      names[k] = f->ch[keys[cl[ord[k]].key].ch].name;
+    int64_t t0, t1;
+    mef3_tile_window(c->cs, c->fs, k0->idx, c->S, &t0, &t1);
+    /* a request per worker at least, each under REQ_MAX_BYTES */
+    size_t per = (j - i + W - 1) / W, cap = mef3__req_max_tiles(c->S);
+    if (per > cap)
+      per = cap;
+    for (size_t a = i; a < j; a += per) {
+      size_t m = j - a < per ? j - a : per;
+      mef3_future *fut = NULL;
+      if (mef3_pool_read_window(&fut, pool, f->real, names + a, m, t0, t1, 1) ==
+          0)
+        rq[nr++] = (req){fut, 1, a, m};
+      else
+        mef3__files_log(fm, MEF3_LOG_ERROR,
+                        "%s: foreground pool submit failed (%s); decoding "
+                        "in process",
+                        f->real, mef3_error_last()->message);
+    }
+    i = j;
+  }
+  /* The single tiles by channel, then tile: the claims' own order. */
+  qsort(single, n_single, sizeof *single, cmp_size);
+  size_t per_single = (n_single + W - 1) / W;
+  for (size_t i = 0; i < n_single;) {
+    uint32_t ch = keys[cl[single[i]].key].ch;
+    size_t per = per_single, cap = mef3__req_max_tiles(f->ch[ch].S);
+    if (per > cap)
+      per = cap;
     size_t j = i;
-    while (j < n && j - i < per && keys[cl[j].key].ch == ch) {
-      idx[j - i] = keys[cl[j].key].idx;
+    while (j < n_single && j - i < per && keys[cl[single[j]].key].ch == ch) {
+      idx[j - i] = keys[cl[single[j]].key].idx;
       j++;
     }
+    /* they go into the order array after the groups' slots */
     const fchan *c = &f->ch[ch];
     mef3_future *fut = NULL;
     if (mef3_pool_submit_tiles(&fut, pool, f->real, c->name, idx, j - i, c->fs,
                                c->cs, c->S) == 0)
-      rq[nr++] = (req){fut, i, j - i};
+      rq[nr++] = (req){fut, 0, n + i, j - i};
     else
       mef3__files_log(fm, MEF3_LOG_ERROR,
-                      "%s: channel %s: foreground pool "
-                      "submit failed (%s); decoding in process",
+                      "%s: channel %s: foreground pool submit failed (%s); "
+                      "decoding in process",
                       f->real, c->name, mef3_error_last()->message);
     i = j;
   }
@@ -866,21 +956,24 @@ static void decode_pool(mef3_files *fm, mef3_pool *pool, mfile *f,
   for (size_t q = 0; q < nr; q++) {
     mef3_future_wait(rq[q].fut, -1);
     int st = mef3_future_status(rq[q].fut);
-    size_t nt = 0, spt = 0;
-    const float *tiles =
-        st == 0 ? mef3_future_tiles(rq[q].fut, &nt, &spt) : NULL;
-    uint32_t ch = keys[cl[rq[q].first].key].ch;
-    const fchan *c = &f->ch[ch];
-    if (!tiles || nt != rq[q].count || spt != (size_t)c->S) {
+    size_t rows = 0, cols = 0;
+    const float *src = NULL;
+    if (st == 0)
+      src = rq[q].window ? mef3_future_window(rq[q].fut, &rows, &cols)
+                         : mef3_future_tiles(rq[q].fut, &rows, &cols);
+    const size_t *slot =
+        rq[q].first >= n ? single + (rq[q].first - n) : ord + rq[q].first;
+    const fchan *c = &f->ch[keys[cl[slot[0]].key].ch];
+    if (!src || rows != rq[q].count || cols != (size_t)c->S) {
       mef3__files_log(fm, MEF3_LOG_ERROR,
-                      "%s: channel %s: foreground pool "
-                      "decode failed (%s); decoding in process",
+                      "%s: channel %s: foreground pool decode failed (%s); "
+                      "decoding in process",
                       f->real, c->name,
                       st ? mef3_future_message(rq[q].fut) : "bad result");
     } else {
       for (size_t k = 0; k < rq[q].count; k++) {
-        claim *x = &cl[rq[q].first + k];
-        publish_copy(fm, x->t, tiles + k * spt, c->S, &oom);
+        claim *x = &cl[slot[k]];
+        publish_copy(fm, x->t, src + k * cols, c->S, &oom);
         x->done = 1;
         if (!oom)
           atomic_fetch_add(&fm->pool_tiles, 1);
@@ -889,7 +982,11 @@ static void decode_pool(mef3_files *fm, mef3_pool *pool, mfile *f,
     mef3_future_free(rq[q].fut);
   }
   (void)oom; /* a tile that failed for memory is retried by the read */
+  free(single);
+out:
+  free(ord);
   free(rq);
+  free(names);
   free(idx);
 }
 
@@ -898,6 +995,61 @@ static void decode_pool(mef3_files *fm, mef3_pool *pool, mfile *f,
 static int64_t floordiv(int64_t a, int64_t b) {
   int64_t q = a / b;
   return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* A tile a read found being loaded by a prefetch request. */
+typedef struct cand {
+  size_t k;
+  mef3__tile *t;
+  mef3__tile_owner *o; /* with a reference from the cache */
+} cand;
+
+static int cmp_cand_owner(const void *a, const void *b) {
+  const cand *x = a, *y = b;
+  uint64_t ex = atomic_load(&((pfreq *)x->o)->tiles_end);
+  uint64_t ey = atomic_load(&((pfreq *)y->o)->tiles_end);
+  if (ex != ey)
+    return ex < ey ? -1 : 1;
+  return x->o < y->o ? -1 : x->o > y->o;
+}
+
+/*
+ * Which prefetch requests to take back.  The lane works through its
+ * requests in order; `own` tiles are this read's already.  Starting from
+ * "take everything back", keep the earliest requests as long as the
+ * prefetch lane (P workers) is expected to finish them no later than the
+ * read's lane (F workers) finishes what is left to it, counting in tiles.
+ * Sets steal[i] for every candidate (sorted by request).
+ */
+static void plan_steals(mef3_files *fm, const cand *cd, size_t n, size_t own,
+                        uint8_t *steal) {
+  uint64_t P = (uint64_t)(fm->o.use_process_pool ? fm->pf_workers
+                                                 : fm->o.prefetch_threads);
+  uint64_t F = (uint64_t)(fm->o.use_process_pool ? fm->fg_workers : 1);
+  if (P < 1)
+    P = 1;
+  if (F < 1)
+    F = 1;
+  uint64_t done = atomic_load(&fm->pf_completed);
+  uint64_t fg = own + n;
+  int keeping = 1;
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    while (j < n && cd[j].o == cd[i].o)
+      j++;
+    uint64_t end = atomic_load(&((pfreq *)cd[i].o)->tiles_end);
+    uint64_t mine = j - i;
+    uint64_t ahead = end == UINT64_MAX ? UINT64_MAX
+                     : end > done      ? end - done
+                                       : 0;
+    if (keeping && ahead != UINT64_MAX && ahead * F <= (fg - mine) * P)
+      fg -= mine;
+    else
+      keeping = 0;
+    for (size_t k = i; k < j; k++)
+      steal[k] = !keeping;
+    i = j;
+  }
 }
 
 /*
@@ -914,10 +1066,12 @@ static int load_tiles(mef3_files *fm, mfile *f, const mef3__tcache_key *keys,
   mef3__tile_owner **own = malloc(nk * sizeof *own);
   claim *cl = malloc(nk * sizeof *cl);
   size_t *wait = malloc(nk * sizeof *wait);
+  cand *cd = malloc(nk * sizeof *cd);
   uint8_t *claimed_once = calloc(nk, 1), *first = calloc(nk, 1);
+  uint8_t *stl = malloc(nk);
   int rc = 0;
-  if (!pend || !sub || !got || !acq || !own || !cl || !wait || !claimed_once ||
-      !first) {
+  if (!pend || !sub || !got || !acq || !own || !cl || !wait || !cd ||
+      !claimed_once || !first || !stl) {
     rc = mef3__error(MEF3_ENOMEM, "out of memory");
     goto out;
   }
@@ -944,7 +1098,7 @@ static int load_tiles(mef3_files *fm, mfile *f, const mef3__tcache_key *keys,
                                 pass == 0 ? own : NULL, 0);
       if (rc)
         break;
-      nsteal = 0;
+      size_t ncd = 0;
       for (size_t i = 0; i < np; i++) {
         size_t k = pend[i];
         if (round == 0 && pass == 0 && acq[i] == MEF3__ACQ_HIT)
@@ -955,15 +1109,36 @@ static int load_tiles(mef3_files *fm, mfile *f, const mef3__tcache_key *keys,
           tiles[k] = got[i];
           cl[ncl++] = (claim){k, got[i], 0};
           claimed_once[k] = 1;
-        } else if (pass == 0 && own[i] &&
-                   mef3__prefetch_steal(fm, own[i]) == 0) {
-          /* canceled: the tile failed; claim it in the next pass */
-          mef3__tcache_unpin(&fm->cache, got[i]);
-          pend[nsteal++] = k;
+        } else if (pass == 0 && own[i]) {
+          cd[ncd++] = (cand){k, got[i], own[i]};
         } else {
           tiles[k] = got[i];
           wait[nw++] = k;
         }
+      }
+      /* Tiles of prefetch requests: wait for some, take back others. */
+      nsteal = 0;
+      if (ncd)
+        qsort(cd, ncd, sizeof *cd, cmp_cand_owner);
+      plan_steals(fm, cd, ncd, ncl, stl);
+      for (size_t i = 0; i < ncd;) {
+        size_t j = i;
+        while (j < ncd && cd[j].o == cd[i].o)
+          j++;
+        /* the cache gave a reference per tile; a steal drops one */
+        int taken = stl[i] && mef3__prefetch_steal(fm, cd[i].o) == 0;
+        for (size_t x = i + (stl[i] ? 1 : 0); x < j; x++)
+          mef3__prefetch_owner_unref(cd[x].o);
+        for (size_t x = i; x < j; x++) {
+          if (taken) { /* canceled: the tile failed; claim it next pass */
+            mef3__tcache_unpin(&fm->cache, cd[x].t);
+            pend[nsteal++] = cd[x].k;
+          } else {
+            tiles[cd[x].k] = cd[x].t;
+            wait[nw++] = cd[x].k;
+          }
+        }
+        i = j;
       }
       np = nsteal;
     }
@@ -1018,6 +1193,8 @@ out:
   free(own);
   free(cl);
   free(wait);
+  free(cd);
+  free(stl);
   free(claimed_once);
   free(first);
   return rc;
@@ -1072,15 +1249,54 @@ static int range_tiles(const fchan *c, int64_t ta, int64_t tb, int64_t *ba,
   return 1;
 }
 
-/* Prefetch the windows ahead and behind [start, end) of every span. */
+typedef struct pfent {
+  int64_t b;
+  size_t cls; /* first span with the same start, rate and tile size */
+  size_t ch;
+} pfent;
+
+static int cmp_ahead(const void *a, const void *b) {
+  const pfent *x = a, *y = b;
+  if (x->b != y->b)
+    return x->b < y->b ? -1 : 1;
+  if (x->cls != y->cls)
+    return x->cls < y->cls ? -1 : 1;
+  return x->ch < y->ch ? -1 : x->ch > y->ch;
+}
+
+static int cmp_behind(const void *a, const void *b) {
+  const pfent *x = a, *y = b;
+  if (x->b != y->b)
+    return x->b > y->b ? -1 : 1; /* nearest the window first */
+  return cmp_ahead(a, b);
+}
+
+/*
+ * Prefetch the windows ahead and behind [start, end): ahead first (the
+ * usual direction), each nearest tile first, tiles of one index of
+ * channels alike handed over together.  Never the window's own tiles,
+ * nothing before a channel's start or from its end on.
+ */
 static void schedule_prefetch(mef3_files *fm, mfile *f, const span *sp,
                               size_t nsp, int64_t start, int64_t end) {
   int A = fm->o.prefetch_ahead_windows, B = fm->o.prefetch_behind_windows;
   int64_t W = end - start, reach;
   enum { MAX_PER_RANGE = 4096 };
-  int64_t *list = NULL;
+  pfent *list = NULL;
   size_t cap = 0;
-  for (int dir = 0; dir < 2; dir++) { /* ahead first: scrolling forward */
+  size_t *chs = malloc((nsp ? nsp : 1) * sizeof *chs);
+  size_t *cls = malloc((nsp ? nsp : 1) * sizeof *cls);
+  if (!chs || !cls)
+    goto out;
+  for (size_t u = 0; u < nsp; u++) {
+    cls[u] = u;
+    for (size_t v = 0; v < u; v++)
+      if (!cmp_fchan(&f->ch[sp[u].ch], &f->ch[sp[v].ch])) {
+        cls[u] = v;
+        break;
+      }
+  }
+  for (int dir = 0; dir < 2; dir++) {
     int k = dir == 0 ? A : B;
     if (k <= 0 || __builtin_mul_overflow(W, (int64_t)k, &reach))
       continue;
@@ -1094,6 +1310,7 @@ static void schedule_prefetch(mef3_files *fm, mfile *f, const span *sp,
       if (__builtin_sub_overflow(start, reach, &ta))
         continue;
     }
+    size_t n = 0;
     for (size_t u = 0; u < nsp; u++) {
       const fchan *c = &f->ch[sp[u].ch];
       int64_t ba, bb;
@@ -1103,7 +1320,6 @@ static void schedule_prefetch(mef3_files *fm, mfile *f, const span *sp,
         ba = 0;
       if (bb - ba >= MAX_PER_RANGE)
         bb = ba + MAX_PER_RANGE - 1;
-      size_t n = 0;
       for (int64_t b = ba; b <= bb; b++) {
         if (b >= sp[u].b1 && b <= sp[u].b2)
           continue; /* the window itself: read just now */
@@ -1112,20 +1328,30 @@ static void schedule_prefetch(mef3_files *fm, mfile *f, const span *sp,
         if (t0 >= c->ce)
           break; /* past the end of the channel: nothing to load */
         if (n == cap) {
-          size_t nc = cap ? cap * 2 : 16;
-          int64_t *nl = realloc(list, nc * sizeof *nl);
+          size_t nc = cap ? cap * 2 : 64;
+          pfent *nl = realloc(list, nc * sizeof *nl);
           if (!nl)
-            break;
+            goto out;
           list = nl;
           cap = nc;
         }
-        list[n++] = b;
+        list[n++] = (pfent){b, cls[u], sp[u].ch};
       }
-      if (n)
-        mef3__prefetch_schedule(fm, f, sp[u].ch, list, n);
+    }
+    if (n)
+      qsort(list, n, sizeof *list, dir == 0 ? cmp_ahead : cmp_behind);
+    for (size_t i = 0; i < n;) {
+      size_t j = i, m = 0;
+      while (j < n && list[j].b == list[i].b && list[j].cls == list[i].cls)
+        chs[m++] = list[j++].ch;
+      mef3__prefetch_schedule(fm, f, list[i].b, chs, m);
+      i = j;
     }
   }
+out:
   free(list);
+  free(chs);
+  free(cls);
 }
 
 int mef3_files_read(mef3_files *fm, const char *path,

@@ -57,16 +57,23 @@ typedef struct mfile {
   size_t n_idle, cap_idle;
 } mfile;
 
-/* A prefetch request: up to PF_MAX_TILES tiles of one channel. */
-#define PF_MAX_TILES 4
+/*
+ * A prefetch request: tile `b` of up to PF_MAX_TILES channels sharing
+ * their start, rate and tile size (so one window read in the pool gives
+ * all their tiles).
+ */
+#define PF_MAX_TILES 16
 typedef struct pfreq {
   mef3__tile_owner owner; /* first: the cache hands it to readers */
   struct mef3_files *fm;
   mfile *file;
-  size_t ch;
+  int64_t b;
   size_t n;
-  int64_t idx[PF_MAX_TILES];
+  size_t ch[PF_MAX_TILES];
   mef3__tile *tiles[PF_MAX_TILES];
+  _Atomic uint64_t tiles_end; /* prefetch tiles submitted up to and
+                                 including this request (UINT64_MAX:
+                                 not yet): its place in the lane */
   _Atomic(mef3_future *) fut; /* pool lane, once submitted */
   atomic_int cancel_req;      /* a reader wants the tiles: cancel if queued */
   struct pfreq *qnext;        /* thread lane queue */
@@ -94,10 +101,12 @@ struct mef3_files {
 
   /* prefetch bookkeeping and the thread lane */
   pthread_mutex_t pf_mu;
-  pthread_cond_t pf_cv;   /* outstanding reached 0, or queue changed */
-  size_t pf_outstanding;  /* requests not completed yet */
-  int64_t pf_bytes;       /* bytes of the tiles in those */
-  pfreq *q_head, *q_tail; /* thread lane queue */
+  pthread_cond_t pf_cv;          /* outstanding reached 0, or queue changed */
+  size_t pf_outstanding;         /* requests not completed yet */
+  uint64_t pf_submitted;         /* tiles ever handed to a prefetch lane */
+  _Atomic uint64_t pf_completed; /* of those, tiles finished */
+  int64_t pf_bytes;              /* bytes of the tiles in those */
+  pfreq *q_head, *q_tail;        /* thread lane queue */
   pthread_t *threads;
   int n_threads;
   int pf_stop;
@@ -111,6 +120,18 @@ struct mef3_files {
   int64_t sw_interval_ms;
 };
 
+/*
+ * Most tiles in one pool request.  The pool gives the pages of a result
+ * of 1 MiB or more back to the system when it is freed, so the next
+ * request faults them in again in both processes; results just under
+ * that stay mapped and warm.
+ */
+#define REQ_MAX_BYTES (((size_t)1 << 20) - 4096)
+static inline size_t mef3__req_max_tiles(int64_t S) {
+  size_t k = REQ_MAX_BYTES / ((size_t)S * sizeof(float));
+  return k ? k : 1;
+}
+
 /* ---- files.c ---- */
 void mef3__files_log(mef3_files *fm, mef3_log_level level, const char *fmt, ...)
     MEF3__PRINTF(3, 4);
@@ -122,11 +143,11 @@ void mef3__mfile_release(mfile *f, mef3_reader *r);
 mef3_pool *mef3__files_pf_pool(mef3_files *fm);
 
 /* ---- prefetch.c ---- */
-/* Schedule the prefetch of the `n` tiles (indices) of channel `ch`;
- * those cached or in flight are skipped.  Never fails: problems are
- * logged. */
-void mef3__prefetch_schedule(mef3_files *fm, mfile *f, size_t ch,
-                             const int64_t *tiles, size_t n);
+/* Schedule the prefetch of tile `b` of the `n` channels `chs`, which
+ * share their start, rate and tile size; tiles cached or in flight are
+ * skipped.  Never fails: problems are logged. */
+void mef3__prefetch_schedule(mef3_files *fm, mfile *f, int64_t b,
+                             const size_t *chs, size_t n);
 /* Try to cancel a queued prefetch request; 0 when it was canceled (its
  * tiles failed, so the caller may claim them).  Drops `owner`'s ref the
  * cache took. */

@@ -1,21 +1,28 @@
 /*
  * files/prefetch.c - loading the windows around a read in the background.
  *
- * A read hands the tiles ahead and behind it here.  They are claimed in
- * the tile cache (tiles cached or in flight are skipped, cached ones keep
- * their LRU place) in requests of at most PF_MAX_TILES tiles of one
- * channel, each request the owner of its tiles in the cache.  A request
- * goes either
+ * A read hands the tiles ahead and behind it here, nearest first, as
+ * groups: one tile index of channels that share their start, rate and
+ * tile size.  They are claimed in the tile cache (tiles cached or in
+ * flight are skipped, cached ones keep their LRU place) in requests of a
+ * few channels each (so a read can take back part of a group), each
+ * request the owner of its tiles in the cache.  A request goes either
  *   - to the prefetch pool (a lane of its own, so it never takes a worker
- *     a read needs); its done-callback, on the pool's service thread,
- *     copies the tiles out of shared memory into the cache; or
+ *     a read needs) as one window read of its channels over the tile's
+ *     time window - which is exactly the tile, since that window holds S
+ *     samples - or as a tiles request for a single channel; its
+ *     done-callback, on the pool's service thread, copies the tiles out of
+ *     shared memory into the cache; or
  *   - with the process pool off (or not startable), to a queue served by
  *     a few threads decoding in process with leased readers.
  *
- * Taking tiles back.  A read that needs a tile some request is loading
- * asks for it (mef3__prefetch_steal): a request still queued is canceled
- * - its tiles fail, and the read claims and decodes them itself - while
- * one already being decoded is waited for.  A request is submitted after
+ * Taking tiles back.  A read that needs tiles some requests are loading
+ * decides which to wait for and which to take back (files.c,
+ * plan_steals): it keeps those the prefetch lane will have finished by
+ * the time the read's own lane has decoded the rest, and asks for the
+ * others (mef3__prefetch_steal): a request still queued is canceled - its
+ * tiles fail, and the read claims and decodes them itself - while one
+ * already being decoded is waited for.  A request is submitted after
  * its tiles are claimed, so a steal can arrive before it is in a queue:
  * it then sets cancel_req, which the scheduler checks once the request is
  * queued (both sides write, then read the other's flag, so at least one
@@ -53,11 +60,13 @@ void mef3__prefetch_owner_unref(mef3__tile_owner *owner) {
  * failed), update the counters, drop the completion reference. */
 static void pf_finish(pfreq *r, size_t failed) {
   mef3_files *fm = r->fm;
-  int64_t bytes = (int64_t)r->n * r->file->ch[r->ch].S * (int64_t)sizeof(float);
+  int64_t bytes =
+      (int64_t)r->n * r->file->ch[r->ch[0]].S * (int64_t)sizeof(float);
   for (size_t i = 0; i < r->n; i++)
     mef3__tcache_unpin(&fm->cache, r->tiles[i]);
   if (failed)
     atomic_fetch_add(&fm->prefetch_failed, failed);
+  atomic_fetch_add(&fm->pf_completed, r->n);
   pthread_mutex_lock(&fm->pf_mu);
   fm->pf_outstanding--;
   fm->pf_bytes -= bytes;
@@ -68,12 +77,12 @@ static void pf_finish(pfreq *r, size_t failed) {
 }
 
 static void pf_log_failure(pfreq *r, int status, const char *msg) {
-  const fchan *c = &r->file->ch[r->ch];
-  mef3__files_log(
-      r->fm, status == MEF3_ECANCELED ? MEF3_LOG_DEBUG : MEF3_LOG_ERROR,
-      "prefetch of %s channel %s tiles %lld..%lld %s: %s", r->file->real,
-      c->name, (long long)r->idx[0], (long long)r->idx[r->n - 1],
-      status == MEF3_ECANCELED ? "canceled" : "failed", msg);
+  const fchan *c = &r->file->ch[r->ch[0]];
+  mef3__files_log(r->fm,
+                  status == MEF3_ECANCELED ? MEF3_LOG_DEBUG : MEF3_LOG_ERROR,
+                  "prefetch of %s tile %lld of %zu channels (%s...) %s: %s",
+                  r->file->real, (long long)r->b, r->n, c->name,
+                  status == MEF3_ECANCELED ? "canceled" : "failed", msg);
 }
 
 /* Fail every tile of a request that did not run (or failed) and finish. */
@@ -89,10 +98,13 @@ static void pf_fail_all(pfreq *r, int status, const char *msg) {
 static void pool_done(mef3_future *f, void *payload) {
   pfreq *r = payload;
   int st = mef3_future_status(f);
-  size_t nt = 0, spt = 0;
-  const float *src = st == 0 ? mef3_future_tiles(f, &nt, &spt) : NULL;
-  int64_t S = r->file->ch[r->ch].S;
-  if (!src || nt != r->n || spt != (size_t)S) {
+  size_t rows = 0, cols = 0;
+  const float *src = NULL;
+  if (st == 0)
+    src = r->n > 1 ? mef3_future_window(f, &rows, &cols)
+                   : mef3_future_tiles(f, &rows, &cols);
+  int64_t S = r->file->ch[r->ch[0]].S;
+  if (!src || rows != r->n || cols != (size_t)S) {
     pf_fail_all(r, st ? st : MEF3_ERROR,
                 st ? mef3_future_message(f) : "unexpected result shape");
     return;
@@ -105,7 +117,7 @@ static void pool_done(mef3_future *f, void *payload) {
       failed++;
       continue;
     }
-    memcpy(buf, src + i * spt, (size_t)S * sizeof *buf);
+    memcpy(buf, src + i * cols, (size_t)S * sizeof *buf);
     mef3__tcache_publish(&r->fm->cache, r->tiles[i], buf, (size_t)S, 1);
   }
   if (failed)
@@ -115,7 +127,6 @@ static void pool_done(mef3_future *f, void *payload) {
 
 /* Decode a request in process (a prefetch thread). */
 static void run_local(pfreq *r) {
-  const fchan *c = &r->file->ch[r->ch];
   mef3_reader *rd = NULL;
   int rc = mef3__mfile_lease(r->file, &rd);
   if (rc) {
@@ -124,8 +135,9 @@ static void run_local(pfreq *r) {
   }
   size_t failed = 0;
   for (size_t i = 0; i < r->n; i++) {
+    const fchan *c = &r->file->ch[r->ch[i]];
     float *buf = malloc((size_t)c->S * sizeof *buf);
-    if (!buf || mef3_reader_read_tile(rd, r->ch, r->idx[i], c->fs, c->cs, c->S,
+    if (!buf || mef3_reader_read_tile(rd, r->ch[i], r->b, c->fs, c->cs, c->S,
                                       buf, NULL, 0) != 0) {
       free(buf);
       mef3__tcache_fail(&r->fm->cache, r->tiles[i]);
@@ -190,15 +202,53 @@ static void enqueue_local(mef3_files *fm, pfreq *r) {
                               : "no prefetch thread could start");
 }
 
-void mef3__prefetch_schedule(mef3_files *fm, mfile *f, size_t ch,
-                             const int64_t *tiles, size_t n) {
-  const fchan *c = &f->ch[ch];
+/* Submit a claimed request to the prefetch pool. */
+static void submit_pool(mef3_files *fm, mef3_pool *pool, pfreq *r) {
+  const fchan *c = &r->file->ch[r->ch[0]];
+  mef3_future *fut = NULL;
+  int rc;
+  if (r->n == 1) {
+    rc = mef3_pool_submit_tiles(&fut, pool, r->file->real, c->name, &r->b, 1,
+                                c->fs, c->cs, c->S);
+  } else {
+    const char *names[PF_MAX_TILES];
+    for (size_t i = 0; i < r->n; i++)
+      names[i] = r->file->ch[r->ch[i]].name;
+    int64_t t0, t1;
+    mef3_tile_window(c->cs, c->fs, r->b, c->S, &t0, &t1);
+    rc = mef3_pool_read_window(&fut, pool, r->file->real, names, r->n, t0, t1,
+                               1);
+  }
+  if (rc) {
+    pf_fail_all(r, mef3_error_last()->code, mef3_error_last()->message);
+    return;
+  }
+  atomic_store(&r->fut, fut);
+  mef3_future_on_done(fut, pool_done, r); /* may run at once */
+  if (atomic_load(&r->cancel_req))
+    mef3_future_cancel(fut); /* a read asked meanwhile */
+  (void)fm;
+}
+
+void mef3__prefetch_schedule(mef3_files *fm, mfile *f, int64_t b,
+                             const size_t *chs, size_t n) {
+  const fchan *c = &f->ch[chs[0]];
   int64_t tile_bytes = c->S * (int64_t)sizeof(float);
+  mef3_pool *pool = mef3__files_pf_pool(fm); /* NULL: the thread lane */
+  /* Requests of a few channels: every prefetch worker gets some, and a
+   * read can take back the part still queued. */
+  size_t lanes = pool ? (size_t)fm->pf_workers : (size_t)fm->o.prefetch_threads;
+  size_t per = (n + 2 * lanes - 1) / (2 * lanes);
+  if (per < 1)
+    per = 1;
+  if (per > PF_MAX_TILES)
+    per = PF_MAX_TILES;
+  if (per > mef3__req_max_tiles(c->S))
+    per = mef3__req_max_tiles(c->S);
   mef3__tcache_key keys[PF_MAX_TILES];
   size_t which[PF_MAX_TILES];
-  mef3_pool *pool = mef3__files_pf_pool(fm); /* NULL: the thread lane */
-  for (size_t at = 0; at < n; at += PF_MAX_TILES) {
-    size_t m = n - at < PF_MAX_TILES ? n - at : PF_MAX_TILES;
+  for (size_t at = 0; at < n; at += per) {
+    size_t m = n - at < per ? n - at : per;
     /* Keep what is in flight within half the budget: prefetch that could
      * not stay cached until it is read only evicts what will be. */
     pthread_mutex_lock(&fm->pf_mu);
@@ -207,9 +257,9 @@ void mef3__prefetch_schedule(mef3_files *fm, mfile *f, size_t ch,
     pthread_mutex_unlock(&fm->pf_mu);
     if (full) {
       mef3__files_log(fm, MEF3_LOG_DEBUG,
-                      "prefetch of %s channel %s "
-                      "skipped: half the cache budget is in flight",
-                      f->real, c->name);
+                      "prefetch of %s tile %lld skipped: half the cache "
+                      "budget is in flight",
+                      f->real, (long long)b);
       return;
     }
     pfreq *r = calloc(1, sizeof *r);
@@ -218,12 +268,13 @@ void mef3__prefetch_schedule(mef3_files *fm, mfile *f, size_t ch,
       return;
     }
     atomic_init(&r->owner.refs, 2); /* completion + this scheduler */
+    atomic_init(&r->tiles_end, UINT64_MAX);
     r->fm = fm;
     r->file = f;
-    r->ch = ch;
+    r->b = b;
     r->lane_pool = pool != NULL; /* before the claim publishes r */
     for (size_t i = 0; i < m; i++)
-      keys[i] = (mef3__tcache_key){f->id, (uint32_t)ch, tiles[at + i]};
+      keys[i] = (mef3__tcache_key){f->id, (uint32_t)chs[at + i], b};
     size_t got = 0;
     if (mef3__tcache_claim(&fm->cache, keys, m, &r->owner, r->tiles, which,
                            &got) != 0 ||
@@ -234,26 +285,17 @@ void mef3__prefetch_schedule(mef3_files *fm, mfile *f, size_t ch,
     atomic_fetch_add(&f->refs, 1);
     r->n = got;
     for (size_t i = 0; i < got; i++)
-      r->idx[i] = tiles[at + which[i]];
+      r->ch[i] = chs[at + which[i]];
     pthread_mutex_lock(&fm->pf_mu);
     fm->pf_outstanding++;
     fm->pf_bytes += (int64_t)got * tile_bytes;
+    fm->pf_submitted += got;
+    atomic_store(&r->tiles_end, fm->pf_submitted);
     pthread_mutex_unlock(&fm->pf_mu);
-
-    if (pool) {
-      mef3_future *fut = NULL;
-      if (mef3_pool_submit_tiles(&fut, pool, f->real, c->name, r->idx, r->n,
-                                 c->fs, c->cs, c->S) != 0) {
-        pf_fail_all(r, mef3_error_last()->code, mef3_error_last()->message);
-      } else {
-        atomic_store(&r->fut, fut);
-        mef3_future_on_done(fut, pool_done, r); /* may run at once */
-        if (atomic_load(&r->cancel_req))
-          mef3_future_cancel(fut); /* a read asked meanwhile */
-      }
-    } else {
+    if (pool)
+      submit_pool(fm, pool, r);
+    else
       enqueue_local(fm, r);
-    }
     pf_unref(r);
   }
 }
