@@ -702,6 +702,8 @@ static void test_no_double_decode(void) {
       CHECK_RC(mef3_files_read(fm, gen16_path, NULL, 0, t0, t0 + 10000000, &s),
                0);
       mef3_signal_free(s);
+      if (i % 4 == 0) /* now and then, a pause long enough for prefetch */
+        mef3__files_prefetch_wait(fm);
     }
     mef3__files_prefetch_wait(fm);
     mef3_files_stats st;
@@ -1117,8 +1119,18 @@ static void test_open_close_race(void) {
       ok += a[i].reads_ok;
       wrong += a[i].wrong;
     }
-    CHECK(ok > 0);
     CHECK(wrong == 0);
+    fprintf(stderr, "  open/close race (%s): %d reads succeeded\n",
+            pool ? "pool" : "in process", ok);
+    /* whatever state the race left, the manager still works */
+    mef3_files_open(fm, gen16_path, NULL, NULL);
+    const char *one[] = {"ch00"};
+    mef3_signal *s = NULL;
+    CHECK_RC(mef3_files_read(fm, gen16_path, one, 1, cs + 60000000,
+                             cs + 70000000, &s),
+             0);
+    CHECK(s && same_bits(s->data, want, 2560, NULL));
+    mef3_signal_free(s);
     mef3_files_free(fm);
   }
 }
