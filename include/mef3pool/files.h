@@ -14,9 +14,10 @@
  * Decoding runs in two disjoint reader process pools: a foreground lane
  * for reads a caller waits for, and a prefetch lane for the windows ahead
  * and behind the one just read, so prefetch never takes a worker a
- * foreground read needs.  A read that needs a tile whose prefetch is
- * still queued cancels that prefetch and decodes the tile itself; it only
- * waits for a prefetch a worker is already running.  With
+ * foreground read needs.  A read that needs tiles the prefetcher is
+ * loading waits only for those being decoded or due to be done before
+ * the read's own lane could decode the rest; prefetch still queued beyond
+ * that is canceled and the read decodes those tiles itself.  With
  * use_process_pool = 0 everything decodes in process (prefetch on
  * background threads).  Pools and threads start at first use.
  *
