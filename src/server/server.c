@@ -803,7 +803,10 @@ static void range_step(mef3_server *s, call *c) {
   size_t len = (size_t)(s1 - s0);
   size_t nbytes = st->nch * len * sizeof(float);
   mef3_files_stats before, after;
-  mef3_files_stats_get(s->fm, &before);
+  int debug = s->o.log && s->o.log_level <= MEF3_LOG_DEBUG;
+  if (debug)
+    mef3_files_stats_get(s->fm, &before);
+  int64_t t_read = now_ns();
   mef3_signal *sig = NULL;
   const float *data = NULL;
   void *owner = NULL;
@@ -855,13 +858,17 @@ static void range_step(mef3_server *s, call *c) {
     stream_error(c, rc, err_msg(rc));
     return;
   }
-  mef3_files_stats_get(s->fm, &after);
-  slog(s, MEF3_LOG_DEBUG,
-       "range %s chunk %" PRId64 "/%" PRId64 ": %zu x %zu, tiles: %" PRIu64
-       " hit, %" PRIu64 " missed (server-wide)",
-       path, s0 / st->per_chunk + 1,
-       (st->total + st->per_chunk - 1) / st->per_chunk, st->nch, len,
-       after.hits - before.hits, after.misses - before.misses);
+  t_read = now_ns() - t_read;
+  if (debug) {
+    mef3_files_stats_get(s->fm, &after);
+    slog(s, MEF3_LOG_DEBUG,
+         "range %s chunk %" PRId64 "/%" PRId64 ": %zu x %zu read in %.2f ms, "
+         "tiles: %" PRIu64 " hit, %" PRIu64 " missed (server-wide)",
+         path, s0 / st->per_chunk + 1,
+         (st->total + st->per_chunk - 1) / st->per_chunk, st->nch, len,
+         t_read / 1e6, after.hits - before.hits,
+         after.misses - before.misses);
+  }
 
   SignalChunk ch = SIGNAL_CHUNK__INIT;
   int64_t shape[2] = {(int64_t)st->nch, (int64_t)len};
