@@ -5,16 +5,20 @@
  *
  * Append-only files (.tdat, .tidx, .rdat, .ridx) follow one protocol so
  * that a process killed at any point leaves files a reader accepts: the
- * body only grows, by one pwrite per appended unit (a block, an index
- * entry, a record), and the header's entry count and body CRC are either
- * "no entry" (-1 and 0) or exactly right for the body on disk.  The real
- * values are written only at a checkpoint; the first append after it
- * switches the header back to "no entry" before the body changes.  The
- * body CRC is kept as a running CRC, so a checkpoint costs one header
- * write, not a re-read.  A file may collect appended bytes in a buffer and
- * write them in one go (io_buffer_bytes); its owner then writes the data
- * file's buffer before the index file's, so that the index never names
- * bytes that are not written.
+ * body only grows, and the header's entry count and body CRC are either
+ * "no entry" (-1 and 0) or exactly right for the body on disk.  Every
+ * write of body bytes is bracketed by two header writes: "no entry"
+ * before it, the real count and CRC after it.  So the header is right
+ * except during a write (our reader accepts "no entry" at any body
+ * length; meflib does not, so keeping the real values between writes
+ * lets the reference library open an interrupted session too).  The body
+ * CRC is kept as a running CRC, so no write re-reads anything.
+ *
+ * A file may collect appended bytes in a buffer and write them in one go
+ * (io_buffer_bytes); its owner then writes the data file's buffer before
+ * the index file's, so that the index never names bytes that are not
+ * written.  After a failed write the file is left alone: its header says
+ * "no entry" and later checkpoints do not claim what may be missing.
  *
  * Whole files (.tmet) are replaced by writing NAME.tmp and renaming it
  * over NAME, which a reader sees as either the old or the new file.
@@ -51,9 +55,12 @@ static int pwrite_full(int fd, const uint8_t *buf, size_t len, uint64_t off) {
 }
 
 static int write_header(mef3__wfile *f, int consistent) {
+  if (f->failed)
+    return f->failed;
   mef3_universal_header uh = f->uh;
   uint8_t b[MEF3_UH_BYTES];
   if (consistent) {
+    uh.number_of_entries = f->entries;
     uh.body_crc = f->body_crc;
   } else {
     uh.number_of_entries = -1;
@@ -61,8 +68,9 @@ static int write_header(mef3__wfile *f, int consistent) {
   }
   mef3_uh_write(b, &uh);
   if (pwrite_full(f->fd, b, sizeof b, 0) != 0)
-    return mef3__error_at(MEF3_EIO, f->path, 0, "cannot write header: %s",
-                          strerror(errno));
+    return f->failed =
+               mef3__error_at(MEF3_EIO, f->path, 0, "cannot write header: %s",
+                              strerror(errno));
   f->consistent = consistent;
   return 0;
 }
@@ -81,7 +89,6 @@ int mef3__wfile_create(mef3__wfile *f, int dirfd, const char *dir,
     return mef3__error(errno == EEXIST ? MEF3_EEXIST : MEF3_EIO,
                        "%s: cannot create: %s", f->path, strerror(errno));
   f->uh = *uh;
-  f->uh.number_of_entries = 0;
   f->body_crc = CRC_EMPTY;
   return write_header(f, 1);
 }
@@ -97,25 +104,24 @@ int mef3__wfile_set_buffer(mef3__wfile *f, size_t cap) {
   return 0;
 }
 
-/* Write `len` body bytes that end at logical body offset `end`. */
-static int write_body(mef3__wfile *f, const uint8_t *buf, size_t len,
-                      uint64_t end) {
-  if (f->consistent) {
-    int rc = write_header(f, 0);
-    if (rc)
-      return rc;
-  }
-  uint64_t off = MEF3_UH_BYTES + end - len;
+/* Write the last `len` bytes of the (logical) body, everything before
+ * them being on disk, between a "no entry" header and a true one. */
+static int write_tail(mef3__wfile *f, const uint8_t *buf, size_t len) {
+  int rc = write_header(f, 0);
+  if (rc)
+    return rc;
+  uint64_t off = MEF3_UH_BYTES + f->body_bytes - len;
   if (pwrite_full(f->fd, buf, len, off) != 0)
-    return mef3__error_at(MEF3_EIO, f->path, off, "cannot write %zu bytes: %s",
-                          len, strerror(errno));
-  return 0;
+    return f->failed = mef3__error_at(MEF3_EIO, f->path, off,
+                                      "cannot write %zu bytes: %s", len,
+                                      strerror(errno));
+  return write_header(f, 1);
 }
 
 int mef3__wfile_write_buffer(mef3__wfile *f) {
   if (!f->buf_len)
     return 0;
-  int rc = write_body(f, f->buf, f->buf_len, f->body_bytes);
+  int rc = write_tail(f, f->buf, f->buf_len);
   if (!rc)
     f->buf_len = 0;
   return rc;
@@ -125,23 +131,24 @@ int mef3__wfile_would_write(const mef3__wfile *f, size_t len) {
   return f->buf_cap == 0 || f->buf_len + len > f->buf_cap;
 }
 
-int mef3__wfile_append(mef3__wfile *f, const uint8_t *buf, size_t len) {
-  int rc = 0;
-  if (f->buf_len + len > f->buf_cap)
-    rc = mef3__wfile_write_buffer(f);
-  if (rc)
-    return rc;
-  if (len <= f->buf_cap) {
-    memcpy(f->buf + f->buf_len, buf, len);
-    f->buf_len += len;
-  } else {
-    rc = write_body(f, buf, len, f->body_bytes + len);
+int mef3__wfile_append(mef3__wfile *f, const uint8_t *buf, size_t len,
+                       int64_t entries) {
+  if (f->buf_len + len > f->buf_cap) {
+    int rc = mef3__wfile_write_buffer(f);
     if (rc)
       return rc;
   }
+  if (f->failed)
+    return f->failed;
   f->body_crc = mef3_crc32_update(f->body_crc, buf, len);
   f->body_bytes += len;
-  return 0;
+  f->entries += entries;
+  if (len <= f->buf_cap) {
+    memcpy(f->buf + f->buf_len, buf, len);
+    f->buf_len += len;
+    return 0;
+  }
+  return write_tail(f, buf, len);
 }
 
 int mef3__wfile_checkpoint(mef3__wfile *f) {

@@ -10,19 +10,20 @@
 
 /*
  * An append-only MEF file: a universal header and a body that only
- * grows.  While `consistent` is 0 the header on disk says "no entry" for
- * the entry count and the body CRC (readers accept that at any body
- * length); a checkpoint writes the real values and sets it.  The next
- * append first writes the "no entry" header again, so the header never
- * claims less than the body holds.
+ * grows.  The header on disk holds either "no entry" for the entry count
+ * and body CRC (during a write) or the true values for the body on disk
+ * (see writer_files.c).  The owner sets the other header fields (times,
+ * maximum entry size) in `uh`; they go out with the next header write.
  */
 typedef struct mef3__wfile {
   int fd;                   /* -1 when closed */
   char *path;               /* for messages */
-  mef3_universal_header uh; /* header fields; counts set by the owner */
+  mef3_universal_header uh; /* header fields the owner maintains */
   uint64_t body_bytes;      /* appended, written or still buffered */
-  uint32_t body_crc;        /* running CRC of the body */
-  int consistent;
+  uint32_t body_crc;        /* running CRC of the appended body */
+  int64_t entries;          /* appended entries */
+  int consistent;           /* the header on disk holds true values */
+  int failed;               /* a write failed: leave the file alone */
   uint8_t *buf; /* appended bytes not written yet (buffered files) */
   size_t buf_len, buf_cap;
 } mef3__wfile;
@@ -33,8 +34,10 @@ int mef3__wfile_create(mef3__wfile *f, int dirfd, const char *dir,
                        const char *name, const mef3_universal_header *uh);
 /* Collect up to `cap` appended bytes before writing them (0: none). */
 int mef3__wfile_set_buffer(mef3__wfile *f, size_t cap);
-/* Append `len` bytes to the body (to the buffer when there is room). */
-int mef3__wfile_append(mef3__wfile *f, const uint8_t *buf, size_t len);
+/* Append `len` bytes holding `entries` entries to the body (to the
+ * buffer when there is room). */
+int mef3__wfile_append(mef3__wfile *f, const uint8_t *buf, size_t len,
+                       int64_t entries);
 /* 1 when appending `len` bytes would write the buffer out first. */
 int mef3__wfile_would_write(const mef3__wfile *f, size_t len);
 /* Write out what is buffered. */

@@ -9,7 +9,7 @@
  * offset in the .rdat, time).  Both files are created, header first, at
  * the level's first record and follow the append protocol of
  * writer_files.c: the record goes to the .rdat, then its entry to the
- * .ridx, each with one write, before the call returns.  Record times, and
+ * .ridx before the call returns.  Record times, and
  * the onset and offset inside a Seiz body, are stored in the on-disk form
  * (negated, recording time offset applied), like every other time.
  */
@@ -97,10 +97,6 @@ int mef3__records_checkpoint(mef3_writer *w, mef3__wrecords *r) {
   mef3__wfile *files[2] = {&r->rdat, &r->ridx};
   for (int i = 0; i < 2 && !rc; i++) {
     mef3__wfile *f = files[i];
-    f->uh.start_time = r->t_min;
-    f->uh.end_time = r->t_max;
-    f->uh.number_of_entries = r->n;
-    f->uh.maximum_entry_size = i == 0 ? r->max_bytes : MEF3_RECORD_INDEX_BYTES;
     if (sync)
       rc = mef3__wfile_sync(f);
     if (!rc)
@@ -155,27 +151,30 @@ static int add_record(mef3_writer *w, mef3__wrecords *r, const char *type,
     st_i64(ix + 8, (int64_t)(MEF3_UH_BYTES + r->rdat.body_bytes));
     st_i64(ix + 16, time_disk);
     size_t total = MEF3_RECORD_HEADER_BYTES + padded;
-    rc = mef3__wfile_append(&r->rdat, rec, total);
+    /* Header fields, written with the header after the record.  On disk,
+     * later times are more negative: the earliest record has the largest
+     * value. */
+    if (r->n == 0 || time_disk > r->t_min)
+      r->t_min = time_disk;
+    if (r->n == 0 || time_disk < r->t_max)
+      r->t_max = time_disk;
+    if ((int64_t)total > r->max_bytes)
+      r->max_bytes = (int64_t)total;
+    r->n++;
+    r->rdat.uh.start_time = r->ridx.uh.start_time = r->t_min;
+    r->rdat.uh.end_time = r->ridx.uh.end_time = r->t_max;
+    r->rdat.uh.maximum_entry_size = r->max_bytes;
+    r->ridx.uh.maximum_entry_size = MEF3_RECORD_INDEX_BYTES;
+    rc = mef3__wfile_append(&r->rdat, rec, total, 1);
     if (!rc)
-      rc = mef3__wfile_append(&r->ridx, ix, sizeof ix);
+      rc = mef3__wfile_append(&r->ridx, ix, sizeof ix, 1);
     if (!rc && w->opts.sync_mode == MEF3_SYNC_BLOCK) {
       rc = mef3__wfile_sync(&r->rdat);
       if (!rc)
         rc = mef3__wfile_sync(&r->ridx);
     }
-    if (rc) {
+    if (rc)
       r->failed = rc;
-    } else {
-      /* On disk, later times are more negative: the earliest record has
-       * the largest value. */
-      if (r->n == 0 || time_disk > r->t_min)
-        r->t_min = time_disk;
-      if (r->n == 0 || time_disk < r->t_max)
-        r->t_max = time_disk;
-      r->n++;
-      if ((int64_t)total > r->max_bytes)
-        r->max_bytes = (int64_t)total;
-    }
   }
   free(rec);
   return rc;

@@ -82,12 +82,21 @@ int mef3__channel_flush(mef3_writer *w, wr_channel *c) {
   e.flags = flags;
   uint8_t entry[MEF3_INDEX_BYTES];
   mef3_index_write(entry, &e);
-  rc = mef3__wfile_append(&g->tdat, w->blk, info.block_bytes);
+  /* Header fields that go out with the header written after the block. */
+  int64_t first = g->n_blocks ? g->tdat.uh.start_time : on_disk;
+  int64_t last = -(t1 - (w->rto == MEF3_UUTC_NO_ENTRY ? 0 : w->rto));
+  if (g->n_blocks && g->tdat.uh.end_time < last)
+    last = g->tdat.uh.end_time; /* on disk, later is more negative */
+  g->tdat.uh.start_time = g->tidx.uh.start_time = first;
+  g->tdat.uh.end_time = g->tidx.uh.end_time = last;
+  if (n > g->tdat.uh.maximum_entry_size)
+    g->tdat.uh.maximum_entry_size = n;
+  rc = mef3__wfile_append(&g->tdat, w->blk, info.block_bytes, 1);
   /* The index reaches the disk only after the blocks it names. */
   if (!rc && mef3__wfile_would_write(&g->tidx, sizeof entry))
     rc = mef3__wfile_write_buffer(&g->tdat);
   if (!rc)
-    rc = mef3__wfile_append(&g->tidx, entry, sizeof entry);
+    rc = mef3__wfile_append(&g->tidx, entry, sizeof entry, 1);
   if (!rc && w->opts.sync_mode == MEF3_SYNC_BLOCK) {
     rc = mef3__wfile_sync(&g->tdat);
     if (!rc)

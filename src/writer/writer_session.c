@@ -38,7 +38,7 @@
 #include "util/error.h"
 #include "writer/writer_impl.h"
 
-#define DEFAULT_CHECKPOINT_BLOCKS 300
+#define DEFAULT_CHECKPOINT_BLOCKS 60
 #define MAX_NAME_BYTES 200
 
 /* ------------------------------------------------------------------ */
@@ -373,7 +373,6 @@ int mef3__segment_checkpoint(mef3_writer *w, wr_channel *c) {
   }
   g->tdat.uh.start_time = g->tidx.uh.start_time = disk(w, g->start_uutc);
   g->tdat.uh.end_time = g->tidx.uh.end_time = disk(w, g->end_uutc);
-  g->tdat.uh.number_of_entries = g->tidx.uh.number_of_entries = g->n_blocks;
   g->tdat.uh.maximum_entry_size = g->max_block_samples;
   if (!rc)
     rc = mef3__wfile_checkpoint(&g->tdat);
