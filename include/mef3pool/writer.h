@@ -23,16 +23,19 @@
  * every segment is a discontinuity, as the format requires.
  *
  * Crash safety.  Each block is appended to the segment's .tdat and then
- * its entry to the .tidx as soon as the block is complete (one write
- * each, before the call that completed it returns).  Between checkpoints
- * the universal headers of .tdat, .tidx and the records files say "no
- * entry" for their entry count and body CRC, which readers accept, so a
- * process killed at any point between two blocks leaves a session that
- * opens and reads every complete block.  A checkpoint (every
+ * its entry to the .tidx as soon as the block is complete, before the
+ * call that completed it returns (or, with io_buffer_bytes, when the
+ * channel's buffer fills).  Each such write is bracketed by header
+ * writes: the universal header says "no entry" for the entry count and
+ * body CRC during the write and the true values after it, so a process
+ * killed at any moment leaves files our reader accepts (it reads every
+ * complete block), and one killed between writes leaves true headers
+ * that stricter readers (meflib) accept as well.  A checkpoint (every
  * checkpoint_blocks blocks of a channel, at mef3_writer_sync, at a new
- * segment and at close) writes the real counts and CRCs into the headers
- * and replaces the metadata file (.tmet) atomically (write a temporary
- * file, then rename).  New channel and segment directories appear by a
+ * segment and at close) replaces the metadata file (.tmet) atomically
+ * (a temporary file, then a rename) with counts for everything written;
+ * readers that take counts from the metadata see the blocks up to the
+ * last checkpoint.  New channel and segment directories appear by a
  * rename once their files exist.  Samples of a block not yet complete
  * live only in memory and are lost with the process.  Against power loss
  * set sync_mode.
@@ -107,7 +110,7 @@ typedef struct mef3_writer_options {
   const char *subject_name_2;
   const char *subject_id;
   const char *recording_location;
-  /* Blocks of a channel between checkpoints; 0 = 300. */
+  /* Blocks of a channel between checkpoints; 0 = 60. */
   unsigned int checkpoint_blocks;
   mef3_sync_mode sync_mode;
   /* 0: random UUIDs; otherwise UUIDs derived from this seed, so that the
