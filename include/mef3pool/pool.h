@@ -13,7 +13,9 @@
  * growing a pool is safe in a process that already runs many threads.
  * The program is found, in order: options.worker_path; the environment
  * variable MEF3POOL_WORKER; "mef3pool-worker" next to the running
- * executable; the installed libexec path (mef3_pool_default_worker_path).
+ * executable; ../libexec/mef3pool/mef3pool-worker from the executable's
+ * folder (an installed copy, wherever its prefix); the configured libexec
+ * path (mef3_pool_default_worker_path).
  * Workers run in their own process group (a terminal's Ctrl-C goes to the
  * host, which shuts the pool down) and exit when their socket closes, so
  * none outlives its host, even one that exits without mef3_pool_free().

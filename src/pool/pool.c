@@ -430,12 +430,18 @@ static char *find_worker(const char *opt) {
   if (env && *env)
     return access(env, X_OK) == 0 ? strdup(env) : NULL;
   char self[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 32);
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 64);
   if (n > 0) {
     self[n] = '\0';
     char *slash = strrchr(self, '/');
     if (slash) {
+      /* next to the executable (a build tree), then the install layout
+       * relative to it (PREFIX/bin -> PREFIX/libexec), so that an
+       * installed copy moved to another prefix still finds its worker */
       strcpy(slash + 1, "mef3pool-worker");
+      if (access(self, X_OK) == 0)
+        return strdup(self);
+      strcpy(slash + 1, "../libexec/mef3pool/mef3pool-worker");
       if (access(self, X_OK) == 0)
         return strdup(self);
     }
