@@ -29,6 +29,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "codec/crypto.h"
 #include "mef3pool/format.h"
 #include "util/bytes.h"
@@ -38,6 +42,7 @@
 #define RED_EXTRA_BITS 7
 #define RED_MAX_TOTAL (256u * 255u)
 #define LANES 4
+#define STREAM_PAD 64 /* zero bytes after each stream copy */
 
 /* Per-lane decode state (also the prepared form of one block). */
 typedef struct lane {
@@ -134,22 +139,26 @@ static inline uint32_t recip_div(const lane *L, uint32_t n) {
   return (uint32_t)(((unsigned __int128)n * L->magic) >> L->shift);
 }
 
-/* Decode one symbol of lane L into its symbol buffer. */
-static inline void lane_step(lane *L) {
+/*
+ * Decode one symbol of lane L into dst[k].  With `clamp`, reads at or past
+ * the end of the stream see the zero padding (a header may promise more
+ * symbols than the stream holds; the reference decoder feeds zeros there
+ * too); without it the caller has checked that the next read stays inside
+ * the padding.  `left` and `dst` are advanced by the caller per chunk.
+ */
+static inline void lane_step(lane *L, uint32_t k, int clamp) {
   uint32_t range = L->range, low = L->low;
   uint32_t steps = (range <= RED_BOTTOM) + (range <= (RED_BOTTOM >> 8)) +
                    (range <= (RED_BOTTOM >> 16));
-  uint64_t w, at = L->pos >> 3;
-  /* A header may promise more symbols than the stream holds: past its
-   * end the coder reads zeros (as the reference decoder does), from the
-   * zero padding, never beyond it. */
-  at = at < L->lim ? at : L->lim;
+  uint64_t w, pos = L->pos, at = pos >> 3;
+  if (clamp)
+    at = at < L->lim ? at : L->lim;
   memcpy(&w, L->st + at, 8);
-  w = __builtin_bswap64(w) << (L->pos & 7);
+  w = __builtin_bswap64(w) << (pos & 7);
   uint32_t bits = (uint32_t)((w >> 40) >> (24 - 8 * steps));
   low = (low << (8 * steps)) | bits;
   range <<= 8 * steps;
-  L->pos += 8 * steps;
+  L->pos = pos + 8 * steps;
   uint32_t rpc = recip_div(L, range);
   uint32_t cc = low / rpc;
   cc = cc < L->total ? cc : L->total - 1;
@@ -159,8 +168,16 @@ static inline void lane_step(lane *L) {
   uint32_t r1 = rpc * ((e >> 8) & 0xff), r2 = range - base;
   L->low = low - base;
   L->range = s == 255 ? r2 : r1;
-  *L->dst++ = (uint8_t)s;
-  L->left--;
+  L->dst[k] = (uint8_t)s;
+}
+
+/* Symbols lane L can decode without the clamp: each takes at most three
+ * bytes, and a read takes 8 bytes from its position. */
+static inline uint32_t lane_safe(const lane *L) {
+  uint64_t at = L->pos >> 3, end = L->lim + STREAM_PAD - 8;
+  return at >= end ? 0 : (uint32_t)((end - at) / 3 > UINT32_MAX
+                                        ? UINT32_MAX
+                                        : (end - at) / 3);
 }
 
 typedef struct prepared {
@@ -236,20 +253,35 @@ static int prepare(mef3_red_ctx *ctx, mef3_red_job *job, prepared *p,
 static int lane_load(mef3_red_ctx *ctx, lane *L, int l, const prepared *p,
                      const mef3_red_job *job, size_t j) {
   if (!ctx->sym[l] &&
-      !(ctx->sym[l] = malloc(RED_MAX_TOTAL * sizeof *ctx->sym[l])))
+      !(ctx->sym[l] = malloc((RED_MAX_TOTAL + 16) * sizeof *ctx->sym[l])))
     return mef3__error(MEF3_ENOMEM, "cannot allocate RED tables");
+  /* Fill 8 entries per store whatever the count: the overshoot is
+   * overwritten by the next symbol (or lies past the last count, where no
+   * lookup goes), so a symbol with a count of 0 to 8 costs no loop. */
   uint32_t cum = 0;
+  uint32_t *t = ctx->sym[l];
   for (uint32_t s = 0; s < 256; s++) {
-    uint32_t e = s | (uint32_t)p->counts[s] << 8 | cum << 16;
-    uint32_t *t = ctx->sym[l] + cum;
-    for (uint32_t c = 0; c < p->counts[s]; c++)
-      t[c] = e;
-    cum += p->counts[s];
+    uint32_t c = p->counts[s];
+    uint32_t e = s | c << 8 | cum << 16;
+    uint32_t *d = t + cum;
+#if defined(__SSE2__)
+    __m128i v = _mm_set1_epi32((int)e);
+    _mm_storeu_si128((__m128i *)d, v);
+    _mm_storeu_si128((__m128i *)(d + 4), v);
+    for (uint32_t k = 8; k < c; k += 8) {
+      _mm_storeu_si128((__m128i *)(d + k), v);
+      _mm_storeu_si128((__m128i *)(d + k + 4), v);
+    }
+#else
+    for (uint32_t k = 0; k < (c > 8 ? c : 8); k++)
+      d[k] = e;
+#endif
+    cum += c;
   }
   size_t slen = p->h.block_bytes - MEF3_RED_HEADER_BYTES;
-  if (slen + 16 > ctx->stream_cap[l]) {
+  if (slen + STREAM_PAD > ctx->stream_cap[l]) {
     size_t nc = ctx->stream_cap[l] ? ctx->stream_cap[l] : 4096;
-    while (nc < slen + 16)
+    while (nc < slen + STREAM_PAD)
       nc *= 2;
     uint8_t *ns = realloc(ctx->stream[l], nc);
     if (!ns)
@@ -259,7 +291,7 @@ static int lane_load(mef3_red_ctx *ctx, lane *L, int l, const prepared *p,
   }
   /* Bytes past the block read as zero, as in the reference decoder. */
   memcpy(ctx->stream[l], job->block + MEF3_RED_HEADER_BYTES, slen);
-  memset(ctx->stream[l] + slen, 0, 16);
+  memset(ctx->stream[l] + slen, 0, STREAM_PAD);
   L->st = ctx->stream[l];
   L->lim = slen;
   L->low = L->st[0] >> (8 - RED_EXTRA_BITS);
@@ -358,18 +390,36 @@ int mef3_red_decode_batch(mef3_red_ctx *ctx, mef3_red_job *jobs, size_t n,
       for (int l = 1; l < active; l++)
         if (L[l].left < steps)
           steps = L[l].left;
-      if (active == LANES) {
+      for (int l = 0; l < active; l++) {
+        uint32_t safe = lane_safe(&L[l]);
+        if (safe < steps)
+          steps = safe;
+      }
+      if (steps == 0) {
+        /* A lane near the end of its padding (a damaged block): one
+         * clamped symbol for every lane. */
+        for (int l = 0; l < active; l++) {
+          lane_step(&L[l], 0, 1);
+          L[l].dst++;
+          L[l].left--;
+        }
+      } else if (active == LANES) {
         for (uint32_t k = 0; k < steps; k++) {
-          lane_step(&L[0]);
-          lane_step(&L[1]);
-          lane_step(&L[2]);
-          lane_step(&L[3]);
+          lane_step(&L[0], k, 0);
+          lane_step(&L[1], k, 0);
+          lane_step(&L[2], k, 0);
+          lane_step(&L[3], k, 0);
         }
       } else {
         for (uint32_t k = 0; k < steps; k++)
           for (int l = 0; l < active; l++)
-            lane_step(&L[l]);
+            lane_step(&L[l], k, 0);
       }
+      if (steps)
+        for (int l = 0; l < active; l++) {
+          L[l].dst += steps;
+          L[l].left -= steps;
+        }
       /* Retire finished lanes, keeping the others (and their tables). */
       for (int l = 0; l < active;) {
         if (L[l].left == 0) {
