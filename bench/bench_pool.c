@@ -84,13 +84,13 @@ static double window_ms(sess *s, mef3_pool *p, int reps) {
     int64_t t0 = random_start(s, &seed, len);
     double a = bench_now();
     if (!p) {
-      if (mef3_reader_read_time_multi(s->r, chs, s->nch, t0, t0 + len,
-                                      MEF3_F32, buf, n, ns, NULL))
+      if (mef3_reader_read_time_multi(s->r, chs, s->nch, t0, t0 + len, MEF3_F32,
+                                      buf, n, ns, NULL))
         die("read");
     } else {
       mef3_future *f;
-      if (mef3_pool_read_window(&f, p, s->path, s->names, s->nch, t0,
-                                t0 + len, 0))
+      if (mef3_pool_read_window(&f, p, s->path, s->names, s->nch, t0, t0 + len,
+                                0))
         die("read_window");
       mef3_future_wait(f, -1);
       size_t rows, cols;

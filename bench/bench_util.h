@@ -87,8 +87,8 @@ static inline int bench_gen(const char *cli, const char *path, int channels,
            "'%s' gen '%s' --channels %d --fs %g --duration %s --seed 1 %s "
            ">/dev/null",
            cli, path, channels, fs, duration, extra ? extra : "");
-  fprintf(stderr, "generating %s (%d ch x %g Hz x %s)...\n", path, channels,
-          fs, duration);
+  fprintf(stderr, "generating %s (%d ch x %g Hz x %s)...\n", path, channels, fs,
+          duration);
   double t = bench_now();
   int rc = system(cmd);
   if (rc != 0) {

@@ -17,8 +17,7 @@ static void run(const uint8_t *buf, size_t size) {
       for (size_t k = 0; k < n; k++) {
         if (e[k].file_offset < 1024 || e[k].block_bytes < 304)
           abort();
-        if (lens[i] &&
-            (uint64_t)e[k].file_offset + e[k].block_bytes > lens[i])
+        if (lens[i] && (uint64_t)e[k].file_offset + e[k].block_bytes > lens[i])
           abort();
         if (k && e[k].start_sample !=
                      e[k - 1].start_sample + e[k - 1].number_of_samples)

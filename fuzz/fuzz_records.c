@@ -12,8 +12,7 @@ static void run(const uint8_t *buf, size_t size) {
     mef3_keys k = fuzz_keys(level);
     mef3_record *r = NULL;
     size_t n = 0;
-    if (mef3_records_parse(&r, &n, buf, size, level ? &k : NULL, "fuzz") ==
-        0) {
+    if (mef3_records_parse(&r, &n, buf, size, level ? &k : NULL, "fuzz") == 0) {
       for (size_t i = 0; i < n; i++) {
         if (!r[i].body || (r[i].text && !r[i].available))
           abort();
@@ -40,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memcpy(&bytes, c + pos + 12, 4);
     if (bytes > size - pos - MEF3_RECORD_HEADER_BYTES)
       break;
-    uint32_t crc = mef3_crc32(c + pos + 4, MEF3_RECORD_HEADER_BYTES - 4 + bytes);
+    uint32_t crc =
+        mef3_crc32(c + pos + 4, MEF3_RECORD_HEADER_BYTES - 4 + bytes);
     memcpy(c + pos, &crc, 4);
     pos += MEF3_RECORD_HEADER_BYTES + bytes;
   }

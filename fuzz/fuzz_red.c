@@ -45,8 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   while (nj < MAX_JOBS && size - pos >= MEF3_RED_HEADER_BYTES) {
     uint32_t bb;
     memcpy(&bb, data + pos + 36, 4);
-    size_t len = bb >= MEF3_RED_HEADER_BYTES && bb <= size - pos ? bb
-                                                                 : size - pos;
+    size_t len =
+        bb >= MEF3_RED_HEADER_BYTES && bb <= size - pos ? bb : size - pos;
     memset(&jobs[nj], 0, sizeof jobs[nj]);
     jobs[nj].block = data + pos;
     jobs[nj].len = len;

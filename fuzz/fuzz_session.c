@@ -80,8 +80,7 @@ static void read_channel(mef3_reader *r, size_t ch) {
   if (n > 0) {
     int32_t *v = malloc((size_t)n * sizeof *v);
     if (v) {
-      mef3_reader_read_samples(r, ch, 0, n, MEF3_I32, v, (size_t)n, &got,
-                               &rep);
+      mef3_reader_read_samples(r, ch, 0, n, MEF3_I32, v, (size_t)n, &got, &rep);
       free(v);
     }
   }

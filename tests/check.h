@@ -22,8 +22,7 @@ static int check_passed, check_failed;
       check_passed++;                                                          \
     } else {                                                                   \
       check_failed++;                                                          \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,       \
-              #cond);                                                          \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
     }                                                                          \
   } while (0)
 
@@ -33,8 +32,7 @@ static int check_passed, check_failed;
       check_passed++;                                                          \
     } else {                                                                   \
       check_failed++;                                                          \
-      fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__,       \
-              #cond);                                                          \
+      fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond); \
       fprintf(stderr, __VA_ARGS__);                                            \
       fputc('\n', stderr);                                                     \
     }                                                                          \
@@ -44,15 +42,15 @@ static int check_passed, check_failed;
 #define CHECK_RC(call, want)                                                   \
   do {                                                                         \
     int check_rc_ = (call);                                                    \
-    CHECK_MSG(check_rc_ == (want), "%s returned %s (%s), wanted %s", #call,   \
-              mef3_errname(check_rc_), mef3_error_last()->message,            \
+    CHECK_MSG(check_rc_ == (want), "%s returned %s (%s), wanted %s", #call,    \
+              mef3_errname(check_rc_), mef3_error_last()->message,             \
               mef3_errname(want));                                             \
   } while (0)
 
 #define REQUIRE(cond)                                                          \
   do {                                                                         \
     if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: REQUIRE failed: %s (%s)\n", __FILE__, __LINE__, \
+      fprintf(stderr, "%s:%d: REQUIRE failed: %s (%s)\n", __FILE__, __LINE__,  \
               #cond, mef3_error_last()->message);                              \
       check_failed++;                                                          \
       exit(check_finish());                                                    \

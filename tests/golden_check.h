@@ -96,8 +96,8 @@ static inline size_t gc_diff_i32(const int32_t *got, const int32_t *want,
     if (got[i] == want[i])
       continue;
     if (bad < 5)
-      fprintf(stderr, "  %s: [%zu] got %ld, want %ld\n", label, i,
-              (long)got[i], (long)want[i]);
+      fprintf(stderr, "  %s: [%zu] got %ld, want %ld\n", label, i, (long)got[i],
+              (long)want[i]);
     bad++;
   }
   if (bad)
@@ -112,9 +112,9 @@ static inline size_t gc_diff_raw(const int32_t *got, const double *want,
                                  size_t n, const char *label) {
   size_t bad = 0;
   for (size_t i = 0; i < n; i++) {
-    int ok = isnan(want[i]) ? got[i] == MEF3_RED_NAN
-                            : got[i] != MEF3_RED_NAN &&
-                                  (double)got[i] == want[i];
+    int ok = isnan(want[i])
+                 ? got[i] == MEF3_RED_NAN
+                 : got[i] != MEF3_RED_NAN && (double)got[i] == want[i];
     if (ok)
       continue;
     if (bad < 5)
@@ -153,10 +153,10 @@ static inline int32_t *gc_read_all_i32(mef3_reader *r, size_t ch,
   const mef3_channel_info *ci = mef3_reader_channel(r, ch);
   size_t n = (size_t)ci->n_samples, got = 0;
   int32_t *v = malloc((n ? n : 1) * sizeof *v);
-  int rc = mef3_reader_read_samples(r, ch, 0, (int64_t)n, MEF3_I32, v, n,
-                                    &got, rep);
-  CHECK_MSG(rc == 0 && got == n, "%s: read_samples [0, %zu): %s (%s)",
-            ci->name, n, mef3_errname(rc), mef3_error_last()->message);
+  int rc =
+      mef3_reader_read_samples(r, ch, 0, (int64_t)n, MEF3_I32, v, n, &got, rep);
+  CHECK_MSG(rc == 0 && got == n, "%s: read_samples [0, %zu): %s (%s)", ci->name,
+            n, mef3_errname(rc), mef3_error_last()->message);
   return v;
 }
 
@@ -185,10 +185,8 @@ static inline int gc_patch(const char *path, long off, const void *bytes,
   FILE *f = fopen(path, "r+b");
   if (!f)
     return -1;
-  int rc = fseek(f, off, SEEK_SET) == 0 &&
-                   fwrite(bytes, 1, len, f) == len
-               ? 0
-               : -1;
+  int rc =
+      fseek(f, off, SEEK_SET) == 0 && fwrite(bytes, 1, len, f) == len ? 0 : -1;
   return fclose(f) == 0 ? rc : -1;
 }
 

@@ -10,7 +10,8 @@
  */
 #include "golden_check.h"
 
-#define A_SEG "sessions/a_single_256hz.mefd/ch01.timd/ch01-000000.segd/ch01-000000"
+#define A_SEG                                                                  \
+  "sessions/a_single_256hz.mefd/ch01.timd/ch01-000000.segd/ch01-000000"
 #define RDAT "mef3io_golden/with_annotations.mefd/ch1.timd/ch1.rdat"
 
 static uint8_t *load(const char *rel, size_t *len) {
@@ -160,10 +161,10 @@ static void test_metadata(void) {
 static void test_index(void) {
   cJSON *j = tu_read_json(tu_golden("sessions/a_single_256hz.json"));
   REQUIRE(j);
-  const cJSON *blocks = gc_obj(
-      cJSON_GetArrayItem(
-          gc_obj(gc_obj(gc_obj(j, "channels"), "ch01"), "segments"), 0),
-      "blocks");
+  const cJSON *blocks =
+      gc_obj(cJSON_GetArrayItem(
+                 gc_obj(gc_obj(gc_obj(j, "channels"), "ch01"), "segments"), 0),
+             "blocks");
   size_t len = 0, dl = 0;
   uint8_t *b = load(A_SEG ".tidx", &len);
   uint8_t *dat = load(A_SEG ".tdat", &dl);
@@ -201,8 +202,7 @@ static void test_index(void) {
            MEF3_ECORRUPT);
   CHECK(e == NULL && n == 0);
   uint8_t *c = dup_buf(b, len, 0);
-  CHECK_RC(mef3_index_parse(&e, &n, NULL, c, len - 10, 0, "i"),
-           MEF3_ECORRUPT);
+  CHECK_RC(mef3_index_parse(&e, &n, NULL, c, len - 10, 0, "i"), MEF3_ECORRUPT);
   CHECK_RC(mef3_index_parse(&e, &n, NULL, c, len - 56, 0, "i"),
            MEF3_ECORRUPT); /* 46 entries, header says 47 */
   CHECK_RC(mef3_index_parse(&e, &n, NULL, c, 1000, 0, "i"), MEF3_ECORRUPT);
@@ -268,8 +268,8 @@ static void test_red(void) {
     CHECK(h.number_of_samples == e[k].number_of_samples &&
           h.block_bytes == e[k].block_bytes &&
           h.start_time == e[k].start_time && h.flags == e[k].flags);
-    int rc = mef3_red_decode(ctx, out, 1100, &got, blk, e[k].block_bytes,
-                             NULL, 1, NULL, 0);
+    int rc = mef3_red_decode(ctx, out, 1100, &got, blk, e[k].block_bytes, NULL,
+                             1, NULL, 0);
     if (rc || got != e[k].number_of_samples ||
         memcmp(out, truth + e[k].start_sample, got * 4) != 0)
       bad++;
@@ -348,8 +348,7 @@ static void test_red_encrypted(void) {
 #define D2 "sessions/d2_encrypted_blocks.mefd/"
   const char *chans[2] = {"ch01", "ch02"};
   size_t ml = 0;
-  uint8_t *tmet =
-      load(D2 "ch01.timd/ch01-000000.segd/ch01-000000.tmet", &ml);
+  uint8_t *tmet = load(D2 "ch01.timd/ch01-000000.segd/ch01-000000.tmet", &ml);
   mef3_universal_header uh;
   REQUIRE(mef3_uh_parse(&uh, tmet, ml, "tmet", NULL) == 0);
   mef3_keys k1, k2;
@@ -455,8 +454,7 @@ static void test_records(void) {
 
 static void test_small_functions(void) {
   CHECK(mef3_time_to_uutc(-1600000000000000, 0) == 1600000000000000);
-  CHECK(mef3_time_to_uutc(-3600000123, 1599996399999877) ==
-        1600000000000000);
+  CHECK(mef3_time_to_uutc(-3600000123, 1599996399999877) == 1600000000000000);
   CHECK(mef3_time_to_uutc(1600000000000000, 5) == 1600000000000000);
   CHECK(mef3_time_to_uutc(MEF3_UUTC_NO_ENTRY, 5) == MEF3_UUTC_NO_ENTRY);
   uint8_t p[16], want[16] = {0};
@@ -471,10 +469,10 @@ static void test_small_functions(void) {
   CHECK_RC(mef3_password_bytes(p, "\xff\xfe"), MEF3_EINVAL);
   CHECK_RC(mef3_password_bytes(p, "a\xc3"), MEF3_EINVAL);
   CHECK(mef3_window_samples(0, 1000000, 256.0) == 256);
-  CHECK(mef3_window_samples(0, 1953, 256.0) == 0);   /* 0.4999 */
-  CHECK(mef3_window_samples(0, 1954, 256.0) == 1);   /* 0.5002 */
+  CHECK(mef3_window_samples(0, 1953, 256.0) == 0); /* 0.4999 */
+  CHECK(mef3_window_samples(0, 1954, 256.0) == 1); /* 0.5002 */
   CHECK(mef3_window_samples(0, 2000, 1000.0) == 2);
-  CHECK(mef3_window_samples(0, 2500, 1000.0) == 3);  /* half away */
+  CHECK(mef3_window_samples(0, 2500, 1000.0) == 3); /* half away */
   CHECK(mef3_window_samples(10, 10, 1000.0) == 0);
   CHECK(mef3_window_samples(10, 5, 1000.0) == 0);
   CHECK(mef3_window_samples(0, 1000, 0.0) == 0);

@@ -107,8 +107,8 @@ static void test_tiles_match_in_process(void) {
     int64_t blocks[] = {0, 1, 2, 5, 6, 100, -1};
     size_t n = sizeof blocks / sizeof *blocks;
     mef3_future *f;
-    CHECK_RC(mef3_pool_submit_tiles(&f, p, session, ci->name, blocks, n,
-                                    ci->fs, ci->start_uutc, S),
+    CHECK_RC(mef3_pool_submit_tiles(&f, p, session, ci->name, blocks, n, ci->fs,
+                                    ci->start_uutc, S),
              0);
     CHECK_RC(mef3_future_wait(f, -1), 0);
     CHECK_RC(mef3_future_status(f), 0);
@@ -121,8 +121,7 @@ static void test_tiles_match_in_process(void) {
       mef3_reader_read_tile(r, ch, blocks[i], ci->fs, ci->start_uutc, S, want,
                             NULL, 0);
       CHECK_MSG(same_floats(got + i * (size_t)S, want, (size_t)S),
-                "channel %s tile %lld differs", ci->name,
-                (long long)blocks[i]);
+                "channel %s tile %lld differs", ci->name, (long long)blocks[i]);
     }
     /* tile 100 lies far after the end: all NaN */
     int all_nan = 1;
@@ -135,9 +134,8 @@ static void test_tiles_match_in_process(void) {
   /* an unknown channel is an error of the request, not a dead worker */
   mef3_future *f;
   int64_t b0 = 0;
-  CHECK_RC(mef3_pool_submit_tiles(&f, p, session, "nope", &b0, 1, 256.0, 0,
-                                  256),
-           0);
+  CHECK_RC(
+      mef3_pool_submit_tiles(&f, p, session, "nope", &b0, 1, 256.0, 0, 256), 0);
   mef3_future_wait(f, -1);
   CHECK(mef3_future_status(f) == MEF3_ENOTFOUND);
   CHECK(strstr(mef3_future_message(f), "nope") != NULL);
@@ -179,8 +177,8 @@ static void test_window(void) {
       const mef3_channel_info *ci = mef3_reader_channel(r, ch);
       size_t need = (size_t)mef3_window_samples(t0, t1, ci->fs), got;
       float *want = malloc(need * sizeof *want);
-      CHECK_RC(mef3_reader_read_time(r, ch, t0, t1, MEF3_F32, want, need,
-                                     &got, NULL, NULL),
+      CHECK_RC(mef3_reader_read_time(r, ch, t0, t1, MEF3_F32, want, need, &got,
+                                     NULL, NULL),
                0);
       CHECK_MSG(same_floats(w + k * n, want, n), "row %zu (%s) differs", k,
                 ci->name);
@@ -198,8 +196,7 @@ static void test_window(void) {
   CHECK(mef3_future_status(f) == MEF3_ENOTFOUND);
   mef3_future_free(f);
   /* a file that does not exist: a clear error, the pool goes on */
-  CHECK_RC(mef3_pool_read_window(&f, p, "/nonexistent.mefd", bad, 1, t0, t1,
-                                 0),
+  CHECK_RC(mef3_pool_read_window(&f, p, "/nonexistent.mefd", bad, 1, t0, t1, 0),
            0);
   mef3_future_wait(f, -1);
   CHECK(mef3_future_status(f) == MEF3_ENOTFOUND);
@@ -306,8 +303,7 @@ static void test_warmup_and_two_pools(void) {
   CHECK(b.live_workers == 3);
   /* five distinct worker processes: no worker is shared */
   CHECK(children(kids, 64) == 5);
-  CHECK_RC(mef3_pool_warmup(fg, "/nonexistent.mefd", "x", -1),
-           MEF3_ENOTFOUND);
+  CHECK_RC(mef3_pool_warmup(fg, "/nonexistent.mefd", "x", -1), MEF3_ENOTFOUND);
   mef3_pool_free(fg);
   CHECK(children(kids, 64) == 3);
   mef3_pool_free(bg);
@@ -388,11 +384,9 @@ static void *hammer(void *arg) {
                                  1600000000000000LL + i * 100000,
                                  1600000001000000LL + i * 100000, 2);
     else
-      rc = mef3_pool_submit_tiles(&f, h->p, i % 2 ? session : session2,
-                                  "ch01", &blk, 1, 256.0,
-                                  i % 2 ? 1600000000000000LL
-                                        : 1600000000123456LL,
-                                  2560);
+      rc = mef3_pool_submit_tiles(
+          &f, h->p, i % 2 ? session : session2, "ch01", &blk, 1, 256.0,
+          i % 2 ? 1600000000000000LL : 1600000000123456LL, 2560);
     if (rc) {
       h->errors++;
       continue;
@@ -406,8 +400,8 @@ static void *hammer(void *arg) {
     if (i % 7 == 0) {
       char key[32];
       snprintf(key, sizeof key, "t%d-%d", h->id, i);
-      mef3_pool_prefetch_chunk(h->p, key, session, chans, 2,
-                               1600000000000000LL, 1600000002000000LL);
+      mef3_pool_prefetch_chunk(h->p, key, session, chans, 2, 1600000000000000LL,
+                               1600000002000000LL);
       mef3_future *c;
       if (mef3_pool_take_chunk(&c, h->p, key) == 0) {
         if (mef3_future_status(c))

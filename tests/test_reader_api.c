@@ -72,9 +72,8 @@ static void test_timd_alone(void) {
     mef3_reader_close(r);
   }
   /* A multi-segment channel alone. */
-  mef3_reader *r =
-      gc_must_open(tu_golden("sessions/c_discontinuities.mefd/ch02.timd"),
-                   NULL);
+  mef3_reader *r = gc_must_open(
+      tu_golden("sessions/c_discontinuities.mefd/ch02.timd"), NULL);
   CHECK(mef3_reader_channel_count(r) == 1);
   CHECK(mef3_reader_channel(r, 0)->n_segments == 3);
   size_t n = 0;
@@ -89,15 +88,14 @@ static void test_timd_alone(void) {
 
 static void test_skipped_entries(void) {
   const char *s = gc_scratch_copy("extras", "sessions/a_single_256hz.mefd");
-  REQUIRE(tu_system(
-              "cd '%s' && mkdir -p cam.vidd/cam-000000.segd && "
-              "echo video > cam.vidd/cam-000000.segd/cam-000000.mp4 && "
-              "echo x > cam.vidd/cam.vmet && echo notes > notes.txt && "
-              "echo stray > stray.timd && mkdir unknown.xyz && "
-              "mkdir .hidden.timd && echo x > ch01.timd/readme.txt && "
-              "mkdir ch01.timd/extra.dir && "
-              "echo x > ch01.timd/ch01-000000.segd/extra.bin",
-              s) == 0);
+  REQUIRE(tu_system("cd '%s' && mkdir -p cam.vidd/cam-000000.segd && "
+                    "echo video > cam.vidd/cam-000000.segd/cam-000000.mp4 && "
+                    "echo x > cam.vidd/cam.vmet && echo notes > notes.txt && "
+                    "echo stray > stray.timd && mkdir unknown.xyz && "
+                    "mkdir .hidden.timd && echo x > ch01.timd/readme.txt && "
+                    "mkdir ch01.timd/extra.dir && "
+                    "echo x > ch01.timd/ch01-000000.segd/extra.bin",
+                    s) == 0);
   mef3_reader *r = NULL;
   int rc = gc_open(&r, s, NULL);
   CHECK_MSG(rc == 0, "session with extra entries: %s (%s)", mef3_errname(rc),
@@ -136,37 +134,34 @@ static void test_arguments(void) {
   size_t got = 99;
   mef3_read_report rep;
   /* Sample ranges: 0 <= s0 <= s1 <= n. */
-  CHECK_RC(mef3_reader_read_samples(r, 0, -10, 20, MEF3_I32, v, 64, &got,
-                                    &rep),
+  CHECK_RC(mef3_reader_read_samples(r, 0, -10, 20, MEF3_I32, v, 64, &got, &rep),
            MEF3_EINVAL);
-  CHECK_RC(mef3_reader_read_samples(r, 0, 15350, 15370, MEF3_I32, v, 64, &got,
-                                    &rep),
-           MEF3_EINVAL);
-  CHECK_RC(mef3_reader_read_samples(r, 0, 20000, 20010, MEF3_I32, v, 64, &got,
-                                    &rep),
-           MEF3_EINVAL); /* entirely after (pymef: None) */
+  CHECK_RC(
+      mef3_reader_read_samples(r, 0, 15350, 15370, MEF3_I32, v, 64, &got, &rep),
+      MEF3_EINVAL);
+  CHECK_RC(
+      mef3_reader_read_samples(r, 0, 20000, 20010, MEF3_I32, v, 64, &got, &rep),
+      MEF3_EINVAL); /* entirely after (pymef: None) */
   CHECK_RC(mef3_reader_read_samples(r, 0, 10, 5, MEF3_I32, v, 64, &got, &rep),
            MEF3_EINVAL);
   /* Empty range and the very end are fine. */
   got = 99;
-  CHECK_RC(mef3_reader_read_samples(r, 0, 10, 10, MEF3_I32, v, 64, &got,
-                                    &rep),
+  CHECK_RC(mef3_reader_read_samples(r, 0, 10, 10, MEF3_I32, v, 64, &got, &rep),
            0);
   CHECK(got == 0);
-  CHECK_RC(mef3_reader_read_samples(r, 0, 15360, 15360, MEF3_I32, v, 64, &got,
-                                    &rep),
-           0);
-  CHECK_RC(mef3_reader_read_samples(r, 0, 15300, 15360, MEF3_I32, v, 64, &got,
-                                    &rep),
-           0);
+  CHECK_RC(
+      mef3_reader_read_samples(r, 0, 15360, 15360, MEF3_I32, v, 64, &got, &rep),
+      0);
+  CHECK_RC(
+      mef3_reader_read_samples(r, 0, 15300, 15360, MEF3_I32, v, 64, &got, &rep),
+      0);
   CHECK(got == 60);
   /* Buffer too small: the size needed comes back. */
-  CHECK_RC(mef3_reader_read_samples(r, 0, 0, 100, MEF3_I32, v, 64, &got,
-                                    &rep),
+  CHECK_RC(mef3_reader_read_samples(r, 0, 0, 100, MEF3_I32, v, 64, &got, &rep),
            MEF3_EBUFSIZE);
   CHECK(got == 100);
-  CHECK_RC(mef3_reader_read_time(r, 0, T0, T0 + 1000000, MEF3_I32, v, 64,
-                                 &got, NULL, &rep),
+  CHECK_RC(mef3_reader_read_time(r, 0, T0, T0 + 1000000, MEF3_I32, v, 64, &got,
+                                 NULL, &rep),
            MEF3_EBUFSIZE);
   CHECK(got == 256);
   /* Channel, type, buffer. */
@@ -178,23 +173,23 @@ static void test_arguments(void) {
   CHECK_RC(mef3_reader_read_samples(r, 0, 0, 10, (mef3_sample_type)7, v, 64,
                                     &got, &rep),
            MEF3_EINVAL);
-  CHECK_RC(mef3_reader_read_samples(r, 0, 0, 10, MEF3_I32, NULL, 64, &got,
-                                    &rep),
-           MEF3_EINVAL);
+  CHECK_RC(
+      mef3_reader_read_samples(r, 0, 0, 10, MEF3_I32, NULL, 64, &got, &rep),
+      MEF3_EINVAL);
   /* Windows: t1 < t0 is an error, t1 == t0 empty. */
   CHECK_RC(mef3_reader_read_time(r, 0, T0 + 10, T0 + 5, MEF3_I32, v, 64, &got,
                                  NULL, &rep),
            MEF3_EINVAL);
   got = 99;
-  CHECK_RC(mef3_reader_read_time(r, 0, T0 + 10, T0 + 10, MEF3_I32, v, 64,
-                                 &got, NULL, &rep),
+  CHECK_RC(mef3_reader_read_time(r, 0, T0 + 10, T0 + 10, MEF3_I32, v, 64, &got,
+                                 NULL, &rep),
            0);
   CHECK(got == 0);
   /* Entirely before / after the recording: all NaN, nothing reported. */
   uint8_t valid[64];
   memset(valid, 7, sizeof valid);
-  CHECK_RC(mef3_reader_read_time(r, 0, T0 - 200000, T0 - 50000, MEF3_I32, v,
-                                 64, &got, valid, &rep),
+  CHECK_RC(mef3_reader_read_time(r, 0, T0 - 200000, T0 - 50000, MEF3_I32, v, 64,
+                                 &got, valid, &rep),
            0);
   int ok = got == 38;
   for (size_t i = 0; i < got; i++)
@@ -258,8 +253,8 @@ static void test_semantics_probes(void) {
       int32_t v[8];
       size_t got = 0;
       int64_t t0 = T0 - us;
-      CHECK_RC(mef3_reader_read_time(r, 3, t0, t0 + 5000, MEF3_I32, v, 8,
-                                     &got, NULL, NULL),
+      CHECK_RC(mef3_reader_read_time(r, 3, t0, t0 + 5000, MEF3_I32, v, 8, &got,
+                                     NULL, NULL),
                0);
       size_t lead = 0;
       while (lead < got && v[lead] == MEF3_RED_NAN)
@@ -282,15 +277,15 @@ static void test_semantics_probes(void) {
       float *out = malloc(3 * stride * sizeof *out);
       mef3_read_report reps[3];
       CHECK_RC(mef3_reader_read_time_multi(r, chans, 3, T0, T0 + 1000000,
-                                           MEF3_F32, out, stride, n_out,
-                                           reps),
+                                           MEF3_F32, out, stride, n_out, reps),
                0);
       for (int k = 0; k < 3; k++) {
         const cJSON *want = cJSON_GetArrayItem(res, k);
         size_t nan = 0;
         for (size_t i = 0; i < n_out[k]; i++)
           nan += isnan(out[k * stride + i]) != 0;
-        CHECK_MSG(n_out[k] == (size_t)cJSON_GetArrayItem(want, 0)->valuedouble &&
+        CHECK_MSG(n_out[k] ==
+                          (size_t)cJSON_GetArrayItem(want, 0)->valuedouble &&
                       nan == (size_t)cJSON_GetArrayItem(want, 1)->valuedouble &&
                       reps[k].n_valid == (int64_t)(n_out[k] - nan),
                   "multi-channel read, channel %zu: %zu samples, %zu NaN",
@@ -324,9 +319,9 @@ static void test_semantics_probes(void) {
       long long a, b2;
       REQUIRE(sscanf(name, "sample [%lld,%lld)", &a, &b2) == 2);
       int want = a == b2 ? 0 : MEF3_EINVAL;
-      CHECK_RC(mef3_reader_read_samples(r, 0, a, b2, MEF3_I32, v, 16, &got,
-                                        NULL),
-               want);
+      CHECK_RC(
+          mef3_reader_read_samples(r, 0, a, b2, MEF3_I32, v, 16, &got, NULL),
+          want);
       seen++;
     } else if (strstr(name, "uutc [T0+10,T0+10)")) {
       int32_t v[4];
@@ -345,8 +340,8 @@ static void test_semantics_probes(void) {
   /* The window rule at 499.7 Hz entirely before the file. */
   int32_t v[600];
   size_t got = 0;
-  CHECK_RC(mef3_reader_read_time(r, 6, T0 - 3000000, T0 - 2000000, MEF3_I32,
-                                 v, 600, &got, NULL, NULL),
+  CHECK_RC(mef3_reader_read_time(r, 6, T0 - 3000000, T0 - 2000000, MEF3_I32, v,
+                                 600, &got, NULL, NULL),
            0);
   CHECK(got == 500);
   mef3_reader_close(r);
@@ -362,9 +357,9 @@ static void test_sentinels(void) {
   double *f = malloc(n * sizeof *f);
   size_t got = 0;
   mef3_read_report rep;
-  CHECK_RC(mef3_reader_read_samples(r, 4, 0, (int64_t)n, MEF3_F64, f, n, &got,
-                                    &rep),
-           0);
+  CHECK_RC(
+      mef3_reader_read_samples(r, 4, 0, (int64_t)n, MEF3_F64, f, n, &got, &rep),
+      0);
   size_t nan = 0, bad = 0;
   for (size_t i = 0; i < n; i++) {
     if (t[i] == MEF3_RED_NAN) {
@@ -382,9 +377,9 @@ static void test_sentinels(void) {
   free(f);
   t = load_truth("f_escapes_extremes", "ch02", &n);
   float *g = malloc(n * sizeof *g);
-  CHECK_RC(mef3_reader_read_samples(r, 1, 0, (int64_t)n, MEF3_F32, g, n, &got,
-                                    NULL),
-           0);
+  CHECK_RC(
+      mef3_reader_read_samples(r, 1, 0, (int64_t)n, MEF3_F32, g, n, &got, NULL),
+      0);
   size_t pinf = 0, ninf = 0;
   bad = 0;
   for (size_t i = 0; i < n; i++) {
@@ -395,8 +390,8 @@ static void test_sentinels(void) {
     else
       bad += g[i] != (float)(double)t[i];
   }
-  CHECK_MSG(pinf > 0 && ninf > 0 && bad == 0, "±inf: %zu/%zu, %zu wrong",
-            pinf, ninf, bad);
+  CHECK_MSG(pinf > 0 && ninf > 0 && bad == 0, "±inf: %zu/%zu, %zu wrong", pinf,
+            ninf, bad);
   free(t);
   free(g);
   mef3_reader_close(r);
@@ -408,9 +403,9 @@ static void test_open_file_limit(void) {
   mef3_reader_options o = MEF3_READER_OPTIONS_INIT;
   o.max_open_data_files = 1;
   mef3_reader *r = NULL;
-  CHECK_RC(mef3_reader_open(&r, tu_golden("sessions/c_discontinuities.mefd"),
-                            &o),
-           0);
+  CHECK_RC(
+      mef3_reader_open(&r, tu_golden("sessions/c_discontinuities.mefd"), &o),
+      0);
   if (!r)
     return;
   size_t n1 = 0, n2 = 0;
@@ -481,8 +476,8 @@ static void *run_job(void *p) {
   size_t got = 0;
   int ok = 1;
   for (int k = 0; k < 4 && ok; k++)
-    ok = mef3_reader_read_samples(r, j->ch, 0, (int64_t)j->n, MEF3_I32, v,
-                                  j->n, &got, NULL) == 0 &&
+    ok = mef3_reader_read_samples(r, j->ch, 0, (int64_t)j->n, MEF3_I32, v, j->n,
+                                  &got, NULL) == 0 &&
          memcmp(v, j->truth, j->n * 4) == 0;
   free(v);
   mef3_reader_close(r);
@@ -525,12 +520,11 @@ static void test_independent_readers(void) {
 }
 
 static void test_error_table(void) {
-  int codes[] = {MEF3_ERROR,    MEF3_EINVAL,      MEF3_ENOTFOUND,
-                 MEF3_ECRC,     MEF3_EPASSWORD,   MEF3_EACCESS,
-                 MEF3_ECORRUPT, MEF3_EUNSUPPORTED, MEF3_EBUFSIZE,
-                 MEF3_ECANCELED, MEF3_ETIMEDOUT,  MEF3_ENOMEM,
-                 MEF3_EIO,      MEF3_EWORKER,     MEF3_ELIMIT,
-                 MEF3_EEXIST};
+  int codes[] = {
+      MEF3_ERROR,     MEF3_EINVAL,    MEF3_ENOTFOUND, MEF3_ECRC,
+      MEF3_EPASSWORD, MEF3_EACCESS,   MEF3_ECORRUPT,  MEF3_EUNSUPPORTED,
+      MEF3_EBUFSIZE,  MEF3_ECANCELED, MEF3_ETIMEDOUT, MEF3_ENOMEM,
+      MEF3_EIO,       MEF3_EWORKER,   MEF3_ELIMIT,    MEF3_EEXIST};
   for (size_t i = 0; i < sizeof codes / sizeof *codes; i++) {
     CHECK(strncmp(mef3_errname(codes[i]), "MEF3_E", 6) == 0);
     CHECK(strcmp(mef3_strerror(codes[i]), "unknown error") != 0);

@@ -41,9 +41,8 @@ static void check_report(const char *label, const mef3_read_report *rep,
                          const char *file, const mef3_block_info *blocks) {
   CHECK_MSG(rep->n_bad_blocks == nbad, "%s: %zu bad blocks reported, want %zu",
             label, rep->n_bad_blocks, nbad);
-  for (size_t i = 0; i < nbad && i < MEF3_REPORT_MAX_BAD &&
-                     i < rep->n_bad_blocks;
-       i++)
+  for (size_t i = 0;
+       i < nbad && i < MEF3_REPORT_MAX_BAD && i < rep->n_bad_blocks; i++)
     CHECK_MSG(rep->bad_blocks[i] == bad[i],
               "%s: bad block [%zu] is %zu, want %zu", label, i,
               rep->bad_blocks[i], bad[i]);
@@ -52,8 +51,8 @@ static void check_report(const char *label, const mef3_read_report *rep,
               mef3_errname(rep->first_error));
     return;
   }
-  CHECK_MSG(code_in(rep->first_error, codes), "%s: first error %s (%s)",
-            label, mef3_errname(rep->first_error), rep->first_message);
+  CHECK_MSG(code_in(rep->first_error, codes), "%s: first error %s (%s)", label,
+            mef3_errname(rep->first_error), rep->first_message);
   CHECK_MSG(strstr(rep->first_message, file) != NULL,
             "%s: message does not name %s: %s", label, file,
             rep->first_message);
@@ -107,14 +106,13 @@ static void expect_bad(const char *label, mef3_reader *r, size_t ch,
   /* By sample number, float32: the same positions NaN. */
   float *f = malloc(n * sizeof *f);
   size_t got = 0;
-  CHECK_RC(mef3_reader_read_samples(r, ch, 0, (int64_t)n, MEF3_F32, f, n,
-                                    &got, &rep),
+  CHECK_RC(mef3_reader_read_samples(r, ch, 0, (int64_t)n, MEF3_F32, f, n, &got,
+                                    &rep),
            0);
   size_t fbad = 0;
   for (size_t i = 0; i < n; i++)
     fbad += (v[i] == MEF3_RED_NAN) != (isnan(f[i]) != 0);
-  CHECK_MSG(fbad == 0, "%s: float32 NaN positions differ in %zu", label,
-            fbad);
+  CHECK_MSG(fbad == 0, "%s: float32 NaN positions differ in %zu", label, fbad);
   check_report(label, &rep, bad, nbad, codes, file, b);
   free(f);
 
@@ -122,13 +120,13 @@ static void expect_bad(const char *label, mef3_reader *r, size_t ch,
   int64_t w = mef3_window_samples(ci->start_uutc, ci->end_uutc, ci->fs);
   int32_t *t = malloc((size_t)w * sizeof *t);
   uint8_t *valid = malloc((size_t)w);
-  CHECK_RC(mef3_reader_read_time(r, ch, ci->start_uutc, ci->end_uutc,
-                                 MEF3_I32, t, (size_t)w, &got, valid, &rep),
+  CHECK_RC(mef3_reader_read_time(r, ch, ci->start_uutc, ci->end_uutc, MEF3_I32,
+                                 t, (size_t)w, &got, valid, &rep),
            0);
   size_t tbad = 0;
   for (size_t k = 0; k < nb; k++) {
-    int64_t s = llround((double)(b[k].start_uutc - ci->start_uutc) * ci->fs /
-                        1e6);
+    int64_t s =
+        llround((double)(b[k].start_uutc - ci->start_uutc) * ci->fs / 1e6);
     int isbad = in_set(bad, nbad, k);
     for (uint32_t i = 0; i < b[k].n_samples && s + i < w; i++) {
       int32_t want = isbad ? MEF3_RED_NAN : truth[b[k].start_sample + i];
@@ -235,8 +233,7 @@ static void test_data_flip_unchecked(void) {
   /* A window that does not touch the block is clean. */
   int32_t w[500];
   size_t got = 0;
-  CHECK_RC(mef3_reader_read_samples(r, 0, 0, 500, MEF3_I32, w, 500, &got,
-                                    &rep),
+  CHECK_RC(mef3_reader_read_samples(r, 0, 0, 500, MEF3_I32, w, 500, &got, &rep),
            0);
   CHECK(rep.n_bad_blocks == 0 && memcmp(w, a_truth, sizeof w) == 0);
   free(v);
@@ -256,9 +253,9 @@ static void test_partial_windows(void) {
   size_t got = 0;
   mef3_read_report rep;
   /* Inside block 5 only. */
-  CHECK_RC(mef3_reader_read_samples(r, 0, 5100, 5200, MEF3_I32, v, 300, &got,
-                                    &rep),
-           0);
+  CHECK_RC(
+      mef3_reader_read_samples(r, 0, 5100, 5200, MEF3_I32, v, 300, &got, &rep),
+      0);
   int all_nan = 1;
   for (int i = 0; i < 100; i++)
     all_nan &= v[i] == MEF3_RED_NAN;
@@ -269,8 +266,8 @@ static void test_partial_windows(void) {
             mef3_errname(rep.first_error), (long long)rep.n_valid);
   /* Straddling blocks 4|5|6: only the middle part NaN. */
   static int32_t big[1200];
-  CHECK_RC(mef3_reader_read_samples(r, 0, 4900, 6100, MEF3_I32, big, 1200,
-                                    &got, &rep),
+  CHECK_RC(mef3_reader_read_samples(r, 0, 4900, 6100, MEF3_I32, big, 1200, &got,
+                                    &rep),
            0);
   size_t wrong = 0;
   for (int i = 0; i < 1200; i++) {
@@ -282,13 +279,13 @@ static void test_partial_windows(void) {
             "straddling read: %zu wrong, %zu bad blocks", wrong,
             rep.n_bad_blocks);
   /* Neighbouring blocks alone are clean. */
-  CHECK_RC(mef3_reader_read_samples(r, 0, 4000, 5000, MEF3_I32, big, 1200,
-                                    &got, &rep),
+  CHECK_RC(mef3_reader_read_samples(r, 0, 4000, 5000, MEF3_I32, big, 1200, &got,
+                                    &rep),
            0);
   CHECK(rep.n_bad_blocks == 0 && memcmp(big, a_truth + 4000, 4000) == 0);
   /* The same read twice gives the same (no state left behind). */
-  CHECK_RC(mef3_reader_read_samples(r, 0, 6000, 7000, MEF3_I32, big, 1200,
-                                    &got, &rep),
+  CHECK_RC(mef3_reader_read_samples(r, 0, 6000, 7000, MEF3_I32, big, 1200, &got,
+                                    &rep),
            0);
   CHECK(rep.n_bad_blocks == 0 && memcmp(big, a_truth + 6000, 4000) == 0);
   mef3_reader_close(r);
@@ -356,8 +353,8 @@ static void test_index_points_past_end(void) {
     size_t nb;
     mef3_reader_blocks(r, 0, &b, &nb);
     CHECK(b[7].file_offset == g_tdat_len + 4096);
-    expect_bad("index entry past the end", r, 0, a_truth, bad, 1,
-               ECORRUPT_ONLY, "ch01-000000.tdat");
+    expect_bad("index entry past the end", r, 0, a_truth, bad, 1, ECORRUPT_ONLY,
+               "ch01-000000.tdat");
   }
   mef3_reader_close(r);
 
@@ -400,8 +397,8 @@ static void test_tdat_truncated(void) {
   for (size_t i = k; i < 47; i++)
     bad[nbad++] = i;
   if (r)
-    expect_bad("tdat cut in block 20", r, 0, a_truth, bad, nbad,
-               ECORRUPT_ONLY, "ch01-000000.tdat");
+    expect_bad("tdat cut in block 20", r, 0, a_truth, bad, nbad, ECORRUPT_ONLY,
+               "ch01-000000.tdat");
   mef3_reader_close(r);
 
   /* Cut just after the header of block k (all its data missing). */
@@ -453,8 +450,8 @@ static void test_many_and_segments(void) {
   const char *rel = "sessions/b_multi_8ch.mefd";
   const char *s = gc_scratch_copy("many", rel);
   size_t nt = 0;
-  int32_t *t2 = gc_load_i32(tu_golden("sessions/b_multi_8ch.truth/ch02.i32"),
-                            &nt);
+  int32_t *t2 =
+      gc_load_i32(tu_golden("sessions/b_multi_8ch.truth/ch02.i32"), &nt);
   REQUIRE(t2);
   mef3_reader *r0 = gc_must_open(tu_golden(rel), NULL);
   const mef3_block_info *b;
@@ -487,8 +484,8 @@ static void test_many_and_segments(void) {
   /* c_discontinuities ch01: block 4 of segment 1. */
   rel = "sessions/c_discontinuities.mefd";
   s = gc_scratch_copy("segment1", rel);
-  int32_t *tc = gc_load_i32(
-      tu_golden("sessions/c_discontinuities.truth/ch01.i32"), &nt);
+  int32_t *tc =
+      gc_load_i32(tu_golden("sessions/c_discontinuities.truth/ch01.i32"), &nt);
   REQUIRE(tc);
   r0 = gc_must_open(tu_golden(rel), NULL);
   const mef3_segment_info *si = mef3_reader_segment(r0, 0, 1);
@@ -508,8 +505,8 @@ static void test_many_and_segments(void) {
 
 int main(void) {
   REQUIRE(tu_have_golden());
-  a_truth = gc_load_i32(tu_golden("sessions/a_single_256hz.truth/ch01.i32"),
-                        &a_n);
+  a_truth =
+      gc_load_i32(tu_golden("sessions/a_single_256hz.truth/ch01.i32"), &a_n);
   REQUIRE(a_truth && a_n == 46080);
 
   /* Compressed data of block 5: CRC; unchecked, see below. */

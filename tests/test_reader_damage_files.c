@@ -70,10 +70,22 @@ static void rewrite(const char *path, void (*edit)(uint8_t *, size_t *),
 }
 
 /* ---- edits ---- */
-static void e_big_endian(uint8_t *b, size_t *n) { b[15] = 0; (void)n; }
-static void e_byte_order_2(uint8_t *b, size_t *n) { b[15] = 2; (void)n; }
-static void e_version_2(uint8_t *b, size_t *n) { b[13] = 2; (void)n; }
-static void e_file_type(uint8_t *b, size_t *n) { memcpy(b + 8, "tdat", 4); (void)n; }
+static void e_big_endian(uint8_t *b, size_t *n) {
+  b[15] = 0;
+  (void)n;
+}
+static void e_byte_order_2(uint8_t *b, size_t *n) {
+  b[15] = 2;
+  (void)n;
+}
+static void e_version_2(uint8_t *b, size_t *n) {
+  b[13] = 2;
+  (void)n;
+}
+static void e_file_type(uint8_t *b, size_t *n) {
+  memcpy(b + 8, "tdat", 4);
+  (void)n;
+}
 static void e_fs_zero(uint8_t *b, size_t *n) {
   double z = 0.0;
   memcpy(b + 8720, &z, 8);
@@ -91,8 +103,14 @@ static void e_entries_plus1(uint8_t *b, size_t *n) {
   memcpy(b + 32, &e, 8);
   (void)n;
 }
-static void e_drop_last_entry(uint8_t *b, size_t *n) { *n -= 56; (void)b; }
-static void e_cut_10(uint8_t *b, size_t *n) { *n -= 10; (void)b; }
+static void e_drop_last_entry(uint8_t *b, size_t *n) {
+  *n -= 56;
+  (void)b;
+}
+static void e_cut_10(uint8_t *b, size_t *n) {
+  *n -= 10;
+  (void)b;
+}
 static void e_offset_low(uint8_t *b, size_t *n) {
   int64_t off = 512; /* entry 4 inside the universal header */
   memcpy(b + 1024 + 4 * 56, &off, 8);
@@ -110,16 +128,19 @@ static void e_start_sample(uint8_t *b, size_t *n) {
   memcpy(b + 1024 + 9 * 56 + 16, &s, 8);
   (void)n;
 }
-static void e_body_byte(uint8_t *b, size_t *n) { b[1024 + 3 * 56 + 40] ^= 1; (void)n; }
+static void e_body_byte(uint8_t *b, size_t *n) {
+  b[1024 + 3 * 56 + 40] ^= 1;
+  (void)n;
+}
 static void e_grow(uint8_t *b, size_t *n) {
   memset(b + *n, 0, 100);
   *n += 100;
 }
 
 /* A fresh copy of session `rel` with one file of it replaced by `edit`. */
-static const char *copy_edit(const char *tag, const char *rel,
-                             const char *file, void (*edit)(uint8_t *, size_t *),
-                             int fix_body, int fix_header) {
+static const char *copy_edit(const char *tag, const char *rel, const char *file,
+                             void (*edit)(uint8_t *, size_t *), int fix_body,
+                             int fix_header) {
   const char *s = gc_scratch_copy(tag, rel);
   rewrite(path2(s, file), edit, fix_body, fix_header);
   return s;
@@ -204,8 +225,8 @@ static void test_tidx(void) {
   expect_open("tidx cut by 10 bytes", s, MEF3_ECORRUPT, "ch01-000000.tidx", 1);
   s = gc_scratch_copy("tidx-cut10-raw", A_REL);
   REQUIRE(truncate(path2(s, SEG ".tidx"), 1024 + 56 * 10 + 30) == 0);
-  expect_open("tidx truncated mid-entry", s, MEF3_ECORRUPT,
-              "ch01-000000.tidx", 1);
+  expect_open("tidx truncated mid-entry", s, MEF3_ECORRUPT, "ch01-000000.tidx",
+              1);
   /* One whole entry missing, or one too many announced. */
   s = copy_edit("tidx-drop", A_REL, SEG ".tidx", e_drop_last_entry, 1, 1);
   expect_open("tidx one entry short", s, MEF3_ECORRUPT, "ch01-000000.tidx", 1);
@@ -213,8 +234,8 @@ static void test_tidx(void) {
   expect_open("tidx entry count + 1", s, MEF3_ECORRUPT, "ch01-000000.tidx", 1);
   /* Entries that cannot be right. */
   s = copy_edit("tidx-offlow", A_REL, SEG ".tidx", e_offset_low, 1, 1);
-  expect_open("entry inside the header", s, MEF3_ECORRUPT,
-              "ch01-000000.tidx", 1);
+  expect_open("entry inside the header", s, MEF3_ECORRUPT, "ch01-000000.tidx",
+              1);
   s = copy_edit("tidx-tiny", A_REL, SEG ".tidx", e_bytes_tiny, 1, 1);
   expect_open("entry of 100 bytes", s, MEF3_ECORRUPT, "ch01-000000.tidx", 1);
   s = copy_edit("tidx-sample", A_REL, SEG ".tidx", e_start_sample, 1, 1);
@@ -254,8 +275,7 @@ static void test_tdat_and_tree(void) {
   expect_open("channel without segments", s, MEF3_ECORRUPT, "ch01.timd", 1);
   s = gc_scratch_copy("empty-segment", A_REL);
   REQUIRE(tu_system("mkdir '%s/ch01.timd/ch01-000001.segd'", s) == 0);
-  expect_open("empty second segment", s, MEF3_ENOTFOUND, "ch01-000001.tmet",
-              1);
+  expect_open("empty second segment", s, MEF3_ENOTFOUND, "ch01-000001.tmet", 1);
   s = gc_scratch_copy("no-channels", A_REL);
   REQUIRE(tu_system("rm -rf '%s/ch01.timd'", s) == 0);
   expect_open("session without channels", s, MEF3_ENOTFOUND, NULL, 1);
@@ -308,8 +328,7 @@ static void test_records_damage(void) {
   int32_t v[100];
   size_t got;
   mef3_read_report rep;
-  CHECK_RC(mef3_reader_read_samples(r, 0, 0, 100, MEF3_I32, v, 100, &got,
-                                    &rep),
+  CHECK_RC(mef3_reader_read_samples(r, 0, 0, 100, MEF3_I32, v, 100, &got, &rep),
            0);
   CHECK(rep.n_bad_blocks == 0);
   mef3_reader_close(r);

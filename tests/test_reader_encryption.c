@@ -201,20 +201,19 @@ static void check_dump(mef3_reader *r, const char *pw, const char *name) {
               "%s: differs from meflib's all-NaN dump", label);
     CHECK_MSG(rep.n_bad_blocks == nb && rep.first_error == MEF3_EACCESS &&
                   rep.n_valid == 0,
-              "%s: report: %zu bad blocks of %zu, first %s, %lld valid",
-              label, rep.n_bad_blocks, nb, mef3_errname(rep.first_error),
+              "%s: report: %zu bad blocks of %zu, first %s, %lld valid", label,
+              rep.n_bad_blocks, nb, mef3_errname(rep.first_error),
               (long long)rep.n_valid);
     for (size_t i = 0; i < MEF3_REPORT_MAX_BAD && i < nb; i++)
-      CHECK_MSG(rep.bad_blocks[i] == i, "%s: bad block [%zu] is %zu", label,
-                i, rep.bad_blocks[i]);
+      CHECK_MSG(rep.bad_blocks[i] == i, "%s: bad block [%zu] is %zu", label, i,
+                rep.bad_blocks[i]);
     CHECK_MSG(strstr(rep.first_message, ".tdat") != NULL,
               "%s: message does not name the data file: %s", label,
               rep.first_message);
     /* By time too, and one block alone. */
     size_t got = 0;
-    CHECK_RC(mef3_reader_read_time(r, (size_t)ch, ci->start_uutc,
-                                   ci->end_uutc, MEF3_I32, v, n, &got, NULL,
-                                   &rep),
+    CHECK_RC(mef3_reader_read_time(r, (size_t)ch, ci->start_uutc, ci->end_uutc,
+                                   MEF3_I32, v, n, &got, NULL, &rep),
              0);
     CHECK_MSG(got == n && gc_diff_i32(v, want, n, label) == 0 &&
                   rep.n_bad_blocks == nb && rep.first_error == MEF3_EACCESS,
@@ -326,8 +325,8 @@ static void test_keys_and_sections(void) {
 static void test_password_on_plain_session(void) {
   mef3_reader *r = NULL;
   int rc = gc_open(&r, tu_golden("sessions/a_single_256hz.mefd"), "l2pass");
-  CHECK_MSG(rc == 0, "plain session with a password: %s (%s)",
-            mef3_errname(rc), mef3_error_last()->message);
+  CHECK_MSG(rc == 0, "plain session with a password: %s (%s)", mef3_errname(rc),
+            mef3_error_last()->message);
   if (r) {
     CHECK(mef3_reader_access_level(r) == 0);
     CHECK(mef3_reader_channel(r, 0)->times_relative == 0);

@@ -35,8 +35,7 @@ static char *path2(const char *a, const char *b) {
 
 /* Patch `len` bytes at `off` of a MEF file and recompute its body and
  * header CRCs. */
-static void patch_fix(const char *path, size_t off, const void *v,
-                      size_t len) {
+static void patch_fix(const char *path, size_t off, const void *v, size_t len) {
   size_t n = 0;
   uint8_t *b = tu_read_file(path, &n);
   REQUIRE(b && off + len <= n);
@@ -52,8 +51,8 @@ static void patch_fix(const char *path, size_t off, const void *v,
 }
 
 /* Open; 1 when open, 0 when refused as corrupt naming `file` (checked). */
-static int open_or_refused(mef3_reader **r, const char *path,
-                           const char *file, const char *label) {
+static int open_or_refused(mef3_reader **r, const char *path, const char *file,
+                           const char *label) {
   int rc = gc_open(r, path, NULL);
   if (rc == 0)
     return 1;
@@ -73,15 +72,15 @@ static void test_huge_sample_count(void) {
   if (!open_or_refused(&r, s, "ch01-000000.tidx", "3e9-sample entry"))
     return;
   size_t n = 0;
-  int32_t *t = gc_load_i32(tu_golden("sessions/a_single_256hz.truth/ch01.i32"),
-                           &n);
+  int32_t *t =
+      gc_load_i32(tu_golden("sessions/a_single_256hz.truth/ch01.i32"), &n);
   REQUIRE(t);
   /* Blocks before it read as always. */
   int32_t v[1080];
   size_t got = 0;
   mef3_read_report rep;
-  int rc = mef3_reader_read_samples(r, 0, 0, 1000, MEF3_I32, v, 1080, &got,
-                                    &rep);
+  int rc =
+      mef3_reader_read_samples(r, 0, 0, 1000, MEF3_I32, v, 1080, &got, &rep);
   CHECK_MSG(rc == 0 && memcmp(v, t, 4000) == 0 && rep.n_bad_blocks == 0,
             "one entry claiming 3e9 samples must not make every read of "
             "the channel fail: %s (%s)",
@@ -140,9 +139,8 @@ static void test_extreme_block_times(void) {
   size_t got = 0;
   mef3_read_report rep;
   const mef3_channel_info *ci = mef3_reader_channel(r, 0);
-  int rc = mef3_reader_read_time(r, 0, ci->start_uutc,
-                                 ci->start_uutc + 1000000, MEF3_I32, v, 256,
-                                 &got, NULL, &rep);
+  int rc = mef3_reader_read_time(r, 0, ci->start_uutc, ci->start_uutc + 1000000,
+                                 MEF3_I32, v, 256, &got, NULL, &rep);
   CHECK_MSG(rc == 0, "extreme block time: read gave %s", mef3_errname(rc));
   mef3_reader_close(r);
 }

@@ -26,18 +26,17 @@ static void check_blocks(mef3_reader *r, size_t ch, const char *label,
     cJSON_ArrayForEach(bj, gc_obj(sg, "blocks")) {
       if (k < nb && si) {
         const mef3_block_info *x = &b[k];
-        CHECK_MSG(x->start_uutc == gc_i64(bj, "start_uutc") &&
-                      x->start_sample ==
-                          si->start_sample + gc_i64(bj, "start_sample") &&
-                      x->n_samples ==
-                          (uint32_t)gc_i64(bj, "number_of_samples") &&
-                      x->bytes == (uint32_t)gc_i64(bj, "block_bytes") &&
-                      x->flags == (uint8_t)gc_i64(bj, "flags") &&
-                      x->min == (int32_t)gc_i64(bj, "index_min") &&
-                      x->max == (int32_t)gc_i64(bj, "index_max") &&
-                      x->segment == seg,
-                  "%s: block %zu differs (start %lld, n %u, bytes %u)", label,
-                  k, (long long)x->start_uutc, x->n_samples, x->bytes);
+        CHECK_MSG(
+            x->start_uutc == gc_i64(bj, "start_uutc") &&
+                x->start_sample ==
+                    si->start_sample + gc_i64(bj, "start_sample") &&
+                x->n_samples == (uint32_t)gc_i64(bj, "number_of_samples") &&
+                x->bytes == (uint32_t)gc_i64(bj, "block_bytes") &&
+                x->flags == (uint8_t)gc_i64(bj, "flags") &&
+                x->min == (int32_t)gc_i64(bj, "index_min") &&
+                x->max == (int32_t)gc_i64(bj, "index_max") && x->segment == seg,
+            "%s: block %zu differs (start %lld, n %u, bytes %u)", label, k,
+            (long long)x->start_uutc, x->n_samples, x->bytes);
       }
       k++;
     }
@@ -49,9 +48,8 @@ static void check_blocks(mef3_reader *r, size_t ch, const char *label,
             mef3_reader_channel(r, ch)->n_segments, seg);
 }
 
-static void check_channel(mef3_reader *r, const char *cname,
-                          const char *chname, const cJSON *c,
-                          int expect_relative) {
+static void check_channel(mef3_reader *r, const char *cname, const char *chname,
+                          const cJSON *c, int expect_relative) {
   char label[256];
   snprintf(label, sizeof label, "%s/%s", cname, chname);
   int ch = mef3_reader_find_channel(r, chname);
@@ -101,8 +99,8 @@ static void check_channel(mef3_reader *r, const char *cname,
   CHECK_RC(mef3_reader_read_time(r, (size_t)ch, t0, t1, MEF3_I32, v, cap, &got,
                                  valid, &rep),
            0);
-  CHECK_MSG(got == length, "%s: time read of %zu samples, want %zu", label,
-            got, length);
+  CHECK_MSG(got == length, "%s: time read of %zu samples, want %zu", label, got,
+            length);
   size_t n = got < length ? got : length;
   CHECK_MSG(gc_diff_i32(v, raw_i32, n, label) == 0,
             "%s: time read differs from __raw.i32", label);
@@ -118,8 +116,7 @@ static void check_channel(mef3_reader *r, const char *cname,
   size_t bad_valid = 0;
   for (size_t i = 0; i < n; i++)
     bad_valid += valid[i] != !isnan(raw[i]);
-  CHECK_MSG(bad_valid == 0, "%s: valid[] wrong in %zu slots", label,
-            bad_valid);
+  CHECK_MSG(bad_valid == 0, "%s: valid[] wrong in %zu slots", label, bad_valid);
 
   CHECK_RC(mef3_reader_read_time(r, (size_t)ch, t0, t1, MEF3_F64, f, cap, &got,
                                  NULL, NULL),
@@ -188,8 +185,7 @@ int main(void) {
     snprintf(path, sizeof path, "%s", tu_golden(gc_str(c, "session_path")));
     mef3_reader *r = gc_must_open(path, pw);
     const cJSON *chans = gc_obj(c, "channels");
-    CHECK_MSG(mef3_reader_channel_count(r) ==
-                  (size_t)cJSON_GetArraySize(chans),
+    CHECK_MSG(mef3_reader_channel_count(r) == (size_t)cJSON_GetArraySize(chans),
               "%s: %zu channels", name, mef3_reader_channel_count(r));
     const cJSON *ch;
     cJSON_ArrayForEach(ch, chans) check_channel(r, name, ch->string, ch, 0);
@@ -210,8 +206,10 @@ int main(void) {
       /* Level 1: the signal and section 2, times relative (the offset of
        * section 3 is unknown; here it is 0 so the values agree). */
       r = gc_must_open(path, pw1);
-      CHECK_MSG(mef3_reader_access_level(r) == 1, "%s: access level %d with "
-                "the level-1 password", name, mef3_reader_access_level(r));
+      CHECK_MSG(mef3_reader_access_level(r) == 1,
+                "%s: access level %d with "
+                "the level-1 password",
+                name, mef3_reader_access_level(r));
       cJSON_ArrayForEach(ch, chans) check_channel(r, name, ch->string, ch, 1);
       mef3_reader_close(r);
       mef3_reader *bad = NULL;

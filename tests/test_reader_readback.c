@@ -23,13 +23,13 @@ static void check_channel_meta(mef3_reader *r, const char *session,
     if (ch < 0)
       continue;
     const mef3_channel_info *ci = mef3_reader_channel(r, (size_t)ch);
-    CHECK_MSG(ci->fs == gc_num(c, "fs"), "%s/%s: fs %.17g", session,
-              c->string, ci->fs);
+    CHECK_MSG(ci->fs == gc_num(c, "fs"), "%s/%s: fs %.17g", session, c->string,
+              ci->fs);
     CHECK_MSG(ci->units_conversion_factor == gc_num(c, "ufact"),
               "%s/%s: ufact %.17g", session, c->string,
               ci->units_conversion_factor);
-    CHECK_MSG(ci->n_samples == gc_i64(c, "nsamp"), "%s/%s: nsamp %lld",
-              session, c->string, (long long)ci->n_samples);
+    CHECK_MSG(ci->n_samples == gc_i64(c, "nsamp"), "%s/%s: nsamp %lld", session,
+              c->string, (long long)ci->n_samples);
     CHECK_MSG(ci->start_uutc == gc_i64(c, "start_time"),
               "%s/%s: start %lld, want %lld", session, c->string,
               (long long)ci->start_uutc, (long long)gc_i64(c, "start_time"));
@@ -37,8 +37,8 @@ static void check_channel_meta(mef3_reader *r, const char *session,
      * see test_reader_sessions). */
     CHECK_MSG(ci->end_uutc == gc_i64(c, "end_time"),
               "%s/%s: end %lld, want %lld (golden: the header's end time)",
-              session, c->string,
-              (long long)ci->end_uutc, (long long)gc_i64(c, "end_time"));
+              session, c->string, (long long)ci->end_uutc,
+              (long long)gc_i64(c, "end_time"));
     int64_t rto = gc_i64(c, "section_3_recording_time_offset_seen_by_pymef");
     CHECK_MSG(ci->metadata->recording_time_offset == rto,
               "%s/%s: recording time offset %lld, want %lld", session,
@@ -104,16 +104,16 @@ static void replay(mef3_reader *r, const cJSON *rd) {
                 "MEF3_EINVAL",
                 id, (long long)q0, (long long)q1, mef3_errname(rc2));
     }
-    rc = mef3_reader_read_samples(r, (size_t)ch, s0, s1, MEF3_I32, v, cap,
-                                  &got, &rep);
+    rc = mef3_reader_read_samples(r, (size_t)ch, s0, s1, MEF3_I32, v, cap, &got,
+                                  &rep);
     CHECK_MSG(rc == 0, "%s: %s (%s)", id, mef3_errname(rc),
               mef3_error_last()->message);
     memset(valid, 1, cap);
     for (size_t i = 0; i < got; i++)
       valid[i] = v[i] != MEF3_RED_NAN;
     if (!rc)
-      CHECK_RC(mef3_reader_read_samples(r, (size_t)ch, s0, s1, MEF3_F64, f,
-                                        cap, &got, NULL),
+      CHECK_RC(mef3_reader_read_samples(r, (size_t)ch, s0, s1, MEF3_F64, f, cap,
+                                        &got, NULL),
                0);
   } else {
     int64_t t0 = gc_i64(req, "start_uutc"), t1 = gc_i64(req, "end_uutc");
@@ -130,8 +130,7 @@ static void replay(mef3_reader *r, const cJSON *rd) {
                0);
   }
   if (rc == 0) {
-    CHECK_MSG(got == length, "%s: %zu samples, manifest %zu", id, got,
-              length);
+    CHECK_MSG(got == length, "%s: %zu samples, manifest %zu", id, got, length);
     size_t n = got < want_n ? got : want_n;
     CHECK_MSG(gc_diff_raw(v, want, n, id) == 0, "%s: values differ", id);
     size_t n_nan = 0, bad_valid = 0, bad_f = 0;
@@ -152,16 +151,17 @@ static void replay(mef3_reader *r, const cJSON *rd) {
               id, n_nan, (long long)gc_i64(rd, "n_nan"));
     CHECK_MSG(runs_match(v, n, gc_obj(rd, "nan_runs")),
               "%s: NaN runs differ from the manifest", id);
-    CHECK_MSG(bad_valid == 0, "%s: valid[] wrong in %zu slots", id,
-              bad_valid);
-    CHECK_MSG(bad_f == 0, "%s: %zu float64 values are not raw x %g (±inf for the sentinels)", id,
-              bad_f, ci->units_conversion_factor);
+    CHECK_MSG(bad_valid == 0, "%s: valid[] wrong in %zu slots", id, bad_valid);
+    CHECK_MSG(
+        bad_f == 0,
+        "%s: %zu float64 values are not raw x %g (±inf for the sentinels)", id,
+        bad_f, ci->units_conversion_factor);
     CHECK_MSG(rep.n_bad_blocks == 0 && rep.first_error == 0,
               "%s: %zu bad blocks: %s", id, rep.n_bad_blocks,
               rep.first_message);
     CHECK_MSG(rep.n_valid == (int64_t)(got - n_nan),
-              "%s: report n_valid %lld, want %zu", id,
-              (long long)rep.n_valid, got - n_nan);
+              "%s: report n_valid %lld, want %zu", id, (long long)rep.n_valid,
+              got - n_nan);
   }
   free(v);
   free(f);

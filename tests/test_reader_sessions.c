@@ -35,16 +35,14 @@ static void check_blocks(mef3_reader *r, size_t ch, const char *label,
                x->bytes == (uint32_t)gc_i64(bj, "block_bytes") &&
                x->flags == (uint8_t)gc_i64(bj, "index_flags") &&
                x->min == (int32_t)gc_i64(bj, "index_min") &&
-               x->max == (int32_t)gc_i64(bj, "index_max") &&
-               x->segment == seg;
+               x->max == (int32_t)gc_i64(bj, "index_max") && x->segment == seg;
       if (!ok && bad++ < 3)
         fprintf(stderr,
                 "  %s block %zu: got start %lld sample %lld n %u off %lld "
                 "bytes %u flags %u min %d max %d seg %d\n",
-                label, k, (long long)x->start_uutc,
-                (long long)x->start_sample, x->n_samples,
-                (long long)x->file_offset, x->bytes, x->flags, x->min,
-                x->max, x->segment);
+                label, k, (long long)x->start_uutc, (long long)x->start_sample,
+                x->n_samples, (long long)x->file_offset, x->bytes, x->flags,
+                x->min, x->max, x->segment);
       k++;
     }
     seg++;
@@ -70,13 +68,13 @@ static void check_blocks(mef3_reader *r, size_t ch, const char *label,
       int ok = want < ncg && cg[want].first_block == i &&
                cg[want].start_sample == b[i].start_sample &&
                cg[want].start_uutc == b[i].start_uutc;
-      CHECK_MSG(ok, "%s: contiguon %zu should start at block %zu", label,
-                want, i);
+      CHECK_MSG(ok, "%s: contiguon %zu should start at block %zu", label, want,
+                i);
       if (want > 0 && want - 1 < ncg)
         CHECK_MSG(cg[want - 1].end_sample == b[i].start_sample &&
                       cg[want - 1].first_block + cg[want - 1].n_blocks == i,
-                  "%s: contiguon %zu should end at block %zu", label,
-                  want - 1, i);
+                  "%s: contiguon %zu should end at block %zu", label, want - 1,
+                  i);
       want++;
     }
   }
@@ -115,8 +113,8 @@ static void check_samples(mef3_reader *r, size_t ch, const char *label,
   for (size_t i = 0; i < n; i++)
     nan_truth += truth[i] == MEF3_RED_NAN;
   CHECK_MSG(rep.n_valid == (int64_t)(n - nan_truth),
-            "%s: report n_valid %lld, want %zu", label,
-            (long long)rep.n_valid, n - nan_truth);
+            "%s: report n_valid %lld, want %zu", label, (long long)rep.n_valid,
+            n - nan_truth);
 
   /* Physical units: raw x factor, the sentinels as NaN / ±inf. */
   double *f64 = malloc(n * sizeof *f64);
@@ -165,8 +163,8 @@ static void check_time_all(mef3_reader *r, size_t ch, const char *label,
   uint8_t *valid = malloc((size_t)w);
   size_t got = 0;
   mef3_read_report rep;
-  CHECK_RC(mef3_reader_read_time(r, ch, ci->start_uutc, ci->end_uutc,
-                                 MEF3_I32, v, (size_t)w, &got, valid, &rep),
+  CHECK_RC(mef3_reader_read_time(r, ch, ci->start_uutc, ci->end_uutc, MEF3_I32,
+                                 v, (size_t)w, &got, valid, &rep),
            0);
   CHECK_MSG(got == (size_t)w, "%s: time read gave %zu of %lld", label, got,
             (long long)w);
@@ -180,8 +178,8 @@ static void check_time_all(mef3_reader *r, size_t ch, const char *label,
       j++;
     if (j >= n || v[i] != truth[j]) {
       if (bad++ < 3)
-        fprintf(stderr, "  %s time slot %zu: got %d, truth[%zu] %d\n", label,
-                i, v[i], j, j < n ? truth[j] : 0);
+        fprintf(stderr, "  %s time slot %zu: got %d, truth[%zu] %d\n", label, i,
+                v[i], j, j < n ? truth[j] : 0);
     }
     j++;
   }
@@ -193,15 +191,14 @@ static void check_time_all(mef3_reader *r, size_t ch, const char *label,
             label, bad, j, n);
   CHECK_MSG(bad_valid == 0, "%s: valid[] disagrees with NaN in %zu slots",
             label, bad_valid);
-  CHECK_MSG(rep.n_bad_blocks == 0, "%s: %zu bad blocks in the time read",
-            label, rep.n_bad_blocks);
+  CHECK_MSG(rep.n_bad_blocks == 0, "%s: %zu bad blocks in the time read", label,
+            rep.n_bad_blocks);
   free(v);
   free(valid);
 }
 
-static void check_channel(mef3_reader *r, const char *session,
-                          const char *name, const cJSON *cj,
-                          int64_t json_end) {
+static void check_channel(mef3_reader *r, const char *session, const char *name,
+                          const cJSON *cj, int64_t json_end) {
   char label[256];
   snprintf(label, sizeof label, "%s/%s", session, name);
   int ch = mef3_reader_find_channel(r, name);
@@ -230,20 +227,19 @@ static void check_channel(mef3_reader *r, const char *session,
   CHECK_MSG(ci->units_conversion_factor ==
                 gc_num(cj, "units_conversion_factor"),
             "%s: units conversion factor %.17g, want %.17g", label,
-            ci->units_conversion_factor,
-            gc_num(cj, "units_conversion_factor"));
+            ci->units_conversion_factor, gc_num(cj, "units_conversion_factor"));
   CHECK_MSG(ci->n_samples == gc_i64(cj, "number_of_samples"),
             "%s: %lld samples, want %lld", label, (long long)ci->n_samples,
             (long long)gc_i64(cj, "number_of_samples"));
-  CHECK_MSG(ci->n_segments == (size_t)nseg, "%s: %zu segments, want %d",
-            label, ci->n_segments, nseg);
+  CHECK_MSG(ci->n_segments == (size_t)nseg, "%s: %zu segments, want %d", label,
+            ci->n_segments, nseg);
   CHECK_MSG(ci->n_blocks == nblocks, "%s: %zu blocks, want %zu", label,
             ci->n_blocks, nblocks);
   CHECK_MSG(ci->times_relative == 0, "%s: times relative with full access",
             label);
   CHECK_MSG(ci->data_encryption == max_flags_enc,
-            "%s: data encryption %d, blocks say %d", label,
-            ci->data_encryption, max_flags_enc);
+            "%s: data encryption %d, blocks say %d", label, ci->data_encryption,
+            max_flags_enc);
   CHECK_MSG(ci->max_block_samples <= (uint32_t)gc_i64(cj, "samples_per_block"),
             "%s: max block samples %u > %lld", label, ci->max_block_samples,
             (long long)gc_i64(cj, "samples_per_block"));
@@ -291,7 +287,8 @@ static void check_channel(mef3_reader *r, const char *session,
                 "end time)",
                 label, s, (long long)si->end_uutc,
                 (long long)gc_i64(sg, "segment_end_uutc"));
-      CHECK_MSG(si->metadata && si->metadata->number_of_samples == si->n_samples,
+      CHECK_MSG(si->metadata &&
+                    si->metadata->number_of_samples == si->n_samples,
                 "%s: segment %d metadata sample count", label, s);
     }
     s++;
@@ -345,14 +342,13 @@ static void check_session(const char *json_name) {
   const char *pw = gc_str(j, "password2");
   mef3_reader *r = gc_must_open(tu_golden(gc_str(j, "session_path")), pw);
   const cJSON *chans = gc_obj(j, "channels");
-  CHECK_MSG(mef3_reader_channel_count(r) ==
-                (size_t)cJSON_GetArraySize(chans),
+  CHECK_MSG(mef3_reader_channel_count(r) == (size_t)cJSON_GetArraySize(chans),
             "%s: %zu channels, want %d", name, mef3_reader_channel_count(r),
             cJSON_GetArraySize(chans));
   CHECK_MSG(strcmp(mef3_reader_session_name(r), name) == 0,
             "%s: session name %s", name, mef3_reader_session_name(r));
-  CHECK_MSG(mef3_reader_access_level(r) == (pw ? 2 : 0),
-            "%s: access level %d", name, mef3_reader_access_level(r));
+  CHECK_MSG(mef3_reader_access_level(r) == (pw ? 2 : 0), "%s: access level %d",
+            name, mef3_reader_access_level(r));
   /* Channel order: by name, strcmp. */
   for (size_t i = 1; i < mef3_reader_channel_count(r); i++)
     CHECK_MSG(strcmp(mef3_reader_channel(r, i - 1)->name,
@@ -364,13 +360,13 @@ static void check_session(const char *json_name) {
     int64_t rto = gc_i64(j, "recording_time_offset");
     int ch = mef3_reader_find_channel(r, cj->string);
     if (ch >= 0)
-      CHECK_MSG(mef3_reader_channel(r, (size_t)ch)
-                        ->metadata->recording_time_offset == rto,
-                "%s/%s: recording time offset %lld, want %lld", name,
-                cj->string,
-                (long long)mef3_reader_channel(r, (size_t)ch)
-                    ->metadata->recording_time_offset,
-                (long long)rto);
+      CHECK_MSG(
+          mef3_reader_channel(r, (size_t)ch)->metadata->recording_time_offset ==
+              rto,
+          "%s/%s: recording time offset %lld, want %lld", name, cj->string,
+          (long long)mef3_reader_channel(r, (size_t)ch)
+              ->metadata->recording_time_offset,
+          (long long)rto);
   }
   mef3_reader_close(r);
   cJSON_Delete(j);

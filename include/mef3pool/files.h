@@ -61,44 +61,44 @@ typedef int64_t (*mef3_clock_fn)(void *payload);
 #define MEF3_FILES_OPTIONS_VERSION 1
 
 typedef struct mef3_files_options {
-  unsigned int version;          /* MEF3_FILES_OPTIONS_VERSION */
-  double tile_duration_s;        /* tile length, seconds (60) */
-  int64_t tile_cache_bytes;      /* byte budget of the tile cache (512 MiB);
-                                    zero or negative is MEF3_EINVAL */
-  double cache_ttl_s;            /* drop tiles idle this long (1800); 0 off */
-  int use_process_pool;          /* decode in worker processes (1) */
-  int reader_processes;          /* both lanes; 0 = cores - 1, at least 2 */
-  int prefetch_processes;        /* prefetch lane; -1 = half (at least 1);
-                                    the foreground lane keeps at least 1 */
-  int min_parallel_tiles;        /* pool only when this many tiles miss (2) */
-  int prefetch_ahead_windows;    /* windows prefetched ahead (1) */
-  int prefetch_behind_windows;   /* windows prefetched behind (1) */
-  int prefetch_threads;          /* threads when the pool is off (4) */
-  const char *data_root;         /* confine every path to this folder
-                                    (must exist); NULL: no confinement */
-  const char *worker_path;       /* worker program (see pool.h); NULL:
-                                    $MEF3POOL_WORKER, next to the
-                                    executable, the installed one */
-  mef3_clock_fn clock;           /* NULL: CLOCK_MONOTONIC */
+  unsigned int version;        /* MEF3_FILES_OPTIONS_VERSION */
+  double tile_duration_s;      /* tile length, seconds (60) */
+  int64_t tile_cache_bytes;    /* byte budget of the tile cache (512 MiB);
+                                  zero or negative is MEF3_EINVAL */
+  double cache_ttl_s;          /* drop tiles idle this long (1800); 0 off */
+  int use_process_pool;        /* decode in worker processes (1) */
+  int reader_processes;        /* both lanes; 0 = cores - 1, at least 2 */
+  int prefetch_processes;      /* prefetch lane; -1 = half (at least 1);
+                                  the foreground lane keeps at least 1 */
+  int min_parallel_tiles;      /* pool only when this many tiles miss (2) */
+  int prefetch_ahead_windows;  /* windows prefetched ahead (1) */
+  int prefetch_behind_windows; /* windows prefetched behind (1) */
+  int prefetch_threads;        /* threads when the pool is off (4) */
+  const char *data_root;       /* confine every path to this folder
+                                  (must exist); NULL: no confinement */
+  const char *worker_path;     /* worker program (see pool.h); NULL:
+                                  $MEF3POOL_WORKER, next to the
+                                  executable, the installed one */
+  mef3_clock_fn clock;         /* NULL: CLOCK_MONOTONIC */
   void *clock_payload;
-  mef3_log_fn log;               /* NULL: no logging */
+  mef3_log_fn log; /* NULL: no logging */
   void *log_payload;
-  int64_t max_open_files;        /* 0: no limit (else MEF3_ELIMIT) */
+  int64_t max_open_files; /* 0: no limit (else MEF3_ELIMIT) */
 } mef3_files_options;
 
 #define MEF3_FILES_OPTIONS_INIT                                                \
   {                                                                            \
-    MEF3_FILES_OPTIONS_VERSION, 60.0, (int64_t)512 << 20, 1800.0, 1, 0, -1,   \
-        2, 1, 1, 4, NULL, NULL, NULL, NULL, NULL, NULL, 0                      \
+    MEF3_FILES_OPTIONS_VERSION, 60.0, (int64_t)512 << 20, 1800.0, 1, 0, -1, 2, \
+        1, 1, 4, NULL, NULL, NULL, NULL, NULL, NULL, 0                         \
   }
 
 /* One channel of an open file.  A channel without any block has
  * MEF3_UUTC_NO_ENTRY times and reads as NaN. */
 typedef struct mef3_file_channel {
   char name[256];
-  double fs;             /* sampling rate as a double */
-  int64_t start_uutc;    /* first sample (the origin of its tile grid) */
-  int64_t end_uutc;      /* after the last sample */
+  double fs;          /* sampling rate as a double */
+  int64_t start_uutc; /* first sample (the origin of its tile grid) */
+  int64_t end_uutc;   /* after the last sample */
   int64_t n_samples;
   double units_conversion_factor;
   char units[128];
@@ -106,15 +106,15 @@ typedef struct mef3_file_channel {
 
 /* What mef3_files_info returns (caller frees with mef3_file_info_free). */
 typedef struct mef3_file_info {
-  char *path;             /* as the file was first opened */
+  char *path; /* as the file was first opened */
   size_t n_channels;
   mef3_file_channel *channels; /* stable order (see reader.h) */
-  int64_t start_uutc;     /* earliest channel start */
-  int64_t end_uutc;       /* latest channel end */
-  double duration_s;      /* (end_uutc - start_uutc) / 1e6 */
-  int access_level;       /* what the password gave: 0, 1 or 2 */
-  int times_relative;     /* 1: recording time offset unknown (reader.h) */
-  char *real_path;        /* canonical path: the file's key */
+  int64_t start_uutc;          /* earliest channel start */
+  int64_t end_uutc;            /* latest channel end */
+  double duration_s;           /* (end_uutc - start_uutc) / 1e6 */
+  int access_level;            /* what the password gave: 0, 1 or 2 */
+  int times_relative;          /* 1: recording time offset unknown (reader.h) */
+  char *real_path;             /* canonical path: the file's key */
 } mef3_file_info;
 
 /* A window of signal (caller frees with mef3_signal_free). */
@@ -123,30 +123,30 @@ typedef struct mef3_signal {
   size_t n_samples;
   double fs;
   int64_t start_uutc, end_uutc; /* as requested */
-  char **channel_names;   /* n_channels names, in the order returned */
-  float *data;            /* (n_channels, n_samples), row-major, NaN gaps */
+  char **channel_names;         /* n_channels names, in the order returned */
+  float *data; /* (n_channels, n_samples), row-major, NaN gaps */
 } mef3_signal;
 
 /* Counters.  Tiles before a channel's start are NaN by construction and
  * are neither cached nor counted. */
 typedef struct mef3_files_stats {
-  uint64_t hits, misses;          /* tiles of reads found cached / decoded
-                                     for them */
-  uint64_t bytes;                 /* bytes of samples cached now */
-  uint64_t tiles;                 /* tiles cached now */
-  uint64_t evictions;             /* tiles dropped for the budget */
-  uint64_t expirations;           /* tiles dropped for idleness */
-  uint64_t prefetched;            /* tiles loaded by prefetch */
-  uint64_t prefetch_used;         /* prefetched tiles later read */
-  uint64_t prefetch_wasted;       /* prefetched tiles dropped unread */
-  uint64_t reads;                 /* successful read calls */
+  uint64_t hits, misses;    /* tiles of reads found cached / decoded
+                               for them */
+  uint64_t bytes;           /* bytes of samples cached now */
+  uint64_t tiles;           /* tiles cached now */
+  uint64_t evictions;       /* tiles dropped for the budget */
+  uint64_t expirations;     /* tiles dropped for idleness */
+  uint64_t prefetched;      /* tiles loaded by prefetch */
+  uint64_t prefetch_used;   /* prefetched tiles later read */
+  uint64_t prefetch_wasted; /* prefetched tiles dropped unread */
+  uint64_t reads;           /* successful read calls */
   uint64_t open_files;
-  uint64_t waits;                 /* tiles of reads found being decoded
-                                     (by a read or a prefetch), waited for */
-  uint64_t pool_tiles;            /* misses decoded in the foreground pool */
-  uint64_t local_tiles;           /* misses decoded in process */
-  uint64_t prefetch_failed;       /* prefetch tiles not loaded: failed or
-                                     canceled by a read */
+  uint64_t waits;           /* tiles of reads found being decoded
+                               (by a read or a prefetch), waited for */
+  uint64_t pool_tiles;      /* misses decoded in the foreground pool */
+  uint64_t local_tiles;     /* misses decoded in process */
+  uint64_t prefetch_failed; /* prefetch tiles not loaded: failed or
+                               canceled by a read */
 } mef3_files_stats;
 
 /*
@@ -231,9 +231,9 @@ MEF3_EXTERN void mef3_files_list_free(char **paths, size_t n);
  * is the caller's (mef3_signal_free).
  */
 MEF3_EXTERN int mef3_files_read(mef3_files *fm, const char *path,
-                                const char *const *channels,
-                                size_t n_channels, int64_t start_uutc,
-                                int64_t end_uutc, mef3_signal **out);
+                                const char *const *channels, size_t n_channels,
+                                int64_t start_uutc, int64_t end_uutc,
+                                mef3_signal **out);
 MEF3_EXTERN void mef3_signal_free(mef3_signal *s);
 
 /* Counters (the cache's are one consistent snapshot). */

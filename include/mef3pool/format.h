@@ -117,8 +117,7 @@ MEF3_EXTERN int mef3_keys_from_password(mef3_keys *out, const char *password,
  * level 2 from `level_2` (may be NULL: field zeroed) and fill `keys`.
  */
 MEF3_EXTERN int mef3_keys_for_writing(mef3_keys *keys, uint8_t l1_field[16],
-                                      uint8_t l2_field[16],
-                                      const char *level_1,
+                                      uint8_t l2_field[16], const char *level_1,
                                       const char *level_2);
 
 /* Time-series metadata (.tmet), all three sections. */
@@ -179,7 +178,7 @@ MEF3_EXTERN int mef3_metadata_parse(mef3_metadata *out,
 /* One entry of a time-series index (.tidx). */
 typedef struct mef3_index_entry {
   int64_t file_offset;
-  int64_t start_time; /* on disk */
+  int64_t start_time;   /* on disk */
   int64_t start_sample; /* within the segment */
   uint32_t number_of_samples;
   uint32_t block_bytes;
@@ -217,9 +216,9 @@ typedef struct mef3_red_header {
 } mef3_red_header;
 
 /* Parse the fixed fields of a RED block header (no CRC check). */
-MEF3_EXTERN int mef3_red_header_parse(mef3_red_header *out,
-                                      const uint8_t *buf, size_t len,
-                                      const char *path, uint64_t offset);
+MEF3_EXTERN int mef3_red_header_parse(mef3_red_header *out, const uint8_t *buf,
+                                      size_t len, const char *path,
+                                      uint64_t offset);
 
 /* Reusable RED encoding state (difference buffer, AES contexts); one per
  * thread.  Free with mef3_red_enc_ctx_free (NULL is fine). */
@@ -252,10 +251,9 @@ MEF3_EXTERN size_t mef3_red_max_block_bytes(size_t n);
  * for the level), MEF3_EBUFSIZE (info->block_bytes says how much room is
  * needed) or MEF3_ENOMEM.  Thread-safety: one context per thread.
  */
-MEF3_EXTERN int mef3_red_encode(mef3_red_enc_ctx *ctx, uint8_t *out,
-                                size_t cap, mef3_red_enc_info *info,
-                                const int32_t *samples, size_t n,
-                                int64_t start_time, uint8_t flags,
+MEF3_EXTERN int mef3_red_encode(mef3_red_enc_ctx *ctx, uint8_t *out, size_t cap,
+                                mef3_red_enc_info *info, const int32_t *samples,
+                                size_t n, int64_t start_time, uint8_t flags,
                                 const mef3_keys *keys);
 
 /* Reusable RED decoding state; one per thread. */
@@ -274,10 +272,9 @@ MEF3_EXTERN void mef3_red_ctx_free(mef3_red_ctx *ctx);
  * needed).  `path`/`offset` only name the block in errors.
  */
 MEF3_EXTERN int mef3_red_decode(mef3_red_ctx *ctx, int32_t *out, size_t cap,
-                                size_t *n_out, const uint8_t *block,
-                                size_t len, const mef3_keys *keys,
-                                int check_crc, const char *path,
-                                uint64_t offset);
+                                size_t *n_out, const uint8_t *block, size_t len,
+                                const mef3_keys *keys, int check_crc,
+                                const char *path, uint64_t offset);
 
 /* One block of a batch decode: inputs, then what became of it. */
 typedef struct mef3_red_job {
@@ -286,10 +283,10 @@ typedef struct mef3_red_job {
   uint64_t offset;      /* its offset in the file, for messages */
   int32_t *out;         /* room for `cap` samples */
   size_t cap;
-  size_t n_out;         /* samples decoded (or needed, with EBUFSIZE) */
-  int32_t min, max;     /* of the decoded samples (sentinels included) */
-  int rc;               /* 0 or the block's error code */
-  char message[512];    /* the block's error message when rc != 0 */
+  size_t n_out;      /* samples decoded (or needed, with EBUFSIZE) */
+  int32_t min, max;  /* of the decoded samples (sentinels included) */
+  int rc;            /* 0 or the block's error code */
+  char message[512]; /* the block's error message when rc != 0 */
 } mef3_red_job;
 
 /*
@@ -311,7 +308,7 @@ typedef enum mef3_record_level {
 
 /* One record (annotation), decoded where its type is known. */
 typedef struct mef3_record {
-  char type[5];  /* "Note", "Seiz", "EDFA", "SyLg", "Curs", "Epoc", ... */
+  char type[5]; /* "Note", "Seiz", "EDFA", "SyLg", "Curs", "Epoc", ... */
   uint8_t version_major, version_minor;
   int8_t encryption; /* as on disk */
   int available;     /* 0 when encrypted beyond the caller's access */
@@ -319,16 +316,16 @@ typedef struct mef3_record {
   uint32_t body_bytes;
   uint8_t *body; /* raw body (decrypted when available) */
   /* decoded fields (type-specific; zero / NULL when not applicable) */
-  char *text;       /* Note, SyLg, EDFA annotation, Seiz annotation, Epoc,
-                       Curs name */
-  int64_t duration; /* EDFA, Seiz, Epoc (µs) */
-  int64_t end_time; /* Seiz latest offset, Epoc end timestamp */
-  int32_t onset_code;         /* Seiz */
+  char *text;         /* Note, SyLg, EDFA annotation, Seiz annotation, Epoc,
+                         Curs name */
+  int64_t duration;   /* EDFA, Seiz, Epoc (µs) */
+  int64_t end_time;   /* Seiz latest offset, Epoc end timestamp */
+  int32_t onset_code; /* Seiz */
   int32_t number_of_channels; /* Seiz */
   /* where it was found */
   mef3_record_level level;
-  char channel[256];  /* empty at session level */
-  int32_t segment;    /* -1 unless at segment level */
+  char channel[256]; /* empty at session level */
+  int32_t segment;   /* -1 unless at segment level */
 } mef3_record;
 
 /*

@@ -46,12 +46,12 @@ typedef struct mef3_future mef3_future;
 #define MEF3_POOL_OPTIONS_VERSION 1
 
 typedef struct mef3_pool_options {
-  unsigned int version;          /* MEF3_POOL_OPTIONS_VERSION */
-  int max_workers;               /* worker processes; 0 = 4 (at least 1) */
-  int max_readers_per_worker;    /* open readers kept per worker; 0 = 64 */
-  const char *worker_path;       /* NULL = search (see above) */
-  const char *name;              /* shown in messages ("fg", "prefetch") */
-  int check_block_crc;           /* workers verify block CRCs (default 1) */
+  unsigned int version;       /* MEF3_POOL_OPTIONS_VERSION */
+  int max_workers;            /* worker processes; 0 = 4 (at least 1) */
+  int max_readers_per_worker; /* open readers kept per worker; 0 = 64 */
+  const char *worker_path;    /* NULL = search (see above) */
+  const char *name;           /* shown in messages ("fg", "prefetch") */
+  int check_block_crc;        /* workers verify block CRCs (default 1) */
 } mef3_pool_options;
 
 #define MEF3_POOL_OPTIONS_INIT                                                 \
@@ -59,16 +59,16 @@ typedef struct mef3_pool_options {
 
 /* Counters, readable at any time (a consistent snapshot). */
 typedef struct mef3_pool_stats {
-  uint64_t requests;          /* requests submitted */
-  uint64_t completed;         /* completed successfully */
-  uint64_t failed;            /* completed with an error */
+  uint64_t requests;  /* requests submitted */
+  uint64_t completed; /* completed successfully */
+  uint64_t failed;    /* completed with an error */
   uint64_t canceled;
-  uint64_t bytes_decoded;     /* result bytes written by workers */
-  uint64_t worker_restarts;   /* workers replaced after dying */
-  uint32_t queue_depth;       /* requests waiting for a worker */
-  uint32_t busy_workers;      /* workers serving a request now */
-  uint32_t live_workers;      /* worker processes running */
-  uint64_t shm_bytes;         /* shared memory mapped for results */
+  uint64_t bytes_decoded;   /* result bytes written by workers */
+  uint64_t worker_restarts; /* workers replaced after dying */
+  uint32_t queue_depth;     /* requests waiting for a worker */
+  uint32_t busy_workers;    /* workers serving a request now */
+  uint32_t live_workers;    /* worker processes running */
+  uint64_t shm_bytes;       /* shared memory mapped for results */
 } mef3_pool_stats;
 
 /*
@@ -133,8 +133,8 @@ MEF3_EXTERN int mef3_pool_warmup(mef3_pool *pool, const char *path,
 MEF3_EXTERN int mef3_pool_read_window(mef3_future **out, mef3_pool *pool,
                                       const char *path,
                                       const char *const *channels,
-                                      size_t n_channels, int64_t t0,
-                                      int64_t t1, int n_splits);
+                                      size_t n_channels, int64_t t0, int64_t t1,
+                                      int n_splits);
 
 /*
  * Prefetch a chunk in the background under `key`: a window read as above
@@ -221,9 +221,8 @@ MEF3_EXTERN const float *mef3_future_tiles(const mef3_future *f,
 
 /* The result of a window or chunk future: (n_channels, n_samples) float32,
  * row-major, in place.  NULL unless done with status 0. */
-MEF3_EXTERN const float *mef3_future_window(const mef3_future *f,
-                                            size_t *n_channels,
-                                            size_t *n_samples);
+MEF3_EXTERN const float *
+mef3_future_window(const mef3_future *f, size_t *n_channels, size_t *n_samples);
 
 /*
  * Release a future.  A queued one is canceled; a running one completes

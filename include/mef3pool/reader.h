@@ -33,10 +33,10 @@ typedef struct mef3_reader mef3_reader;
 #define MEF3_READER_OPTIONS_VERSION 1
 
 typedef struct mef3_reader_options {
-  unsigned int version;    /* MEF3_READER_OPTIONS_VERSION */
-  const char *password;    /* NULL or "": none (copied, not kept) */
-  int check_block_crc;     /* verify the CRC of every data block (default 1) */
-  int check_file_crc;      /* verify header/body CRCs of .tmet/.tidx (1) */
+  unsigned int version; /* MEF3_READER_OPTIONS_VERSION */
+  const char *password; /* NULL or "": none (copied, not kept) */
+  int check_block_crc;  /* verify the CRC of every data block (default 1) */
+  int check_file_crc;   /* verify header/body CRCs of .tmet/.tidx (1) */
   size_t max_open_data_files; /* data files kept open at once; 0 = 64 */
 } mef3_reader_options;
 
@@ -46,11 +46,11 @@ typedef struct mef3_reader_options {
 /* One segment of a channel. */
 typedef struct mef3_segment_info {
   int32_t number;
-  int64_t start_uutc;    /* first block's start */
-  int64_t end_uutc;      /* end of the last sample (exclusive) */
-  int64_t start_sample;  /* channel-wide index of its first sample */
+  int64_t start_uutc;   /* first block's start */
+  int64_t end_uutc;     /* end of the last sample (exclusive) */
+  int64_t start_sample; /* channel-wide index of its first sample */
   int64_t n_samples;
-  size_t first_block;    /* channel-wide index of its first block */
+  size_t first_block; /* channel-wide index of its first block */
   size_t n_blocks;
   const mef3_metadata *metadata; /* borrowed from the reader */
 } mef3_segment_info;
@@ -58,21 +58,21 @@ typedef struct mef3_segment_info {
 /* One channel; all pointers are borrowed from the reader. */
 typedef struct mef3_channel_info {
   const char *name;
-  const char *path;        /* the .timd directory */
-  double fs;               /* sampling frequency, Hz */
+  const char *path; /* the .timd directory */
+  double fs;        /* sampling frequency, Hz */
   double units_conversion_factor;
   const char *units_description;
-  int64_t start_uutc;      /* first sample */
-  int64_t end_uutc;        /* after the last sample (exclusive) */
-  int64_t n_samples;       /* stored samples, all segments */
+  int64_t start_uutc; /* first sample */
+  int64_t end_uutc;   /* after the last sample (exclusive) */
+  int64_t n_samples;  /* stored samples, all segments */
   size_t n_blocks;
   size_t n_segments;
-  size_t n_contigua;       /* contiguous runs (1 + discontinuities) */
+  size_t n_contigua; /* contiguous runs (1 + discontinuities) */
   uint32_t max_block_samples;
-  int times_relative;      /* 1: recording time offset unknown */
-  int data_encryption;     /* highest encryption level of its blocks */
+  int times_relative;  /* 1: recording time offset unknown */
+  int data_encryption; /* highest encryption level of its blocks */
   int section_2_encryption, section_3_encryption; /* as on disk, segment 0 */
-  const mef3_metadata *metadata; /* segment 0 */
+  const mef3_metadata *metadata;                  /* segment 0 */
 } mef3_channel_info;
 
 /* One data block, as the index describes it, times absolute. */
@@ -82,9 +82,9 @@ typedef struct mef3_block_info {
   int64_t file_offset;  /* in its segment's .tdat */
   uint32_t n_samples;
   uint32_t bytes;
-  int32_t segment;      /* index into the channel's segments */
-  int32_t min, max;     /* raw counts, from the index */
-  uint8_t flags;        /* MEF3_RED_* */
+  int32_t segment;  /* index into the channel's segments */
+  int32_t min, max; /* raw counts, from the index */
+  uint8_t flags;    /* MEF3_RED_* */
 } mef3_block_info;
 
 /* One contiguous run of samples. */
@@ -97,9 +97,9 @@ typedef struct mef3_contiguon {
 /* What went wrong with the blocks of one read (the read itself succeeds). */
 #define MEF3_REPORT_MAX_BAD 16
 typedef struct mef3_read_report {
-  int64_t n_valid;      /* output slots that hold a sample */
-  size_t n_bad_blocks;  /* blocks whose samples came back as NaN */
-  int first_error;      /* code of the first bad block, 0 if none */
+  int64_t n_valid;     /* output slots that hold a sample */
+  size_t n_bad_blocks; /* blocks whose samples came back as NaN */
+  int first_error;     /* code of the first bad block, 0 if none */
   char first_message[512];
   size_t bad_blocks[MEF3_REPORT_MAX_BAD]; /* first bad block indices */
 } mef3_read_report;
@@ -136,8 +136,8 @@ MEF3_EXTERN int mef3_reader_find_channel(const mef3_reader *r,
                                          const char *name);
 
 /* Segment `s` of channel `ch` (borrowed), or NULL. */
-MEF3_EXTERN const mef3_segment_info *
-mef3_reader_segment(const mef3_reader *r, size_t ch, size_t s);
+MEF3_EXTERN const mef3_segment_info *mef3_reader_segment(const mef3_reader *r,
+                                                         size_t ch, size_t s);
 
 /* Block table of a channel (borrowed, valid until close). */
 MEF3_EXTERN int mef3_reader_blocks(const mef3_reader *r, size_t ch,
@@ -171,8 +171,7 @@ MEF3_EXTERN int64_t mef3_window_samples(int64_t t0, int64_t t1, double fs);
 MEF3_EXTERN int mef3_reader_read_time(mef3_reader *r, size_t ch, int64_t t0,
                                       int64_t t1, mef3_sample_type type,
                                       void *out, size_t cap, size_t *n_out,
-                                      uint8_t *valid,
-                                      mef3_read_report *report);
+                                      uint8_t *valid, mef3_read_report *report);
 
 /*
  * The time window of tile `b` of a channel starting at `cs` µUTC with
@@ -180,8 +179,8 @@ MEF3_EXTERN int mef3_reader_read_time(mef3_reader *r, size_t ch, int64_t t0,
  * [cs + round(b*S*1e6/fs), cs + round((b+1)*S*1e6/fs)), halves away from
  * zero.
  */
-MEF3_EXTERN void mef3_tile_window(int64_t cs, double fs, int64_t b,
-                                  int64_t S, int64_t *t0, int64_t *t1);
+MEF3_EXTERN void mef3_tile_window(int64_t cs, double fs, int64_t b, int64_t S,
+                                  int64_t *t0, int64_t *t1);
 
 /* Samples per tile of `seconds` at `fs`: max(1, round(seconds * fs)). */
 MEF3_EXTERN int64_t mef3_tile_samples(double seconds, double fs);
@@ -204,10 +203,9 @@ MEF3_EXTERN int mef3_reader_read_tile(mef3_reader *r, size_t ch, int64_t b,
  * all segments, no gaps).  Requires 0 <= s0 <= s1 <= n_samples, else
  * MEF3_EINVAL.  Bad blocks as in mef3_reader_read_time.
  */
-MEF3_EXTERN int mef3_reader_read_samples(mef3_reader *r, size_t ch,
-                                         int64_t s0, int64_t s1,
-                                         mef3_sample_type type, void *out,
-                                         size_t cap, size_t *n_out,
+MEF3_EXTERN int mef3_reader_read_samples(mef3_reader *r, size_t ch, int64_t s0,
+                                         int64_t s1, mef3_sample_type type,
+                                         void *out, size_t cap, size_t *n_out,
                                          mef3_read_report *report);
 
 /*
@@ -215,13 +213,11 @@ MEF3_EXTERN int mef3_reader_read_samples(mef3_reader *r, size_t ch,
  * `out + k * stride` samples; `n_out[k]` receives its count (rates may
  * differ).  `reports` may be NULL or hold n_channels entries.
  */
-MEF3_EXTERN int mef3_reader_read_time_multi(mef3_reader *r,
-                                            const size_t *channels,
-                                            size_t n_channels, int64_t t0,
-                                            int64_t t1, mef3_sample_type type,
-                                            void *out, size_t stride,
-                                            size_t *n_out,
-                                            mef3_read_report *reports);
+MEF3_EXTERN int
+mef3_reader_read_time_multi(mef3_reader *r, const size_t *channels,
+                            size_t n_channels, int64_t t0, int64_t t1,
+                            mef3_sample_type type, void *out, size_t stride,
+                            size_t *n_out, mef3_read_report *reports);
 
 /*
  * All records of the session (session, channel and segment levels),

@@ -40,8 +40,7 @@ void cli_json_string(FILE *f, const char *s);
 
 /* 1 when the value of option `name` is next: handles "--name V" and
  * "--name=V", advancing *i. */
-int cli_opt(int argc, char **argv, int *i, const char *name,
-            const char **val);
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
 
 /* Split "a,b,c" into a malloc'd array of malloc'd strings. */
 int cli_split(const char *s, char ***out, size_t *n);

@@ -98,8 +98,7 @@ void cli_json_string(FILE *f, const char *s) {
   fputc('"', f);
 }
 
-int cli_opt(int argc, char **argv, int *i, const char *name,
-            const char **val) {
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **val) {
   size_t n = strlen(name);
   const char *a = argv[*i];
   if (strncmp(a, name, n) != 0)

@@ -67,8 +67,7 @@ static void print_info(const mef3_file_info *fi, int json) {
   struct tm tm;
   if (gmtime_r(&t, &tm))
     strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  printf("%s: %zu channels, %.3f s from %s (%" PRId64 " to %" PRId64
-         " µUTC)\n",
+  printf("%s: %zu channels, %.3f s from %s (%" PRId64 " to %" PRId64 " µUTC)\n",
          fi->path, fi->n_channels, fi->duration_s, when, fi->start_uutc,
          fi->end_uutc);
   printf("  %-20s %12s %12s %20s %20s %s\n", "channel", "fs (Hz)", "samples",
@@ -76,8 +75,7 @@ static void print_info(const mef3_file_info *fi, int json) {
   for (size_t i = 0; i < fi->n_channels; i++) {
     const mef3_file_channel *c = &fi->channels[i];
     printf("  %-20s %12.6g %12" PRId64 " %20" PRId64 " %20" PRId64 " %s\n",
-           c->name, c->fs, c->n_samples, c->start_uutc, c->end_uutc,
-           c->units);
+           c->name, c->fs, c->n_samples, c->start_uutc, c->end_uutc, c->units);
   }
 }
 
@@ -282,8 +280,9 @@ int mef3_cli_client(int argc, char **argv) {
               !strcmp(cmd, "read") || !strcmp(cmd, "close");
   if (!known) {
     free(rest);
-    return cli_fail(CLI_USAGE, "client: unknown command \"%s\" (open, info, "
-                               "read, list, close)",
+    return cli_fail(CLI_USAGE,
+                    "client: unknown command \"%s\" (open, info, "
+                    "read, list, close)",
                     cmd);
   }
   if (!is_list && (nrest < 1 || rest[0][0] == '-')) {

@@ -112,7 +112,8 @@ static void print_text(mef3_reader *r) {
     printf("%-16s %10.4f %-27s %12.3f %12" PRId64 " %7zu %4zu %5zu  %s (x%g)\n",
            ci->name, ci->fs, start,
            (double)(ci->end_uutc - ci->start_uutc) / 1e6, ci->n_samples,
-           ci->n_blocks, ci->n_segments, ci->n_contigua ? ci->n_contigua - 1 : 0,
+           ci->n_blocks, ci->n_segments,
+           ci->n_contigua ? ci->n_contigua - 1 : 0,
            ci->units_description[0] ? ci->units_description : "-",
            ci->units_conversion_factor);
   }

@@ -69,7 +69,7 @@ int mef3_cli_read(int argc, char **argv) {
 #define OPT(name, var)                                                         \
   if (cli_opt(argc, argv, &i, name, &v)) {                                     \
     if (!v)                                                                    \
-      return cli_fail(CLI_USAGE, "%s needs a value", name);                   \
+      return cli_fail(CLI_USAGE, "%s needs a value", name);                    \
     var = v;                                                                   \
     continue;                                                                  \
   }
@@ -154,8 +154,7 @@ int mef3_cli_read(int argc, char **argv) {
     if (names) {
       int ci = mef3_reader_find_channel(r, names[k]);
       if (ci < 0) {
-        ret = cli_fail(CLI_FAIL, "%s: no channel named \"%s\"", path,
-                       names[k]);
+        ret = cli_fail(CLI_FAIL, "%s: no channel named \"%s\"", path, names[k]);
         goto done;
       }
       idx[k] = (size_t)ci;
@@ -180,11 +179,13 @@ int mef3_cli_read(int argc, char **argv) {
                                            : MEF3_F32;
   size_t es = mef3_sample_size(type);
   /* Progress per channel on a terminal, for reads of a second or more. */
-  int show = isatty(STDERR_FILENO) && nch > 1 &&
-             (samples ? s1 - s0 : mef3_window_samples(
-                                      t0, t1, mef3_reader_channel(r, idx[0])->fs)) *
-                     (int64_t)nch >
-                 (int64_t)4000000;
+  int show =
+      isatty(STDERR_FILENO) && nch > 1 &&
+      (samples
+           ? s1 - s0
+           : mef3_window_samples(t0, t1, mef3_reader_channel(r, idx[0])->fs)) *
+              (int64_t)nch >
+          (int64_t)4000000;
   for (size_t k = 0; k < nch; k++) {
     const mef3_channel_info *ci = mef3_reader_channel(r, idx[k]);
     int64_t n = samples ? s1 - s0 : mef3_window_samples(t0, t1, ci->fs);
@@ -245,9 +246,10 @@ int mef3_cli_read(int argc, char **argv) {
   } else if (fmt == FMT_NPY) {
     for (size_t k = 1; k < nch; k++)
       if (lens[k] != lens[0]) {
-        ret = cli_fail(CLI_FAIL, "npy needs channels of equal length "
-                                 "(%s has %zu samples, %s %zu); read them "
-                                 "separately",
+        ret = cli_fail(CLI_FAIL,
+                       "npy needs channels of equal length "
+                       "(%s has %zu samples, %s %zu); read them "
+                       "separately",
                        mef3_reader_channel(r, idx[0])->name, lens[0],
                        mef3_reader_channel(r, idx[k])->name, lens[k]);
         goto done;

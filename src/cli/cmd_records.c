@@ -67,8 +67,8 @@ int mef3_cli_records(int argc, char **argv) {
       printf(",\"time\":%" PRId64 ",\"level\":\"%s\",\"channel\":", x->time,
              level_name(x->level));
       cli_json_string(stdout, x->channel);
-      printf(",\"segment\":%d,\"available\":%s,\"body_bytes\":%u",
-             x->segment, x->available ? "true" : "false", x->body_bytes);
+      printf(",\"segment\":%d,\"available\":%s,\"body_bytes\":%u", x->segment,
+             x->available ? "true" : "false", x->body_bytes);
       if (x->text) {
         printf(",\"text\":");
         cli_json_string(stdout, x->text);
@@ -83,7 +83,9 @@ int mef3_cli_records(int argc, char **argv) {
     } else {
       printf("%" PRId64 "  %-4s  %-7s %-12s %s\n", x->time, x->type,
              level_name(x->level), x->channel[0] ? x->channel : "-",
-             !x->available ? "(encrypted)" : x->text ? x->text : "");
+             !x->available ? "(encrypted)"
+             : x->text     ? x->text
+                           : "");
     }
   }
   if (json)

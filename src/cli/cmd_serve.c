@@ -80,8 +80,7 @@ int mef3_cli_serve(int argc, char **argv) {
       continue;
     }
     if (strncmp(argv[i], "--", 2) != 0)
-      return cli_fail(CLI_USAGE, "serve: unexpected argument \"%s\"",
-                      argv[i]);
+      return cli_fail(CLI_USAGE, "serve: unexpected argument \"%s\"", argv[i]);
     const char *eq = strchr(argv[i], '=');
     char flag[64];
     size_t fl = eq ? (size_t)(eq - argv[i]) : strlen(argv[i]);
@@ -114,8 +113,9 @@ int mef3_cli_serve(int argc, char **argv) {
   if (rc) {
     mef3_server_log_close(log);
     if (rc == MEF3_EIO)
-      return cli_fail(CLI_FAIL, "cannot listen on %s:%d (in use, or not an "
-                                "address of this machine)",
+      return cli_fail(CLI_FAIL,
+                      "cannot listen on %s:%d (in use, or not an "
+                      "address of this machine)",
                       o.bind_address, o.port);
     return cli_lib_fail(rc, "cannot start the server");
   }

@@ -22,8 +22,10 @@ void mef3__sha256(const uint8_t *in, size_t len, uint8_t out[32]) {
 int mef3__aes_run(mef3__aes *a, const uint8_t key[16], int encrypt,
                   uint8_t *buf, size_t len) {
   if (len % 16)
-    return mef3__error(MEF3_EINVAL, "AES input of %zu bytes is not a "
-                                    "multiple of 16", len);
+    return mef3__error(MEF3_EINVAL,
+                       "AES input of %zu bytes is not a "
+                       "multiple of 16",
+                       len);
   if (!a->ctx) {
     a->ctx = EVP_CIPHER_CTX_new();
     if (!a->ctx)

@@ -27,7 +27,6 @@ int mef3__aes_run(mef3__aes *a, const uint8_t key[16], int encrypt,
 void mef3__aes_dispose(mef3__aes *a);
 
 /* One-shot form of mef3__aes_run. */
-int mef3__aes_ecb(const uint8_t key[16], int encrypt, uint8_t *buf,
-                  size_t len);
+int mef3__aes_ecb(const uint8_t key[16], int encrypt, uint8_t *buf, size_t len);
 
 #endif

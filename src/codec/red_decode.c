@@ -47,10 +47,10 @@
 /* Per-lane decode state (also the prepared form of one block). */
 typedef struct lane {
   uint32_t low, range;
-  uint64_t pos;        /* bits of the stream consumed */
-  const uint8_t *st;   /* zero-padded stream */
-  uint64_t lim;        /* its length: reads from here on see zeros */
-  uint64_t magic;      /* exact reciprocal of total */
+  uint64_t pos;      /* bits of the stream consumed */
+  const uint8_t *st; /* zero-padded stream */
+  uint64_t lim;      /* its length: reads from here on see zeros */
+  uint64_t magic;    /* exact reciprocal of total */
   uint32_t shift;
   uint32_t total;
   const uint32_t *sym; /* cumulative count -> packed entry */
@@ -63,9 +63,9 @@ struct mef3_red_ctx {
   uint32_t *sym[LANES];   /* RED_MAX_TOTAL entries each, lazily */
   uint8_t *stream[LANES]; /* zero-padded stream copies */
   size_t stream_cap[LANES];
-  uint8_t *symbols;       /* decoded symbols of the whole batch */
+  uint8_t *symbols; /* decoded symbols of the whole batch */
   size_t symbols_cap;
-  mef3__aes aes[2];       /* level-1 and level-2 statistics keys */
+  mef3__aes aes[2]; /* level-1 and level-2 statistics keys */
 };
 
 int mef3_red_ctx_new(mef3_red_ctx **out) {
@@ -90,8 +90,7 @@ int mef3_red_header_parse(mef3_red_header *out, const uint8_t *b, size_t len,
                           const char *path, uint64_t offset) {
   if (len < MEF3_RED_HEADER_BYTES)
     return mef3__error_at(MEF3_ECORRUPT, path, offset,
-                          "RED block header truncated (%zu of 304 bytes)",
-                          len);
+                          "RED block header truncated (%zu of 304 bytes)", len);
   out->block_crc = ld_u32(b);
   out->flags = b[4];
   out->detrend_slope = ld_f32(b + 16);
@@ -175,9 +174,9 @@ static inline void lane_step(lane *L, uint32_t k, int clamp) {
  * bytes, and a read takes 8 bytes from its position. */
 static inline uint32_t lane_safe(const lane *L) {
   uint64_t at = L->pos >> 3, end = L->lim + STREAM_PAD - 8;
-  return at >= end ? 0 : (uint32_t)((end - at) / 3 > UINT32_MAX
-                                        ? UINT32_MAX
-                                        : (end - at) / 3);
+  return at >= end ? 0
+                   : (uint32_t)((end - at) / 3 > UINT32_MAX ? UINT32_MAX
+                                                            : (end - at) / 3);
 }
 
 typedef struct prepared {
@@ -190,8 +189,8 @@ typedef struct prepared {
 /* Validate block j and fill p; returns 0 or an error (block is bad). */
 static int prepare(mef3_red_ctx *ctx, mef3_red_job *job, prepared *p,
                    const mef3_keys *keys, int check_crc, const char *path) {
-  int rc = mef3_red_header_parse(&p->h, job->block, job->len, path,
-                                 job->offset);
+  int rc =
+      mef3_red_header_parse(&p->h, job->block, job->len, path, job->offset);
   if (rc)
     return rc;
   const mef3_red_header *h = &p->h;
@@ -378,8 +377,7 @@ int mef3_red_decode_batch(mef3_red_ctx *ctx, mef3_red_job *jobs, size_t n,
         size_t j = next++;
         if (jobs[base + j].rc || pp[j].symbols == 0)
           continue;
-        int rc = lane_load(ctx, &L[active], active, &pp[j], &jobs[base + j],
-                           j);
+        int rc = lane_load(ctx, &L[active], active, &pp[j], &jobs[base + j], j);
         if (rc)
           return rc;
         active++;
@@ -453,9 +451,9 @@ int mef3_red_decode_batch(mef3_red_ctx *ctx, mef3_red_job *jobs, size_t n,
       size_t got = reconstruct(ctx->symbols + p->sym_offset, p->symbols,
                                job->out, ns, &job->min, &job->max);
       if (got != ns) {
-        job->rc = mef3__error_at(MEF3_ECORRUPT, path, job->offset,
-                                 "RED block decodes to %zu of %zu samples",
-                                 got, ns);
+        job->rc =
+            mef3__error_at(MEF3_ECORRUPT, path, job->offset,
+                           "RED block decodes to %zu of %zu samples", got, ns);
         snprintf(job->message, sizeof job->message, "%s",
                  mef3_error_last()->message);
         continue;
@@ -470,7 +468,8 @@ int mef3_red_decode_batch(mef3_red_ctx *ctx, mef3_red_job *jobs, size_t n,
       if (p->h.detrend_slope != 0.0f || p->h.detrend_intercept != 0.0f) {
         double mm = p->h.detrend_slope, b = p->h.detrend_intercept;
         for (size_t i = 0; i < ns; i++)
-          job->out[i] = red_round((double)job->out[i] + mm * (double)(i + 1) + b);
+          job->out[i] =
+              red_round((double)job->out[i] + mm * (double)(i + 1) + b);
         lossy = 1;
       }
       if (lossy) { /* the range changed: say "may hold sentinels" */
@@ -483,10 +482,9 @@ int mef3_red_decode_batch(mef3_red_ctx *ctx, mef3_red_job *jobs, size_t n,
   return 0;
 }
 
-int mef3_red_decode(mef3_red_ctx *ctx, int32_t *out, size_t cap,
-                    size_t *n_out, const uint8_t *block, size_t len,
-                    const mef3_keys *keys, int check_crc, const char *path,
-                    uint64_t offset) {
+int mef3_red_decode(mef3_red_ctx *ctx, int32_t *out, size_t cap, size_t *n_out,
+                    const uint8_t *block, size_t len, const mef3_keys *keys,
+                    int check_crc, const char *path, uint64_t offset) {
   mef3_red_job job = {block, len, offset, out, cap, 0, 0, 0, 0, {0}};
   int rc = mef3_red_decode_batch(ctx, &job, 1, keys, check_crc, path);
   *n_out = job.n_out;

@@ -28,8 +28,7 @@ int mef3_index_parse(mef3_index_entry **out, size_t *n,
     return mef3__error_at(MEF3_ECORRUPT, path, 32,
                           "header says %lld entries, file holds %zu",
                           (long long)uh.number_of_entries, count);
-  if (uh.body_crc != 0 &&
-      mef3_crc32(buf + MEF3_UH_BYTES, body) != uh.body_crc)
+  if (uh.body_crc != 0 && mef3_crc32(buf + MEF3_UH_BYTES, body) != uh.body_crc)
     return mef3__error_at(MEF3_ECRC, path, MEF3_UH_BYTES,
                           "index body CRC mismatch");
   mef3_index_entry *e = count ? calloc(count, sizeof *e) : NULL;
@@ -49,8 +48,8 @@ int mef3_index_parse(mef3_index_entry **out, size_t *n,
     e[i].flags = p[44];
     if (e[i].file_offset < MEF3_UH_BYTES ||
         e[i].block_bytes < MEF3_RED_HEADER_BYTES ||
-        (tdat_len && (uint64_t)e[i].file_offset + e[i].block_bytes >
-                         tdat_len)) {
+        (tdat_len &&
+         (uint64_t)e[i].file_offset + e[i].block_bytes > tdat_len)) {
       rc = mef3__error_at(MEF3_ECORRUPT, path, at,
                           "entry %zu: block at %lld of %u bytes lies outside "
                           "the data file (%llu bytes)",

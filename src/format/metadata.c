@@ -32,8 +32,8 @@ int mef3_metadata_parse(mef3_metadata *out, mef3_universal_header *uh_out,
   if (rc)
     return rc;
   if (len != MEF3_METADATA_BYTES)
-    return mef3__error_at(MEF3_ECORRUPT, path, len < MEF3_METADATA_BYTES
-                                                   ? len : MEF3_METADATA_BYTES,
+    return mef3__error_at(MEF3_ECORRUPT, path,
+                          len < MEF3_METADATA_BYTES ? len : MEF3_METADATA_BYTES,
                           "metadata file is %zu bytes, expected 16384", len);
   if (uh.body_crc != 0 &&
       mef3_crc32(buf + MEF3_UH_BYTES, len - MEF3_UH_BYTES) != uh.body_crc)

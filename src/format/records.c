@@ -92,8 +92,7 @@ int mef3_records_parse(mef3_record **out, size_t *n_out, const uint8_t *buf,
     if (uh.number_of_entries >= 0 && (int64_t)n >= uh.number_of_entries)
       break;
     if (len - pos < MEF3_RECORD_HEADER_BYTES) {
-      rc = mef3__error_at(MEF3_ECORRUPT, path, pos,
-                          "truncated record header");
+      rc = mef3__error_at(MEF3_ECORRUPT, path, pos, "truncated record header");
       goto fail;
     }
     const uint8_t *h = buf + pos;
@@ -106,8 +105,8 @@ int mef3_records_parse(mef3_record **out, size_t *n_out, const uint8_t *buf,
       goto fail;
     }
     uint32_t crc = ld_u32(h);
-    if (crc != 0 && mef3_crc32(h + 4, MEF3_RECORD_HEADER_BYTES - 4 + bytes) !=
-                        crc) {
+    if (crc != 0 &&
+        mef3_crc32(h + 4, MEF3_RECORD_HEADER_BYTES - 4 + bytes) != crc) {
       rc = mef3__error_at(MEF3_ECRC, path, pos, "record CRC mismatch");
       goto fail;
     }
@@ -158,8 +157,8 @@ int mef3_records_parse(mef3_record **out, size_t *n_out, const uint8_t *buf,
       }
       if (d == -1) {
         rc = mef3__error_at(MEF3_ECORRUPT, path, pos,
-                            "%s record body of %u bytes is too short",
-                            r->type, bytes);
+                            "%s record body of %u bytes is too short", r->type,
+                            bytes);
         goto fail;
       }
     }

@@ -28,16 +28,16 @@ int mef3_uh_parse(mef3_universal_header *out, const uint8_t *b, size_t len,
     return mef3__error_at(MEF3_EUNSUPPORTED, path, 15,
                           "big-endian MEF files are not supported");
   if (out->byte_order != 1)
-    return mef3__error_at(MEF3_ECORRUPT, path, 15,
-                          "invalid byte order code %u", out->byte_order);
+    return mef3__error_at(MEF3_ECORRUPT, path, 15, "invalid byte order code %u",
+                          out->byte_order);
   if (out->version_major != 3)
     return mef3__error_at(MEF3_EUNSUPPORTED, path, 13,
-                          "MEF version %u.%u, expected 3.x",
-                          out->version_major, out->version_minor);
+                          "MEF version %u.%u, expected 3.x", out->version_major,
+                          out->version_minor);
   if (expect_type && memcmp(out->file_type, expect_type, 4) != 0)
     return mef3__error_at(MEF3_ECORRUPT, path, 8,
-                          "file type \"%.4s\", expected \"%s\"",
-                          out->file_type, expect_type);
+                          "file type \"%.4s\", expected \"%s\"", out->file_type,
+                          expect_type);
   if (out->header_crc != 0 &&
       mef3_crc32(b + 4, MEF3_UH_BYTES - 4) != out->header_crc)
     return mef3__error_at(MEF3_ECRC, path, 0, "universal header CRC mismatch");
@@ -95,9 +95,10 @@ static int utf8_next(const unsigned char *s, uint32_t *cp) {
     *cp = s[0];
     return 1;
   }
-  int n = (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3
-          : (s[0] & 0xF8) == 0xF0                           ? 4
-                                                            : 0;
+  int n = (s[0] & 0xE0) == 0xC0   ? 2
+          : (s[0] & 0xF0) == 0xE0 ? 3
+          : (s[0] & 0xF8) == 0xF0 ? 4
+                                  : 0;
   if (!n)
     return 0;
   uint32_t c = s[0] & (0x7F >> n);
@@ -120,8 +121,7 @@ int mef3_password_bytes(uint8_t out[MEF3_PASSWORD_BYTES], const char *pw) {
     if (!n)
       return mef3__error(MEF3_EINVAL, "password is not valid UTF-8");
     if (j == MEF3_PASSWORD_BYTES - 1)
-      return mef3__error(MEF3_EINVAL,
-                         "password longer than 15 characters");
+      return mef3__error(MEF3_EINVAL, "password longer than 15 characters");
     out[j++] = (uint8_t)(cp & 0xFF);
     s += n;
   }

@@ -485,8 +485,7 @@ static int spawn_worker(mef3_pool *p, pworker *w) {
   posix_spawnattr_setsigmask(&at, &none);
   posix_spawnattr_setsigdefault(&at, &all);
   posix_spawnattr_setpgroup(&at, 0);
-  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-                                    POSIX_SPAWN_SETSIGDEF |
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
                                     POSIX_SPAWN_SETPGROUP);
   char *argv[] = {"mef3pool-worker", "3", NULL};
   pid_t pid;
@@ -623,8 +622,7 @@ static job *info_job_locked(mef3_pool *p, const char *path, int target,
     return NULL;
   }
   j->slab = j->info_region.slab;
-  body_head(&j->body, MSG_INFO, j->id, &j->info_region, 0,
-            j->info_region.len);
+  body_head(&j->body, MSG_INFO, j->id, &j->info_region, 0, j->info_region.len);
   mef3__buf_str(&j->body, path);
   mef3__buf_str(&j->body, password_locked(p, path));
   if (j->body.oom) {
@@ -643,16 +641,15 @@ static size_t group_start(size_t n, size_t k, size_t g) {
 
 /* Turn a window future into jobs, its file's table known (pool locked).
  * Returns 0 or an error with which the caller completes the future. */
-static int expand_window_locked(mef3_pool *p, mef3_future *f,
-                                const finfo *fi) {
+static int expand_window_locked(mef3_pool *p, mef3_future *f, const finfo *fi) {
   int64_t nmin = -1;
   for (size_t k = 0; k < f->n_names; k++) {
     size_t i = 0;
     while (i < fi->n && strcmp(fi->names[i], f->names[k]))
       i++;
     if (i == fi->n)
-      return mef3__error(MEF3_ENOTFOUND, "%s: no channel named \"%s\"",
-                         f->path, f->names[k]);
+      return mef3__error(MEF3_ENOTFOUND, "%s: no channel named \"%s\"", f->path,
+                         f->names[k]);
     int64_t n = mef3_window_samples(f->t0, f->t1, fi->fs[i]);
     if (nmin < 0 || n < nmin)
       nmin = n;
@@ -687,8 +684,7 @@ static int expand_window_locked(mef3_pool *p, mef3_future *f,
     j->fut = f;
     j->target = -1;
     j->slab = f->region.slab;
-    body_head(&j->body, MSG_WINDOW, j->id, &f->region, a * row,
-              (b - a) * row);
+    body_head(&j->body, MSG_WINDOW, j->id, &f->region, a * row, (b - a) * row);
     mef3__buf_str(&j->body, f->path);
     mef3__buf_str(&j->body, password_locked(p, f->path));
     mef3__buf_u64(&j->body, (uint64_t)f->t0);
@@ -879,8 +875,8 @@ static void worker_lost(mef3_pool *p, int i) {
     char why[128], msg[512];
     describe_exit(why, sizeof why, st);
     snprintf(msg, sizeof msg,
-             "%s pool: worker %d (pid %d) %s while serving a request",
-             p->name, i, (int)pid, why);
+             "%s pool: worker %d (pid %d) %s while serving a request", p->name,
+             i, (int)pid, why);
     job_done(p, j, MEF3_EWORKER, 0, msg);
     job_free(j);
   }
@@ -1047,8 +1043,7 @@ static void *service(void *arg) {
       int rc = (int)mef3__cur_u32(&c);
       uint64_t bytes = mef3__cur_u64(&c);
       const char *msg = mef3__cur_str(&c);
-      if (r != 1 || c.bad || type != MSG_DONE || !w->cur ||
-          w->cur->id != id) {
+      if (r != 1 || c.bad || type != MSG_DONE || !w->cur || w->cur->id != id) {
         worker_lost(p, i);
         continue;
       }
@@ -1154,9 +1149,13 @@ int mef3_pool_new(mef3_pool **out, const mef3_pool_options *opts) {
   return 0;
 }
 
-int mef3_pool_size(const mef3_pool *p) { return p ? p->nw : 0; }
+int mef3_pool_size(const mef3_pool *p) {
+  return p ? p->nw : 0;
+}
 
-int mef3_pool_event_fd(mef3_pool *p) { return p ? p->ev_fd : -1; }
+int mef3_pool_event_fd(mef3_pool *p) {
+  return p ? p->ev_fd : -1;
+}
 
 void mef3_pool_stats_get(mef3_pool *p, mef3_pool_stats *out) {
   memset(out, 0, sizeof *out);
@@ -1229,15 +1228,17 @@ int mef3_pool_forget(mef3_pool *p, const char *path) {
 }
 
 int mef3_pool_submit_tiles(mef3_future **out, mef3_pool *p, const char *path,
-                           const char *channel, const int64_t *blocks,
-                           size_t n, double fs, int64_t cs, int64_t S) {
+                           const char *channel, const int64_t *blocks, size_t n,
+                           double fs, int64_t cs, int64_t S) {
   *out = NULL;
   if (!p || !path || !channel || (n && !blocks))
     return mef3__error(MEF3_EINVAL, "missing argument");
   if (!(fs > 0.0) || S <= 0 || n > ((size_t)1 << 24) ||
       (uint64_t)S > ((uint64_t)1 << 32))
-    return mef3__error(MEF3_EINVAL, "invalid tile request: %zu tiles of "
-                       "%lld samples at %g Hz", n, (long long)S, fs);
+    return mef3__error(MEF3_EINVAL,
+                       "invalid tile request: %zu tiles of "
+                       "%lld samples at %g Hz",
+                       n, (long long)S, fs);
   mef3_future *f = future_new(p, K_TILES);
   job *j = calloc(1, sizeof *j);
   int rc = MEF3_ENOMEM;
@@ -1271,8 +1272,7 @@ int mef3_pool_submit_tiles(mef3_future **out, mef3_pool *p, const char *path,
     mef3__buf_u64(&j->body, (uint64_t)blocks[i]);
   if (j->body.oom || ensure_thread_locked(p) != 0) {
     pthread_mutex_unlock(&p->mu);
-    rc = j->body.oom ? mef3__error(MEF3_ENOMEM, "out of memory")
-                     : MEF3_ELIMIT;
+    rc = j->body.oom ? mef3__error(MEF3_ENOMEM, "out of memory") : MEF3_ELIMIT;
     goto fail;
   }
   f->parts_left = 1;
@@ -1388,8 +1388,8 @@ int mef3_pool_read_window(mef3_future **out, mef3_pool *p, const char *path,
 }
 
 int mef3_pool_prefetch_chunk(mef3_pool *p, const char *key, const char *path,
-                             const char *const *channels, size_t n,
-                             int64_t t0, int64_t t1) {
+                             const char *const *channels, size_t n, int64_t t0,
+                             int64_t t1) {
   if (!p || !key)
     return mef3__error(MEF3_EINVAL, "missing argument");
   pthread_mutex_lock(&p->mu);

@@ -36,9 +36,15 @@ void mef3__buf_bytes(mef3__buf *b, const void *p, size_t n) {
   b->len += n;
 }
 
-void mef3__buf_u32(mef3__buf *b, uint32_t v) { mef3__buf_bytes(b, &v, 4); }
-void mef3__buf_u64(mef3__buf *b, uint64_t v) { mef3__buf_bytes(b, &v, 8); }
-void mef3__buf_f64(mef3__buf *b, double v) { mef3__buf_bytes(b, &v, 8); }
+void mef3__buf_u32(mef3__buf *b, uint32_t v) {
+  mef3__buf_bytes(b, &v, 4);
+}
+void mef3__buf_u64(mef3__buf *b, uint64_t v) {
+  mef3__buf_bytes(b, &v, 8);
+}
+void mef3__buf_f64(mef3__buf *b, double v) {
+  mef3__buf_bytes(b, &v, 8);
+}
 
 void mef3__buf_str(mef3__buf *b, const char *s) {
   size_t n = s ? strlen(s) : 0;

@@ -164,8 +164,10 @@ int mef3__shm_alloc(mef3__shm *s, size_t len, mef3__region *out) {
   return 0;
 nomem:
   pthread_mutex_unlock(&s->mu);
-  return mef3__error(MEF3_ENOMEM, "cannot allocate %zu bytes of shared "
-                                  "memory", len);
+  return mef3__error(MEF3_ENOMEM,
+                     "cannot allocate %zu bytes of shared "
+                     "memory",
+                     len);
 }
 
 void mef3__region_free(mef3__region *r) {
@@ -179,13 +181,11 @@ void mef3__region_free(mef3__region *r) {
     while (i < b->n_free && b->free_list[i].off < r->off)
       i++;
     int merged = 0;
-    if (i > 0 &&
-        b->free_list[i - 1].off + b->free_list[i - 1].len == r->off) {
+    if (i > 0 && b->free_list[i - 1].off + b->free_list[i - 1].len == r->off) {
       b->free_list[i - 1].len += r->len;
       merged = 1;
-      if (i < b->n_free &&
-          b->free_list[i - 1].off + b->free_list[i - 1].len ==
-              b->free_list[i].off) {
+      if (i < b->n_free && b->free_list[i - 1].off + b->free_list[i - 1].len ==
+                               b->free_list[i].off) {
         b->free_list[i - 1].len += b->free_list[i].len;
         memmove(&b->free_list[i], &b->free_list[i + 1],
                 (b->n_free - i - 1) * sizeof *b->free_list);

@@ -189,8 +189,10 @@ static int do_tiles(worker *w, mef3__cur *c, uint8_t *out, uint64_t cap,
   if (c->bad)
     return -1;
   if (S <= 0 || !(fs > 0) || (uint64_t)n * (uint64_t)S * 4 > cap)
-    return mef3__error(MEF3_EINVAL, "invalid tile request (%u tiles of "
-                       "%lld samples at %g Hz)", n, (long long)S, fs);
+    return mef3__error(MEF3_EINVAL,
+                       "invalid tile request (%u tiles of "
+                       "%lld samples at %g Hz)",
+                       n, (long long)S, fs);
   mef3_reader *r;
   int rc = get_reader(w, path, pw, &r);
   if (rc)
@@ -203,8 +205,8 @@ static int do_tiles(worker *w, mef3__cur *c, uint8_t *out, uint64_t cap,
     int64_t b = (int64_t)mef3__cur_u64(c);
     if (c->bad)
       return -1;
-    mef3_reader_read_tile(r, (size_t)ch, b, fs, cs, S, o + (size_t)i * S,
-                          NULL, 0);
+    mef3_reader_read_tile(r, (size_t)ch, b, fs, cs, S, o + (size_t)i * S, NULL,
+                          0);
   }
   *bytes = (uint64_t)n * (uint64_t)S * 4;
   return 0;
@@ -244,8 +246,8 @@ static int do_window(worker *w, mef3__cur *c, uint8_t *out, uint64_t cap,
     const mef3_channel_info *ci = mef3_reader_channel(r, (size_t)ch);
     size_t need = (size_t)mef3_window_samples(t0, t1, ci->fs), got;
     if (need <= n) {
-      rc = mef3_reader_read_time(r, (size_t)ch, t0, t1, MEF3_F32, row, n,
-                                 &got, NULL, NULL);
+      rc = mef3_reader_read_time(r, (size_t)ch, t0, t1, MEF3_F32, row, n, &got,
+                                 NULL, NULL);
       for (size_t i = got; !rc && i < n; i++)
         row[i] = NAN;
     } else { /* a faster channel than the shortest: keep its first n */

@@ -91,17 +91,16 @@ int mef3_reader_records(mef3_reader *r, mef3_record **out, size_t *n,
   rec_list l = {0};
   int rc = 0;
   if (r->is_session && r->n_ch)
-    rc = add_file(&l, r->path, &r->ch[0].segs[0].keys,
-                  rto_of(&r->ch[0].segs[0]), MEF3_LEVEL_SESSION, NULL, -1,
-                  strict);
+    rc =
+        add_file(&l, r->path, &r->ch[0].segs[0].keys, rto_of(&r->ch[0].segs[0]),
+                 MEF3_LEVEL_SESSION, NULL, -1, strict);
   for (size_t i = 0; !rc && i < r->n_ch; i++) {
     rd_channel *c = &r->ch[i];
     rc = add_file(&l, c->path, &c->segs[0].keys, rto_of(&c->segs[0]),
                   MEF3_LEVEL_CHANNEL, c->name, -1, strict);
     for (size_t s = 0; !rc && s < c->n_segs; s++)
-      rc = add_file(&l, c->segs[s].dir, &c->segs[s].keys,
-                    rto_of(&c->segs[s]), MEF3_LEVEL_SEGMENT, c->name,
-                    (int32_t)s, strict);
+      rc = add_file(&l, c->segs[s].dir, &c->segs[s].keys, rto_of(&c->segs[s]),
+                    MEF3_LEVEL_SEGMENT, c->name, (int32_t)s, strict);
   }
   if (rc) {
     mef3_records_free(l.v, l.n);

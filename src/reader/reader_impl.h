@@ -15,11 +15,11 @@
 typedef struct rd_segment {
   mef3_segment_info info;
   mef3_metadata md;
-  mef3_keys keys;     /* keys of this segment's files */
-  char *dir;          /* the .segd directory */
+  mef3_keys keys; /* keys of this segment's files */
+  char *dir;      /* the .segd directory */
   char *tdat_path;
-  int fd;             /* -1 until first read */
-  uint64_t last_use;  /* for closing the least recently used data file */
+  int fd;                   /* -1 until first read */
+  uint64_t last_use;        /* for closing the least recently used data file */
   int64_t uh_start, uh_end; /* the metadata header's times, on disk */
 } rd_segment;
 

@@ -71,8 +71,7 @@ static int keys_for(mef3_reader *r, mef3_keys *keys,
   int rc = mef3_keys_from_password(keys, r->password, uh);
   if (rc == MEF3_EPASSWORD)
     return mef3__error(MEF3_EPASSWORD,
-                       "%s: the password is not valid for this session",
-                       path);
+                       "%s: the password is not valid for this session", path);
   return rc;
 }
 
@@ -136,8 +135,7 @@ static int open_segment(mef3_reader *r, rd_channel *c, rd_segment *g,
   if (stat(g->tdat_path, &st) == 0)
     tdat_len = (uint64_t)st.st_size;
   else {
-    rc = mef3__error(MEF3_ENOTFOUND, "%s: missing data file",
-                     g->tdat_path);
+    rc = mef3__error(MEF3_ENOTFOUND, "%s: missing data file", g->tdat_path);
     goto done;
   }
   rc = mef3__read_file(&buf, &len, tidx, MAX_INDEX_FILE_BYTES);
@@ -162,8 +160,7 @@ static int64_t span_us(int64_t n, double fs) {
   return sat_round((double)n * 1e6 / fs);
 }
 
-static int build_tables(rd_channel *c, mef3_index_entry **idx,
-                        size_t *n_idx) {
+static int build_tables(rd_channel *c, mef3_index_entry **idx, size_t *n_idx) {
   size_t total = 0;
   for (size_t s = 0; s < c->n_segs; s++)
     total += n_idx[s];
@@ -242,8 +239,8 @@ static int build_tables(rd_channel *c, mef3_index_entry **idx,
     int brk = i == 0 || (bi->flags & MEF3_RED_DISCONTINUITY);
     if (!brk) {
       const mef3_block_info *pv = &c->blocks[i - 1];
-      double gap = diff_d(bi->start_uutc, pv->start_uutc) -
-                   pv->n_samples * period_us;
+      double gap =
+          diff_d(bi->start_uutc, pv->start_uutc) - pv->n_samples * period_us;
       brk = fabs(gap) >= period_us;
     }
     if (brk) {
@@ -279,9 +276,8 @@ static int build_tables(rd_channel *c, mef3_index_entry **idx,
   ci->start_uutc = total ? c->blocks[0].start_uutc : MEF3_UUTC_NO_ENTRY;
   ci->end_uutc = MEF3_UUTC_NO_ENTRY;
   for (size_t s = 0; s < c->n_segs; s++)
-    if (c->segs[s].info.n_blocks &&
-        (ci->end_uutc == MEF3_UUTC_NO_ENTRY ||
-         c->segs[s].info.end_uutc > ci->end_uutc))
+    if (c->segs[s].info.n_blocks && (ci->end_uutc == MEF3_UUTC_NO_ENTRY ||
+                                     c->segs[s].info.end_uutc > ci->end_uutc))
       ci->end_uutc = c->segs[s].info.end_uutc;
   return 0;
 }
@@ -294,8 +290,7 @@ static int open_channel(mef3_reader *r, rd_channel *c) {
     return rc;
   if (n == 0) {
     mef3__free_list(segs, n);
-    return mef3__error(MEF3_ECORRUPT, "%s: channel has no segments",
-                       c->path);
+    return mef3__error(MEF3_ECORRUPT, "%s: channel has no segments", c->path);
   }
   mef3_index_entry **idx = calloc(n, sizeof *idx);
   size_t *n_idx = calloc(n, sizeof *n_idx);
@@ -348,8 +343,7 @@ int mef3_reader_open(mef3_reader **out, const char *path,
       return mef3__error(MEF3_ENOTFOUND, "%s: no such session: %s", path,
                          strerror(errno));
     return mef3__error(MEF3_ENOTFOUND,
-                       "%s: not a MEF 3.0 session or channel directory",
-                       path);
+                       "%s: not a MEF 3.0 session or channel directory", path);
   }
   mef3_reader *r = calloc(1, sizeof *r);
   if (!r)
@@ -373,8 +367,7 @@ int mef3_reader_open(mef3_reader **out, const char *path,
 
   char **names = NULL;
   size_t n = 0;
-  if (mef3__ends_with(r->path, ".timd") ||
-      mef3__ends_with(r->path, ".timd/")) {
+  if (mef3__ends_with(r->path, ".timd") || mef3__ends_with(r->path, ".timd/")) {
     names = calloc(1, sizeof *names);
     if (names && (names[0] = strdup(r->path)))
       n = 1;
@@ -385,8 +378,8 @@ int mef3_reader_open(mef3_reader **out, const char *path,
     r->is_session = 1;
   }
   if (!rc && n == 0)
-    rc = mef3__error(MEF3_ENOTFOUND,
-                     "%s: no time-series channel (.timd) found", path);
+    rc = mef3__error(MEF3_ENOTFOUND, "%s: no time-series channel (.timd) found",
+                     path);
   if (!rc) {
     r->ch = calloc(n, sizeof *r->ch);
     if (!r->ch)
@@ -411,8 +404,8 @@ int mef3_reader_open(mef3_reader **out, const char *path,
   }
   mef3__free_list(names, n);
   if (!rc && r->n_ch == 0)
-    rc = mef3__error(MEF3_ENOTFOUND,
-                     "%s: no time-series channel (.timd) found", path);
+    rc = mef3__error(MEF3_ENOTFOUND, "%s: no time-series channel (.timd) found",
+                     path);
   if (rc) {
     mef3_reader_close(r);
     return rc;
@@ -421,15 +414,20 @@ int mef3_reader_open(mef3_reader **out, const char *path,
   return 0;
 }
 
-const char *mef3_reader_path(const mef3_reader *r) { return r->path; }
+const char *mef3_reader_path(const mef3_reader *r) {
+  return r->path;
+}
 const char *mef3_reader_session_name(const mef3_reader *r) {
   return r->session_name;
 }
-int mef3_reader_access_level(const mef3_reader *r) { return r->access_level; }
-size_t mef3_reader_channel_count(const mef3_reader *r) { return r->n_ch; }
+int mef3_reader_access_level(const mef3_reader *r) {
+  return r->access_level;
+}
+size_t mef3_reader_channel_count(const mef3_reader *r) {
+  return r->n_ch;
+}
 
-const mef3_channel_info *mef3_reader_channel(const mef3_reader *r,
-                                             size_t i) {
+const mef3_channel_info *mef3_reader_channel(const mef3_reader *r, size_t i) {
   return i < r->n_ch ? &r->ch[i].info : NULL;
 }
 

@@ -153,8 +153,8 @@ typedef void (*place_fn)(void *ctx, size_t block, const int32_t *samples,
  * handing each to place().  Only an allocation failure ends it early.
  */
 static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
-                        int (*want)(void *, size_t), place_fn place,
-                        void *ctx, mef3_read_report *rep) {
+                        int (*want)(void *, size_t), place_fn place, void *ctx,
+                        mef3_read_report *rep) {
   /* A batch holds up to BATCH blocks and, unless one block alone is
    * larger, at most DEC_BUDGET decoded samples. */
   enum { BATCH = 64 };
@@ -185,10 +185,10 @@ static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
     size_t e = b + 1;
     uint64_t bytes = first->bytes;
     size_t samples = first->n_samples;
-    while (e < hi && e - b < BATCH &&
-           c->blocks[e].segment == first->segment &&
+    while (e < hi && e - b < BATCH && c->blocks[e].segment == first->segment &&
            (uint64_t)c->blocks[e].file_offset ==
-               (uint64_t)c->blocks[e - 1].file_offset + c->blocks[e - 1].bytes &&
+               (uint64_t)c->blocks[e - 1].file_offset +
+                   c->blocks[e - 1].bytes &&
            bytes + c->blocks[e].bytes <= GROUP_MAX_BYTES &&
            samples + c->blocks[e].n_samples <= DEC_BUDGET &&
            (!want || want(ctx, e))) {
@@ -206,9 +206,9 @@ static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
         return rc;
       got = mef3__pread_full(g->fd, r->io, bytes, (uint64_t)first->file_offset);
       if (got < 0)
-        io_err = mef3__error_at(MEF3_EIO, g->tdat_path,
-                                (uint64_t)first->file_offset,
-                                "read failed: %s", strerror(errno));
+        io_err =
+            mef3__error_at(MEF3_EIO, g->tdat_path, (uint64_t)first->file_offset,
+                           "read failed: %s", strerror(errno));
     }
     /* Blocks the read delivered whole go to the decoder; the others are
      * bad right away. */
@@ -269,8 +269,8 @@ static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
 
 /* ---- tiles ---- */
 
-void mef3_tile_window(int64_t cs, double fs, int64_t b, int64_t S,
-                      int64_t *t0, int64_t *t1) {
+void mef3_tile_window(int64_t cs, double fs, int64_t b, int64_t S, int64_t *t0,
+                      int64_t *t1) {
   *t0 = cs + (int64_t)llround((double)b * (double)S * 1e6 / fs);
   *t1 = cs + (int64_t)llround((double)(b + 1) * (double)S * 1e6 / fs);
 }
@@ -385,8 +385,8 @@ int mef3_reader_read_time(mef3_reader *r, size_t ch, int64_t t0, int64_t t1,
     *n_out = (size_t)n;
   if ((uint64_t)n > cap)
     return mef3__error(MEF3_EBUFSIZE,
-                       "window of %lld samples, buffer holds %zu",
-                       (long long)n, cap);
+                       "window of %lld samples, buffer holds %zu", (long long)n,
+                       cap);
   if (valid)
     memset(valid, 0, (size_t)n);
   if (n == 0 || c->n_blocks == 0) {
@@ -422,8 +422,7 @@ int mef3_reader_read_time(mef3_reader *r, size_t ch, int64_t t0, int64_t t1,
       fill_nan(out, type, 0, (size_t)n);
       break;
     }
-  rc = decode_range(r, c, first, lo, block_hits_window, place_time, &t,
-                    report);
+  rc = decode_range(r, c, first, lo, block_hits_window, place_time, &t, report);
   if (rc) {
     fill_nan(out, type, 0, (size_t)n); /* never hand back garbage */
     return rc;
@@ -463,10 +462,9 @@ static void place_samples(void *p, size_t b, const int32_t *x, size_t n,
       (size_t)(to - from), t->c->info.units_conversion_factor, NULL, clean);
 }
 
-int mef3_reader_read_samples(mef3_reader *r, size_t ch, int64_t s0,
-                             int64_t s1, mef3_sample_type type, void *out,
-                             size_t cap, size_t *n_out,
-                             mef3_read_report *report) {
+int mef3_reader_read_samples(mef3_reader *r, size_t ch, int64_t s0, int64_t s1,
+                             mef3_sample_type type, void *out, size_t cap,
+                             size_t *n_out, mef3_read_report *report) {
   if (n_out)
     *n_out = 0;
   if (report)
@@ -476,10 +474,9 @@ int mef3_reader_read_samples(mef3_reader *r, size_t ch, int64_t s0,
     return rc;
   rd_channel *c = &r->ch[ch];
   if (s0 < 0 || s1 < s0 || s1 > c->info.n_samples)
-    return mef3__error(MEF3_EINVAL,
-                       "%s: sample range [%lld, %lld) is outside [0, %lld)",
-                       c->path, (long long)s0, (long long)s1,
-                       (long long)c->info.n_samples);
+    return mef3__error(
+        MEF3_EINVAL, "%s: sample range [%lld, %lld) is outside [0, %lld)",
+        c->path, (long long)s0, (long long)s1, (long long)c->info.n_samples);
   size_t n = (size_t)(s1 - s0);
   if (n_out)
     *n_out = n;
@@ -520,19 +517,17 @@ int mef3_reader_read_samples(mef3_reader *r, size_t ch, int64_t s0,
 
 int mef3_reader_read_time_multi(mef3_reader *r, const size_t *channels,
                                 size_t n_channels, int64_t t0, int64_t t1,
-                                mef3_sample_type type, void *out,
-                                size_t stride, size_t *n_out,
-                                mef3_read_report *reports) {
+                                mef3_sample_type type, void *out, size_t stride,
+                                size_t *n_out, mef3_read_report *reports) {
   if (!channels || !n_out || (n_channels && !out))
     return mef3__error(MEF3_EINVAL, "missing argument");
   size_t es = mef3_sample_size(type);
   if (!es)
     return mef3__error(MEF3_EINVAL, "unknown sample type %d", (int)type);
   for (size_t k = 0; k < n_channels; k++) {
-    int rc = mef3_reader_read_time(r, channels[k], t0, t1, type,
-                                   (char *)out + k * stride * es, stride,
-                                   &n_out[k], NULL,
-                                   reports ? &reports[k] : NULL);
+    int rc = mef3_reader_read_time(
+        r, channels[k], t0, t1, type, (char *)out + k * stride * es, stride,
+        &n_out[k], NULL, reports ? &reports[k] : NULL);
     if (rc)
       return rc;
   }

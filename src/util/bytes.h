@@ -35,11 +35,21 @@ static inline double ld_f64(const uint8_t *p) {
   memcpy(&v, p, 8);
   return v;
 }
-static inline void st_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static inline void st_i32(uint8_t *p, int32_t v) { memcpy(p, &v, 4); }
-static inline void st_i64(uint8_t *p, int64_t v) { memcpy(p, &v, 8); }
-static inline void st_f32(uint8_t *p, float v) { memcpy(p, &v, 4); }
-static inline void st_f64(uint8_t *p, double v) { memcpy(p, &v, 8); }
+static inline void st_u32(uint8_t *p, uint32_t v) {
+  memcpy(p, &v, 4);
+}
+static inline void st_i32(uint8_t *p, int32_t v) {
+  memcpy(p, &v, 4);
+}
+static inline void st_i64(uint8_t *p, int64_t v) {
+  memcpy(p, &v, 8);
+}
+static inline void st_f32(uint8_t *p, float v) {
+  memcpy(p, &v, 4);
+}
+static inline void st_f64(uint8_t *p, double v) {
+  memcpy(p, &v, 8);
+}
 
 /* Copy a fixed-size on-disk string field into `dst` (dst_len bytes),
  * always NUL-terminating, never reading past `src_len`. */

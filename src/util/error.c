@@ -41,14 +41,18 @@ const char *mef3_errname(int code) {
   }
 }
 
-const mef3_error *mef3_error_last(void) { return &last_error; }
+const mef3_error *mef3_error_last(void) {
+  return &last_error;
+}
 
 void mef3_error_clear(void) {
   last_error.code = 0;
   last_error.message[0] = '\0';
 }
 
-const char *mef3_version(void) { return MEF3POOL_VERSION_STRING; }
+const char *mef3_version(void) {
+  return MEF3POOL_VERSION_STRING;
+}
 
 size_t mef3_sample_size(mef3_sample_type type) {
   switch (type) {
@@ -88,11 +92,12 @@ int mef3__error(int code, const char *fmt, ...) {
   return code;
 }
 
-int mef3__error_at(int code, const char *path, uint64_t offset,
-                   const char *fmt, ...) {
+int mef3__error_at(int code, const char *path, uint64_t offset, const char *fmt,
+                   ...) {
   char prefix[300];
-  snprintf(prefix, sizeof prefix, "%s: at offset %llu: ",
-           path ? path : "<buffer>", (unsigned long long)offset);
+  snprintf(prefix, sizeof prefix,
+           "%s: at offset %llu: ", path ? path : "<buffer>",
+           (unsigned long long)offset);
   va_list ap;
   va_start(ap, fmt);
   set_message(code, prefix, fmt, ap);

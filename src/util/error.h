@@ -15,7 +15,7 @@
 int mef3__error(int code, const char *fmt, ...) MEF3__PRINTF(2, 3);
 
 /* Like mef3__error, for a file: "PATH: at offset OFF: message". */
-int mef3__error_at(int code, const char *path, uint64_t offset,
-                   const char *fmt, ...) MEF3__PRINTF(4, 5);
+int mef3__error_at(int code, const char *path, uint64_t offset, const char *fmt,
+                   ...) MEF3__PRINTF(4, 5);
 
 #endif

@@ -30,8 +30,7 @@ long long mef3__pread_full(int fd, void *buf, size_t len, uint64_t off) {
   return (long long)got;
 }
 
-int mef3__read_file(uint8_t **out, size_t *len, const char *path,
-                    size_t max) {
+int mef3__read_file(uint8_t **out, size_t *len, const char *path, size_t max) {
   *out = NULL;
   *len = 0;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -45,8 +44,8 @@ int mef3__read_file(uint8_t **out, size_t *len, const char *path,
   }
   if ((uint64_t)st.st_size > max) {
     close(fd);
-    return mef3__error(MEF3_ECORRUPT, "%s: %lld bytes is larger than %zu",
-                       path, (long long)st.st_size, max);
+    return mef3__error(MEF3_ECORRUPT, "%s: %lld bytes is larger than %zu", path,
+                       (long long)st.st_size, max);
   }
   size_t n = (size_t)st.st_size;
   uint8_t *buf = malloc(n ? n : 1);

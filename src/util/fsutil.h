@@ -8,13 +8,11 @@
 /* Read a whole regular file of at most `max` bytes into a malloc'd buffer.
  * Errors name the path: MEF3_ENOTFOUND, MEF3_EIO, MEF3_ECORRUPT (too
  * large), MEF3_ENOMEM. */
-int mef3__read_file(uint8_t **out, size_t *len, const char *path,
-                    size_t max);
+int mef3__read_file(uint8_t **out, size_t *len, const char *path, size_t max);
 
 /* Names in directory `dir` ending in `suffix` (e.g. ".timd"), sorted with
  * strcmp.  `*out` is a malloc'd array of malloc'd names. */
-int mef3__list_dir(char ***out, size_t *n, const char *dir,
-                   const char *suffix);
+int mef3__list_dir(char ***out, size_t *n, const char *dir, const char *suffix);
 void mef3__free_list(char **names, size_t n);
 
 /* "a/b" joined; NULL when out of memory. */

@@ -22,8 +22,7 @@ typedef struct mef3__strmap {
 void *mef3__strmap_get(const mef3__strmap *m, const char *key);
 /* Set `key` to `value`; the previous value goes to *old (NULL if new).
  * Returns 0 or MEF3_ENOMEM. */
-int mef3__strmap_put(mef3__strmap *m, const char *key, void *value,
-                     void **old);
+int mef3__strmap_put(mef3__strmap *m, const char *key, void *value, void **old);
 /* Remove `key`; returns its value or NULL. */
 void *mef3__strmap_del(mef3__strmap *m, const char *key);
 /* Free the table and the keys (not the values). */
