@@ -41,7 +41,6 @@ static int cerr(int code, const char *fmt, ...) {
   return code;
 }
 
-#include "/tmp/envargs.h"
 /* gRPC is initialized once per client and shut down with it. */
 int mef3_client_new(mef3_client **out, const char *address,
                     const mef3_client_options *opts) {
@@ -69,8 +68,7 @@ int mef3_client_new(mef3_client **out, const char *address,
   args[2].type = GRPC_ARG_INTEGER;
   args[2].key = GRPC_ARG_HTTP2_BDP_PROBE;
   args[2].value.integer = 0;
-  size_t xn; grpc_arg *xa = xenv_args("XCLI_ARGS", args, 3, &xn);
-  grpc_channel_args ca = {xn, xa};
+  grpc_channel_args ca = {3, args};
   grpc_channel_credentials *cred = grpc_insecure_credentials_create();
   c->ch = grpc_channel_create(address, cred, &ca);
   grpc_channel_credentials_release(cred);

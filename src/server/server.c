@@ -38,7 +38,6 @@
  * wait for every call to be freed, then stop the work threads, the queue
  * and its threads, and free the file manager (which shuts both pools down).
  */
-#include "/tmp/envargs.h"
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
@@ -1119,8 +1118,7 @@ int mef3_server_start(mef3_server **out, const mef3_server_options *opts) {
   args[1].type = GRPC_ARG_INTEGER;
   args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
   args[1].value.integer = -1;
-  size_t xn; grpc_arg *xa = xenv_args("XSRV_ARGS", args, 2, &xn);
-  grpc_channel_args ca = {xn, xa};
+  grpc_channel_args ca = {2, args};
   s->gs = grpc_server_create(&ca, NULL);
   s->cq = grpc_completion_queue_create_for_next(NULL);
   grpc_server_register_completion_queue(s->gs, s->cq, NULL);
