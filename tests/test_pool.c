@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -437,6 +438,139 @@ static void test_threads(void) {
   mef3_pool_free(p);
 }
 
+/* Data files (.tdat) of `session_dir` that process `pid` holds open. */
+static int open_data_files(pid_t pid, const char *session_dir) {
+  char dir[64], link[4200], target[4096];
+  snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+  DIR *d = opendir(dir);
+  int n = 0;
+  struct dirent *e;
+  char real[4096];
+  if (!realpath(session_dir, real))
+    snprintf(real, sizeof real, "%s", session_dir);
+  while (d && (e = readdir(d))) {
+    snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
+    ssize_t k = readlink(link, target, sizeof target - 1);
+    if (k <= 0)
+      continue;
+    target[k] = '\0';
+    n += strstr(target, real) == target && strstr(target, ".tdat") != NULL;
+  }
+  if (d)
+    closedir(d);
+  return n;
+}
+
+/* Readers are bounded per worker (LRU) and forgotten on request: watched
+ * through the data files the worker process holds open. */
+static void test_reader_bound_and_forget(void) {
+  mef3_pool_options o = MEF3_POOL_OPTIONS_INIT;
+  o.max_workers = 1;
+  o.max_readers_per_worker = 1;
+  mef3_pool *p = NULL;
+  REQUIRE(mef3_pool_new(&p, &o) == 0);
+  int64_t blk = 0;
+  mef3_future *f;
+  CHECK_RC(mef3_pool_submit_tiles(&f, p, session, "ch01", &blk, 1, 256.0,
+                                  1600000000000000LL, 256),
+           0);
+  mef3_future_wait(f, -1);
+  CHECK_RC(mef3_future_status(f), 0);
+  mef3_future_free(f);
+  pid_t w[4];
+  REQUIRE(children(w, 4) == 1);
+  CHECK(open_data_files(w[0], session) == 1);
+  CHECK(open_data_files(w[0], session2) == 0);
+  /* a second file: with room for one reader, the first is closed */
+  CHECK_RC(mef3_pool_submit_tiles(&f, p, session2, "ch01", &blk, 1, 256.0,
+                                  1600000000123456LL, 256),
+           0);
+  mef3_future_wait(f, -1);
+  CHECK_RC(mef3_future_status(f), 0);
+  mef3_future_free(f);
+  CHECK(open_data_files(w[0], session) == 0);
+  CHECK(open_data_files(w[0], session2) == 1);
+  mef3_pool_free(p);
+
+  /* forget: with room for both readers, only the forget closes one (the
+   * message is handled before the next request, which makes the check
+   * deterministic) */
+  o.max_readers_per_worker = 4;
+  REQUIRE(mef3_pool_new(&p, &o) == 0);
+  const char *paths[2] = {session, session2};
+  int64_t starts[2] = {1600000000000000LL, 1600000000123456LL};
+  for (int i = 0; i < 3; i++) {
+    CHECK_RC(mef3_pool_submit_tiles(&f, p, paths[i % 2], "ch01", &blk, 1,
+                                    256.0, starts[i % 2], 256),
+             0);
+    mef3_future_wait(f, -1);
+    CHECK_RC(mef3_future_status(f), 0);
+    mef3_future_free(f);
+    if (i == 1) {
+      REQUIRE(children(w, 4) == 1);
+      CHECK(open_data_files(w[0], session) == 1);
+      CHECK(open_data_files(w[0], session2) == 1);
+      CHECK_RC(mef3_pool_forget(p, session2), 0);
+    }
+  }
+  CHECK(open_data_files(w[0], session2) == 0);
+  CHECK(open_data_files(w[0], session) == 1);
+  mef3_pool_free(p);
+}
+
+/* A host that exits without mef3_pool_free leaves no worker behind: the
+ * workers see their sockets close and exit. */
+static void test_owner_exits_without_shutdown(void) {
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    close(fds[0]);
+    mef3_pool *p = new_pool(2, "orphan");
+    if (mef3_pool_warmup(p, session, "ch01", 10000) != 0)
+      _exit(3);
+    pid_t w[4];
+    int n = children(w, 4);
+    if (write(fds[1], &n, sizeof n) != sizeof n ||
+        write(fds[1], w, sizeof w) != sizeof w)
+      _exit(4);
+    _exit(0); /* no mef3_pool_free */
+  }
+  close(fds[1]);
+  int n = 0;
+  pid_t w[4] = {0};
+  CHECK(read(fds[0], &n, sizeof n) == sizeof n);
+  CHECK(read(fds[0], w, sizeof w) == sizeof w);
+  close(fds[0]);
+  int st = 0;
+  waitpid(child, &st, 0);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  CHECK(n == 2);
+  /* orphaned workers are re-parented and reaped by init once they exit */
+  for (int i = 0; i < n && i < 4; i++) {
+    int gone = 0;
+    for (int t = 0; t < 5000 && !gone; t++) {
+      gone = kill(w[i], 0) != 0;
+      if (!gone) {
+        char path[64], buf[256] = "";
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)w[i]);
+        FILE *f = fopen(path, "r");
+        if (f) {
+          size_t k = fread(buf, 1, sizeof buf - 1, f);
+          buf[k] = '\0';
+          fclose(f);
+        }
+        char *rp = strrchr(buf, ')');
+        gone = !f || (rp && rp[2] == 'Z'); /* exited, awaiting reaping */
+        if (!gone)
+          usleep(1000);
+      }
+    }
+    CHECK_MSG(gone, "worker %d still runs after its host exited", (int)w[i]);
+  }
+}
+
 int main(void) {
   if (!tu_have_golden()) {
     printf("golden data missing: %s\n", MEF3_GOLDEN_DIR);
@@ -459,6 +593,8 @@ int main(void) {
   test_worker_killed();
   test_shutdown_with_queue();
   test_threads();
+  test_reader_bound_and_forget();
+  test_owner_exits_without_shutdown();
 
   /* nothing left behind */
   pid_t kids[8];
