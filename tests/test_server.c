@@ -261,6 +261,53 @@ static void test_concurrent(const char *addr) {
   mef3_client_free(c);
 }
 
+/* One client shared by four threads: each read flattens its messages in
+ * the client's reusable buffer or, when another thread holds it, in one of
+ * its own; windows of growing and shrinking sizes (the buffer grows, then
+ * is reused for smaller messages) come back bit-identical to direct
+ * reads. */
+typedef struct {
+  mef3_client *c;
+  int64_t s;
+  int id;
+  int same; /* windows that matched */
+} shared_arg;
+
+static void *shared_main(void *p) {
+  shared_arg *a = p;
+  const char *g[] = {"ch01", "ch02", "ch03"};
+  static const int64_t len_s[] = {2, 20, 1, 30, 5, 3};
+  for (int k = 0; k < 6; k++) {
+    int64_t t0 = a->s + (int64_t)(a->id * 3 + k) * 4000000LL;
+    a->same += same_as_direct(a->c, "sessions/b_multi_8ch.mefd", g,
+                              (size_t)(1 + (a->id + k) % 3), t0,
+                              t0 + len_s[k] * 1000000LL);
+  }
+  return NULL;
+}
+
+static void test_shared_client(const char *addr) {
+  mef3_client *c;
+  REQUIRE(mef3_client_new(&c, addr, NULL) == 0);
+  mef3_file_info *fi = NULL;
+  REQUIRE(mef3_client_open(c, "sessions/b_multi_8ch.mefd", NULL, &fi,
+                           NULL) == 0);
+  shared_arg a[4];
+  pthread_t t[4];
+  for (int i = 0; i < 4; i++) {
+    a[i] = (shared_arg){c, fi->start_uutc, i, 0};
+    pthread_create(&t[i], NULL, shared_main, &a[i]);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(t[i], NULL);
+    CHECK_MSG(a[i].same == 6, "thread %d: %d of 6 windows matched", i,
+              a[i].same);
+  }
+  CHECK_RC(mef3_client_close_file(c, "sessions/b_multi_8ch.mefd"), 0);
+  mef3_file_info_free(fi);
+  mef3_client_free(c);
+}
+
 /* A generated session, when the command can make one. */
 static void test_generated(const char *addr, const char *root) {
   char path[4200];
@@ -388,6 +435,7 @@ int main(void) {
   REQUIRE(th_start(&srv, root, extra) == 0);
   test_rpcs(srv.addr);
   test_concurrent(srv.addr);
+  test_shared_client(srv.addr);
   CHECK(th_log_has(&srv, "b_multi_8ch.mefd (8 channels"));
   CHECK(th_stop(&srv, SIGTERM) == 0);
   CHECK(th_no_children());

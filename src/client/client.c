@@ -9,6 +9,7 @@
  * total length (our addition), the result is allocated once up front,
  * otherwise chunks are kept and joined at the end.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,86 @@ struct mef3_client {
   grpc_channel *ch;
   int64_t timeout_ms;
   char *address;
+  /* One received message is flattened here, reused from read to read:
+   * memory the process touched before costs 0.03 ms per MB to fill, fresh
+   * pages about 5 ms per MB on a VM (page faults; docs/server.md,
+   * "Latency").  A thread finding it busy flattens into a buffer of its
+   * own. */
+  pthread_mutex_t flat_mu;
+  uint8_t *flat;
+  size_t flat_cap;
 };
+
+/* A message flattened for unpacking; release with flat_release. */
+typedef struct {
+  const uint8_t *p;
+  size_t n;
+  uint8_t *own; /* malloc'd when the client's buffer was busy */
+  int locked;   /* holds the client's buffer */
+} flat_msg;
+
+static void flat_release(mef3_client *c, flat_msg *f) {
+  if (f->locked)
+    pthread_mutex_unlock(&c->flat_mu);
+  free(f->own);
+  *f = (flat_msg){0};
+}
+
+/* Copy the message's slices into one buffer: the client's when free
+ * (kept only up to 64 MiB), else a new one.  0, or -1 when out of
+ * memory or the buffer cannot be read. */
+static int flatten(mef3_client *c, grpc_byte_buffer *bb, flat_msg *f) {
+  *f = (flat_msg){0};
+  grpc_byte_buffer_reader rd;
+  grpc_slice sl;
+  size_t n = 0;
+  if (!grpc_byte_buffer_reader_init(&rd, bb))
+    return -1;
+  while (grpc_byte_buffer_reader_next(&rd, &sl)) {
+    n += GRPC_SLICE_LENGTH(sl);
+    grpc_slice_unref(sl);
+  }
+  grpc_byte_buffer_reader_destroy(&rd);
+  uint8_t *dst = NULL;
+  if (n <= ((size_t)64 << 20) && pthread_mutex_trylock(&c->flat_mu) == 0) {
+    f->locked = 1;
+    if (c->flat_cap < n) {
+      free(c->flat);
+      c->flat_cap = 0;
+      if ((c->flat = malloc(n)))
+        c->flat_cap = n;
+    }
+    dst = c->flat;
+  }
+  if (!dst) {
+    if (f->locked)
+      pthread_mutex_unlock(&c->flat_mu);
+    f->locked = 0;
+    dst = f->own = malloc(n ? n : 1);
+    if (!dst)
+      return -1;
+  }
+  if (!grpc_byte_buffer_reader_init(&rd, bb)) {
+    flat_release(c, f);
+    return -1;
+  }
+  size_t at = 0;
+  while (grpc_byte_buffer_reader_next(&rd, &sl)) {
+    size_t k = GRPC_SLICE_LENGTH(sl);
+    if (at + k <= n)
+      memcpy(dst + at, GRPC_SLICE_START_PTR(sl), k);
+    at += k;
+    grpc_slice_unref(sl);
+  }
+  grpc_byte_buffer_reader_destroy(&rd);
+  if (at != n) {
+    flat_release(c, f);
+    return -1;
+  }
+  f->p = dst;
+  f->n = n;
+  return 0;
+}
 
 static _Thread_local mef3_error client_err;
 
@@ -71,6 +151,7 @@ int mef3_client_new(mef3_client **out, const char *address,
   grpc_channel_args ca = {3, args};
   grpc_channel_credentials *cred = grpc_insecure_credentials_create();
   c->ch = grpc_channel_create(address, cred, &ca);
+  pthread_mutex_init(&c->flat_mu, NULL);
   grpc_channel_credentials_release(cred);
   c->timeout_ms = opts->timeout_ms;
   *out = c;
@@ -81,6 +162,8 @@ void mef3_client_free(mef3_client *c) {
   if (!c)
     return;
   grpc_channel_destroy(c->ch);
+  pthread_mutex_destroy(&c->flat_mu);
+  free(c->flat);
   free(c->address);
   free(c);
   grpc_shutdown();
@@ -397,12 +480,11 @@ static mef3_signal *sig_new(const SignalChunk *ch, size_t nch, size_t n) {
 
 /*
  * Parse a SignalChunk without copying its samples: the small fields go
- * through protobuf-c, array_bytes points into `flat` (valid while it is;
+ * through protobuf-c, array_bytes points into `p` (valid while it is;
  * clear it before freeing the chunk).  NULL when it does not parse.
  */
-static SignalChunk *unpack_chunk_inplace(grpc_slice flat) {
-  const uint8_t *p = GRPC_SLICE_START_PTR(flat);
-  size_t n = GRPC_SLICE_LENGTH(flat), t, off, len;
+static SignalChunk *unpack_chunk_inplace(const uint8_t *p, size_t n) {
+  size_t t, off, len;
   if (mef3__rpc_find_field(p, n, 2, &t, &off, &len))
     return (SignalChunk *)protobuf_c_message_unpack(&signal_chunk__descriptor,
                                                     NULL, n, p);
@@ -459,14 +541,11 @@ int mef3_client_read(mef3_client *c, const char *path,
   int failed = 0, stop = 0;
   grpc_byte_buffer *bb;
   while (!rc && rpc_recv(&r, &bb)) {
-    grpc_byte_buffer_reader rd;
-    grpc_slice flat = grpc_empty_slice();
-    if (grpc_byte_buffer_reader_init(&rd, bb)) {
-      flat = grpc_byte_buffer_reader_readall(&rd);
-      grpc_byte_buffer_reader_destroy(&rd);
-    }
+    flat_msg flat = {0};
+    int flat_ok = flatten(c, bb, &flat) == 0;
     grpc_byte_buffer_destroy(bb);
-    SignalChunk *ch = failed ? NULL : unpack_chunk_inplace(flat);
+    SignalChunk *ch =
+        failed || !flat_ok ? NULL : unpack_chunk_inplace(flat.p, flat.n);
     /* Chunks kept for later (servers that do not say the total) get a
      * copy of their samples. */
     if (ch && ch->total_samples <= 0 && ch->array_bytes.len) {
@@ -488,6 +567,11 @@ int mef3_client_read(mef3_client *c, const char *path,
 #define CHUNK_FREE(x) (inplace ? chunk_free_inplace(x) : signal_chunk__free_unpacked(x, NULL))
     if (failed) /* drain after an error */
       goto next;
+    if (!ch && !flat_ok) {
+      rc = cerr(MEF3_ENOMEM, "client: out of memory for a message");
+      failed = 1;
+      goto next;
+    }
     if (!ch) {
       rc = cerr(MEF3_EIO, "%s: malformed SignalChunk", c->address);
       failed = 1;
@@ -560,7 +644,7 @@ int mef3_client_read(mef3_client *c, const char *path,
       failed = 1;
     }
   next:
-    grpc_slice_unref(flat);
+    flat_release(c, &flat);
   }
 #undef CHUNK_FREE
   /* After a failure, stop the call rather than wait for messages nobody
