@@ -38,39 +38,33 @@ static mef3_reader *open_or_die(const char *path, int crc) {
   return r;
 }
 
-/* Decode every channel whole in 10-minute windows; returns MS/s. */
-static double full_decode(const char *path, mef3_sample_type type, int crc,
-                          int reps) {
+/* Decode every channel whole in 10-minute windows once; returns MS/s of
+ * CPU time. */
+static double full_decode(const char *path, mef3_sample_type type, int crc) {
   mef3_reader *r = open_or_die(path, crc);
   size_t nch = mef3_reader_channel_count(r);
   int64_t win = 600 * 1000000LL;
-  double best = 0;
   const mef3_channel_info *c0 = mef3_reader_channel(r, 0);
   size_t cap = (size_t)mef3_window_samples(0, win, c0->fs) + 16;
   void *buf = malloc(cap * 8);
-  for (int rep = 0; rep < reps; rep++) {
-    double samples = 0;
-    double t = bench_cpu();
-    for (size_t c = 0; c < nch; c++) {
-      const mef3_channel_info *ci = mef3_reader_channel(r, c);
-      for (int64_t t0 = ci->start_uutc; t0 < ci->end_uutc; t0 += win) {
-        size_t n;
-        if (mef3_reader_read_time(r, c, t0, t0 + win, type, buf, cap, &n, NULL,
-                                  NULL)) {
-          fprintf(stderr, "bench: %s\n", mef3_error_last()->message);
-          exit(1);
-        }
-        samples += (double)n;
+  double samples = 0;
+  double t = bench_cpu();
+  for (size_t c = 0; c < nch; c++) {
+    const mef3_channel_info *ci = mef3_reader_channel(r, c);
+    for (int64_t t0 = ci->start_uutc; t0 < ci->end_uutc; t0 += win) {
+      size_t n;
+      if (mef3_reader_read_time(r, c, t0, t0 + win, type, buf, cap, &n, NULL,
+                                NULL)) {
+        fprintf(stderr, "bench: %s\n", mef3_error_last()->message);
+        exit(1);
       }
+      samples += (double)n;
     }
-    t = bench_cpu() - t;
-    double rate = samples / t / 1e6;
-    if (rate > best)
-      best = rate;
   }
+  t = bench_cpu() - t;
   free(buf);
   mef3_reader_close(r);
-  return best;
+  return samples / t / 1e6;
 }
 
 /* Median and p90 (ms) of `reps` windows of `nch` channels x `secs`. */
@@ -114,7 +108,7 @@ static void windows(const char *path, size_t nch, double secs, int reps,
 
 int main(int argc, char **argv) {
   const char *dir = MEF3_BENCH_DIR, *session = NULL;
-  int reps = 3;
+  int reps = 5;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--dir") && i + 1 < argc)
       dir = argv[++i];
@@ -160,13 +154,21 @@ int main(int argc, char **argv) {
       {"i32, CRC on ", MEF3_I32, 1, 80},
       {"f32, CRC on ", MEF3_F32, 1, 80},
   };
-  for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
-    double rate = full_decode(session, modes[m].type, modes[m].crc, reps);
+  /* Rounds interleave the modes, so that a slow moment of this (shared,
+   * virtual) machine hits them all alike; each mode keeps its best round. */
+  enum { NMODES = sizeof modes / sizeof *modes };
+  double best[NMODES] = {0};
+  for (int rep = 0; rep < reps; rep++)
+    for (size_t m = 0; m < NMODES; m++) {
+      double rate = full_decode(session, modes[m].type, modes[m].crc);
+      if (rate > best[m])
+        best[m] = rate;
+    }
+  for (size_t m = 0; m < NMODES; m++)
     printf("decode %s: %7.1f MS/s per core  (%.2fx target %.0f; %.1f%% of "
            "memcpy)\n",
-           modes[m].name, rate, rate / modes[m].target, modes[m].target,
-           100 * rate / ceiling);
-  }
+           modes[m].name, best[m], best[m] / modes[m].target, modes[m].target,
+           100 * best[m] / ceiling);
   double med, p90;
   windows(session, 16, 10, 200, &med, &p90);
   printf("window 16 ch x 10 s: median %.3f ms, p90 %.3f ms\n", med, p90);

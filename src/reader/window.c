@@ -19,6 +19,9 @@
  * placed by its own start, nothing after it shifts.
  */
 #include <errno.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,20 +87,41 @@ static void put(void *out, mef3_sample_type type, size_t pos,
   switch (type) {
   case MEF3_F32: {
     float *o = (float *)out + pos;
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+#if defined(__SSE2__)
+    /* Four at a time, with the same double multiply and rounding to float
+     * as the scalar loop (bit-identical results). */
+    __m128d f = _mm_set1_pd(ufact);
+    for (; i + 4 <= n; i += 4) {
+      __m128i v = _mm_loadu_si128((const __m128i *)(src + i));
+      __m128d lo = _mm_mul_pd(_mm_cvtepi32_pd(v), f);
+      __m128d hi = _mm_mul_pd(
+          _mm_cvtepi32_pd(_mm_shuffle_epi32(v, _MM_SHUFFLE(1, 0, 3, 2))), f);
+      _mm_storeu_ps(o + i, _mm_movelh_ps(_mm_cvtpd_ps(lo), _mm_cvtpd_ps(hi)));
+    }
+#endif
+    for (; i < n; i++)
       o[i] = (float)((double)src[i] * ufact);
     if (!clean)
-      for (size_t i = 0; i < n; i++)
+      for (i = 0; i < n; i++)
         if (is_sentinel(src[i]))
           o[i] = (float)sentinel_value(src[i]);
     break;
   }
   case MEF3_F64: {
     double *o = (double *)out + pos;
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+#if defined(__SSE2__)
+    __m128d f = _mm_set1_pd(ufact);
+    for (; i + 2 <= n; i += 2) {
+      __m128i v = _mm_loadl_epi64((const __m128i *)(src + i));
+      _mm_storeu_pd(o + i, _mm_mul_pd(_mm_cvtepi32_pd(v), f));
+    }
+#endif
+    for (; i < n; i++)
       o[i] = (double)src[i] * ufact;
     if (!clean)
-      for (size_t i = 0; i < n; i++)
+      for (i = 0; i < n; i++)
         if (is_sentinel(src[i]))
           o[i] = sentinel_value(src[i]);
     break;
