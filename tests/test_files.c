@@ -186,33 +186,7 @@ static void gen_session(const char *path, int nch, double fs, int seconds,
   REQUIRE(mef3_writer_close(w) == 0);
 }
 
-static int children(void) {
-  DIR *d = opendir("/proc");
-  int n = 0;
-  struct dirent *e;
-  while (d && (e = readdir(d))) {
-    char *end;
-    long pid = strtol(e->d_name, &end, 10);
-    if (*end || pid <= 0)
-      continue;
-    char p[64], buf[512];
-    snprintf(p, sizeof p, "/proc/%ld/stat", pid);
-    FILE *f = fopen(p, "r");
-    if (!f)
-      continue;
-    size_t k = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[k] = '\0';
-    char *rp = strrchr(buf, ')');
-    int ppid = 0;
-    char st;
-    if (rp && sscanf(rp + 2, "%c %d", &st, &ppid) == 2 && ppid == getpid())
-      n++;
-  }
-  if (d)
-    closedir(d);
-  return n;
-}
+static int children(void) { return tu_children(NULL, 0); }
 
 static int count_fds(void) {
   DIR *d = opendir("/proc/self/fd");

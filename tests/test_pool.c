@@ -23,33 +23,10 @@ static const char *session2; /* a_single_256hz */
 
 /* Process ids of our children (read from /proc). */
 static int children(pid_t *out, int cap) {
-  DIR *d = opendir("/proc");
-  int n = 0;
-  struct dirent *e;
-  while (d && (e = readdir(d))) {
-    char *end;
-    long pid = strtol(e->d_name, &end, 10);
-    if (*end || pid <= 0)
-      continue;
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-      continue;
-    size_t k = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[k] = '\0';
-    char *rp = strrchr(buf, ')');
-    int ppid = 0;
-    char st;
-    if (rp && sscanf(rp + 2, "%c %d", &st, &ppid) == 2 && ppid == getpid()) {
-      if (n < cap)
-        out[n] = (pid_t)pid;
-      n++;
-    }
-  }
-  if (d)
-    closedir(d);
+  int tmp[64];
+  int n = tu_children(tmp, cap < 64 ? cap : 64);
+  for (int i = 0; i < n && i < cap && i < 64; i++)
+    out[i] = (pid_t)tmp[i];
   return n;
 }
 

@@ -42,6 +42,19 @@ void cli_json_string(FILE *f, const char *s);
  * "--name=V", advancing *i. */
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
 
+/*
+ * Parse "SESSION [--password P] [--json]" for command `name` (argv[0] is
+ * the command).  Returns -1 when the caller should go on, or the exit code
+ * to return (CLI_OK after printing `usage` for --help, CLI_USAGE).
+ */
+int cli_session_args(int argc, char **argv, const char *name,
+                     const char *usage, const char **path,
+                     const char **password, int *json);
+
+/* Open `path` with `password` or report the failure; NULL on failure
+ * (the exit code is then CLI_FAIL). */
+mef3_reader *cli_open_session(const char *path, const char *password);
+
 /* Split "a,b,c" into a malloc'd array of malloc'd strings. */
 int cli_split(const char *s, char ***out, size_t *n);
 void cli_free_split(char **v, size_t n);

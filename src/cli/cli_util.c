@@ -153,3 +153,46 @@ void cli_free_split(char **v, size_t n) {
     free(v[i]);
   free(v);
 }
+
+int cli_session_args(int argc, char **argv, const char *name,
+                     const char *usage, const char **path,
+                     const char **password, int *json) {
+  const char *v;
+  *path = *password = NULL;
+  *json = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      fputs(usage, stdout);
+      return CLI_OK;
+    } else if (!strcmp(argv[i], "--json")) {
+      *json = 1;
+    } else if (cli_opt(argc, argv, &i, "--password", &v)) {
+      if (!v)
+        return cli_fail(CLI_USAGE, "--password needs a value");
+      *password = v;
+    } else if (argv[i][0] == '-') {
+      return cli_fail(CLI_USAGE, "%s: unknown option %s", name, argv[i]);
+    } else if (!*path) {
+      *path = argv[i];
+    } else {
+      return cli_fail(CLI_USAGE, "%s: one session at a time", name);
+    }
+  }
+  if (!*path) {
+    fputs(usage, stderr);
+    return CLI_USAGE;
+  }
+  return -1;
+}
+
+mef3_reader *cli_open_session(const char *path, const char *password) {
+  mef3_reader_options o = MEF3_READER_OPTIONS_INIT;
+  o.password = password;
+  mef3_reader *r = NULL;
+  int rc = mef3_reader_open(&r, path, &o);
+  if (rc) {
+    cli_lib_fail(rc, "cannot open session");
+    return NULL;
+  }
+  return r;
+}

@@ -127,36 +127,15 @@ static void print_text(mef3_reader *r) {
 }
 
 int mef3_cli_info(int argc, char **argv) {
-  const char *path = NULL, *password = NULL, *v;
-  int json = 0;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      fputs(info_usage, stdout);
-      return CLI_OK;
-    } else if (!strcmp(argv[i], "--json")) {
-      json = 1;
-    } else if (cli_opt(argc, argv, &i, "--password", &v)) {
-      if (!v)
-        return cli_fail(CLI_USAGE, "--password needs a value");
-      password = v;
-    } else if (argv[i][0] == '-') {
-      return cli_fail(CLI_USAGE, "info: unknown option %s", argv[i]);
-    } else if (!path) {
-      path = argv[i];
-    } else {
-      return cli_fail(CLI_USAGE, "info: one session at a time");
-    }
-  }
-  if (!path) {
-    fputs(info_usage, stderr);
-    return CLI_USAGE;
-  }
-  mef3_reader_options o = MEF3_READER_OPTIONS_INIT;
-  o.password = password;
-  mef3_reader *r;
-  int rc = mef3_reader_open(&r, path, &o);
-  if (rc)
-    return cli_lib_fail(rc, "cannot open session");
+  const char *path, *password;
+  int json;
+  int ex = cli_session_args(argc, argv, "info", info_usage, &path, &password,
+                            &json);
+  if (ex >= 0)
+    return ex;
+  mef3_reader *r = cli_open_session(path, password);
+  if (!r)
+    return CLI_FAIL;
   if (json)
     print_json(r);
   else

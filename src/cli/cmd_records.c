@@ -20,39 +20,18 @@ static const char *level_name(mef3_record_level l) {
 }
 
 int mef3_cli_records(int argc, char **argv) {
-  const char *path = NULL, *password = NULL, *v;
-  int json = 0;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      fputs(records_usage, stdout);
-      return CLI_OK;
-    } else if (!strcmp(argv[i], "--json")) {
-      json = 1;
-    } else if (cli_opt(argc, argv, &i, "--password", &v)) {
-      if (!v)
-        return cli_fail(CLI_USAGE, "--password needs a value");
-      password = v;
-    } else if (argv[i][0] == '-') {
-      return cli_fail(CLI_USAGE, "records: unknown option %s", argv[i]);
-    } else if (!path) {
-      path = argv[i];
-    } else {
-      return cli_fail(CLI_USAGE, "records: one session at a time");
-    }
-  }
-  if (!path) {
-    fputs(records_usage, stderr);
-    return CLI_USAGE;
-  }
-  mef3_reader_options o = MEF3_READER_OPTIONS_INIT;
-  o.password = password;
-  mef3_reader *r;
-  int rc = mef3_reader_open(&r, path, &o);
-  if (rc)
-    return cli_lib_fail(rc, "cannot open session");
+  const char *path, *password;
+  int json;
+  int ex = cli_session_args(argc, argv, "records", records_usage, &path, &password,
+                            &json);
+  if (ex >= 0)
+    return ex;
+  mef3_reader *r = cli_open_session(path, password);
+  if (!r)
+    return CLI_FAIL;
   mef3_record *recs;
   size_t n;
-  rc = mef3_reader_records(r, &recs, &n, 1);
+  int rc = mef3_reader_records(r, &recs, &n, 1);
   if (rc) {
     mef3_reader_close(r);
     return cli_lib_fail(rc, "cannot read records");
