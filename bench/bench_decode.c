@@ -20,12 +20,6 @@
 #include "bench_util.h"
 #include "mef3pool.h"
 
-#ifndef MEF3_BENCH_DIR
-#define MEF3_BENCH_DIR "bench-data"
-#endif
-#ifndef MEF3_CLI
-#define MEF3_CLI "mef3pool"
-#endif
 
 static mef3_reader *open_or_die(const char *path, int crc) {
   mef3_reader_options o = MEF3_READER_OPTIONS_INIT;

@@ -36,15 +36,6 @@
 #include "files/files_impl.h"
 #include "mef3pool.h"
 
-#ifndef MEF3_BENCH_DIR
-#define MEF3_BENCH_DIR "bench-data"
-#endif
-#ifndef MEF3_CLI
-#define MEF3_CLI "mef3pool"
-#endif
-#ifndef MEF3_WORKER
-#define MEF3_WORKER NULL
-#endif
 
 #define WIN_US 60000000LL
 

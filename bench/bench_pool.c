@@ -16,15 +16,6 @@
 #include "bench_util.h"
 #include "mef3pool.h"
 
-#ifndef MEF3_BENCH_DIR
-#define MEF3_BENCH_DIR "bench-data"
-#endif
-#ifndef MEF3_CLI
-#define MEF3_CLI "mef3pool"
-#endif
-#ifndef MEF3_WORKER
-#define MEF3_WORKER NULL
-#endif
 
 static void die(const char *what) {
   fprintf(stderr, "bench_pool: %s: %s\n", what, mef3_error_last()->message);

@@ -38,12 +38,6 @@
 #include "mef3pool.h"
 #include "mef3pool/client.h"
 
-#ifndef MEF3_BENCH_DIR
-#define MEF3_BENCH_DIR "bench-data"
-#endif
-#ifndef MEF3_CLI
-#define MEF3_CLI "mef3pool"
-#endif
 
 extern char **environ;
 

@@ -21,9 +21,6 @@
 #include "bench_util.h"
 #include "mef3pool.h"
 
-#ifndef MEF3_BENCH_DIR
-#define MEF3_BENCH_DIR "bench-data"
-#endif
 
 static void die(const char *what) {
   fprintf(stderr, "bench_writer: %s: %s\n", what, mef3_error_last()->message);

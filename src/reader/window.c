@@ -388,29 +388,17 @@ static size_t count_valid(const void *out, mef3_sample_type type, size_t n) {
   return k;
 }
 
-int mef3_reader_read_time(mef3_reader *r, size_t ch, int64_t t0, int64_t t1,
-                          mef3_sample_type type, void *out, size_t cap,
-                          size_t *n_out, uint8_t *valid,
-                          mef3_read_report *report) {
-  if (n_out)
-    *n_out = 0;
-  if (report)
-    memset(report, 0, sizeof *report);
-  int rc = check_args(r, ch, type, out);
-  if (rc)
-    return rc;
-  if (t1 < t0)
-    return mef3__error(MEF3_EINVAL, "window end %lld is before its start %lld",
-                       (long long)t1, (long long)t0);
+/*
+ * The first `n` slots of the window starting at t0 (slot i at t0 + i/fs;
+ * placement depends on t0 alone), taking blocks that start before
+ * t1 + 1/fs.  Arguments are checked by the callers.
+ */
+static int read_slots(mef3_reader *r, size_t ch, int64_t t0, int64_t t1,
+                      int64_t n, mef3_sample_type type, void *out,
+                      uint8_t *valid, mef3_read_report *report) {
+  int rc;
   rd_channel *c = &r->ch[ch];
   double fs = c->info.fs;
-  int64_t n = mef3_window_samples(t0, t1, fs);
-  if (n_out)
-    *n_out = (size_t)n;
-  if ((uint64_t)n > cap)
-    return mef3__error(MEF3_EBUFSIZE,
-                       "window of %lld samples, buffer holds %zu", (long long)n,
-                       cap);
   if (valid)
     memset(valid, 0, (size_t)n);
   if (n == 0 || c->n_blocks == 0) {
@@ -456,6 +444,30 @@ int mef3_reader_read_time(mef3_reader *r, size_t ch, int64_t t0, int64_t t1,
   if (report)
     report->n_valid = (int64_t)count_valid(out, type, (size_t)n);
   return 0;
+}
+
+int mef3_reader_read_time(mef3_reader *r, size_t ch, int64_t t0, int64_t t1,
+                          mef3_sample_type type, void *out, size_t cap,
+                          size_t *n_out, uint8_t *valid,
+                          mef3_read_report *report) {
+  if (n_out)
+    *n_out = 0;
+  if (report)
+    memset(report, 0, sizeof *report);
+  int rc = check_args(r, ch, type, out);
+  if (rc)
+    return rc;
+  if (t1 < t0)
+    return mef3__error(MEF3_EINVAL, "window end %lld is before its start %lld",
+                       (long long)t1, (long long)t0);
+  int64_t n = mef3_window_samples(t0, t1, r->ch[ch].info.fs);
+  if (n_out)
+    *n_out = (size_t)n;
+  if ((uint64_t)n > cap)
+    return mef3__error(MEF3_EBUFSIZE,
+                       "window of %lld samples, buffer holds %zu", (long long)n,
+                       cap);
+  return read_slots(r, ch, t0, t1, n, type, out, valid, report);
 }
 
 /* ---- sample ranges ---- */
@@ -565,25 +577,16 @@ int mef3_reader_read_tile(mef3_reader *r, size_t ch, int64_t b, double fs,
     return mef3__error(MEF3_EINVAL, "invalid tile request");
   int64_t t0, t1;
   mef3_tile_window(cs, fs, b, S, &t0, &t1);
-  int64_t n = mef3_window_samples(t0, t1, fs);
-  size_t got = 0;
-  int rc;
-  if (n <= S) {
-    rc = mef3_reader_read_time(r, ch, t0, t1, MEF3_F32, out, (size_t)S, &got,
-                               NULL, report);
-  } else {
-    /* Rounding made the window one sample longer than the tile: read it
-     * whole and keep the first S. */
-    float *tmp = malloc((size_t)n * sizeof *tmp);
-    if (!tmp)
-      return mef3__error(MEF3_ENOMEM, "out of memory");
-    rc = mef3_reader_read_time(r, ch, t0, t1, MEF3_F32, tmp, (size_t)n, &got,
-                               NULL, report);
-    if (!rc)
-      memcpy(out, tmp, (size_t)S * sizeof *out);
-    free(tmp);
-    got = (size_t)S;
-  }
+  if (report)
+    memset(report, 0, sizeof *report);
+  int rc = check_args(r, ch, MEF3_F32, out);
+  if (rc)
+    return rc;
+  /* Rounding can make the tile's window one slot longer than S; the
+   * first S slots are decoded straight into `out` either way. */
+  int64_t n = mef3_window_samples(t0, t1, r->ch[ch].info.fs);
+  size_t got = (size_t)(n < S ? n : S);
+  rc = read_slots(r, ch, t0, t1, (int64_t)got, MEF3_F32, out, NULL, report);
   if (rc) {
     if (strict)
       return rc;
