@@ -236,6 +236,21 @@ MEF3_EXTERN int mef3_files_read(mef3_files *fm, const char *path,
                                 mef3_signal **out);
 MEF3_EXTERN void mef3_signal_free(mef3_signal *s);
 
+/*
+ * As mef3_files_read, into the caller's memory: `data` (`cap` floats)
+ * receives the (channels, samples) window row-major and `*n_samples` its
+ * length per channel, which is mef3_window_samples(start, end, fs) of the
+ * channels' rate.  A window that does not fit is MEF3_ELIMIT, nothing
+ * written.  For callers that read window after window into memory they
+ * keep (a server's send buffers, a viewer's display): fresh memory costs
+ * page faults on every read, reused memory does not.
+ */
+MEF3_EXTERN int mef3_files_read_into(mef3_files *fm, const char *path,
+                                     const char *const *channels,
+                                     size_t n_channels, int64_t start_uutc,
+                                     int64_t end_uutc, float *data, size_t cap,
+                                     size_t *n_samples);
+
 /* Counters (the cache's are one consistent snapshot). */
 MEF3_EXTERN void mef3_files_stats_get(mef3_files *fm, mef3_files_stats *out);
 

@@ -1354,12 +1354,14 @@ out:
   free(cls);
 }
 
-int mef3_files_read(mef3_files *fm, const char *path,
-                    const char *const *channels, size_t n_channels,
-                    int64_t start_uutc, int64_t end_uutc, mef3_signal **out) {
-  if (!out)
-    return mef3__error(MEF3_EINVAL, "no output pointer");
-  *out = NULL;
+/*
+ * The read behind mef3_files_read (dst NULL: a new signal in *out) and
+ * mef3_files_read_into (the rows go to dst, `cap` floats; *out untouched).
+ */
+static int read_window(mef3_files *fm, const char *path,
+                       const char *const *channels, size_t n_channels,
+                       int64_t start_uutc, int64_t end_uutc, float *dst,
+                       size_t cap, size_t *n_out, mef3_signal **out) {
   if (!fm || !path || (n_channels && !channels))
     return mef3__error(MEF3_EINVAL, "missing argument");
   int64_t span_us;
@@ -1381,6 +1383,7 @@ int mef3_files_read(mef3_files *fm, const char *path,
   mef3__tcache_key *keys = NULL;
   mef3__tile **tiles = NULL;
   mef3_signal *sig = NULL;
+  int64_t n = 0; /* samples per channel */
   size_t nsp = 0, nk = 0;
   int rc = 0;
   if (!row_u || !sp) {
@@ -1427,7 +1430,7 @@ int mef3_files_read(mef3_files *fm, const char *path,
                        f->ch[sp[u].ch].fs);
       goto done;
     }
-  int64_t n = mef3_window_samples(start_uutc, end_uutc, fs);
+  n = mef3_window_samples(start_uutc, end_uutc, fs);
   if (n <= 0) {
     rc = mef3__error(MEF3_EINVAL,
                      "window [%lld, %lld) is shorter than one "
@@ -1440,6 +1443,13 @@ int mef3_files_read(mef3_files *fm, const char *path,
                      "%s: %zu channels x %lld samples is too "
                      "large a read",
                      path, nrow, (long long)n);
+    goto done;
+  }
+  if (dst && (uint64_t)n * nrow > cap) {
+    rc = mef3__error(MEF3_ELIMIT,
+                     "%s: %zu channels x %lld samples do not fit the "
+                     "%zu floats given",
+                     path, nrow, (long long)n, cap);
     goto done;
   }
   /* Tiles per span. */
@@ -1489,32 +1499,36 @@ int mef3_files_read(mef3_files *fm, const char *path,
   mef3__tcache_count(&fm->cache, counts[0], counts[1], counts[2]);
 
   /* Cut the rows, no lock held: the tiles are pinned. */
-  sig = calloc(1, sizeof *sig);
-  if (sig) {
-    sig->channel_names = calloc(nrow, sizeof *sig->channel_names);
-    sig->data = malloc((size_t)n * nrow * sizeof *sig->data);
+  float *data = dst;
+  if (!dst) {
+    sig = calloc(1, sizeof *sig);
+    if (sig) {
+      sig->channel_names = calloc(nrow, sizeof *sig->channel_names);
+      sig->data = malloc((size_t)n * nrow * sizeof *sig->data);
+    }
+    if (!sig || !sig->channel_names || !sig->data) {
+      rc = mef3__error(MEF3_ENOMEM, "out of memory for %zu x %lld samples",
+                       nrow, (long long)n);
+      goto done;
+    }
+    sig->n_channels = nrow;
+    sig->n_samples = (size_t)n;
+    sig->fs = fs;
+    sig->start_uutc = start_uutc;
+    sig->end_uutc = end_uutc;
+    data = sig->data;
   }
-  if (!sig || !sig->channel_names || !sig->data) {
-    rc = mef3__error(MEF3_ENOMEM, "out of memory for %zu x %lld samples", nrow,
-                     (long long)n);
-    goto done;
-  }
-  sig->n_channels = nrow;
-  sig->n_samples = (size_t)n;
-  sig->fs = fs;
-  sig->start_uutc = start_uutc;
-  sig->end_uutc = end_uutc;
   for (size_t r = 0; r < nrow; r++) {
     size_t u = row_u[r];
-    float *row = sig->data + r * (size_t)n;
+    float *row = data + r * (size_t)n;
     size_t r0 = 0;
     while (row_u[r0] != u)
       r0++;
     if (r0 < r)
-      memcpy(row, sig->data + r0 * (size_t)n, (size_t)n * sizeof *row);
+      memcpy(row, data + r0 * (size_t)n, (size_t)n * sizeof *row);
     else
       cut_row(row, &sp[u], n, f->ch[sp[u].ch].S, tiles);
-    if (!(sig->channel_names[r] = strdup(f->ch[sp[u].ch].name))) {
+    if (sig && !(sig->channel_names[r] = strdup(f->ch[sp[u].ch].name))) {
       rc = mef3__error(MEF3_ENOMEM, "out of memory");
       goto done;
     }
@@ -1545,8 +1559,32 @@ done:
   free(sp);
   free(row_u);
   mef3__mfile_unref(f);
-  *out = sig;
+  if (!dst)
+    *out = sig;
+  else if (!rc)
+    *n_out = (size_t)n;
   return rc;
+}
+
+int mef3_files_read(mef3_files *fm, const char *path,
+                    const char *const *channels, size_t n_channels,
+                    int64_t start_uutc, int64_t end_uutc, mef3_signal **out) {
+  if (!out)
+    return mef3__error(MEF3_EINVAL, "no output pointer");
+  *out = NULL;
+  return read_window(fm, path, channels, n_channels, start_uutc, end_uutc,
+                     NULL, 0, NULL, out);
+}
+
+int mef3_files_read_into(mef3_files *fm, const char *path,
+                         const char *const *channels, size_t n_channels,
+                         int64_t start_uutc, int64_t end_uutc, float *data,
+                         size_t cap, size_t *n_samples) {
+  if (!data || !n_samples)
+    return mef3__error(MEF3_EINVAL, "no output buffer");
+  *n_samples = 0;
+  return read_window(fm, path, channels, n_channels, start_uutc, end_uutc,
+                     data, cap, n_samples, NULL);
 }
 
 void mef3_signal_free(mef3_signal *s) {
