@@ -88,6 +88,30 @@ MEF3_EXTERN int mef3_client_read(mef3_client *c, const char *path,
                                  mef3_client_progress_fn progress,
                                  void *payload);
 
+/* The shape of a window read with mef3_client_read_into. */
+typedef struct mef3_client_shape {
+  size_t n_channels, n_samples;
+  double fs;
+} mef3_client_shape;
+
+/*
+ * As mef3_client_read, into the caller's memory: `data` (`cap` floats)
+ * receives the (channels, samples) window row-major and `*shape` its
+ * shape.  The rows are the channels asked for, in order (every channel of
+ * the file, in its order, when n_channels is 0).  A window that does not
+ * fit is MEF3_ELIMIT and the read is cancelled; after any error the
+ * buffer's contents are unspecified.  For readers of window after window
+ * (a viewer's display buffer): fresh memory costs page faults on every
+ * read, a buffer used again does not.
+ */
+MEF3_EXTERN int mef3_client_read_into(mef3_client *c, const char *path,
+                                      const char *const *channels,
+                                      size_t n_channels, int64_t start_uutc,
+                                      int64_t end_uutc, float *data,
+                                      size_t cap, mef3_client_shape *shape,
+                                      mef3_client_progress_fn progress,
+                                      void *payload);
+
 /* The detail of the last failing client call on this thread; never NULL. */
 MEF3_EXTERN const mef3_error *mef3_client_error_last(void);
 

@@ -186,9 +186,17 @@ static int rpc_wait(rpc *r, void *tag) {
   return ev.type == GRPC_OP_COMPLETE && ev.success;
 }
 
-/* Start a call and send the request (and half-close). */
+/*
+ * Start a call, send the request (and half-close) and receive the initial
+ * metadata and, when `first` is not NULL, the first reply message (NULL at
+ * the end of the stream), all in one batch: the stream has a read pending
+ * from its start, so the reply never waits for the application to ask for
+ * it.
+ */
 static int rpc_begin(rpc *r, mef3_client *cl, const char *method,
-                     const ProtobufCMessage *req) {
+                     const ProtobufCMessage *req, grpc_byte_buffer **first) {
+  if (first)
+    *first = NULL;
   memset(r, 0, sizeof *r);
   r->cl = cl;
   r->cq = grpc_completion_queue_create_for_pluck(NULL);
@@ -205,7 +213,7 @@ static int rpc_begin(rpc *r, mef3_client *cl, const char *method,
       grpc_byte_buffer_destroy(bb);
     return cerr(MEF3_ENOMEM, "client: cannot start a call");
   }
-  grpc_op ops[4];
+  grpc_op ops[5];
   memset(ops, 0, sizeof ops);
   ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
   ops[1].op = GRPC_OP_SEND_MESSAGE;
@@ -213,7 +221,10 @@ static int rpc_begin(rpc *r, mef3_client *cl, const char *method,
   ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
   ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
   ops[3].data.recv_initial_metadata.recv_initial_metadata = &r->md_in;
-  grpc_call_error e = grpc_call_start_batch(r->call, ops, 4, (void *)1, NULL);
+  ops[4].op = GRPC_OP_RECV_MESSAGE;
+  ops[4].data.recv_message.recv_message = first;
+  grpc_call_error e =
+      grpc_call_start_batch(r->call, ops, first ? 5 : 4, (void *)1, NULL);
   grpc_byte_buffer_destroy(bb);
   if (e != GRPC_CALL_OK)
     return cerr(MEF3_ERROR, "client: grpc_call_start_batch failed (%d)",
@@ -284,11 +295,11 @@ static ProtobufCMessage *unary(mef3_client *cl, const char *method,
                                const ProtobufCMessageDescriptor *rd,
                                int *rc) {
   rpc r;
-  *rc = rpc_begin(&r, cl, method, req);
+  grpc_byte_buffer *bb;
+  *rc = rpc_begin(&r, cl, method, req, &bb);
   ProtobufCMessage *reply = NULL;
   if (!*rc) {
-    grpc_byte_buffer *bb;
-    int got = rpc_recv(&r, &bb);
+    int got = bb != NULL;
     *rc = rpc_end(&r);
     if (got) {
       if (!*rc && !(reply = mef3__rpc_unpack(rd, bb)))
@@ -478,6 +489,19 @@ static mef3_signal *sig_new(const SignalChunk *ch, size_t nch, size_t n) {
   return s;
 }
 
+/* The caller's buffer as the result: MEF3_ELIMIT when it is too small. */
+static int sig_view(mef3_signal *v, const SignalChunk *ch, size_t nch,
+                    size_t n, float *dst, size_t cap) {
+  if (n && nch > cap / n)
+    return cerr(MEF3_ELIMIT,
+                "client: %zu channels x %zu samples do not fit the %zu "
+                "floats given",
+                nch, n, cap);
+  *v = (mef3_signal){.n_channels = nch, .n_samples = n, .fs = ch->fs,
+                     .data = dst};
+  return 0;
+}
+
 /*
  * Parse a SignalChunk without copying its samples: the small fields go
  * through protobuf-c, array_bytes points into `p` (valid while it is;
@@ -521,11 +545,15 @@ static void place(mef3_signal *s, const SignalChunk *ch, size_t off,
            len * sizeof(float));
 }
 
-int mef3_client_read(mef3_client *c, const char *path,
-                     const char *const *channels, size_t n_channels,
-                     int64_t start_uutc, int64_t end_uutc, mef3_signal **out,
-                     mef3_client_progress_fn progress, void *payload) {
-  *out = NULL;
+/*
+ * The read behind mef3_client_read (dst NULL: a new signal in *out) and
+ * mef3_client_read_into (samples to dst, `cap` floats; shape to *shape).
+ */
+static int read_range(mef3_client *c, const char *path,
+                      const char *const *channels, size_t n_channels,
+                      int64_t start_uutc, int64_t end_uutc, float *dst,
+                      size_t cap, mef3_client_shape *shape, mef3_signal **out,
+                      mef3_client_progress_fn progress, void *payload) {
   SignalRangeRequest req = SIGNAL_RANGE_REQUEST__INIT;
   req.file_path = (char *)path;
   req.channel_names = (char **)channels;
@@ -533,14 +561,15 @@ int mef3_client_read(mef3_client *c, const char *path,
   req.start_uutc = start_uutc;
   req.end_uutc = end_uutc;
   rpc r;
-  int rc = rpc_begin(&r, c, MEF3_RPC_RANGE, &req.base);
+  grpc_byte_buffer *bb;
+  int rc = rpc_begin(&r, c, MEF3_RPC_RANGE, &req.base, &bb);
   mef3_signal *sig = NULL;
+  mef3_signal view = {0}; /* dst as a signal (data not its own) */
   chunk_list kept = {0};
   size_t nch = 0, got = 0;
   int64_t first_start = 0, last_end = 0;
   int failed = 0, stop = 0;
-  grpc_byte_buffer *bb;
-  while (!rc && rpc_recv(&r, &bb)) {
+  for (int more = !rc && bb; more; more = rpc_recv(&r, &bb)) {
     flat_msg flat = {0};
     int flat_ok = flatten(c, bb, &flat) == 0;
     grpc_byte_buffer_destroy(bb);
@@ -602,7 +631,17 @@ int mef3_client_read(mef3_client *c, const char *path,
     last_end = ch->end_uutc;
     nch = rows;
     if (ch->total_samples > 0) { /* our server: place as it comes */
-      if (!sig && !(sig = sig_new(ch, nch, (size_t)ch->total_samples))) {
+      if (!sig && dst &&
+          (rc = sig_view(&view, ch, nch, (size_t)ch->total_samples, dst,
+                         cap))) {
+        CHUNK_FREE(ch);
+        failed = 1;
+        goto next;
+      }
+      if (dst)
+        sig = &view;
+      else if (!sig &&
+               !(sig = sig_new(ch, nch, (size_t)ch->total_samples))) {
         rc = cerr(MEF3_ENOMEM, "client: out of memory");
         CHUNK_FREE(ch);
         failed = 1;
@@ -622,8 +661,8 @@ int mef3_client_read(mef3_client *c, const char *path,
         stop = 1;
     } else { /* another server: keep, join at the end */
       if (kept.n == kept.cap) {
-        size_t cap = kept.cap ? kept.cap * 2 : 8;
-        SignalChunk **v = realloc(kept.v, cap * sizeof *v);
+        size_t ncap = kept.cap ? kept.cap * 2 : 8;
+        SignalChunk **v = realloc(kept.v, ncap * sizeof *v);
         if (!v) {
           rc = cerr(MEF3_ENOMEM, "client: out of memory");
           CHUNK_FREE(ch);
@@ -631,7 +670,7 @@ int mef3_client_read(mef3_client *c, const char *path,
           goto next;
         }
         kept.v = v;
-        kept.cap = cap;
+        kept.cap = ncap;
       }
       kept.v[kept.n++] = ch;
       got += len;
@@ -665,9 +704,13 @@ int mef3_client_read(mef3_client *c, const char *path,
               "%s: the stream ended after %zu of %zu samples per channel",
               c->address, got, sig->n_samples);
   if (!rc && kept.n) {
-    if (!(sig = sig_new(kept.v[0], nch, got))) {
+    if (dst)
+      rc = sig_view(&view, kept.v[0], nch, got, dst, cap);
+    if (dst && !rc)
+      sig = &view;
+    else if (!dst && !(sig = sig_new(kept.v[0], nch, got)))
       rc = cerr(MEF3_ENOMEM, "client: out of memory");
-    } else {
+    if (sig) {
       size_t off = 0;
       for (size_t k = 0; k < kept.n; k++) {
         size_t len = (size_t)kept.v[k]->shape[1];
@@ -680,15 +723,43 @@ int mef3_client_read(mef3_client *c, const char *path,
     signal_chunk__free_unpacked(kept.v[k], NULL);
   free(kept.v);
   if (rc) {
-    sig_free_names(sig);
+    if (sig != &view)
+      sig_free_names(sig);
     return rc;
   }
   /* As mef3_files_read: the window as requested (the chunks' own spans
    * are rounded). */
   (void)first_start;
   (void)last_end;
+  if (dst) {
+    shape->n_channels = view.n_channels;
+    shape->n_samples = view.n_samples;
+    shape->fs = view.fs;
+    return 0;
+  }
   sig->start_uutc = start_uutc;
   sig->end_uutc = end_uutc;
   *out = sig;
   return 0;
+}
+
+int mef3_client_read(mef3_client *c, const char *path,
+                     const char *const *channels, size_t n_channels,
+                     int64_t start_uutc, int64_t end_uutc, mef3_signal **out,
+                     mef3_client_progress_fn progress, void *payload) {
+  *out = NULL;
+  return read_range(c, path, channels, n_channels, start_uutc, end_uutc, NULL,
+                    0, NULL, out, progress, payload);
+}
+
+int mef3_client_read_into(mef3_client *c, const char *path,
+                          const char *const *channels, size_t n_channels,
+                          int64_t start_uutc, int64_t end_uutc, float *data,
+                          size_t cap, mef3_client_shape *shape,
+                          mef3_client_progress_fn progress, void *payload) {
+  if (!data || !shape)
+    return cerr(MEF3_EINVAL, "client: no output buffer");
+  *shape = (mef3_client_shape){0, 0, 0};
+  return read_range(c, path, channels, n_channels, start_uutc, end_uutc, data,
+                    cap, shape, NULL, progress, payload);
 }

@@ -51,12 +51,23 @@
 #include "mef3pool/reader.h"
 #include "mef3pool/server.h"
 #include "rpc/rpc.h"
+#include "server/sendbuf.h"
+#include "server/server_internal.h"
 
-typedef enum { M_OPEN, M_CLOSE, M_INFO, M_RANGE, M_LIST, M_COUNT } method;
+/* M_OTHER: a call of a method the service does not have. */
+typedef enum {
+  M_OPEN,
+  M_CLOSE,
+  M_INFO,
+  M_RANGE,
+  M_LIST,
+  M_COUNT,
+  M_OTHER = M_COUNT
+} method;
 
-static const char *const method_names[M_COUNT] = {
+static const char *const method_names[M_COUNT + 1] = {
     MEF3_RPC_OPEN, MEF3_RPC_CLOSE, MEF3_RPC_INFO, MEF3_RPC_RANGE,
-    MEF3_RPC_LIST};
+    MEF3_RPC_LIST, "(unknown method)"};
 
 typedef enum { T_NEW, T_CLOSE, T_SEND, T_FINISH, T_SHUTDOWN } tag_kind;
 
@@ -97,6 +108,7 @@ struct call {
   int cancelled_flag; /* written by the core (RECV_CLOSE_ON_SERVER) */
   grpc_slice details; /* status details; live until the call is freed */
   int has_details;
+  grpc_call_details other; /* M_OTHER: the method and host asked for */
   tag t_new, t_close, t_send, t_finish;
   pthread_mutex_t mu; /* guards what follows */
   int refs;
@@ -110,6 +122,7 @@ struct mef3_server {
   mef3_server_options o;
   char *bind, *root, *worker;
   mef3_files *fm;
+  mef3__sendbufs *bufs; /* chunk memory, reused (sendbuf.h) */
   grpc_server *gs;
   grpc_completion_queue *cq;
   void *rm[M_COUNT];
@@ -167,6 +180,8 @@ static void call_free(call *c) {
   if (c->call)
     grpc_call_unref(c->call);
   grpc_metadata_array_destroy(&c->md);
+  if (c->m == M_OTHER)
+    grpc_call_details_destroy(&c->other);
   if (c->payload)
     grpc_byte_buffer_destroy(c->payload);
   if (c->has_details)
@@ -221,15 +236,21 @@ static void request_call(mef3_server *s, method m) {
   c->refs = 1;
   pthread_mutex_init(&c->mu, NULL);
   grpc_metadata_array_init(&c->md);
+  if (m == M_OTHER)
+    grpc_call_details_init(&c->other);
   /* t_new last: its release store publishes everything before it. */
   tag *tags[] = {&c->t_finish, &c->t_send, &c->t_close, &c->t_new};
   for (int k = 0; k < 4; k++) {
     atomic_store_explicit(&tags[k]->kind, T_FINISH - k, memory_order_relaxed);
     atomic_store_explicit(&tags[k]->c, c, memory_order_release);
   }
-  grpc_call_error e = grpc_server_request_registered_call(
-      s->gs, s->rm[m], &c->call, &c->deadline, &c->md, &c->payload, s->cq,
-      s->cq, &c->t_new);
+  grpc_call_error e =
+      m == M_OTHER
+          ? grpc_server_request_call(s->gs, &c->call, &c->other, &c->md,
+                                     s->cq, s->cq, &c->t_new)
+          : grpc_server_request_registered_call(
+                s->gs, s->rm[m], &c->call, &c->deadline, &c->md, &c->payload,
+                s->cq, s->cq, &c->t_new);
   if (e != GRPC_CALL_OK) {
     slog(s, MEF3_LOG_ERROR, "cannot request calls of %s (error %d)",
          method_names[m], (int)e);
@@ -602,11 +623,6 @@ static int plan_pieces(stream *st) {
   return 0;
 }
 
-/* Free a signal once gRPC is done with its samples. */
-static void free_signal_slice(void *sig) {
-  mef3_signal_free(sig);
-}
-
 /*
  * A SignalChunk as a byte buffer without copying the samples: the packed
  * header fields, then field 2 (array_bytes) as its own slice pointing at
@@ -807,26 +823,34 @@ static void range_step(mef3_server *s, call *c) {
   if (debug)
     mef3_files_stats_get(s->fm, &before);
   int64_t t_read = now_ns();
-  mef3_signal *sig = NULL;
   const float *data = NULL;
   void *owner = NULL;
-  void (*destroy)(void *) = free_signal_slice;
+  void (*destroy)(void *) = mef3__sendbuf_put;
   int rc = 0;
-  if (st->split) {
-    int64_t k = s0 / st->per_chunk;
-    rc = mef3_files_read(s->fm, path, st->chans, st->nch, st->ts[k],
-                         st->te[k], &sig);
-    if (!rc && (sig->n_samples != len || sig->n_channels != st->nch)) {
-      mef3_signal_free(sig);
-      rc = MEF3_ERROR;
-      stream_error(c, rc, "internal error: a chunk's read had the wrong size");
+  if (st->split || (s0 == 0 && s1 == st->total)) {
+    /* One read of exactly this chunk, into reused memory. */
+    int64_t t0 = st->split ? st->ts[s0 / st->per_chunk] : rq->start_uutc;
+    int64_t t1 = st->split ? st->te[s0 / st->per_chunk] : rq->end_uutc;
+    float *buf = mef3__sendbuf_get(s->bufs, nbytes);
+    if (!buf) {
+      stream_error(c, MEF3_ENOMEM, "out of memory");
       return;
     }
-    if (!rc) {
-      data = sig->data;
-      owner = sig;
+    size_t got = 0;
+    rc = mef3_files_read_into(s->fm, path, st->chans, st->nch, t0, t1, buf,
+                              st->nch * len, &got);
+    if (!rc && got != len) {
+      mef3__sendbuf_put(buf);
+      stream_error(c, MEF3_ERROR,
+                   "internal error: a chunk's read had the wrong size");
+      return;
     }
+    if (rc)
+      mef3__sendbuf_put(buf);
+    data = buf;
+    owner = buf;
   } else {
+    /* No exact split: the window is read whole once and cut. */
     if (!st->whole)
       rc = mef3_files_read(s->fm, path, st->chans, st->nch, rq->start_uutc,
                            rq->end_uutc, &st->whole);
@@ -836,12 +860,8 @@ static void range_step(mef3_server *s, call *c) {
                    "internal error: the window's read had the wrong size");
       return;
     }
-    if (!rc && s0 == 0 && s1 == st->total) {
-      data = st->whole->data; /* the whole window in one chunk */
-      owner = st->whole;
-      st->whole = NULL;
-    } else if (!rc) {
-      float *buf = malloc(nbytes ? nbytes : 1);
+    if (!rc) {
+      float *buf = mef3__sendbuf_get(s->bufs, nbytes);
       if (!buf) {
         stream_error(c, MEF3_ENOMEM, "out of memory");
         return;
@@ -851,7 +871,6 @@ static void range_step(mef3_server *s, call *c) {
                len * sizeof *buf);
       data = buf;
       owner = buf;
-      destroy = free;
     }
   }
   if (rc) {
@@ -1007,7 +1026,18 @@ static void on_new(mef3_server *s, call *c) {
   op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
   op.data.recv_close_on_server.cancelled = &c->cancelled_flag;
   start_batch(c, &op, 1, &c->t_close);
-  enqueue(s, c);
+  if (c->m == M_OTHER) {
+    /* Unanswered, the core would keep such a call until its deadline (or
+     * forever); answer as every gRPC server does. */
+    slog(s, MEF3_LOG_WARN, "unknown method %.*s",
+         (int)(GRPC_SLICE_LENGTH(c->other.method) < 200
+                   ? GRPC_SLICE_LENGTH(c->other.method)
+                   : 200),
+         (const char *)GRPC_SLICE_START_PTR(c->other.method));
+    finish(c, NULL, GRPC_STATUS_UNIMPLEMENTED, "unknown method");
+  } else {
+    enqueue(s, c);
+  }
 }
 
 static void *cq_main(void *arg) {
@@ -1099,8 +1129,13 @@ int mef3_server_start(mef3_server **out, const mef3_server_options *opts) {
     free(s);
     return MEF3_ENOMEM;
   }
-  int rc = mef3_files_new(&s->fm, &s->o.files);
+  /* Idle chunk memory kept: a few chunks, at most 16 MiB. */
+  size_t keep = (size_t)opts->chunk_bytes * 4;
+  s->bufs = mef3__sendbufs_new(keep < ((size_t)16 << 20) ? keep
+                                                        : (size_t)16 << 20);
+  int rc = s->bufs ? mef3_files_new(&s->fm, &s->o.files) : MEF3_ENOMEM;
   if (rc) {
+    mef3__sendbufs_release(s->bufs);
     slog(s, MEF3_LOG_ERROR, "file manager: %s", err_msg(rc));
     free(s->bind);
     free(s->root);
@@ -1143,6 +1178,7 @@ int mef3_server_start(mef3_server **out, const mef3_server_options *opts) {
     grpc_completion_queue_destroy(s->cq);
     grpc_shutdown();
     mef3_files_free(s->fm);
+    mef3__sendbufs_release(s->bufs);
     free(s->bind);
     free(s->root);
     free(s->worker);
@@ -1153,6 +1189,7 @@ int mef3_server_start(mef3_server **out, const mef3_server_options *opts) {
   for (int m = 0; m < M_COUNT; m++)
     for (int k = 0; k < 2; k++) /* two calls of each method pending */
       request_call(s, (method)m);
+  request_call(s, M_OTHER);
   s->cqt = calloc((size_t)s->n_cqt, sizeof *s->cqt);
   s->wt = calloc((size_t)s->n_wt, sizeof *s->wt);
   for (int i = 0; i < s->n_cqt; i++)
@@ -1244,6 +1281,7 @@ void mef3_server_free(mef3_server *s) {
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->work_cv);
   pthread_cond_destroy(&s->done_cv);
+  mef3__sendbufs_release(s->bufs); /* freed once gRPC gave all back */
   free(s->cqt);
   free(s->wt);
   free(s->bind);
@@ -1265,4 +1303,8 @@ void mef3_server_files_stats(mef3_server *s, mef3_files_stats *out) {
   pthread_mutex_unlock(&s->mu);
   if (live)
     mef3_files_stats_get(s->fm, out);
+}
+
+grpc_server *mef3__server_grpc(mef3_server *s) {
+  return s->gs;
 }
