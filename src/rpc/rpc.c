@@ -173,6 +173,173 @@ int mef3__rpc_find_field(const uint8_t *p, size_t n, uint32_t field,
   return -1;
 }
 
+/* ---- messages read in place ---- */
+
+/* Cursor over a message's slices. */
+typedef struct {
+  const grpc_slice *sl;
+  size_t nsl, i, o, pos; /* slice, offset in it, offset in the message */
+} scur;
+
+static void scur_norm(scur *c) {
+  while (c->i < c->nsl && c->o == GRPC_SLICE_LENGTH(c->sl[c->i])) {
+    c->i++;
+    c->o = 0;
+  }
+}
+
+static int scur_byte(scur *c, uint8_t *b) {
+  scur_norm(c);
+  if (c->i == c->nsl)
+    return -1;
+  *b = GRPC_SLICE_START_PTR(c->sl[c->i])[c->o++];
+  c->pos++;
+  return 0;
+}
+
+static int scur_varint(scur *c, uint64_t *v) {
+  *v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    uint8_t b;
+    if (scur_byte(c, &b))
+      return -1;
+    *v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80))
+      return 0;
+  }
+  return -1;
+}
+
+/* Advance n bytes, copying them to dst when not NULL; -1 past the end. */
+static int scur_take(scur *c, uint8_t *dst, uint64_t n) {
+  while (n) {
+    scur_norm(c);
+    if (c->i == c->nsl)
+      return -1;
+    size_t avail = GRPC_SLICE_LENGTH(c->sl[c->i]) - c->o;
+    size_t k = n < avail ? (size_t)n : avail;
+    if (dst) {
+      memcpy(dst, GRPC_SLICE_START_PTR(c->sl[c->i]) + c->o, k);
+      dst += k;
+    }
+    c->o += k;
+    c->pos += k;
+    n -= k;
+  }
+  return 0;
+}
+
+int mef3__rpc_msg_open(mef3__rpc_msg *m, grpc_byte_buffer *bb, uint32_t field,
+                       uint8_t **rest, size_t *rest_len) {
+  memset(m, 0, sizeof *m);
+  *rest = NULL;
+  *rest_len = 0;
+  if (!bb)
+    return -1;
+  if (bb->type == GRPC_BB_RAW &&
+      bb->data.raw.compression == GRPC_COMPRESS_NONE) {
+    m->sl = bb->data.raw.slice_buffer.slices;
+    m->nsl = bb->data.raw.slice_buffer.count;
+  } else { /* compressed: gRPC inflates it into one slice */
+    grpc_byte_buffer_reader rd;
+    if (!grpc_byte_buffer_reader_init(&rd, bb))
+      return -1;
+    m->flat = grpc_byte_buffer_reader_readall(&rd);
+    grpc_byte_buffer_reader_destroy(&rd);
+    m->has_flat = 1;
+    m->sl = &m->flat;
+    m->nsl = 1;
+  }
+  size_t total = 0;
+  for (size_t i = 0; i < m->nsl; i++)
+    total += GRPC_SLICE_LENGTH(m->sl[i]);
+  /* Pass 1: where the field is (its last occurrence). */
+  scur c = {m->sl, m->nsl, 0, 0, 0};
+  scur at = c, field_at = c;
+  size_t field_tag = 0, field_end = 0;
+  int found = 0;
+  uint64_t key, v;
+  while (c.pos < total) {
+    size_t tag_pos = c.pos;
+    if (scur_varint(&c, &key))
+      goto bad;
+    switch (key & 7) {
+    case 0:
+      if (scur_varint(&c, &v))
+        goto bad;
+      break;
+    case 1:
+      if (scur_take(&c, NULL, 8))
+        goto bad;
+      break;
+    case 2:
+      if (scur_varint(&c, &v) || v > total - c.pos)
+        goto bad;
+      if ((key >> 3) == field) {
+        found = 1;
+        field_tag = tag_pos;
+        field_at = c;
+        m->left = (size_t)v;
+        field_end = c.pos + (size_t)v;
+      }
+      if (scur_take(&c, NULL, v))
+        goto bad;
+      break;
+    case 5:
+      if (scur_take(&c, NULL, 4))
+        goto bad;
+      break;
+    default:
+      goto bad;
+    }
+  }
+  /* Pass 2: everything but that occurrence of the field. */
+  size_t cut = found ? field_end - field_tag : 0;
+  *rest_len = total - cut;
+  *rest = malloc(*rest_len ? *rest_len : 1);
+  if (!*rest) {
+    mef3__rpc_msg_close(m);
+    return -2;
+  }
+  at = (scur){m->sl, m->nsl, 0, 0, 0};
+  if (scur_take(&at, *rest, found ? field_tag : total))
+    goto bad;
+  if (found && (scur_take(&at, NULL, cut) ||
+                scur_take(&at, *rest + field_tag, total - field_end)))
+    goto bad;
+  if (found) {
+    m->i = field_at.i;
+    m->o = field_at.o;
+  } else {
+    m->left = 0;
+  }
+  return 0;
+bad:
+  free(*rest);
+  *rest = NULL;
+  *rest_len = 0;
+  mef3__rpc_msg_close(m);
+  return -1;
+}
+
+int mef3__rpc_msg_read(mef3__rpc_msg *m, void *dst, size_t n) {
+  if (n > m->left)
+    return -1;
+  scur c = {m->sl, m->nsl, m->i, m->o, 0};
+  if (scur_take(&c, dst, n))
+    return -1;
+  m->i = c.i;
+  m->o = c.o;
+  m->left -= n;
+  return 0;
+}
+
+void mef3__rpc_msg_close(mef3__rpc_msg *m) {
+  if (m->has_flat)
+    grpc_slice_unref(m->flat);
+  memset(m, 0, sizeof *m);
+}
+
 int mef3__rpc_field_has_nul(grpc_byte_buffer *bb, uint32_t field) {
   if (!bb)
     return 0;

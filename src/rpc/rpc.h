@@ -75,6 +75,34 @@ int mef3__rpc_field_has_nul(grpc_byte_buffer *bb, uint32_t field);
 int mef3__rpc_find_field(const uint8_t *p, size_t n, uint32_t field,
                          size_t *tag_off, size_t *data_off, size_t *data_len);
 
+/*
+ * A received message read in place, as the slices gRPC holds (no copy of
+ * the whole): one length-delimited field can be cut out of it (the samples
+ * of a SignalChunk) and copied piece by piece to where it belongs, while
+ * the rest of the message, small, is copied out to be unpacked.
+ */
+typedef struct {
+  const grpc_slice *sl; /* the message's slices */
+  size_t nsl;
+  grpc_slice flat;      /* owned when the buffer had to be flattened */
+  int has_flat;
+  size_t i, o;          /* cursor over the field: slice, offset */
+  size_t left;          /* bytes of the field not yet read */
+} mef3__rpc_msg;
+
+/*
+ * Open `bb` (which must outlive `m`) and find the last occurrence of
+ * length-delimited `field` (protobuf: the last one wins).  `*rest` gets a
+ * malloc'd copy of every other field (`*rest_len` bytes), to be unpacked
+ * with protobuf-c; m->left is the field's length (0 when absent).
+ * Returns 0, -1 when the message does not parse, -2 when memory is short.
+ */
+int mef3__rpc_msg_open(mef3__rpc_msg *m, grpc_byte_buffer *bb, uint32_t field,
+                       uint8_t **rest, size_t *rest_len);
+/* Copy the field's next `n` bytes to `dst`; -1 when fewer are left. */
+int mef3__rpc_msg_read(mef3__rpc_msg *m, void *dst, size_t n);
+void mef3__rpc_msg_close(mef3__rpc_msg *m);
+
 /* Write a protobuf varint; returns bytes written (at most 10). */
 size_t mef3__rpc_varint(uint8_t *out, uint64_t v);
 

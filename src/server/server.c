@@ -13,8 +13,9 @@
  *   unary job (work thread)  -------> SEND_INITIAL_METADATA + SEND_MESSAGE +
  *                                    SEND_STATUS --FINISH--> done
  *   stream job (work thread) -------> read one chunk's window, SEND_MESSAGE
- *                            --SEND--> cq thread: cancelled? stop : more?
- *                                    queue the next job : SEND_STATUS
+ *                                    (the last chunk: + SEND_STATUS)
+ *                            --SEND--> cq thread: cancelled? stop : queue
+ *                                    the next job
  *
  * A stream has at most one message in flight: the next chunk is read only
  * once the previous one has been taken by the transport, so a slow client
@@ -94,7 +95,7 @@ typedef struct {
   int64_t *ts, *te;  /* per chunk: the window read (split reads) */
   int split;         /* 1: read chunk by chunk; 0: read whole, cut */
   mef3_signal *whole;
-  int counted; /* holds one of max_streams */
+  int counted; /* holds one of max_streams (guarded by the server's mu) */
   int64_t t0_ns;
 } stream;
 
@@ -205,7 +206,10 @@ static void call_unref(call *c) {
   if (left)
     return;
   mef3_server *s = c->s;
-  int counted = c->st.counted, was_call = c->call != NULL;
+  int was_call = c->call != NULL;
+  pthread_mutex_lock(&s->mu);
+  int counted = c->st.counted;
+  pthread_mutex_unlock(&s->mu);
   call_free(c);
   if (!was_call)
     return;
@@ -288,6 +292,16 @@ static void start_batch(call *c, const grpc_op *ops, size_t n, tag *t) {
  */
 static void finish(call *c, grpc_byte_buffer *msg, grpc_status_code st,
                    const char *details) {
+  /* A stream's slot is free once its last batch starts: the client can
+   * see the status only after this, so a client reading one window after
+   * another is never refused by its own previous stream. */
+  mef3_server *s = c->s;
+  pthread_mutex_lock(&s->mu);
+  if (c->st.counted) {
+    c->st.counted = 0;
+    s->stats.active_streams--;
+  }
+  pthread_mutex_unlock(&s->mu);
   grpc_op ops[3];
   size_t n = 0;
   memset(ops, 0, sizeof ops);
@@ -417,8 +431,14 @@ static void do_open(mef3_server *s, call *c) {
   mef3_file_info *info = NULL;
   char msg[1100];
   msg[0] = '\0';
-  if (!rc)
-    rc = mef3_files_info(s->fm, path, &info);
+  /* Another client's CloseFile can come between the open and the info:
+   * open again (a few times) rather than fail an open that succeeded
+   * with "not open". */
+  for (int again = 0;
+       !rc && (rc = mef3_files_info(s->fm, path, &info)) == MEF3_ENOTFOUND &&
+       again < 8;
+       again++)
+    rc = mef3_files_open(s->fm, path, pw, &already);
   if (rc) {
     snprintf(msg, sizeof msg, "%s", err_msg(rc));
     slog(s, MEF3_LOG_WARN, "open %s failed: %s (%s)", path, msg,
@@ -919,6 +939,17 @@ static void range_step(mef3_server *s, call *c) {
   s->stats.bytes_sent += nbytes;
   pthread_mutex_unlock(&s->mu);
 
+  if (s1 == st->total) {
+    /* The last chunk and the status in one batch: one wake-up fewer here
+     * and in the client, which gets both in one read. */
+    slog(s, MEF3_LOG_INFO,
+         "range %s [%" PRId64 ", %" PRId64 "): %zu ch x %" PRId64
+         " samples in %.1f ms",
+         path, rq->start_uutc, rq->end_uutc, st->nch, st->total,
+         (now_ns() - st->t0_ns) / 1e6);
+    finish(c, bb, GRPC_STATUS_OK, NULL);
+    return;
+  }
   grpc_op ops[2];
   size_t n = 0;
   memset(ops, 0, sizeof ops);
@@ -948,16 +979,9 @@ static void range_sent(mef3_server *s, call *c, int ok) {
     pthread_mutex_unlock(&s->mu);
     return;
   }
-  if (st->next < st->total) {
+  /* Only chunks before the last come here (the last one finishes). */
+  if (st->next < st->total)
     enqueue(s, c);
-    return;
-  }
-  slog(s, MEF3_LOG_INFO,
-       "range %s [%" PRId64 ", %" PRId64 "): %zu ch x %" PRId64
-       " samples in %.1f ms",
-       st->req->file_path, st->req->start_uutc, st->req->end_uutc, st->nch,
-       st->total, (now_ns() - st->t0_ns) / 1e6);
-  finish(c, NULL, GRPC_STATUS_OK, NULL);
 }
 
 /* ---- threads ---- */
