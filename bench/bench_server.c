@@ -6,9 +6,12 @@
  *
  * Per server:
  *  - cold: a 60 s x 16-channel window nobody read nor prefetched;
- *  - warm: the same window again, once the server is idle (and, for
- *    information, right after the cold read, while the prefetch that
- *    read started still decodes);
+ *  - warm: a window read before, 30 times back to back, as a new signal
+ *    (mef3_client_read) and into a buffer the client keeps
+ *    (mef3_client_read_into); the same once after 0.5 s idle (on a VM,
+ *    waking halted CPUs adds about 1 ms); and, for information, right
+ *    after the cold read, while the prefetch that read started still
+ *    decodes;
  *  - random: 10 s x 16-channel windows at random starts inside ten
  *    minutes read once before (warm cache; median);
  *  - use case A, scrolling: consecutive 60 s windows with a 200 ms pause
@@ -20,8 +23,8 @@
  *  - for our server: its peak memory (VmHWM) against the tile budget, in
  *    a run with a budget (32 MiB) smaller than the session.
  *
- * usage: bench_server [--dir DIR] [--reps N] [--addr NAME=HOST:PORT
- *                     [--path-for NAME=PATH]]...
+ * usage: bench_server [--dir DIR] [--reps N] [--malloc-default]
+ *                     [--addr NAME=HOST:PORT [--path-for NAME=PATH]]...
  * The other server must see the session too: --path-for gives its path
  * there (default: the same absolute path).  Baselines quoted from the
  * issue for the Python original on this machine: cold 126-146 ms, warm
@@ -29,6 +32,7 @@
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -72,6 +76,17 @@ static double timed_read(mef3_client *c, const char *path, int64_t t0,
   return t;
 }
 
+/* The same into a buffer the caller keeps (mef3_client_read_into). */
+static double timed_read_into(mef3_client *c, const char *path, int64_t t0,
+                              int64_t t1, float *buf, size_t cap) {
+  mef3_client_shape sh;
+  double t = bench_now();
+  if (mef3_client_read_into(c, path, NULL, 0, t0, t1, buf, cap, &sh, NULL,
+                            NULL))
+    die("read_into");
+  return (bench_now() - t) * 1e3;
+}
+
 typedef struct {
   const target *tg;
   int64_t start;
@@ -108,7 +123,11 @@ static void run(const target *tg, int reps) {
 
   /* Cold and warm: windows 5 minutes apart, never near each other (the
    * server prefetches one window either side). */
-  double cold[64], warm[64], again[64];
+  double cold[64], warm[64], again[64], into[64];
+  size_t cap = (size_t)256 * 61 * 64; /* 60 s of up to 64 channels */
+  float *buf = malloc(cap * sizeof *buf);
+  if (!buf)
+    die("malloc");
   int nc = 0;
   for (int k = 0; k < reps && nc < 64; k++) {
     int64_t m = 1 + (int64_t)(k * 5) % (minutes - 2);
@@ -125,11 +144,28 @@ static void run(const target *tg, int reps) {
     nanosleep(&settle, NULL);
     warm[nc] = timed_read(c, tg->path, s + m * 60000000,
                           s + (m + 1) * 60000000);
+    into[nc] = timed_read_into(c, tg->path, s + m * 60000000,
+                               s + (m + 1) * 60000000, buf, cap);
     nc++;
   }
+  /* Warm, back to back: a viewer redrawing, or a script looping over
+   * windows it read before.  No idle gap for the VM to halt its CPUs in
+   * (waking them costs ~1 ms here: docs/server.md, "Latency"). */
+  double b2b[30], b2b_into[30];
+  int64_t wm = 1;
+  for (int k = 0; k < 30; k++)
+    b2b[k] = timed_read(c, tg->path, s + wm * 60000000,
+                        s + (wm + 1) * 60000000);
+  for (int k = 0; k < 30; k++)
+    b2b_into[k] = timed_read_into(c, tg->path, s + wm * 60000000,
+                                  s + (wm + 1) * 60000000, buf, cap);
+  free(buf);
+  double b2b_med = bench_median(b2b, 30);
+  double b2b_into_med = bench_median(b2b_into, 30);
   double cold_med = bench_median(cold, (size_t)nc);
   double warm_med = bench_median(warm, (size_t)nc);
   double again_med = bench_median(again, (size_t)nc);
+  double into_med = bench_median(into, (size_t)nc);
 
   /* Random 10 s windows inside minutes 40..49, read once first. */
   int64_t r0 = s + 40 * 60000000LL;
@@ -187,9 +223,15 @@ static void run(const target *tg, int reps) {
   printf("cold 60 s x 16 ch window     %8.2f ms median (%d)   "
          "[original: 126-146 ms; target <= 12.6]\n",
          cold_med, nc);
-  printf("warm 60 s x 16 ch window     %8.3f ms median (%d)   "
-         "[original: 8.7 ms; target <= 0.87]\n",
-         warm_med, nc);
+  printf("warm 60 s x 16 ch window     %8.3f ms median (30)   "
+         "[original: 8.7 ms; target <= 0.87] back to back\n",
+         b2b_med);
+  printf("  into the caller's buffer   %8.3f ms median (30)   "
+         "[mef3_client_read_into] back to back\n",
+         b2b_into_med);
+  printf("  after 0.5 s idle           %8.3f ms median (%d), into the "
+         "caller's buffer %.3f ms\n",
+         warm_med, nc, into_med);
   printf("  (the same, right after the cold read, during its prefetch: "
          "%.3f ms)\n",
          again_med);
@@ -250,13 +292,15 @@ static long vm_hwm_kib(pid_t pid) {
 
 int main(int argc, char **argv) {
   const char *dir = MEF3_BENCH_DIR;
-  int reps = 10;
+  int reps = 10, malloc_default = 0;
   target others[8];
   int n_others = 0;
   progress_on = isatty(STDERR_FILENO);
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--dir") && i + 1 < argc) {
       dir = argv[++i];
+    } else if (!strcmp(argv[i], "--malloc-default")) {
+      malloc_default = 1;
     } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
       reps = atoi(argv[++i]);
     } else if (!strcmp(argv[i], "--addr") && i + 1 < argc && n_others < 8) {
@@ -274,10 +318,23 @@ int main(int argc, char **argv) {
           others[k].path = eq + 1;
     } else {
       fprintf(stderr, "usage: bench_server [--dir DIR] [--reps N] "
+                      "[--malloc-default] "
                       "[--addr NAME=HOST:PORT [--path-for NAME=PATH]]...\n");
       return 2;
     }
   }
+  /* A client reading window after window keeps the memory it frees:
+   * glibc otherwise maps blocks of 1 MB afresh (or trims them back to the
+   * system) and every read pays their page faults again (docs/server.md,
+   * "Latency").  --malloc-default measures without. */
+  if (!malloc_default) {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  }
+  printf("client allocator: %s\n",
+         malloc_default ? "glibc defaults"
+                        : "glibc keeps freed memory (M_MMAP_THRESHOLD "
+                          "32 MiB, M_TRIM_THRESHOLD 64 MiB)");
   mkdir(dir, 0755);
   char root[PATH_MAX], session[1200];
   if (!realpath(dir, root) || strlen(root) > 1000) {
