@@ -226,7 +226,9 @@ MEF3_EXTERN void mef3_files_list_free(char **paths, size_t n);
  *
  * Returns 0, MEF3_ENOTFOUND (file not open, unknown channel),
  * MEF3_EINVAL (end <= start, a window shorter than one sample, channels
- * of different rates), MEF3_ELIMIT (result too large), MEF3_ENOMEM.  A
+ * of different rates; with a data root, a file replaced since its open so
+ * that its path, or a link in its tree, now leads elsewhere: see
+ * mef3_files_resolve), MEF3_ELIMIT (result too large), MEF3_ENOMEM.  A
  * block that cannot be read or decoded is NaN, as in the reader.  `*out`
  * is the caller's (mef3_signal_free).
  */

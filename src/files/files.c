@@ -87,6 +87,7 @@ static void mfile_free(mfile *f) {
   free(f->given);
   free(f->real);
   wipe_free(f->password);
+  mef3__files_tree_free(f->tree);
   pthread_mutex_destroy(&f->rmu);
   free(f);
 }
@@ -536,7 +537,8 @@ int mef3_files_open(mef3_files *fm, const char *path, const char *password,
     mef3__files_log(fm, MEF3_LOG_INFO, "open %s: already open", path);
     return 0;
   }
-  if (fm->root && (rc = mef3__files_check_tree(fm->root, real)) != 0) {
+  mef3__files_tree *tree = NULL; /* checked now, and before each decode */
+  if (fm->root && (rc = mef3__files_tree_new(&tree, fm->root, real)) != 0) {
     mef3__files_log(fm, MEF3_LOG_WARN, "open %s: %s", path,
                     mef3_error_last()->message);
     return rc;
@@ -549,10 +551,12 @@ int mef3_files_open(mef3_files *fm, const char *path, const char *password,
   if (!rc)
     rc = mfile_new(&f, fm, path, real, password, r);
   if (rc) {
+    mef3__files_tree_free(tree);
     mef3__files_log(fm, MEF3_LOG_WARN, "open %s: %s", path,
                     mef3_error_last()->message);
     return rc;
   }
+  f->tree = tree;
 
   /* Publish it.  Under pools_mu, so that passwords reach the pools before
    * any read can find the file, and a concurrent close of the same path
@@ -1144,6 +1148,13 @@ static int load_tiles(mef3_files *fm, mfile *f, const mef3__tcache_key *keys,
     }
     if (rc)
       break;
+    /* Before decoding, the file must still be where it was opened (it may
+     * have been replaced by a link leading out since: paths.c). */
+    if (ncl && f->tree && (rc = mef3__files_tree_check(f->tree))) {
+      for (size_t i = 0; i < ncl; i++)
+        mef3__tcache_fail(&fm->cache, cl[i].t);
+      break;
+    }
     /* Decode our claims: in the foreground pool when there are enough. */
     if (ncl) {
       mef3_pool *pool =

@@ -51,6 +51,7 @@ typedef struct mfile {
   fchan *ch;
   int access_level;
   int times_relative;
+  struct mef3__files_tree *tree; /* with a data root: the open's check */
   /* idle in-process readers (leased to one thread at a time) */
   pthread_mutex_t rmu;
   mef3_reader **idle;
@@ -158,8 +159,18 @@ void mef3__prefetch_owner_unref(mef3__tile_owner *owner);
 void mef3__prefetch_stop_threads(mef3_files *fm);
 
 /* ---- paths.c ---- */
-/* Check that no symbolic link below `dir` leads outside `root`. */
-int mef3__files_check_tree(const char *root, const char *dir);
+/* An open file's tree as checked at its open. */
+typedef struct mef3__files_tree mef3__files_tree;
+/* Check that no symbolic link below `real` (a canonical path) leads
+ * outside `root`, and record its directories.  0, MEF3_EINVAL (a message
+ * names the link), or MEF3_ENOMEM. */
+int mef3__files_tree_new(mef3__files_tree **out, const char *root,
+                         const char *real);
+void mef3__files_tree_free(mef3__files_tree *t);
+/* Before a decode: 0 when the path still resolves to itself and no link
+ * below it leads outside the root (walked again only when a directory
+ * changed); else MEF3_EINVAL (a message says which).  Any thread. */
+int mef3__files_tree_check(mef3__files_tree *t);
 
 /* ---- hooks for tests and benchmarks ---- */
 /* 1 when tile `tile` of `channel` of the open file `path` is cached. */

@@ -128,7 +128,9 @@ static void pool_done(mef3_future *f, void *payload) {
 /* Decode a request in process (a prefetch thread). */
 static void run_local(pfreq *r) {
   mef3_reader *rd = NULL;
-  int rc = mef3__mfile_lease(r->file, &rd);
+  int rc = r->file->tree ? mef3__files_tree_check(r->file->tree) : 0;
+  if (!rc)
+    rc = mef3__mfile_lease(r->file, &rd);
   if (rc) {
     pf_fail_all(r, rc, mef3_error_last()->message);
     return;
@@ -207,6 +209,10 @@ static void submit_pool(mef3_files *fm, mef3_pool *pool, pfreq *r) {
   const fchan *c = &r->file->ch[r->ch[0]];
   mef3_future *fut = NULL;
   int rc;
+  if (r->file->tree && (rc = mef3__files_tree_check(r->file->tree))) {
+    pf_fail_all(r, rc, mef3_error_last()->message); /* replaced */
+    return;
+  }
   if (r->n == 1) {
     rc = mef3_pool_submit_tiles(&fut, pool, r->file->real, c->name, &r->b, 1,
                                 c->fs, c->cs, c->S);
