@@ -21,6 +21,8 @@ typedef struct rd_segment {
   int fd;                   /* -1 until first read */
   uint64_t last_use;        /* for closing the least recently used data file */
   int64_t uh_start, uh_end; /* the metadata header's times, on disk */
+  int64_t rto;              /* recording time offset of its times (or 0) */
+  int32_t number;           /* segment number (metadata header; -1: none) */
 } rd_segment;
 
 typedef struct rd_channel {

@@ -105,6 +105,7 @@ static int open_segment(mef3_reader *r, rd_channel *c, rd_segment *g,
   rc = keys_for(r, &g->keys, &uh, tmet);
   if (rc)
     goto done;
+  g->number = uh.segment_number >= 0 ? uh.segment_number : -1;
   g->uh_start = uh.start_time;
   g->uh_end = uh.end_time;
   rc = mef3_metadata_parse(&g->md, NULL, buf, len, &g->keys, tmet);
@@ -145,6 +146,10 @@ static int open_segment(mef3_reader *r, rd_channel *c, rd_segment *g,
     memset(buf, 0, 8);
   /* Offsets past the data file are reported per block at read time,
    * so that the rest of the channel stays readable. */
+  g->rto = g->md.section_3_available &&
+                   g->md.recording_time_offset != MEF3_UUTC_NO_ENTRY
+               ? g->md.recording_time_offset
+               : 0;
   rc = mef3_index_parse(idx, n_idx, NULL, buf, len, 0, tidx);
   (void)tdat_len;
 done:
@@ -282,6 +287,76 @@ static int build_tables(rd_channel *c, mef3_index_entry **idx, size_t *n_idx) {
   return 0;
 }
 
+static const char *base_of(const char *path) {
+  const char *b = strrchr(path, '/');
+  return b ? b + 1 : path;
+}
+
+/*
+ * The segments of a channel must fit together, else which data is right
+ * cannot be told and the open fails with MEF3_ECORRUPT: numbered 0, 1, 2,
+ * ... in the order of their directories (a number twice is a duplicated
+ * segment, a number skipped a missing one); each starting at the sample
+ * where those before it end, by its metadata (else samples are missing or
+ * counted twice, and every later sample number would shift); and each
+ * starting after the last block of the one before it (not overlapping it
+ * in time).  A missing last segment cannot be told from a shorter
+ * recording.
+ */
+static int check_segments(const rd_channel *c, mef3_index_entry *const *idx,
+                          const size_t *n_idx) {
+  int64_t samples = 0, prev_last = 0;
+  const rd_segment *prev = NULL; /* the last segment with blocks */
+  for (size_t s = 0; s < c->n_segs; s++) {
+    const rd_segment *g = &c->segs[s];
+    int32_t want = s == 0 ? 0 : c->segs[s - 1].number + 1;
+    if (g->number >= 0 && (s == 0 || c->segs[s - 1].number >= 0) &&
+        g->number != want) {
+      for (size_t t = 0; t < s; t++)
+        if (c->segs[t].number == g->number)
+          return mef3__error(MEF3_ECORRUPT, "%s: %s and %s are both segment %d",
+                             c->path, base_of(c->segs[t].dir), base_of(g->dir),
+                             (int)g->number);
+      if (g->number > want)
+        return mef3__error(
+            MEF3_ECORRUPT, "%s: segment %d%s is missing (%s is segment %d)",
+            c->path, (int)want, g->number > want + 1 ? " and more" : "",
+            base_of(g->dir), (int)g->number);
+      return mef3__error(
+          MEF3_ECORRUPT, "%s: %s is segment %d, out of order after segment %d",
+          c->path, base_of(g->dir), (int)g->number, (int)(want - 1));
+    }
+    if (g->md.start_sample >= 0 && g->md.start_sample != samples) {
+      const char *b = base_of(g->dir);
+      size_t lb = strlen(b) > 5 ? strlen(b) - 5 : strlen(b); /* no .segd */
+      return mef3__error(
+          MEF3_ECORRUPT,
+          "%s/%.*s.tmet: at offset 8912: segment %zu starts at sample %lld by "
+          "its metadata, but the segments before it hold %lld samples (%s)",
+          g->dir, (int)lb, b, s, (long long)g->md.start_sample,
+          (long long)samples,
+          g->md.start_sample > samples
+              ? "a segment or index entries are missing"
+              : "segments overlap");
+    }
+    for (size_t i = 0; i < n_idx[s]; i++)
+      samples += idx[s][i].number_of_samples;
+    if (!n_idx[s])
+      continue;
+    int64_t first = mef3_time_to_uutc(idx[s][0].start_time, g->rto);
+    if (prev && first <= prev_last)
+      return mef3__error(
+          MEF3_ECORRUPT,
+          "%s: segment %zu starts at %lld us, not after the last "
+          "block of %s (%lld us): segments overlap in time",
+          g->dir, s, (long long)first, base_of(prev->dir),
+          (long long)prev_last);
+    prev = g;
+    prev_last = mef3_time_to_uutc(idx[s][n_idx[s] - 1].start_time, g->rto);
+  }
+  return 0;
+}
+
 static int open_channel(mef3_reader *r, rd_channel *c) {
   char **segs = NULL;
   size_t n = 0;
@@ -317,6 +392,8 @@ static int open_channel(mef3_reader *r, rd_channel *c) {
                          "%s: segment %zu has rate %g Hz, segment 0 %g Hz",
                          c->path, s, c->segs[s].md.sampling_frequency, fs0);
   }
+  if (!rc)
+    rc = check_segments(c, idx, n_idx);
   if (!rc)
     rc = build_tables(c, idx, n_idx);
 done:

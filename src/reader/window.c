@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "reader/reader_impl.h"
+#include "util/bytes.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/timemath.h"
@@ -275,6 +276,20 @@ static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
                              "block %zu holds %zu samples, its index entry "
                              "says %u",
                              k, jobs[j].n_out, bi->n_samples);
+        snprintf(jobs[j].message, sizeof jobs[j].message, "%s",
+                 mef3_error_last()->message);
+      }
+      /* A block whose own (CRC-protected) start time is not its index
+       * entry's is another block (the entry points elsewhere) or the entry
+       * is wrong: placing it would shift data. */
+      int64_t hs = ld_i64(jobs[j].block + 40);
+      if (!brc && hs != MEF3_UUTC_NO_ENTRY &&
+          mef3_time_to_uutc(hs, g->rto) != bi->start_uutc) {
+        brc = mef3__error_at(MEF3_ECORRUPT, g->tdat_path, jobs[j].offset,
+                             "block %zu starts at %lld us by its header, at "
+                             "%lld us by its index entry",
+                             k, (long long)mef3_time_to_uutc(hs, g->rto),
+                             (long long)bi->start_uutc);
         snprintf(jobs[j].message, sizeof jobs[j].message, "%s",
                  mef3_error_last()->message);
       }
