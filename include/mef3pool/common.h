@@ -81,6 +81,61 @@ MEF3_EXTERN void mef3_error_clear(void);
 /* Library version string ("0.1.0"). */
 MEF3_EXTERN const char *mef3_version(void);
 
+/*
+ * The allocator hook: every allocation the library makes (its structures,
+ * decode buffers, path strings, the results it hands out) goes through
+ * these functions once set; by default they are the C library's.  The
+ * memory of pool results is shared memory (memfds) and does not; neither
+ * do libcrypto's own allocations (OpenSSL has CRYPTO_set_mem_functions).
+ *
+ * `malloc_fn`, `realloc_fn` and `free_fn` are required, `calloc_fn` may be
+ * NULL (malloc_fn and zeroing are used instead).  They behave like their C
+ * counterparts (realloc_fn(NULL, n) allocates; sizes passed are never 0;
+ * free_fn is never given NULL) and must be thread-safe: every thread of
+ * the library calls them.  `payload` is passed to each.  A function that
+ * returns NULL makes the call that needed the memory fail with
+ * MEF3_ENOMEM and a message naming what it was for; nothing leaks.
+ */
+#define MEF3_ALLOCATOR_VERSION 1
+
+typedef struct mef3_allocator {
+  unsigned int version; /* MEF3_ALLOCATOR_VERSION */
+  void *(*malloc_fn)(size_t size, void *payload);
+  void *(*calloc_fn)(size_t n, size_t size, void *payload); /* may be NULL */
+  void *(*realloc_fn)(void *ptr, size_t size, void *payload);
+  void (*free_fn)(void *ptr, void *payload);
+  void *payload;
+} mef3_allocator;
+
+#define MEF3_ALLOCATOR_INIT                                                    \
+  { MEF3_ALLOCATOR_VERSION, NULL, NULL, NULL, NULL, NULL }
+
+/*
+ * Route the library's allocations through `a` (copied), or back to the C
+ * library's malloc/free with NULL.  Process-wide: call it before any other
+ * library call and before starting threads that use the library, and
+ * change it only when nothing the library allocated is still alive
+ * (memory must be freed by the allocator that made it).  Returns 0 or
+ * MEF3_EINVAL (wrong version, a required function missing).
+ * Not thread-safe.
+ */
+MEF3_EXTERN int mef3_set_allocator(const mef3_allocator *a);
+
+/*
+ * Allocate and free through the library's allocator.  Memory that a
+ * library free function releases (a mef3_signal or mef3_file_info built by
+ * an add-on, for mef3_signal_free / mef3_file_info_free) must come from
+ * these, and arrays the library hands out without a free function of
+ * their own (mef3_index_parse) go back with mef3_free.  Same contracts as
+ * malloc, calloc, realloc, strdup and free (mef3_free(NULL) is fine).
+ * Thread-safe.
+ */
+MEF3_EXTERN void *mef3_malloc(size_t size);
+MEF3_EXTERN void *mef3_calloc(size_t n, size_t size);
+MEF3_EXTERN void *mef3_realloc(void *ptr, size_t size);
+MEF3_EXTERN char *mef3_strdup(const char *s);
+MEF3_EXTERN void mef3_free(void *ptr);
+
 /* Sample output types of the read functions. */
 typedef enum mef3_sample_type {
   MEF3_F32 = 0, /* float32, physical units (raw x units conversion factor) */

@@ -196,8 +196,8 @@ MEF3_EXTERN int mef3_files_info(mef3_files *fm, const char *path,
                                 mef3_file_info **out);
 MEF3_EXTERN void mef3_file_info_free(mef3_file_info *info);
 
-/* The paths of the open files, as first opened, sorted (a malloc'd
- * array of malloc'd strings, the caller's: mef3_files_list_free).
+/* The paths of the open files, as first opened, sorted (an allocated
+ * array of allocated strings, the caller's: mef3_files_list_free).
  * Returns 0 or MEF3_ENOMEM. */
 MEF3_EXTERN int mef3_files_list(mef3_files *fm, char ***out, size_t *n);
 MEF3_EXTERN void mef3_files_list_free(char **paths, size_t n);

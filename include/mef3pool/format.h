@@ -188,8 +188,9 @@ typedef struct mef3_index_entry {
 } mef3_index_entry;
 
 /*
- * Parse the entries of a whole .tidx file.  `out` receives a malloc'd
- * array the caller frees, `*n` its length.  Checks the header, the body
+ * Parse the entries of a whole .tidx file.  `out` receives an array the
+ * caller frees with mef3_free (free() when no allocator hook is set),
+ * `*n` its length.  Checks the header, the body
  * CRC, that the body is a multiple of 56 bytes, the number of entries, and
  * that every entry's byte range lies inside [1024, tdat_len) when
  * tdat_len is not 0.
@@ -329,7 +330,7 @@ typedef struct mef3_record {
 } mef3_record;
 
 /*
- * Parse a record data file (.rdat, `len` bytes).  `*out` is a malloc'd
+ * Parse a record data file (.rdat, `len` bytes).  `*out` is an allocated
  * array (free with mef3_records_free), `*n` its length.  Record CRCs are
  * checked; a record that fails is MEF3_ECRC; a body running past the end
  * is MEF3_ECORRUPT.  Times are left as on disk.

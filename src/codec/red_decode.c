@@ -37,6 +37,7 @@
 #include "mef3pool/format.h"
 #include "util/bytes.h"
 #include "util/error.h"
+#include "util/alloc.h"
 
 #define RED_BOTTOM 0x800000u
 #define RED_EXTRA_BITS 7
@@ -69,7 +70,7 @@ struct mef3_red_ctx {
 };
 
 int mef3_red_ctx_new(mef3_red_ctx **out) {
-  *out = calloc(1, sizeof **out);
+  *out = mef3__calloc(1, sizeof **out);
   return *out ? 0 : mef3__error(MEF3_ENOMEM, "cannot allocate RED context");
 }
 
@@ -77,13 +78,13 @@ void mef3_red_ctx_free(mef3_red_ctx *ctx) {
   if (!ctx)
     return;
   for (int l = 0; l < LANES; l++) {
-    free(ctx->sym[l]);
-    free(ctx->stream[l]);
+    mef3__free(ctx->sym[l]);
+    mef3__free(ctx->stream[l]);
   }
-  free(ctx->symbols);
+  mef3__free(ctx->symbols);
   mef3__aes_dispose(&ctx->aes[0]);
   mef3__aes_dispose(&ctx->aes[1]);
-  free(ctx);
+  mef3__free(ctx);
 }
 
 int mef3_red_header_parse(mef3_red_header *out, const uint8_t *b, size_t len,
@@ -252,7 +253,7 @@ static int prepare(mef3_red_ctx *ctx, mef3_red_job *job, prepared *p,
 static int lane_load(mef3_red_ctx *ctx, lane *L, int l, const prepared *p,
                      const mef3_red_job *job, size_t j) {
   if (!ctx->sym[l] &&
-      !(ctx->sym[l] = malloc((RED_MAX_TOTAL + 16) * sizeof *ctx->sym[l])))
+      !(ctx->sym[l] = mef3__malloc((RED_MAX_TOTAL + 16) * sizeof *ctx->sym[l])))
     return mef3__error(MEF3_ENOMEM, "cannot allocate RED tables");
   /* Fill 8 entries per store whatever the count: the overshoot is
    * overwritten by the next symbol (or lies past the last count, where no
@@ -282,7 +283,7 @@ static int lane_load(mef3_red_ctx *ctx, lane *L, int l, const prepared *p,
     size_t nc = ctx->stream_cap[l] ? ctx->stream_cap[l] : 4096;
     while (nc < slen + STREAM_PAD)
       nc *= 2;
-    uint8_t *ns = realloc(ctx->stream[l], nc);
+    uint8_t *ns = mef3__realloc(ctx->stream[l], nc);
     if (!ns)
       return mef3__error(MEF3_ENOMEM, "cannot allocate %zu bytes", nc);
     ctx->stream[l] = ns;
@@ -362,7 +363,7 @@ int mef3_red_decode_batch(mef3_red_ctx *ctx, mef3_red_job *jobs, size_t n,
         job->n_out = 0; /* an empty block */
     }
     if (need > ctx->symbols_cap) {
-      uint8_t *nb = realloc(ctx->symbols, need);
+      uint8_t *nb = mef3__realloc(ctx->symbols, need);
       if (!nb)
         return mef3__error(MEF3_ENOMEM, "cannot allocate %zu bytes", need);
       ctx->symbols = nb;

@@ -31,6 +31,7 @@
 #include "mef3pool/format.h"
 #include "util/bytes.h"
 #include "util/error.h"
+#include "util/alloc.h"
 
 #define RED_TOP 0x80000000u
 #define RED_TOP_MINUS_1 0x7FFFFFFFu
@@ -45,17 +46,17 @@ struct mef3_red_enc_ctx {
 };
 
 int mef3_red_enc_ctx_new(mef3_red_enc_ctx **out) {
-  *out = calloc(1, sizeof **out);
+  *out = mef3__calloc(1, sizeof **out);
   return *out ? 0 : mef3__error(MEF3_ENOMEM, "cannot allocate a RED encoder");
 }
 
 void mef3_red_enc_ctx_free(mef3_red_enc_ctx *ctx) {
   if (!ctx)
     return;
-  free(ctx->diff);
+  mef3__free(ctx->diff);
   mef3__aes_dispose(&ctx->aes[0]);
   mef3__aes_dispose(&ctx->aes[1]);
-  free(ctx);
+  mef3__free(ctx);
 }
 
 size_t mef3_red_max_block_bytes(size_t n) {
@@ -173,7 +174,7 @@ int mef3_red_encode(mef3_red_enc_ctx *ctx, uint8_t *out, size_t cap,
     size_t nc = ctx->diff_cap ? ctx->diff_cap : 4096;
     while (nc < diff_need)
       nc *= 2;
-    uint8_t *nd = realloc(ctx->diff, nc);
+    uint8_t *nd = mef3__realloc(ctx->diff, nc);
     if (!nd)
       return mef3__error(MEF3_ENOMEM, "cannot allocate %zu bytes", nc);
     ctx->diff = nd;

@@ -45,6 +45,7 @@
 
 #include "files/files_impl.h"
 #include "util/fsutil.h"
+#include "util/alloc.h"
 
 #define MAX_TILE_SAMPLES ((int64_t)1 << 28) /* 1 GiB of float32 */
 #define MAX_READ_SAMPLES ((int64_t)1 << 34) /* channels x samples */
@@ -72,24 +73,24 @@ static void wipe_free(char *s) {
     return;
   for (volatile char *p = s; *p; p++)
     *p = 0;
-  free(s);
+  mef3__free(s);
 }
 
 static void mfile_free(mfile *f) {
   for (size_t i = 0; i < f->n_idle; i++)
     mef3_reader_close(f->idle[i]);
-  free(f->idle);
+  mef3__free(f->idle);
   for (size_t i = 0; i < f->n_ch; i++) {
-    free(f->ch[i].name);
-    free(f->ch[i].units);
+    mef3__free(f->ch[i].name);
+    mef3__free(f->ch[i].units);
   }
-  free(f->ch);
-  free(f->given);
-  free(f->real);
+  mef3__free(f->ch);
+  mef3__free(f->given);
+  mef3__free(f->real);
   wipe_free(f->password);
   mef3__files_tree_free(f->tree);
   pthread_mutex_destroy(&f->rmu);
-  free(f);
+  mef3__free(f);
 }
 
 void mef3__mfile_unref(mfile *f) {
@@ -118,7 +119,7 @@ void mef3__mfile_release(mfile *f, mef3_reader *r) {
   pthread_mutex_lock(&f->rmu);
   if (f->n_idle == f->cap_idle) {
     size_t nc = f->cap_idle ? f->cap_idle * 2 : 4;
-    mef3_reader **ni = realloc(f->idle, nc * sizeof *ni);
+    mef3_reader **ni = mef3__realloc(f->idle, nc * sizeof *ni);
     if (!ni) {
       pthread_mutex_unlock(&f->rmu);
       mef3_reader_close(r);
@@ -136,18 +137,19 @@ void mef3__mfile_release(mfile *f, mef3_reader *r) {
 static int mfile_new(mfile **out, mef3_files *fm, const char *given,
                      const char *real, const char *password, mef3_reader *r) {
   *out = NULL;
-  mfile *f = calloc(1, sizeof *f);
+  mfile *f = mef3__calloc(1, sizeof *f);
   if (!f) {
     mef3_reader_close(r);
     return mef3__error(MEF3_ENOMEM, "out of memory");
   }
   atomic_init(&f->refs, 1);
   pthread_mutex_init(&f->rmu, NULL);
-  f->given = strdup(given);
-  f->real = strdup(real);
-  f->password = password && *password ? strdup(password) : NULL;
-  f->n_ch = mef3_reader_channel_count(r);
-  f->ch = calloc(f->n_ch ? f->n_ch : 1, sizeof *f->ch);
+  f->given = mef3__strdup(given);
+  f->real = mef3__strdup(real);
+  f->password = password && *password ? mef3__strdup(password) : NULL;
+  size_t nch = mef3_reader_channel_count(r);
+  f->ch = mef3__calloc(nch ? nch : 1, sizeof *f->ch);
+  f->n_ch = f->ch ? nch : 0; /* mfile_free walks what exists */
   int rc =
       f->given && f->real && f->ch && (!password || !*password || f->password)
           ? 0
@@ -156,8 +158,8 @@ static int mfile_new(mfile **out, mef3_files *fm, const char *given,
   for (size_t i = 0; !rc && i < f->n_ch; i++) {
     const mef3_channel_info *ci = mef3_reader_channel(r, i);
     fchan *c = &f->ch[i];
-    c->name = strdup(ci->name);
-    c->units = strdup(ci->units_description ? ci->units_description : "");
+    c->name = mef3__strdup(ci->name);
+    c->units = mef3__strdup(ci->units_description ? ci->units_description : "");
     if (!c->name || !c->units) {
       rc = MEF3_ENOMEM;
       break;
@@ -408,20 +410,20 @@ int mef3_files_new(mef3_files **out, const mef3_files_options *opts) {
                          o.data_root);
   }
 
-  mef3_files *fm = calloc(1, sizeof *fm);
+  mef3_files *fm = mef3__calloc(1, sizeof *fm);
   if (!fm)
     return mef3__error(MEF3_ENOMEM, "out of memory");
   fm->o = o;
   fm->fg_workers = total - pfw;
   fm->pf_workers = pfw;
-  fm->root = o.data_root ? strdup(root) : NULL;
-  fm->worker_path = o.worker_path ? strdup(o.worker_path) : NULL;
+  fm->root = o.data_root ? mef3__strdup(root) : NULL;
+  fm->worker_path = o.worker_path ? mef3__strdup(o.worker_path) : NULL;
   fm->o.data_root = fm->root;
   fm->o.worker_path = fm->worker_path;
   if ((o.data_root && !fm->root) || (o.worker_path && !fm->worker_path)) {
-    free(fm->root);
-    free(fm->worker_path);
-    free(fm);
+    mef3__free(fm->root);
+    mef3__free(fm->worker_path);
+    mef3__free(fm);
     return mef3__error(MEF3_ENOMEM, "out of memory");
   }
   int64_t ttl_ms = (int64_t)llround(o.cache_ttl_s * 1000.0);
@@ -430,9 +432,9 @@ int mef3_files_new(mef3_files **out, const mef3_files_options *opts) {
   rc = mef3__tcache_init(&fm->cache, o.tile_cache_bytes, ttl_ms, o.clock,
                          o.clock_payload);
   if (rc) {
-    free(fm->root);
-    free(fm->worker_path);
-    free(fm);
+    mef3__free(fm->root);
+    mef3__free(fm->worker_path);
+    mef3__free(fm);
     return rc;
   }
   pthread_condattr_t ca;
@@ -502,9 +504,9 @@ void mef3_files_free(mef3_files *fm) {
   pthread_cond_destroy(&fm->pf_cv);
   pthread_mutex_destroy(&fm->sw_mu);
   pthread_cond_destroy(&fm->sw_cv);
-  free(fm->root);
-  free(fm->worker_path);
-  free(fm);
+  mef3__free(fm->root);
+  mef3__free(fm->worker_path);
+  mef3__free(fm);
 }
 
 /* ---- open, close, info, list ---- */
@@ -665,11 +667,12 @@ int mef3_files_info(mef3_files *fm, const char *path, mef3_file_info **out) {
   mfile *f = lookup(fm, path);
   if (!f)
     return mef3_error_last()->code;
-  mef3_file_info *info = calloc(1, sizeof *info);
+  mef3_file_info *info = mef3__calloc(1, sizeof *info);
   int rc = 0;
-  if (!info || !(info->path = strdup(f->given)) ||
-      !(info->real_path = strdup(f->real)) ||
-      !(info->channels = calloc(f->n_ch ? f->n_ch : 1, sizeof *info->channels)))
+  if (!info || !(info->path = mef3__strdup(f->given)) ||
+      !(info->real_path = mef3__strdup(f->real)) ||
+      !(info->channels =
+            mef3__calloc(f->n_ch ? f->n_ch : 1, sizeof *info->channels)))
     rc = mef3__error(MEF3_ENOMEM, "out of memory");
   if (!rc) {
     info->n_channels = f->n_ch;
@@ -709,10 +712,10 @@ int mef3_files_info(mef3_files *fm, const char *path, mef3_file_info **out) {
 void mef3_file_info_free(mef3_file_info *info) {
   if (!info)
     return;
-  free(info->path);
-  free(info->real_path);
-  free(info->channels);
-  free(info);
+  mef3__free(info->path);
+  mef3__free(info->real_path);
+  mef3__free(info->channels);
+  mef3__free(info);
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -728,13 +731,13 @@ int mef3_files_list(mef3_files *fm, char ***out, size_t *n) {
     return mef3__error(MEF3_EINVAL, "no file manager");
   pthread_mutex_lock(&fm->mu);
   size_t cap = fm->files.used;
-  char **v = calloc(cap ? cap : 1, sizeof *v);
+  char **v = mef3__calloc(cap ? cap : 1, sizeof *v);
   size_t k = 0, it = 0;
   const char *key;
   void *val;
   int rc = v ? 0 : MEF3_ENOMEM;
   while (!rc && mef3__strmap_next(&fm->files, &it, &key, &val)) {
-    if (!(v[k] = strdup(((mfile *)val)->given)))
+    if (!(v[k] = mef3__strdup(((mfile *)val)->given)))
       rc = MEF3_ENOMEM;
     else
       k++;
@@ -754,8 +757,8 @@ void mef3_files_list_free(char **paths, size_t n) {
   if (!paths)
     return;
   for (size_t i = 0; i < n; i++)
-    free(paths[i]);
-  free(paths);
+    mef3__free(paths[i]);
+  mef3__free(paths);
 }
 
 void mef3_files_stats_get(mef3_files *fm, mef3_files_stats *out) {
@@ -785,7 +788,7 @@ typedef struct claim {
 
 static void publish_copy(mef3_files *fm, mef3__tile *t, const float *src,
                          int64_t S, int *oom) {
-  float *buf = malloc((size_t)S * sizeof *buf);
+  float *buf = mef3__malloc((size_t)S * sizeof *buf);
   if (!buf) {
     *oom = 1;
     mef3__tcache_fail(&fm->cache, t);
@@ -808,14 +811,17 @@ static int decode_local(mef3_files *fm, mfile *f, const mef3__tcache_key *keys,
     float *buf = NULL;
     if (!rc && !r)
       rc = mef3__mfile_lease(f, &r);
-    if (!rc && !(buf = malloc((size_t)c->S * sizeof *buf)))
+    if (!rc && !(buf = mef3__malloc((size_t)c->S * sizeof *buf)))
       rc = mef3__error(MEF3_ENOMEM, "out of memory");
+    /* Strict: a read that fails (memory, a disk error) fails the tile
+     * rather than caching NaN for data that exists; damaged blocks are
+     * NaN either way. */
     if (!rc)
       rc = mef3_reader_read_tile(r, k->ch, k->idx, c->fs, c->cs, c->S, buf,
-                                 NULL, 0);
+                                 NULL, 1);
     cl[i].done = 1;
     if (rc) {
-      free(buf);
+      mef3__free(buf);
       mef3__tcache_fail(&fm->cache, cl[i].t);
       continue;
     }
@@ -883,10 +889,10 @@ typedef struct req {
 static void decode_pool(mef3_files *fm, mef3_pool *pool, mfile *f,
                         const mef3__tcache_key *keys, claim *cl, size_t n) {
   size_t W = (size_t)(fm->fg_workers > 0 ? fm->fg_workers : 1);
-  size_t *ord = malloc(n * sizeof *ord);
-  req *rq = calloc(n, sizeof *rq);
-  const char **names = malloc(n * sizeof *names);
-  int64_t *idx = malloc(n * sizeof *idx);
+  size_t *ord = mef3__malloc(n * sizeof *ord);
+  req *rq = mef3__calloc(n, sizeof *rq);
+  const char **names = mef3__malloc(n * sizeof *names);
+  int64_t *idx = mef3__malloc(n * sizeof *idx);
   if (!ord || !rq || !names || !idx)
     goto out; /* all left to decode_local */
   for (size_t i = 0; i < n; i++)
@@ -894,7 +900,7 @@ static void decode_pool(mef3_files *fm, mef3_pool *pool, mfile *f,
   sort_ctx sc = {f, keys, cl};
   qsort_r(ord, n, sizeof *ord, cmp_claims, &sc);
   size_t nr = 0, n_single = 0;
-  size_t *single = malloc(n * sizeof *single);
+  size_t *single = mef3__malloc(n * sizeof *single);
   if (!single)
     goto out;
   for (size_t i = 0; i < n;) {
@@ -986,12 +992,12 @@ static void decode_pool(mef3_files *fm, mef3_pool *pool, mfile *f,
     mef3_future_free(rq[q].fut);
   }
   (void)oom; /* a tile that failed for memory is retried by the read */
-  free(single);
+  mef3__free(single);
 out:
-  free(ord);
-  free(rq);
-  free(names);
-  free(idx);
+  mef3__free(ord);
+  mef3__free(rq);
+  mef3__free(names);
+  mef3__free(idx);
 }
 
 /* ---- reads ---- */
@@ -1063,16 +1069,16 @@ static void plan_steals(mef3_files *fm, const cand *cd, size_t n, size_t own,
  */
 static int load_tiles(mef3_files *fm, mfile *f, const mef3__tcache_key *keys,
                       size_t nk, mef3__tile **tiles, uint64_t counts[3]) {
-  size_t *pend = malloc(nk * sizeof *pend);
-  mef3__tcache_key *sub = malloc(nk * sizeof *sub);
-  mef3__tile **got = malloc(nk * sizeof *got);
-  mef3__acq *acq = malloc(nk * sizeof *acq);
-  mef3__tile_owner **own = malloc(nk * sizeof *own);
-  claim *cl = malloc(nk * sizeof *cl);
-  size_t *wait = malloc(nk * sizeof *wait);
-  cand *cd = malloc(nk * sizeof *cd);
-  uint8_t *claimed_once = calloc(nk, 1), *first = calloc(nk, 1);
-  uint8_t *stl = malloc(nk);
+  size_t *pend = mef3__malloc(nk * sizeof *pend);
+  mef3__tcache_key *sub = mef3__malloc(nk * sizeof *sub);
+  mef3__tile **got = mef3__malloc(nk * sizeof *got);
+  mef3__acq *acq = mef3__malloc(nk * sizeof *acq);
+  mef3__tile_owner **own = mef3__malloc(nk * sizeof *own);
+  claim *cl = mef3__malloc(nk * sizeof *cl);
+  size_t *wait = mef3__malloc(nk * sizeof *wait);
+  cand *cd = mef3__malloc(nk * sizeof *cd);
+  uint8_t *claimed_once = mef3__calloc(nk, 1), *first = mef3__calloc(nk, 1);
+  uint8_t *stl = mef3__malloc(nk);
   int rc = 0;
   if (!pend || !sub || !got || !acq || !own || !cl || !wait || !cd ||
       !claimed_once || !first || !stl) {
@@ -1197,17 +1203,17 @@ out:
         counts[2]++;
     }
   }
-  free(pend);
-  free(sub);
-  free(got);
-  free(acq);
-  free(own);
-  free(cl);
-  free(wait);
-  free(cd);
-  free(stl);
-  free(claimed_once);
-  free(first);
+  mef3__free(pend);
+  mef3__free(sub);
+  mef3__free(got);
+  mef3__free(acq);
+  mef3__free(own);
+  mef3__free(cl);
+  mef3__free(wait);
+  mef3__free(cd);
+  mef3__free(stl);
+  mef3__free(claimed_once);
+  mef3__free(first);
   return rc;
 }
 
@@ -1295,8 +1301,8 @@ static void schedule_prefetch(mef3_files *fm, mfile *f, const span *sp,
   enum { MAX_PER_RANGE = 4096 };
   pfent *list = NULL;
   size_t cap = 0;
-  size_t *chs = malloc((nsp ? nsp : 1) * sizeof *chs);
-  size_t *cls = malloc((nsp ? nsp : 1) * sizeof *cls);
+  size_t *chs = mef3__malloc((nsp ? nsp : 1) * sizeof *chs);
+  size_t *cls = mef3__malloc((nsp ? nsp : 1) * sizeof *cls);
   if (!chs || !cls)
     goto out;
   for (size_t u = 0; u < nsp; u++) {
@@ -1340,7 +1346,7 @@ static void schedule_prefetch(mef3_files *fm, mfile *f, const span *sp,
           break; /* past the end of the channel: nothing to load */
         if (n == cap) {
           size_t nc = cap ? cap * 2 : 64;
-          pfent *nl = realloc(list, nc * sizeof *nl);
+          pfent *nl = mef3__realloc(list, nc * sizeof *nl);
           if (!nl)
             goto out;
           list = nl;
@@ -1360,9 +1366,9 @@ static void schedule_prefetch(mef3_files *fm, mfile *f, const span *sp,
     }
   }
 out:
-  free(list);
-  free(chs);
-  free(cls);
+  mef3__free(list);
+  mef3__free(chs);
+  mef3__free(cls);
 }
 
 /*
@@ -1389,8 +1395,8 @@ static int read_window(mef3_files *fm, const char *path,
     return mef3_error_last()->code;
 
   size_t nrow = n_channels ? n_channels : f->n_ch;
-  size_t *row_u = calloc(nrow ? nrow : 1, sizeof *row_u);
-  span *sp = calloc(nrow ? nrow : 1, sizeof *sp);
+  size_t *row_u = mef3__calloc(nrow ? nrow : 1, sizeof *row_u);
+  span *sp = mef3__calloc(nrow ? nrow : 1, sizeof *sp);
   mef3__tcache_key *keys = NULL;
   mef3__tile **tiles = NULL;
   mef3_signal *sig = NULL;
@@ -1492,8 +1498,8 @@ static int read_window(mef3_files *fm, const char *path,
       nk += (size_t)(sp[u].b2 - from + 1);
     }
   }
-  keys = malloc((nk ? nk : 1) * sizeof *keys);
-  tiles = calloc(nk ? nk : 1, sizeof *tiles);
+  keys = mef3__malloc((nk ? nk : 1) * sizeof *keys);
+  tiles = mef3__calloc(nk ? nk : 1, sizeof *tiles);
   if (!keys || !tiles) {
     rc = mef3__error(MEF3_ENOMEM, "out of memory");
     goto done;
@@ -1512,10 +1518,10 @@ static int read_window(mef3_files *fm, const char *path,
   /* Cut the rows, no lock held: the tiles are pinned. */
   float *data = dst;
   if (!dst) {
-    sig = calloc(1, sizeof *sig);
+    sig = mef3__calloc(1, sizeof *sig);
     if (sig) {
-      sig->channel_names = calloc(nrow, sizeof *sig->channel_names);
-      sig->data = malloc((size_t)n * nrow * sizeof *sig->data);
+      sig->channel_names = mef3__calloc(nrow, sizeof *sig->channel_names);
+      sig->data = mef3__malloc((size_t)n * nrow * sizeof *sig->data);
     }
     if (!sig || !sig->channel_names || !sig->data) {
       rc = mef3__error(MEF3_ENOMEM, "out of memory for %zu x %lld samples",
@@ -1539,7 +1545,7 @@ static int read_window(mef3_files *fm, const char *path,
       memcpy(row, data + r0 * (size_t)n, (size_t)n * sizeof *row);
     else
       cut_row(row, &sp[u], n, f->ch[sp[u].ch].S, tiles);
-    if (sig && !(sig->channel_names[r] = strdup(f->ch[sp[u].ch].name))) {
+    if (sig && !(sig->channel_names[r] = mef3__strdup(f->ch[sp[u].ch].name))) {
       rc = mef3__error(MEF3_ENOMEM, "out of memory");
       goto done;
     }
@@ -1565,10 +1571,10 @@ done:
     mef3_signal_free(sig);
     sig = NULL;
   }
-  free(tiles);
-  free(keys);
-  free(sp);
-  free(row_u);
+  mef3__free(tiles);
+  mef3__free(keys);
+  mef3__free(sp);
+  mef3__free(row_u);
   mef3__mfile_unref(f);
   if (!dst)
     *out = sig;
@@ -1603,10 +1609,10 @@ void mef3_signal_free(mef3_signal *s) {
     return;
   if (s->channel_names)
     for (size_t i = 0; i < s->n_channels; i++)
-      free(s->channel_names[i]);
-  free(s->channel_names);
-  free(s->data);
-  free(s);
+      mef3__free(s->channel_names[i]);
+  mef3__free(s->channel_names);
+  mef3__free(s->data);
+  mef3__free(s);
 }
 
 /* ---- hooks ---- */

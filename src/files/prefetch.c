@@ -39,17 +39,19 @@
  * returned: prefetch is best effort.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "files/files_impl.h"
+#include "util/alloc.h"
 
 static void pf_unref(pfreq *r) {
   if (atomic_fetch_sub(&r->owner.refs, 1) != 1)
     return;
   mef3_future_free(atomic_load(&r->fut));
   mef3__mfile_unref(r->file);
-  free(r);
+  mef3__free(r);
 }
 
 void mef3__prefetch_owner_unref(mef3__tile_owner *owner) {
@@ -111,7 +113,7 @@ static void pool_done(mef3_future *f, void *payload) {
   }
   size_t failed = 0;
   for (size_t i = 0; i < r->n; i++) {
-    float *buf = malloc((size_t)S * sizeof *buf);
+    float *buf = mef3__malloc((size_t)S * sizeof *buf);
     if (!buf) {
       mef3__tcache_fail(&r->fm->cache, r->tiles[i]);
       failed++;
@@ -136,12 +138,22 @@ static void run_local(pfreq *r) {
     return;
   }
   size_t failed = 0;
+  int first = 0;
+  char msg[512] = "";
   for (size_t i = 0; i < r->n; i++) {
     const fchan *c = &r->file->ch[r->ch[i]];
-    float *buf = malloc((size_t)c->S * sizeof *buf);
-    if (!buf || mef3_reader_read_tile(rd, r->ch[i], r->b, c->fs, c->cs, c->S,
-                                      buf, NULL, 0) != 0) {
-      free(buf);
+    float *buf = mef3__malloc((size_t)c->S * sizeof *buf);
+    /* Strict, as in files.c: a failed read fails the tile, never caches
+     * NaN for data that exists. */
+    int trc = buf ? mef3_reader_read_tile(rd, r->ch[i], r->b, c->fs, c->cs,
+                                          c->S, buf, NULL, 1)
+                  : mef3__error(MEF3_ENOMEM, "out of memory for a tile");
+    if (trc) {
+      if (!first) {
+        first = trc;
+        snprintf(msg, sizeof msg, "%s", mef3_error_last()->message);
+      }
+      mef3__free(buf);
       mef3__tcache_fail(&r->fm->cache, r->tiles[i]);
       failed++;
       continue;
@@ -150,7 +162,7 @@ static void run_local(pfreq *r) {
   }
   mef3__mfile_release(r->file, rd);
   if (failed)
-    pf_log_failure(r, MEF3_ENOMEM, "out of memory");
+    pf_log_failure(r, first, msg);
   pf_finish(r, failed);
 }
 
@@ -179,7 +191,8 @@ static void *thread_main(void *arg) {
 static void enqueue_local(mef3_files *fm, pfreq *r) {
   pthread_mutex_lock(&fm->pf_mu);
   if (!fm->threads && !fm->pf_stop) {
-    fm->threads = calloc((size_t)fm->o.prefetch_threads, sizeof *fm->threads);
+    fm->threads =
+        mef3__calloc((size_t)fm->o.prefetch_threads, sizeof *fm->threads);
     for (int i = 0; fm->threads && i < fm->o.prefetch_threads; i++) {
       if (pthread_create(&fm->threads[i], NULL, thread_main, fm) != 0)
         break;
@@ -268,7 +281,7 @@ void mef3__prefetch_schedule(mef3_files *fm, mfile *f, int64_t b,
                       f->real, (long long)b);
       return;
     }
-    pfreq *r = calloc(1, sizeof *r);
+    pfreq *r = mef3__calloc(1, sizeof *r);
     if (!r) {
       mef3__files_log(fm, MEF3_LOG_ERROR, "prefetch: out of memory");
       return;
@@ -285,7 +298,7 @@ void mef3__prefetch_schedule(mef3_files *fm, mfile *f, int64_t b,
     if (mef3__tcache_claim(&fm->cache, keys, m, &r->owner, r->tiles, which,
                            &got) != 0 ||
         got == 0) {
-      free(r);
+      mef3__free(r);
       continue; /* all cached or in flight (or no memory: best effort) */
     }
     atomic_fetch_add(&f->refs, 1);
@@ -359,7 +372,7 @@ void mef3__prefetch_stop_threads(mef3_files *fm) {
   }
   for (int i = 0; i < fm->n_threads; i++)
     pthread_join(fm->threads[i], NULL);
-  free(fm->threads);
+  mef3__free(fm->threads);
   fm->threads = NULL;
   fm->n_threads = 0;
 }

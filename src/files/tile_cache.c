@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "util/error.h"
+#include "util/alloc.h"
 
 int64_t mef3__monotonic_ms(void *payload) {
   (void)payload;
@@ -56,7 +57,7 @@ int mef3__tcache_init(mef3__tcache *c, int64_t budget, int64_t ttl_ms,
                        "(got %lld bytes)",
                        (long long)budget);
   c->nb = 1024;
-  c->buckets = calloc(c->nb, sizeof *c->buckets);
+  c->buckets = mef3__calloc(c->nb, sizeof *c->buckets);
   if (!c->buckets)
     return mef3__error(MEF3_ENOMEM, "out of memory");
   pthread_condattr_t ca;
@@ -64,7 +65,7 @@ int mef3__tcache_init(mef3__tcache *c, int64_t budget, int64_t ttl_ms,
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   if (pthread_mutex_init(&c->mu, NULL) || pthread_cond_init(&c->cv, &ca)) {
     pthread_condattr_destroy(&ca);
-    free(c->buckets);
+    mef3__free(c->buckets);
     return mef3__error(MEF3_ENOMEM, "cannot create the cache lock");
   }
   pthread_condattr_destroy(&ca);
@@ -77,8 +78,8 @@ int mef3__tcache_init(mef3__tcache *c, int64_t budget, int64_t ttl_ms,
 }
 
 static void tile_free(mef3__tile *t) {
-  free(t->data);
-  free(t);
+  mef3__free(t->data);
+  mef3__free(t);
 }
 
 void mef3__tcache_dispose(mef3__tcache *c) {
@@ -89,8 +90,8 @@ void mef3__tcache_dispose(mef3__tcache *c) {
       nx = t->hnext;
       tile_free(t); /* no pins may remain when the manager goes */
     }
-  free(c->buckets);
-  free(c->files);
+  mef3__free(c->buckets);
+  mef3__free(c->files);
   pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->cv);
   memset(c, 0, sizeof *c);
@@ -118,7 +119,7 @@ int mef3__tcache_file_add(mef3__tcache *c, uint64_t file) {
   if (!file_pos_locked(c, file, &pos)) {
     if (c->n_files == c->cap_files) {
       size_t nc = c->cap_files ? c->cap_files * 2 : 16;
-      uint64_t *nf = realloc(c->files, nc * sizeof *nf);
+      uint64_t *nf = mef3__realloc(c->files, nc * sizeof *nf);
       if (!nf) {
         pthread_mutex_unlock(&c->mu);
         return mef3__error(MEF3_ENOMEM, "out of memory");
@@ -200,7 +201,7 @@ static void grow_locked(mef3__tcache *c) {
   if (c->count < c->nb)
     return;
   size_t nb = c->nb * 2;
-  mef3__tile **nbk = calloc(nb, sizeof *nbk);
+  mef3__tile **nbk = mef3__calloc(nb, sizeof *nbk);
   if (!nbk)
     return; /* longer chains, still correct */
   mef3__tile **old = c->buckets;
@@ -214,14 +215,14 @@ static void grow_locked(mef3__tcache *c) {
       t->hnext = nbk[s];
       nbk[s] = t;
     }
-  free(old);
+  mef3__free(old);
 }
 
 /* A new LOADING placeholder, pinned by the caller; in the table when its
  * file is live.  NULL when out of memory. */
 static mef3__tile *claim_locked(mef3__tcache *c, const mef3__tcache_key *k,
                                 mef3__tile_owner *owner) {
-  mef3__tile *t = calloc(1, sizeof *t);
+  mef3__tile *t = mef3__calloc(1, sizeof *t);
   if (!t)
     return NULL;
   t->file = k->file;

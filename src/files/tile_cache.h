@@ -148,11 +148,11 @@ int mef3__tcache_claim(mef3__tcache *c, const mef3__tcache_key *keys, size_t n,
                        size_t *n_out);
 
 /*
- * A claimed tile is loaded: `data` (n floats, malloc'd) now belongs to the
- * tile.  In the table it becomes most recently used and counts against the
- * budget, least recently used tiles leaving until the budget holds; a tile
- * larger than the whole budget leaves the table instead (evicting
- * nothing).  The caller's pin stays.
+ * A claimed tile is loaded: `data` (n floats, from mef3__malloc) now
+ * belongs to the tile.  In the table it becomes most recently used and
+ * counts against the budget, least recently used tiles leaving until the
+ * budget holds; a tile larger than the whole budget leaves the table
+ * instead (evicting nothing).  The caller's pin stays.
  */
 void mef3__tcache_publish(mef3__tcache *c, mef3__tile *t, float *data, size_t n,
                           int prefetched);

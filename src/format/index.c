@@ -8,6 +8,7 @@
 #include "mef3pool/format.h"
 #include "util/bytes.h"
 #include "util/error.h"
+#include "util/alloc.h"
 
 int mef3_index_parse(mef3_index_entry **out, size_t *n,
                      mef3_universal_header *uh_out, const uint8_t *buf,
@@ -31,7 +32,7 @@ int mef3_index_parse(mef3_index_entry **out, size_t *n,
   if (uh.body_crc != 0 && mef3_crc32(buf + MEF3_UH_BYTES, body) != uh.body_crc)
     return mef3__error_at(MEF3_ECRC, path, MEF3_UH_BYTES,
                           "index body CRC mismatch");
-  mef3_index_entry *e = count ? calloc(count, sizeof *e) : NULL;
+  mef3_index_entry *e = count ? mef3__calloc(count, sizeof *e) : NULL;
   if (count && !e)
     return mef3__error(MEF3_ENOMEM, "%s: cannot allocate %zu index entries",
                        path ? path : "<buffer>", count);
@@ -68,7 +69,7 @@ int mef3_index_parse(mef3_index_entry **out, size_t *n,
     }
   }
   if (rc) {
-    free(e);
+    mef3__free(e);
     return rc;
   }
   if (uh_out)

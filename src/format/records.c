@@ -13,15 +13,16 @@
 #include "mef3pool/format.h"
 #include "util/bytes.h"
 #include "util/error.h"
+#include "util/alloc.h"
 
 void mef3_records_free(mef3_record *r, size_t n) {
   if (!r)
     return;
   for (size_t i = 0; i < n; i++) {
-    free(r[i].body);
-    free(r[i].text);
+    mef3__free(r[i].body);
+    mef3__free(r[i].text);
   }
-  free(r);
+  mef3__free(r);
 }
 
 /* A NUL-terminated copy of at most `len` bytes of a string field. */
@@ -29,7 +30,7 @@ static char *dup_field(const uint8_t *p, size_t len) {
   size_t n = 0;
   while (n < len && p[n])
     n++;
-  char *s = malloc(n + 1);
+  char *s = mef3__malloc(n + 1);
   if (s) {
     memcpy(s, p, n);
     s[n] = '\0';
@@ -112,7 +113,7 @@ int mef3_records_parse(mef3_record **out, size_t *n_out, const uint8_t *buf,
     }
     if (n == cap) {
       size_t nc = cap ? cap * 2 : 16;
-      mef3_record *nr = realloc(recs, nc * sizeof *nr);
+      mef3_record *nr = mef3__realloc(recs, nc * sizeof *nr);
       if (!nr) {
         rc = mef3__error(MEF3_ENOMEM, "cannot allocate records");
         goto fail;
@@ -131,7 +132,7 @@ int mef3_records_parse(mef3_record **out, size_t *n_out, const uint8_t *buf,
     r->body_bytes = bytes;
     r->time = ld_i64(h + 16);
     r->segment = -1;
-    r->body = malloc(bytes ? bytes : 1);
+    r->body = mef3__malloc(bytes ? bytes : 1);
     if (!r->body) {
       rc = mef3__error(MEF3_ENOMEM, "cannot allocate a record body");
       goto fail;

@@ -47,6 +47,7 @@
 #include "pool/shm.h"
 #include "util/error.h"
 #include "util/strmap.h"
+#include "util/alloc.h"
 
 extern char **environ;
 
@@ -165,10 +166,10 @@ static void finfo_free(finfo *fi) {
   if (!fi)
     return;
   for (size_t i = 0; i < fi->n; i++)
-    free(fi->names[i]);
-  free(fi->names);
-  free(fi->fs);
-  free(fi);
+    mef3__free(fi->names[i]);
+  mef3__free(fi->names);
+  mef3__free(fi->fs);
+  mef3__free(fi);
 }
 
 static void job_free(job *j) {
@@ -176,14 +177,14 @@ static void job_free(job *j) {
     return;
   mef3__buf_free(&j->body);
   mef3__region_free(&j->info_region);
-  free(j->path);
-  free(j);
+  mef3__free(j->path);
+  mef3__free(j);
 }
 
 /* ---- futures ---- */
 
 static mef3_future *future_new(mef3_pool *p, fut_kind kind) {
-  mef3_future *f = calloc(1, sizeof *f);
+  mef3_future *f = mef3__calloc(1, sizeof *f);
   if (!f)
     return NULL;
   pthread_condattr_t ca;
@@ -191,7 +192,7 @@ static mef3_future *future_new(mef3_pool *p, fut_kind kind) {
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   if (pthread_mutex_init(&f->mu, NULL) || pthread_cond_init(&f->cv, &ca)) {
     pthread_condattr_destroy(&ca);
-    free(f);
+    mef3__free(f);
     return NULL;
   }
   pthread_condattr_destroy(&ca);
@@ -205,11 +206,11 @@ static mef3_future *future_new(mef3_pool *p, fut_kind kind) {
 
 static void future_release_fields(mef3_future *f) {
   for (size_t i = 0; i < f->n_names; i++)
-    free(f->names[i]);
-  free(f->names);
+    mef3__free(f->names[i]);
+  mef3__free(f->names);
   f->names = NULL;
   f->n_names = 0;
-  free(f->path);
+  mef3__free(f->path);
   f->path = NULL;
 }
 
@@ -220,7 +221,7 @@ static void future_unref(mef3_future *f) {
   future_release_fields(f);
   pthread_mutex_destroy(&f->mu);
   pthread_cond_destroy(&f->cv);
-  free(f);
+  mef3__free(f);
 }
 
 /*
@@ -425,10 +426,10 @@ void mef3_future_free(mef3_future *f) {
 
 static char *find_worker(const char *opt) {
   if (opt)
-    return access(opt, X_OK) == 0 ? strdup(opt) : NULL;
+    return access(opt, X_OK) == 0 ? mef3__strdup(opt) : NULL;
   const char *env = getenv("MEF3POOL_WORKER");
   if (env && *env)
-    return access(env, X_OK) == 0 ? strdup(env) : NULL;
+    return access(env, X_OK) == 0 ? mef3__strdup(env) : NULL;
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 64);
   if (n > 0) {
@@ -440,14 +441,14 @@ static char *find_worker(const char *opt) {
        * installed copy moved to another prefix still finds its worker */
       strcpy(slash + 1, "mef3pool-worker");
       if (access(self, X_OK) == 0)
-        return strdup(self);
+        return mef3__strdup(self);
       strcpy(slash + 1, "../libexec/mef3pool/mef3pool-worker");
       if (access(self, X_OK) == 0)
-        return strdup(self);
+        return mef3__strdup(self);
     }
   }
   if (access(MEF3_WORKER_INSTALL_PATH, X_OK) == 0)
-    return strdup(MEF3_WORKER_INSTALL_PATH);
+    return mef3__strdup(MEF3_WORKER_INSTALL_PATH);
   return NULL;
 }
 
@@ -541,7 +542,7 @@ static int worker_has_slab(pworker *w, uint32_t id) {
 static int worker_note_slab(pworker *w, uint32_t id) {
   if (w->n_slabs == w->cap_slabs) {
     size_t nc = w->cap_slabs ? w->cap_slabs * 2 : 8;
-    uint32_t *ns = realloc(w->slabs, nc * sizeof *ns);
+    uint32_t *ns = mef3__realloc(w->slabs, nc * sizeof *ns);
     if (!ns)
       return -1;
     w->slabs = ns;
@@ -609,14 +610,14 @@ static int ensure_thread_locked(mef3_pool *p) {
 /* An INFO job for `path` (pool locked), targeted at worker `target`. */
 static job *info_job_locked(mef3_pool *p, const char *path, int target,
                             mef3_future *fut, size_t bytes) {
-  job *j = calloc(1, sizeof *j);
+  job *j = mef3__calloc(1, sizeof *j);
   if (!j)
     return NULL;
   j->type = MSG_INFO;
   j->id = ++p->next_id;
   j->fut = fut;
   j->target = target;
-  j->path = strdup(path);
+  j->path = mef3__strdup(path);
   if (!j->path || mef3__shm_alloc(&p->shm, bytes, &j->info_region)) {
     job_free(j);
     return NULL;
@@ -666,7 +667,7 @@ static int expand_window_locked(mef3_pool *p, mef3_future *f, const finfo *fi) {
     groups = f->n_names;
   if (groups < 1)
     groups = 1;
-  job **made = calloc(groups, sizeof *made);
+  job **made = mef3__calloc(groups, sizeof *made);
   size_t nm = 0;
   if (!made)
     return mef3__error(MEF3_ENOMEM, "out of memory");
@@ -675,7 +676,7 @@ static int expand_window_locked(mef3_pool *p, mef3_future *f, const finfo *fi) {
     size_t b = group_start(f->n_names, groups, g + 1);
     if (a == b)
       continue;
-    job *j = calloc(1, sizeof *j);
+    job *j = mef3__calloc(1, sizeof *j);
     if (!j)
       goto nomem;
     made[nm++] = j;
@@ -699,12 +700,12 @@ static int expand_window_locked(mef3_pool *p, mef3_future *f, const finfo *fi) {
   f->parts_left = (int)nm;
   for (size_t i = 0; i < nm; i++)
     enqueue_locked(p, made[i]);
-  free(made);
+  mef3__free(made);
   return 0;
 nomem:
   for (size_t i = 0; i < nm; i++)
     job_free(made[i]);
-  free(made);
+  mef3__free(made);
   return mef3__error(MEF3_ENOMEM, "out of memory");
 }
 
@@ -715,11 +716,11 @@ static int parse_info(const uint8_t *p, size_t len, finfo **out) {
   uint32_t n = mef3__cur_u32(&c);
   if (c.bad || n > len)
     return MEF3_ECORRUPT;
-  finfo *fi = calloc(1, sizeof *fi);
+  finfo *fi = mef3__calloc(1, sizeof *fi);
   if (!fi)
     return MEF3_ENOMEM;
-  fi->names = calloc(n ? n : 1, sizeof *fi->names);
-  fi->fs = calloc(n ? n : 1, sizeof *fi->fs);
+  fi->names = mef3__calloc(n ? n : 1, sizeof *fi->names);
+  fi->fs = mef3__calloc(n ? n : 1, sizeof *fi->fs);
   if (!fi->names || !fi->fs) {
     finfo_free(fi);
     return MEF3_ENOMEM;
@@ -730,7 +731,7 @@ static int parse_info(const uint8_t *p, size_t len, finfo **out) {
     mef3__cur_u64(&c);
     mef3__cur_u64(&c);
     mef3__cur_u64(&c);
-    if (c.bad || !(fi->names[i] = strdup(name))) {
+    if (c.bad || !(fi->names[i] = mef3__strdup(name))) {
       fi->n = i;
       finfo_free(fi);
       return c.bad ? MEF3_ECORRUPT : MEF3_ENOMEM;
@@ -844,8 +845,8 @@ static void send_forgets(mef3_pool *p, forget_msg *list) {
       if (p->w[i].state != W_DOWN)
         send_frame(&p->w[i], &b, -1); /* a dead one shows in poll */
     mef3__buf_free(&b);
-    free(m->path);
-    free(m);
+    mef3__free(m->path);
+    mef3__free(m);
   }
 }
 
@@ -909,8 +910,8 @@ static int64_t now_ms(void) {
 
 static void *service(void *arg) {
   mef3_pool *p = arg;
-  struct pollfd *pf = calloc((size_t)p->nw + 1, sizeof *pf);
-  int *who = calloc((size_t)p->nw + 1, sizeof *who);
+  struct pollfd *pf = mef3__calloc((size_t)p->nw + 1, sizeof *pf);
+  int *who = mef3__calloc((size_t)p->nw + 1, sizeof *who);
   mef3__buf in = {0};
   int64_t stop_at = -1;
   if (!pf || !who)
@@ -1080,8 +1081,8 @@ static void *service(void *arg) {
     pthread_mutex_unlock(&p->mu);
   }
   mef3__buf_free(&in);
-  free(pf);
-  free(who);
+  mef3__free(pf);
+  mef3__free(who);
   return NULL;
 }
 
@@ -1110,18 +1111,18 @@ int mef3_pool_new(mef3_pool **out, const mef3_pool_options *opts) {
                        "$MEF3POOL_WORKER, next to the executable, %s)",
                        o.worker_path ? o.worker_path : "no option",
                        MEF3_WORKER_INSTALL_PATH);
-  mef3_pool *p = calloc(1, sizeof *p);
+  mef3_pool *p = mef3__calloc(1, sizeof *p);
   if (!p) {
-    free(wp);
+    mef3__free(wp);
     return mef3__error(MEF3_ENOMEM, "out of memory");
   }
   p->opts = o;
   p->worker_path = wp;
-  p->name = strdup(o.name ? o.name : "reader");
+  p->name = mef3__strdup(o.name ? o.name : "reader");
   p->opts.worker_path = NULL;
   p->opts.name = NULL;
   p->nw = o.max_workers;
-  p->w = calloc((size_t)p->nw, sizeof *p->w);
+  p->w = mef3__calloc((size_t)p->nw, sizeof *p->w);
   p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   p->ev_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   int ok = p->name && p->w && p->wake_fd >= 0 && p->ev_fd >= 0 &&
@@ -1135,10 +1136,10 @@ int mef3_pool_new(mef3_pool **out, const mef3_pool_options *opts) {
       close(p->wake_fd);
     if (p->ev_fd >= 0)
       close(p->ev_fd);
-    free(p->w);
-    free(p->name);
-    free(p->worker_path);
-    free(p);
+    mef3__free(p->w);
+    mef3__free(p->name);
+    mef3__free(p->worker_path);
+    mef3__free(p);
     return mef3__error(MEF3_ENOMEM, "cannot create the pool");
   }
   for (int i = 0; i < p->nw; i++) {
@@ -1178,7 +1179,7 @@ int mef3_pool_set_password(mef3_pool *p, const char *path,
                            const char *password) {
   if (!p || !path)
     return mef3__error(MEF3_EINVAL, "no pool or path");
-  char *pw = password && *password ? strdup(password) : NULL;
+  char *pw = password && *password ? mef3__strdup(password) : NULL;
   if (password && *password && !pw)
     return mef3__error(MEF3_ENOMEM, "out of memory");
   pthread_mutex_lock(&p->mu);
@@ -1192,10 +1193,10 @@ int mef3_pool_set_password(mef3_pool *p, const char *path,
   if (old) {
     for (volatile char *c = old; *c; c++)
       *c = 0;
-    free(old);
+    mef3__free(old);
   }
   if (rc) {
-    free(pw);
+    mef3__free(pw);
     return mef3__error(MEF3_ENOMEM, "out of memory");
   }
   /* Readers opened with the old password must go. */
@@ -1205,9 +1206,9 @@ int mef3_pool_set_password(mef3_pool *p, const char *path,
 int mef3_pool_forget(mef3_pool *p, const char *path) {
   if (!p || !path)
     return mef3__error(MEF3_EINVAL, "no pool or path");
-  forget_msg *m = calloc(1, sizeof *m);
-  if (!m || !(m->path = strdup(path))) {
-    free(m);
+  forget_msg *m = mef3__calloc(1, sizeof *m);
+  if (!m || !(m->path = mef3__strdup(path))) {
+    mef3__free(m);
     return mef3__error(MEF3_ENOMEM, "out of memory");
   }
   pthread_mutex_lock(&p->mu);
@@ -1219,8 +1220,8 @@ int mef3_pool_forget(mef3_pool *p, const char *path) {
   }
   pthread_mutex_unlock(&p->mu);
   if (!started) { /* no worker has ever run: nothing to forget */
-    free(m->path);
-    free(m);
+    mef3__free(m->path);
+    mef3__free(m);
   } else {
     wake(p->wake_fd);
   }
@@ -1240,7 +1241,7 @@ int mef3_pool_submit_tiles(mef3_future **out, mef3_pool *p, const char *path,
                        "%lld samples at %g Hz",
                        n, (long long)S, fs);
   mef3_future *f = future_new(p, K_TILES);
-  job *j = calloc(1, sizeof *j);
+  job *j = mef3__calloc(1, sizeof *j);
   int rc = MEF3_ENOMEM;
   if (!f || !j)
     goto fail;
@@ -1305,13 +1306,13 @@ static int submit_window(mef3_future **out, mef3_pool *p, const char *path,
   mef3_future *f = future_new(p, K_WINDOW);
   if (!f)
     return mef3__error(MEF3_ENOMEM, "out of memory");
-  f->path = strdup(path);
-  f->names = calloc(nch, sizeof *f->names);
+  f->path = mef3__strdup(path);
+  f->names = mef3__calloc(nch, sizeof *f->names);
   int rc = f->path && f->names ? 0 : MEF3_ENOMEM;
   for (size_t i = 0; !rc && i < nch; i++) {
     if (!channels[i])
       rc = MEF3_EINVAL;
-    else if (!(f->names[i] = strdup(channels[i])))
+    else if (!(f->names[i] = mef3__strdup(channels[i])))
       rc = MEF3_ENOMEM;
     else
       f->n_names = i + 1;
@@ -1446,7 +1447,7 @@ int mef3_pool_warmup(mef3_pool *p, const char *path, const char *channel,
   if (!p || !path)
     return mef3__error(MEF3_EINVAL, "missing argument");
   (void)channel; /* opening the reader reads every channel's metadata */
-  mef3_future **fs = calloc((size_t)p->nw, sizeof *fs);
+  mef3_future **fs = mef3__calloc((size_t)p->nw, sizeof *fs);
   if (!fs)
     return mef3__error(MEF3_ENOMEM, "out of memory");
   int rc = 0;
@@ -1487,7 +1488,7 @@ int mef3_pool_warmup(mef3_pool *p, const char *path, const char *channel,
       first = mef3__error(fs[i]->status, "%s", fs[i]->message);
     mef3_future_free(fs[i]);
   }
-  free(fs);
+  mef3__free(fs);
   return first;
 }
 
@@ -1520,7 +1521,7 @@ void mef3_pool_free(mef3_pool *p) {
   mef3_future **chunks = NULL;
   size_t nchunks = 0;
   if (p->chunks.used) {
-    chunks = calloc(p->chunks.used, sizeof *chunks);
+    chunks = mef3__calloc(p->chunks.used, sizeof *chunks);
     it = 0;
     while (chunks && mef3__strmap_next(&p->chunks, &it, &key, &val))
       chunks[nchunks++] = val;
@@ -1553,19 +1554,19 @@ void mef3_pool_free(mef3_pool *p) {
   }
   for (size_t i = 0; i < nchunks; i++)
     mef3_future_free(chunks[i]);
-  free(chunks);
+  mef3__free(chunks);
 
   if (p->thread_started) {
     wake(p->wake_fd);
     pthread_join(p->thread, NULL);
   }
   for (int i = 0; i < p->nw; i++)
-    free(p->w[i].slabs);
-  free(p->w);
+    mef3__free(p->w[i].slabs);
+  mef3__free(p->w);
   for (forget_msg *m = p->forgets, *nx; m; m = nx) {
     nx = m->next;
-    free(m->path);
-    free(m);
+    mef3__free(m->path);
+    mef3__free(m);
   }
   it = 0;
   while (mef3__strmap_next(&p->info, &it, &key, &val))
@@ -1575,14 +1576,14 @@ void mef3_pool_free(mef3_pool *p) {
   while (mef3__strmap_next(&p->passwords, &it, &key, &val)) {
     for (volatile char *c = val; *c; c++)
       *c = 0;
-    free(val);
+    mef3__free(val);
   }
   mef3__strmap_dispose(&p->passwords);
   mef3__shm_dispose(&p->shm);
   close(p->wake_fd);
   close(p->ev_fd);
   pthread_mutex_destroy(&p->mu);
-  free(p->worker_path);
-  free(p->name);
-  free(p);
+  mef3__free(p->worker_path);
+  mef3__free(p->name);
+  mef3__free(p);
 }

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include "util/alloc.h"
 
 static void reserve(mef3__buf *b, size_t more) {
   if (b->oom || b->len + more <= b->cap)
@@ -19,7 +20,7 @@ static void reserve(mef3__buf *b, size_t more) {
   size_t nc = b->cap ? b->cap : 256;
   while (nc < b->len + more)
     nc *= 2;
-  uint8_t *np = realloc(b->p, nc);
+  uint8_t *np = mef3__realloc(b->p, nc);
   if (!np) {
     b->oom = 1;
     return;
@@ -55,7 +56,7 @@ void mef3__buf_str(mef3__buf *b, const char *s) {
 }
 
 void mef3__buf_free(mef3__buf *b) {
-  free(b->p);
+  mef3__free(b->p);
   memset(b, 0, sizeof *b);
 }
 

@@ -24,6 +24,7 @@
 
 #include "mef3pool/common.h"
 #include "util/error.h"
+#include "util/alloc.h"
 
 #define PAGE 4096u
 
@@ -38,8 +39,8 @@ static void slab_destroy(mef3__slab *b) {
   munmap(b->base, b->size);
   close(b->fd);
   pthread_mutex_destroy(&b->mu);
-  free(b->free_list);
-  free(b);
+  mef3__free(b->free_list);
+  mef3__free(b);
 }
 
 static void slab_unref(mef3__slab *b) {
@@ -53,13 +54,13 @@ static void slab_unref(mef3__slab *b) {
 void mef3__shm_dispose(mef3__shm *s) {
   for (size_t i = 0; i < s->n_slabs; i++)
     slab_unref(s->slabs[i]);
-  free(s->slabs);
+  mef3__free(s->slabs);
   pthread_mutex_destroy(&s->mu);
   memset(s, 0, sizeof *s);
 }
 
 static mef3__slab *slab_new(uint32_t id, size_t size, int dedicated) {
-  mef3__slab *b = calloc(1, sizeof *b);
+  mef3__slab *b = mef3__calloc(1, sizeof *b);
   if (!b)
     return NULL;
   b->fd = memfd_create(dedicated ? "mef3pool-result" : "mef3pool-slab",
@@ -76,7 +77,7 @@ static mef3__slab *slab_new(uint32_t id, size_t size, int dedicated) {
   b->id = id;
   b->size = size;
   b->dedicated = dedicated;
-  b->free_list = malloc(sizeof *b->free_list * 8);
+  b->free_list = mef3__malloc(sizeof *b->free_list * 8);
   if (!b->free_list) {
     pthread_mutex_destroy(&b->mu);
     goto fail_map;
@@ -91,7 +92,7 @@ fail_map:
 fail_fd:
   close(b->fd);
 fail:
-  free(b);
+  mef3__free(b);
   return NULL;
 }
 
@@ -133,7 +134,7 @@ int mef3__shm_alloc(mef3__shm *s, size_t len, mef3__region *out) {
     if (!got) {
       if (s->n_slabs == s->cap_slabs) {
         size_t nc = s->cap_slabs ? s->cap_slabs * 2 : 4;
-        mef3__slab **ns = realloc(s->slabs, nc * sizeof *ns);
+        mef3__slab **ns = mef3__realloc(s->slabs, nc * sizeof *ns);
         if (!ns)
           goto nomem;
         s->slabs = ns;
@@ -199,7 +200,7 @@ void mef3__region_free(mef3__region *r) {
     if (!merged) {
       if (b->n_free == b->cap_free) {
         size_t nc = b->cap_free * 2;
-        mef3__range *nl = realloc(b->free_list, nc * sizeof *nl);
+        mef3__range *nl = mef3__realloc(b->free_list, nc * sizeof *nl);
         if (nl) {
           b->free_list = nl;
           b->cap_free = nc;

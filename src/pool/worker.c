@@ -25,6 +25,7 @@
 #include "mef3pool/reader.h"
 #include "pool/proto.h"
 #include "util/error.h"
+#include "util/alloc.h"
 
 typedef struct wreader {
   char *path;
@@ -56,12 +57,12 @@ static void wipe_free(char *s) {
     return;
   for (volatile char *p = s; *p; p++)
     *p = 0;
-  free(s);
+  mef3__free(s);
 }
 
 static void reader_drop(worker *w, size_t i) {
   mef3_reader_close(w->readers[i].r);
-  free(w->readers[i].path);
+  mef3__free(w->readers[i].path);
   wipe_free(w->readers[i].password);
   w->readers[i] = w->readers[--w->n_readers];
 }
@@ -91,11 +92,11 @@ static int get_reader(worker *w, const char *path, const char *pw,
     reader_drop(w, lru);
   }
   wreader *x = &w->readers[w->n_readers];
-  x->path = strdup(path);
-  x->password = strdup(pw);
+  x->path = mef3__strdup(path);
+  x->password = mef3__strdup(pw);
   if (!x->path || !x->password) {
-    free(x->path);
-    free(x->password);
+    mef3__free(x->path);
+    mef3__free(x->password);
     mef3_reader_close(r);
     return mef3__error(MEF3_ENOMEM, "out of memory");
   }
@@ -234,7 +235,7 @@ static int do_window(worker *w, mef3__cur *c, uint8_t *out, uint64_t cap,
   for (uint32_t k = 0; k < nch && !rc; k++) {
     const char *name = mef3__cur_str(c);
     if (c->bad) {
-      free(tmp);
+      mef3__free(tmp);
       return -1;
     }
     int ch = mef3_reader_find_channel(r, name);
@@ -252,7 +253,7 @@ static int do_window(worker *w, mef3__cur *c, uint8_t *out, uint64_t cap,
         row[i] = NAN;
     } else { /* a faster channel than the shortest: keep its first n */
       if (need > tmp_cap) {
-        float *nt = realloc(tmp, need * sizeof *nt);
+        float *nt = mef3__realloc(tmp, need * sizeof *nt);
         if (!nt) {
           rc = mef3__error(MEF3_ENOMEM, "out of memory");
           break;
@@ -266,7 +267,7 @@ static int do_window(worker *w, mef3__cur *c, uint8_t *out, uint64_t cap,
         memcpy(row, tmp, n * sizeof *row);
     }
   }
-  free(tmp);
+  mef3__free(tmp);
   *bytes = (uint64_t)n * 4 * nch;
   return rc;
 }
@@ -280,8 +281,8 @@ static int serve(worker *w, mef3__buf *in, int fd) {
     w->check_crc = (int)mef3__cur_u32(&c);
     if (w->max_readers < 1)
       w->max_readers = 1;
-    free(w->readers);
-    w->readers = calloc((size_t)w->max_readers, sizeof *w->readers);
+    mef3__free(w->readers);
+    w->readers = mef3__calloc((size_t)w->max_readers, sizeof *w->readers);
     return w->readers && !c.bad ? 0 : -1;
   case MSG_SLAB: {
     uint32_t id = mef3__cur_u32(&c);
@@ -295,7 +296,7 @@ static int serve(worker *w, mef3__buf *in, int fd) {
       return -1;
     if (w->n_slabs == w->cap_slabs) {
       size_t nc = w->cap_slabs ? w->cap_slabs * 2 : 8;
-      wslab *ns = realloc(w->slabs, nc * sizeof *ns);
+      wslab *ns = mef3__realloc(w->slabs, nc * sizeof *ns);
       if (!ns)
         return -1;
       w->slabs = ns;
@@ -353,7 +354,7 @@ int mef3_pool_worker_main(int fd) {
   w.sock = fd;
   w.max_readers = 64;
   w.check_crc = 1;
-  w.readers = calloc((size_t)w.max_readers, sizeof *w.readers);
+  w.readers = mef3__calloc((size_t)w.max_readers, sizeof *w.readers);
   if (!w.readers)
     return 1;
   mef3__buf in = {0};
@@ -370,10 +371,10 @@ int mef3_pool_worker_main(int fd) {
   }
   while (w.n_readers)
     reader_drop(&w, 0);
-  free(w.readers);
+  mef3__free(w.readers);
   while (w.n_slabs)
     drop_slab(&w, &w.slabs[0]);
-  free(w.slabs);
+  mef3__free(w.slabs);
   mef3__buf_free(&in);
   close(fd);
   return status;

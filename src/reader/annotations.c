@@ -12,6 +12,7 @@
 #include "reader/reader_impl.h"
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "util/alloc.h"
 
 #define MAX_RECORD_FILE_BYTES ((size_t)1 << 30)
 
@@ -30,7 +31,7 @@ static int add_file(rec_list *l, const char *dir, const mef3_keys *keys,
   size_t len = 0;
   int rc = mef3__read_file(&buf, &len, path, MAX_RECORD_FILE_BYTES);
   if (rc == MEF3_ENOTFOUND) {
-    free(path);
+    mef3__free(path);
     mef3_error_clear();
     return 0;
   }
@@ -38,15 +39,15 @@ static int add_file(rec_list *l, const char *dir, const mef3_keys *keys,
   size_t n = 0;
   if (!rc)
     rc = mef3_records_parse(&recs, &n, buf, len, keys, path);
-  free(buf);
-  free(path);
+  mef3__free(buf);
+  mef3__free(path);
   if (rc)
     return strict || rc == MEF3_ENOMEM ? rc : 0;
   if (l->n + n > l->cap) {
     size_t nc = l->cap ? l->cap : 16;
     while (nc < l->n + n)
       nc *= 2;
-    mef3_record *nv = realloc(l->v, nc * sizeof *nv);
+    mef3_record *nv = mef3__realloc(l->v, nc * sizeof *nv);
     if (!nv) {
       mef3_records_free(recs, n);
       return mef3__error(MEF3_ENOMEM, "out of memory");
@@ -64,7 +65,7 @@ static int add_file(rec_list *l, const char *dir, const mef3_keys *keys,
     r->segment = segment;
     l->v[l->n++] = *r;
   }
-  free(recs); /* the bodies and texts moved into l */
+  mef3__free(recs); /* the bodies and texts moved into l */
   return 0;
 }
 

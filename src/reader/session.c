@@ -23,6 +23,7 @@
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/timemath.h"
+#include "util/alloc.h"
 
 #define MAX_INDEX_FILE_BYTES ((size_t)1 << 31)
 #define MAX_RECORD_FILE_BYTES ((size_t)1 << 30)
@@ -32,15 +33,15 @@ static void free_channel(rd_channel *c) {
     rd_segment *g = &c->segs[s];
     if (g->fd >= 0)
       close(g->fd);
-    free(g->dir);
-    free(g->tdat_path);
+    mef3__free(g->dir);
+    mef3__free(g->tdat_path);
   }
-  free(c->segs);
-  free(c->blocks);
-  free(c->end_max);
-  free(c->contigua);
-  free(c->name);
-  free(c->path);
+  mef3__free(c->segs);
+  mef3__free(c->blocks);
+  mef3__free(c->end_max);
+  mef3__free(c->contigua);
+  mef3__free(c->name);
+  mef3__free(c->path);
 }
 
 void mef3_reader_close(mef3_reader *r) {
@@ -48,20 +49,20 @@ void mef3_reader_close(mef3_reader *r) {
     return;
   for (size_t i = 0; i < r->n_ch; i++)
     free_channel(&r->ch[i]);
-  free(r->ch);
+  mef3__free(r->ch);
   mef3_red_ctx_free(r->red);
-  free(r->io);
-  free(r->dec);
+  mef3__free(r->io);
+  mef3__free(r->dec);
   if (r->password) {
     /* do not leave the password in freed memory */
     volatile char *p = r->password;
     while (*p)
       *p++ = 0;
-    free(r->password);
+    mef3__free(r->password);
   }
-  free(r->path);
-  free(r->session_name);
-  free(r);
+  mef3__free(r->path);
+  mef3__free(r->session_name);
+  mef3__free(r);
 }
 
 /* Keys for one metadata file: reuse the session's password, validated
@@ -128,7 +129,7 @@ static int open_segment(mef3_reader *r, rd_channel *c, rd_segment *g,
                         MEF3_MIN_FS, MEF3_MAX_FS);
     goto done;
   }
-  free(buf);
+  mef3__free(buf);
   buf = NULL;
 
   struct stat st;
@@ -153,9 +154,9 @@ static int open_segment(mef3_reader *r, rd_channel *c, rd_segment *g,
   rc = mef3_index_parse(idx, n_idx, NULL, buf, len, 0, tidx);
   (void)tdat_len;
 done:
-  free(buf);
-  free(tmet);
-  free(tidx);
+  mef3__free(buf);
+  mef3__free(tmet);
+  mef3__free(tidx);
   (void)c;
   return rc;
 }
@@ -169,9 +170,9 @@ static int build_tables(rd_channel *c, mef3_index_entry **idx, size_t *n_idx) {
   size_t total = 0;
   for (size_t s = 0; s < c->n_segs; s++)
     total += n_idx[s];
-  c->blocks = calloc(total ? total : 1, sizeof *c->blocks);
-  c->end_max = calloc(total ? total : 1, sizeof *c->end_max);
-  c->contigua = calloc(total ? total : 1, sizeof *c->contigua);
+  c->blocks = mef3__calloc(total ? total : 1, sizeof *c->blocks);
+  c->end_max = mef3__calloc(total ? total : 1, sizeof *c->end_max);
+  c->contigua = mef3__calloc(total ? total : 1, sizeof *c->contigua);
   if (!c->blocks || !c->end_max || !c->contigua)
     return mef3__error(MEF3_ENOMEM, "%s: out of memory", c->path);
   double fs = c->segs[0].md.sampling_frequency;
@@ -367,9 +368,9 @@ static int open_channel(mef3_reader *r, rd_channel *c) {
     mef3__free_list(segs, n);
     return mef3__error(MEF3_ECORRUPT, "%s: channel has no segments", c->path);
   }
-  mef3_index_entry **idx = calloc(n, sizeof *idx);
-  size_t *n_idx = calloc(n, sizeof *n_idx);
-  c->segs = calloc(n, sizeof *c->segs);
+  mef3_index_entry **idx = mef3__calloc(n, sizeof *idx);
+  size_t *n_idx = mef3__calloc(n, sizeof *n_idx);
+  c->segs = mef3__calloc(n, sizeof *c->segs);
   if (!idx || !n_idx || !c->segs) {
     rc = mef3__error(MEF3_ENOMEM, "%s: out of memory", c->path);
     goto done;
@@ -399,9 +400,9 @@ static int open_channel(mef3_reader *r, rd_channel *c) {
 done:
   if (idx)
     for (size_t s = 0; s < n; s++)
-      free(idx[s]);
-  free(idx);
-  free(n_idx);
+      mef3__free(idx[s]);
+  mef3__free(idx);
+  mef3__free(n_idx);
   mef3__free_list(segs, n);
   return rc;
 }
@@ -422,7 +423,7 @@ int mef3_reader_open(mef3_reader **out, const char *path,
     return mef3__error(MEF3_ENOTFOUND,
                        "%s: not a MEF 3.0 session or channel directory", path);
   }
-  mef3_reader *r = calloc(1, sizeof *r);
+  mef3_reader *r = mef3__calloc(1, sizeof *r);
   if (!r)
     return mef3__error(MEF3_ENOMEM, "out of memory");
   mef3_reader_options defaults = MEF3_READER_OPTIONS_INIT;
@@ -431,10 +432,10 @@ int mef3_reader_open(mef3_reader **out, const char *path,
   if (!r->opts.max_open_data_files)
     r->opts.max_open_data_files = 64;
   int rc = 0;
-  r->path = strdup(path);
+  r->path = mef3__strdup(path);
   r->session_name = mef3__base_name(path);
   if (opts && opts->password && *opts->password &&
-      !(r->password = strdup(opts->password)))
+      !(r->password = mef3__strdup(opts->password)))
     rc = MEF3_ENOMEM;
   if (rc || !r->path || !r->session_name ||
       (rc = mef3_red_ctx_new(&r->red)) != 0) {
@@ -445,8 +446,8 @@ int mef3_reader_open(mef3_reader **out, const char *path,
   char **names = NULL;
   size_t n = 0;
   if (mef3__ends_with(r->path, ".timd") || mef3__ends_with(r->path, ".timd/")) {
-    names = calloc(1, sizeof *names);
-    if (names && (names[0] = strdup(r->path)))
+    names = mef3__calloc(1, sizeof *names);
+    if (names && (names[0] = mef3__strdup(r->path)))
       n = 1;
     else
       rc = mef3__error(MEF3_ENOMEM, "out of memory");
@@ -458,13 +459,14 @@ int mef3_reader_open(mef3_reader **out, const char *path,
     rc = mef3__error(MEF3_ENOTFOUND, "%s: no time-series channel (.timd) found",
                      path);
   if (!rc) {
-    r->ch = calloc(n, sizeof *r->ch);
+    r->ch = mef3__calloc(n, sizeof *r->ch);
     if (!r->ch)
       rc = mef3__error(MEF3_ENOMEM, "out of memory");
   }
   for (size_t i = 0; !rc && i < n; i++) {
     rd_channel *c = &r->ch[r->n_ch];
-    c->path = r->is_session ? mef3__join(r->path, names[i]) : strdup(names[i]);
+    c->path =
+        r->is_session ? mef3__join(r->path, names[i]) : mef3__strdup(names[i]);
     c->name = c->path ? mef3__base_name(c->path) : NULL;
     r->n_ch++;
     if (!c->path || !c->name) {

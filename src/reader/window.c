@@ -32,6 +32,7 @@
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/timemath.h"
+#include "util/alloc.h"
 
 #define GROUP_MAX_BYTES ((size_t)4 << 20)
 
@@ -160,7 +161,7 @@ static int grow(void **buf, size_t *cap, size_t need, size_t elem) {
   size_t nc = *cap ? *cap : 4096;
   while (nc < need)
     nc *= 2;
-  void *nb = realloc(*buf, nc * elem);
+  void *nb = mef3__realloc(*buf, nc * elem);
   if (!nb)
     return mef3__error(MEF3_ENOMEM, "cannot allocate %zu bytes", nc * elem);
   *buf = nb;

@@ -13,6 +13,7 @@
 
 #include "mef3pool/common.h"
 #include "util/error.h"
+#include "util/alloc.h"
 
 long long mef3__pread_full(int fd, void *buf, size_t len, uint64_t off) {
   size_t got = 0;
@@ -48,7 +49,7 @@ int mef3__read_file(uint8_t **out, size_t *len, const char *path, size_t max) {
                        (long long)st.st_size, max);
   }
   size_t n = (size_t)st.st_size;
-  uint8_t *buf = malloc(n ? n : 1);
+  uint8_t *buf = mef3__malloc(n ? n : 1);
   if (!buf) {
     close(fd);
     return mef3__error(MEF3_ENOMEM, "%s: cannot allocate %zu bytes", path, n);
@@ -57,7 +58,7 @@ int mef3__read_file(uint8_t **out, size_t *len, const char *path, size_t max) {
   int err = errno;
   close(fd);
   if (k < 0) {
-    free(buf);
+    mef3__free(buf);
     return mef3__error(MEF3_EIO, "%s: read failed: %s", path, strerror(err));
   }
   *out = buf;
@@ -86,7 +87,7 @@ int mef3__list_dir(char ***out, size_t *n_out, const char *dir,
       continue;
     if (n == cap) {
       size_t nc = cap ? cap * 2 : 16;
-      char **nn = realloc(names, nc * sizeof *nn);
+      char **nn = mef3__realloc(names, nc * sizeof *nn);
       if (!nn) {
         rc = MEF3_ENOMEM;
         break;
@@ -94,7 +95,7 @@ int mef3__list_dir(char ***out, size_t *n_out, const char *dir,
       names = nn;
       cap = nc;
     }
-    if (!(names[n] = strdup(e->d_name))) {
+    if (!(names[n] = mef3__strdup(e->d_name))) {
       rc = MEF3_ENOMEM;
       break;
     }
@@ -116,15 +117,15 @@ void mef3__free_list(char **names, size_t n) {
   if (!names)
     return;
   for (size_t i = 0; i < n; i++)
-    free(names[i]);
-  free(names);
+    mef3__free(names[i]);
+  mef3__free(names);
 }
 
 char *mef3__join(const char *a, const char *b) {
   size_t la = strlen(a), lb = strlen(b);
   while (la > 1 && a[la - 1] == '/')
     la--;
-  char *s = malloc(la + 1 + lb + 1);
+  char *s = mef3__malloc(la + 1 + lb + 1);
   if (!s)
     return NULL;
   memcpy(s, a, la);
@@ -148,7 +149,7 @@ char *mef3__base_name(const char *path) {
     }
   if (end == start)
     end = len;
-  char *s = malloc(end - start + 1);
+  char *s = mef3__malloc(end - start + 1);
   if (!s)
     return NULL;
   memcpy(s, path + start, end - start);
@@ -161,15 +162,15 @@ char *mef3__child_named(const char *dir, const char *ext) {
   if (!base)
     return NULL;
   size_t lb = strlen(base), le = strlen(ext);
-  char *name = malloc(lb + le + 1);
+  char *name = mef3__malloc(lb + le + 1);
   char *full = NULL;
   if (name) {
     memcpy(name, base, lb);
     memcpy(name + lb, ext, le + 1);
     full = mef3__join(dir, name);
   }
-  free(name);
-  free(base);
+  mef3__free(name);
+  mef3__free(base);
   return full;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "mef3pool/common.h"
+#include "util/alloc.h"
 
 static char tomb_marker;
 #define TOMB (&tomb_marker)
@@ -40,7 +41,7 @@ static int grow(mef3__strmap *m) {
   size_t nc = m->cap ? m->cap * 2 : 16;
   if (m->used * 4 < m->cap)
     nc = m->cap; /* mostly tombstones: rehash in place size */
-  mef3__strmap_slot *ns = calloc(nc, sizeof *ns);
+  mef3__strmap_slot *ns = mef3__calloc(nc, sizeof *ns);
   if (!ns)
     return MEF3_ENOMEM;
   for (size_t i = 0; i < m->cap; i++) {
@@ -52,7 +53,7 @@ static int grow(mef3__strmap *m) {
       j = (j + 1) & (nc - 1);
     ns[j] = *s;
   }
-  free(m->slots);
+  mef3__free(m->slots);
   m->slots = ns;
   m->cap = nc;
   m->tombs = 0;
@@ -72,7 +73,7 @@ int mef3__strmap_put(mef3__strmap *m, const char *key, void *value,
   }
   if ((m->used + m->tombs + 1) * 4 > m->cap * 3 && grow(m))
     return MEF3_ENOMEM;
-  char *k = strdup(key);
+  char *k = mef3__strdup(key);
   if (!k)
     return MEF3_ENOMEM;
   size_t mask = m->cap - 1;
@@ -92,7 +93,7 @@ void *mef3__strmap_del(mef3__strmap *m, const char *key) {
   if (!s)
     return NULL;
   void *v = s->value;
-  free(s->key);
+  mef3__free(s->key);
   s->key = TOMB;
   s->value = NULL;
   m->used--;
@@ -103,8 +104,8 @@ void *mef3__strmap_del(mef3__strmap *m, const char *key) {
 void mef3__strmap_dispose(mef3__strmap *m) {
   for (size_t i = 0; i < m->cap; i++)
     if (m->slots[i].key && m->slots[i].key != TOMB)
-      free(m->slots[i].key);
-  free(m->slots);
+      mef3__free(m->slots[i].key);
+  mef3__free(m->slots);
   memset(m, 0, sizeof *m);
 }
 

@@ -26,6 +26,7 @@
 
 #include "mef3pool/gen.h"
 #include "util/error.h"
+#include "util/alloc.h"
 
 #define DEFAULT_START 1609459200000000LL /* 2021-01-01T00:00:00Z */
 #define CHUNK_SECONDS 4.0
@@ -68,7 +69,7 @@ static int64_t slot_at(int64_t t, double fs) {
 static int make_gaps(slot_range **out, size_t *n_out, const mef3_gen_options *o,
                      int64_t n_slots) {
   size_t n = o->n_gaps + o->n_random_gaps, m = 0;
-  slot_range *g = calloc(n ? n : 1, sizeof *g);
+  slot_range *g = mef3__calloc(n ? n : 1, sizeof *g);
   if (!g)
     return mef3__error(MEF3_ENOMEM, "out of memory");
   uint64_t st = o->seed ^ 0x6761707300000000ull;
@@ -215,11 +216,11 @@ int mef3_gen_session(mef3_gen_result *out, const char *path,
 
   slot_range *gaps = NULL;
   size_t n_gaps = 0;
-  mef3_synth **syn = calloc(o->n_channels, sizeof *syn);
+  mef3_synth **syn = mef3__calloc(o->n_channels, sizeof *syn);
   size_t chunk = (size_t)ceil(CHUNK_SECONDS * o->fs);
   if (chunk < 1)
     chunk = 1;
-  double *buf = malloc(2 * o->n_channels * chunk * sizeof *buf);
+  double *buf = mef3__malloc(2 * o->n_channels * chunk * sizeof *buf);
   mef3_writer *w = NULL;
   int rc = (!syn || !buf) ? mef3__error(MEF3_ENOMEM, "out of memory") : 0;
   if (!rc)
@@ -353,9 +354,9 @@ int mef3_gen_session(mef3_gen_result *out, const char *path,
   if (syn)
     for (size_t c = 0; c < o->n_channels; c++)
       mef3_synth_free(syn[c]);
-  free(syn);
-  free(buf);
-  free(gaps);
+  mef3__free(syn);
+  mef3__free(buf);
+  mef3__free(gaps);
   res.n_gaps = n_gaps;
   if (out)
     *out = res;

@@ -34,6 +34,7 @@
 
 #include "mef3pool/gen.h"
 #include "util/error.h"
+#include "util/alloc.h"
 
 #define N_BANDS 5
 #define TWO_PI 6.283185307179586
@@ -156,7 +157,7 @@ int mef3_synth_new(mef3_synth **out, uint64_t seed, size_t channel,
   if (channel >= n_channels || !(fs > 0) || !isfinite(fs))
     return mef3__error(MEF3_EINVAL, "synth: channel %zu of %zu at %g Hz",
                        channel, n_channels, fs);
-  mef3_synth *s = calloc(1, sizeof *s);
+  mef3_synth *s = mef3__calloc(1, sizeof *s);
   if (!s)
     return mef3__error(MEF3_ENOMEM, "out of memory");
   s->fs = fs;
@@ -219,7 +220,7 @@ int mef3_synth_new(mef3_synth **out, uint64_t seed, size_t channel,
 }
 
 void mef3_synth_free(mef3_synth *s) {
-  free(s);
+  mef3__free(s);
 }
 
 /* Spike and slow wave, t in seconds since its start (surface negative). */

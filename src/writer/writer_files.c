@@ -33,6 +33,7 @@
 
 #include "util/error.h"
 #include "writer/writer_impl.h"
+#include "util/alloc.h"
 
 #define CRC_EMPTY 0xFFFFFFFFu /* the MEF CRC of no bytes */
 
@@ -80,7 +81,7 @@ int mef3__wfile_create(mef3__wfile *f, int dirfd, const char *dir,
   memset(f, 0, sizeof *f);
   f->fd = -1;
   size_t len = strlen(dir) + strlen(name) + 2;
-  f->path = malloc(len);
+  f->path = mef3__malloc(len);
   if (!f->path)
     return mef3__error(MEF3_ENOMEM, "out of memory");
   snprintf(f->path, len, "%s/%s", dir, name);
@@ -96,7 +97,7 @@ int mef3__wfile_create(mef3__wfile *f, int dirfd, const char *dir,
 int mef3__wfile_set_buffer(mef3__wfile *f, size_t cap) {
   if (!cap)
     return 0;
-  f->buf = malloc(cap);
+  f->buf = mef3__malloc(cap);
   if (!f->buf)
     return mef3__error(MEF3_ENOMEM, "%s: cannot allocate %zu bytes", f->path,
                        cap);
@@ -169,9 +170,9 @@ void mef3__wfile_close(mef3__wfile *f) {
   if (f->fd >= 0)
     close(f->fd);
   f->fd = -1;
-  free(f->path);
+  mef3__free(f->path);
   f->path = NULL;
-  free(f->buf);
+  mef3__free(f->buf);
   f->buf = NULL;
   f->buf_len = f->buf_cap = 0;
 }

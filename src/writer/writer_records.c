@@ -24,6 +24,7 @@
 #include "util/bytes.h"
 #include "util/error.h"
 #include "writer/writer_impl.h"
+#include "util/alloc.h"
 
 #define SEIZ_BYTES 1312
 #define SEIZ_CHANNEL_BYTES 272
@@ -35,9 +36,9 @@ int mef3__records_init(mef3__wrecords *r, mef3_writer *w, int dirfd,
   r->rdat.fd = r->ridx.fd = -1;
   r->dirfd = dirfd;
   r->segment_number = segment;
-  r->dir = strdup(dir);
-  r->base = strdup(base);
-  r->channel_name = strdup(channel);
+  r->dir = mef3__strdup(dir);
+  r->base = mef3__strdup(base);
+  r->channel_name = mef3__strdup(channel);
   if (!r->dir || !r->base || !r->channel_name)
     return mef3__error(MEF3_ENOMEM, "out of memory");
   return mef3__writer_uuid(w, r->level_uuid);
@@ -46,9 +47,9 @@ int mef3__records_init(mef3__wrecords *r, mef3_writer *w, int dirfd,
 void mef3__records_close(mef3__wrecords *r) {
   mef3__wfile_close(&r->rdat);
   mef3__wfile_close(&r->ridx);
-  free(r->dir);
-  free(r->base);
-  free(r->channel_name);
+  mef3__free(r->dir);
+  mef3__free(r->base);
+  mef3__free(r->channel_name);
   r->dir = r->base = r->channel_name = NULL;
 }
 
@@ -77,11 +78,11 @@ static int create_file(mef3_writer *w, mef3__wrecords *r, mef3__wfile *f,
   if (!rc) {
     /* Messages name the final file. */
     size_t len = strlen(r->dir) + strlen(name) + 2;
-    char *p = malloc(len);
+    char *p = mef3__malloc(len);
     if (!p)
       return mef3__error(MEF3_ENOMEM, "out of memory");
     snprintf(p, len, "%s/%s", r->dir, name);
-    free(f->path);
+    mef3__free(f->path);
     f->path = p;
   }
   if (!rc && w->opts.sync_mode != MEF3_SYNC_NONE)
@@ -116,7 +117,7 @@ static int add_record(mef3_writer *w, mef3__wrecords *r, const char *type,
   size_t padded = (len + 15) / 16 * 16;
   if (padded > UINT32_MAX - MEF3_RECORD_HEADER_BYTES)
     return mef3__error(MEF3_EINVAL, "record of %zu bytes is too long", len);
-  uint8_t *rec = malloc(MEF3_RECORD_HEADER_BYTES + padded);
+  uint8_t *rec = mef3__malloc(MEF3_RECORD_HEADER_BYTES + padded);
   if (!rec)
     return mef3__error(MEF3_ENOMEM, "out of memory");
   uint8_t *b = rec + MEF3_RECORD_HEADER_BYTES;
@@ -176,7 +177,7 @@ static int add_record(mef3_writer *w, mef3__wrecords *r, const char *type,
     if (rc)
       r->failed = rc;
   }
-  free(rec);
+  mef3__free(rec);
   return rc;
 }
 
@@ -223,7 +224,7 @@ int mef3_writer_add_seizure(mef3_writer *w, size_t ch, const mef3_seizure *s) {
   if (rc)
     return rc;
   size_t len = SEIZ_BYTES + s->n_channels * SEIZ_CHANNEL_BYTES;
-  uint8_t *b = calloc(1, len);
+  uint8_t *b = mef3__calloc(1, len);
   if (!b)
     return mef3__error(MEF3_ENOMEM, "out of memory");
   st_i64(b, on);
@@ -241,6 +242,6 @@ int mef3_writer_add_seizure(mef3_writer *w, size_t ch, const mef3_seizure *s) {
     st_i64(p + 264, off);
   }
   rc = add_record(w, r, "Seiz", on, b, len);
-  free(b);
+  mef3__free(b);
   return rc;
 }

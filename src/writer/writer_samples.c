@@ -26,6 +26,7 @@
 
 #include "util/error.h"
 #include "writer/writer_impl.h"
+#include "util/alloc.h"
 
 static int64_t slot_time(const wr_channel *c, int64_t k) {
   return c->anchor + (int64_t)llround((double)k * 1e6 / c->fs);
@@ -53,7 +54,7 @@ int mef3__channel_flush(mef3_writer *w, wr_channel *c) {
 
   size_t need = mef3_red_max_block_bytes(n);
   if (need > w->blk_cap) {
-    uint8_t *nb = realloc(w->blk, need);
+    uint8_t *nb = mef3__realloc(w->blk, need);
     if (!nb)
       return mef3__error(MEF3_ENOMEM, "out of memory");
     w->blk = nb;

@@ -37,6 +37,7 @@
 #include "util/bytes.h"
 #include "util/error.h"
 #include "writer/writer_impl.h"
+#include "util/alloc.h"
 
 #define DEFAULT_CHECKPOINT_BLOCKS 60
 #define MAX_NAME_BYTES 200
@@ -45,12 +46,12 @@
 /* Small helpers                                                       */
 
 static char *dup_or_empty(const char *s) {
-  return strdup(s ? s : "");
+  return mef3__strdup(s ? s : "");
 }
 
 static char *join2(const char *a, const char *b) {
   size_t len = strlen(a) + strlen(b) + 2;
-  char *s = malloc(len);
+  char *s = mef3__malloc(len);
   if (s)
     snprintf(s, len, "%s/%s", a, b);
   return s;
@@ -227,7 +228,7 @@ static void build_tmet(mef3_writer *w, wr_channel *c, const wr_segment *g,
 
 static int write_tmet(mef3_writer *w, wr_channel *c) {
   wr_segment *g = &c->seg;
-  uint8_t *m = malloc(MEF3_METADATA_BYTES);
+  uint8_t *m = mef3__malloc(MEF3_METADATA_BYTES);
   if (!m)
     return mef3__error(MEF3_ENOMEM, "out of memory");
   build_tmet(w, c, g, m);
@@ -255,7 +256,7 @@ static int write_tmet(mef3_writer *w, wr_channel *c) {
     rc = mef3__write_atomic(g->dirfd, g->dir, name, m, MEF3_METADATA_BYTES,
                             w->opts.sync_mode != MEF3_SYNC_NONE);
   }
-  free(m);
+  mef3__free(m);
   return rc;
 }
 
@@ -268,8 +269,8 @@ static void segment_free(wr_segment *g) {
   if (g->dirfd >= 0)
     close(g->dirfd);
   g->dirfd = -1;
-  free(g->dir);
-  free(g->base);
+  mef3__free(g->dir);
+  mef3__free(g->base);
   g->dir = g->base = NULL;
 }
 
@@ -288,7 +289,7 @@ static int segment_create(mef3_writer *w, wr_channel *c, int32_t number,
   snprintf(base, sizeof base, "%s-%06d", c->name, (int)number);
   snprintf(final, sizeof final, "%s.segd", base);
   snprintf(dname, sizeof dname, "%s%s", final, publish ? ".tmp" : "");
-  g->base = strdup(base);
+  g->base = mef3__strdup(base);
   g->dir = join2(c->dir, final);
   if (!g->base || !g->dir)
     return mef3__error(MEF3_ENOMEM, "out of memory");
@@ -427,7 +428,7 @@ int mef3_writer_open(mef3_writer **out, const char *path,
        (opts->gmt_offset < -86400 || opts->gmt_offset > 86400)))
     return mef3__error(MEF3_EINVAL, "%s: invalid writer options", path);
 
-  mef3_writer *w = calloc(1, sizeof *w);
+  mef3_writer *w = mef3__calloc(1, sizeof *w);
   if (!w)
     return mef3__error(MEF3_ENOMEM, "out of memory");
   w->dirfd = -1;
@@ -447,7 +448,7 @@ int mef3_writer_open(mef3_writer **out, const char *path,
   if (!w->opts.checkpoint_blocks)
     w->opts.checkpoint_blocks = DEFAULT_CHECKPOINT_BLOCKS;
   w->uuid_state = opts->uuid_seed;
-  w->path = strdup(path);
+  w->path = mef3__strdup(path);
   if (rc || !w->path) {
     mef3_writer_close(w);
     return mef3__error(MEF3_ENOMEM, "out of memory");
@@ -455,7 +456,7 @@ int mef3_writer_open(mef3_writer **out, const char *path,
   /* Session name: the last component without ".mefd". */
   const char *slash = strrchr(w->path, '/');
   const char *base = slash ? slash + 1 : w->path;
-  w->session_name = strndup(base, strlen(base) - 5);
+  w->session_name = mef3__strndup(base, strlen(base) - 5);
   if (!w->session_name || !*w->session_name) {
     rc = w->session_name
              ? mef3__error(MEF3_EINVAL, "%s: empty session name", path)
@@ -548,7 +549,7 @@ int mef3_writer_open(mef3_writer **out, const char *path,
   }
   if (w->opts.sync_mode != MEF3_SYNC_NONE) {
     int pfd = -1;
-    char *parent = strdup(w->path);
+    char *parent = mef3__strdup(w->path);
     if (parent) {
       char *s = strrchr(parent, '/');
       if (s == parent)
@@ -562,7 +563,7 @@ int mef3_writer_open(mef3_writer **out, const char *path,
         rc = mef3__sync_dir(pfd, parent);
         close(pfd);
       }
-      free(parent);
+      mef3__free(parent);
     }
     if (rc) {
       mef3_writer_close(w);
@@ -580,13 +581,13 @@ static void channel_free(wr_channel *c) {
   mef3__records_close(&c->rec);
   if (c->dirfd >= 0)
     close(c->dirfd);
-  free(c->pend);
-  free(c->name);
-  free(c->dir);
-  free(c->units);
-  free(c->description);
-  free(c->reference);
-  free(c);
+  mef3__free(c->pend);
+  mef3__free(c->name);
+  mef3__free(c->dir);
+  mef3__free(c->units);
+  mef3__free(c->description);
+  mef3__free(c->reference);
+  mef3__free(c);
 }
 
 int mef3_writer_close(mef3_writer *w) {
@@ -617,21 +618,21 @@ int mef3_writer_close(mef3_writer *w) {
   }
   for (size_t i = 0; i < w->n_ch; i++)
     channel_free(w->ch[i]);
-  free(w->ch);
+  mef3__free(w->ch);
   mef3__records_close(&w->rec);
   if (w->dirfd >= 0)
     close(w->dirfd);
   mef3_red_enc_ctx_free(w->enc);
-  free(w->blk);
+  mef3__free(w->blk);
   for (size_t i = 0; i < sizeof w->strings / sizeof *w->strings; i++)
-    free(w->strings[i]);
+    mef3__free(w->strings[i]);
   /* do not leave the keys in freed memory */
   volatile uint8_t *k = (volatile uint8_t *)&w->keys;
   for (size_t i = 0; i < sizeof w->keys; i++)
     k[i] = 0;
-  free(w->path);
-  free(w->session_name);
-  free(w);
+  mef3__free(w->path);
+  mef3__free(w->session_name);
+  mef3__free(w);
   return first;
 }
 
@@ -690,14 +691,14 @@ int mef3_writer_add_channel(size_t *out, mef3_writer *w,
                          o->name);
   if (w->n_ch == w->ch_cap) {
     size_t nc = w->ch_cap ? 2 * w->ch_cap : 16;
-    wr_channel **nv = realloc(w->ch, nc * sizeof *nv);
+    wr_channel **nv = mef3__realloc(w->ch, nc * sizeof *nv);
     if (!nv)
       return mef3__error(MEF3_ENOMEM, "out of memory");
     w->ch = nv;
     w->ch_cap = nc;
   }
 
-  wr_channel *c = calloc(1, sizeof *c);
+  wr_channel *c = mef3__calloc(1, sizeof *c);
   if (!c)
     return mef3__error(MEF3_ENOMEM, "out of memory");
   c->dirfd = -1;
@@ -713,7 +714,7 @@ int mef3_writer_add_channel(size_t *out, mef3_writer *w,
   c->notch = o->notch_filter;
   c->ac = o->ac_line_frequency;
   c->data_enc = enc;
-  c->name = strdup(o->name);
+  c->name = mef3__strdup(o->name);
   c->units = dup_or_empty(o->units_description);
   c->description =
       dup_or_empty(o->channel_description ? o->channel_description : o->name);
@@ -722,7 +723,7 @@ int mef3_writer_add_channel(size_t *out, mef3_writer *w,
   snprintf(final, sizeof final, "%s.timd", o->name);
   snprintf(tmp, sizeof tmp, "%s.tmp", final);
   c->dir = join2(w->path, final);
-  c->pend = malloc((size_t)c->block_samples * sizeof *c->pend);
+  c->pend = mef3__malloc((size_t)c->block_samples * sizeof *c->pend);
   if (!c->name || !c->units || !c->description || !c->reference || !c->dir ||
       !c->pend) {
     channel_free(c);
