@@ -23,6 +23,11 @@ typedef struct rd_segment {
   int64_t uh_start, uh_end; /* the metadata header's times, on disk */
   int64_t rto;              /* recording time offset of its times (or 0) */
   int32_t number;           /* segment number (metadata header; -1: none) */
+  uint32_t ident;           /* fingerprint of the metadata header's session,
+                               channel, segment number and level UUID: the
+                               index and data files must carry the same */
+  uint64_t data_ino;        /* the data file when last checked (0: never) */
+  int64_t data_size, data_mtime_ns;
 } rd_segment;
 
 typedef struct rd_channel {
@@ -59,5 +64,12 @@ struct mef3_reader {
 
 /* Make sure the data file of `s` is open; returns 0 or an error. */
 int mef3__reader_data_fd(mef3_reader *r, rd_segment *s);
+
+/* With the data file of `s` open: check that it is this segment's (its
+ * universal header, when it has one that parses, names the same session,
+ * channel, segment and level UUID as the metadata).  Checked again only
+ * when the file's inode, size or modification time has changed.  Returns
+ * 0 or MEF3_ECORRUPT naming the file (it is closed). */
+int mef3__reader_data_check(mef3_reader *r, rd_segment *s);
 
 #endif

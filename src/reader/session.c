@@ -76,6 +76,33 @@ static int keys_for(mef3_reader *r, mef3_keys *keys,
   return rc;
 }
 
+/* What makes a segment's three files one segment's: the session and
+ * channel names, the segment number and the level UUID of their universal
+ * headers (every writer we know sets them alike; a file of another
+ * segment or recording differs in one of them). */
+static uint32_t uh_ident(const mef3_universal_header *uh) {
+  uint8_t num[4];
+  memcpy(num, &uh->segment_number, 4);
+  uint32_t c = mef3_crc32((const uint8_t *)uh->session_name,
+                          strnlen(uh->session_name, 256) + 1);
+  c = mef3_crc32_update(c, (const uint8_t *)uh->channel_name,
+                        strnlen(uh->channel_name, 256) + 1);
+  c = mef3_crc32_update(c, num, 4);
+  return mef3_crc32_update(c, uh->level_uuid, 16);
+}
+
+static int foreign_file(const char *path, const mef3_universal_header *uh,
+                        const char *kind) {
+  return mef3__error_at(MEF3_ECORRUPT, path, 0,
+                        "%s belongs to session \"%.64s\", channel \"%.64s\", "
+                        "segment %d (level UUID %02x%02x%02x%02x...), not to "
+                        "the segment its metadata file describes",
+                        kind, uh->session_name, uh->channel_name,
+                        (int)uh->segment_number, uh->level_uuid[0],
+                        uh->level_uuid[1], uh->level_uuid[2],
+                        uh->level_uuid[3]);
+}
+
 static int open_segment(mef3_reader *r, rd_channel *c, rd_segment *g,
                         mef3_index_entry **idx, size_t *n_idx) {
   uint8_t *buf = NULL;
@@ -107,6 +134,7 @@ static int open_segment(mef3_reader *r, rd_channel *c, rd_segment *g,
   if (rc)
     goto done;
   g->number = uh.segment_number >= 0 ? uh.segment_number : -1;
+  g->ident = uh_ident(&uh);
   g->uh_start = uh.start_time;
   g->uh_end = uh.end_time;
   rc = mef3_metadata_parse(&g->md, NULL, buf, len, &g->keys, tmet);
@@ -151,7 +179,10 @@ static int open_segment(mef3_reader *r, rd_channel *c, rd_segment *g,
                    g->md.recording_time_offset != MEF3_UUTC_NO_ENTRY
                ? g->md.recording_time_offset
                : 0;
-  rc = mef3_index_parse(idx, n_idx, NULL, buf, len, 0, tidx);
+  mef3_universal_header iuh;
+  rc = mef3_index_parse(idx, n_idx, &iuh, buf, len, 0, tidx);
+  if (!rc && uh_ident(&iuh) != g->ident) /* the entries are freed later */
+    rc = foreign_file(tidx, &iuh, "index file");
   (void)tdat_len;
 done:
   mef3__free(buf);
@@ -567,4 +598,37 @@ int mef3__reader_data_fd(mef3_reader *r, rd_segment *s) {
                        "%s: cannot open: %s", s->tdat_path, strerror(errno));
   r->open_fds++;
   return 0;
+}
+
+int mef3__reader_data_check(mef3_reader *r, rd_segment *s) {
+  struct stat st;
+  if (fstat(s->fd, &st) != 0)
+    return 0; /* the reads will say what is wrong */
+  int64_t mt = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+  if (s->data_ino == (uint64_t)st.st_ino && s->data_size == st.st_size &&
+      s->data_mtime_ns == mt)
+    return 0;
+  s->data_ino = (uint64_t)st.st_ino;
+  s->data_size = (int64_t)st.st_size;
+  s->data_mtime_ns = mt;
+  /* A header that does not parse (damaged, a file cut short) is left to
+   * the blocks' own checks. */
+  uint8_t h[MEF3_UH_BYTES];
+  mef3_universal_header uh;
+  if (mef3__pread_full(s->fd, h, sizeof h, 0) != (long long)sizeof h)
+    return 0;
+  if (!r->opts.check_file_crc)
+    memset(h, 0, 4);
+  if (mef3_uh_parse(&uh, h, sizeof h, "tdat", s->tdat_path) != 0) {
+    mef3_error_clear();
+    return 0;
+  }
+  if (uh_ident(&uh) == s->ident)
+    return 0;
+  int rc = foreign_file(s->tdat_path, &uh, "data file");
+  close(s->fd);
+  s->fd = -1;
+  s->data_ino = 0;
+  r->open_fds--;
+  return rc;
 }

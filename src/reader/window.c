@@ -227,6 +227,8 @@ static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
       return rc;
     long long got = -1;
     int io_err = mef3__reader_data_fd(r, g);
+    if (!io_err)
+      io_err = mef3__reader_data_check(r, g);
     if (!io_err) {
       if ((rc = grow((void **)&r->io, &r->io_cap, bytes, 1)) != 0)
         return rc;
