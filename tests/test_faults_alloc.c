@@ -24,10 +24,12 @@
 
 /* ---- the failing allocator ---- */
 
-static long calls;   /* allocations attempted since the hook was set */
-static long fail_at; /* the one that fails (0: none) */
-static long live;    /* allocations not yet freed */
-static long failed;  /* allocations refused */
+/* Atomic: the library allocates from its own threads too (the file
+ * manager's reserve of tile memory is filled by one). */
+static _Atomic long calls;   /* allocations attempted since the hook was set */
+static _Atomic long fail_at; /* the one that fails (0: none) */
+static _Atomic long live;    /* allocations not yet freed */
+static _Atomic long failed;  /* allocations refused */
 
 static int refuse(void) {
   if (++calls == fail_at) {

@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 
 #include "files/tile_cache.h"
+#include "files/tilemem.h"
 #include "mef3pool/files.h"
 #include "mef3pool/pool.h"
 #include "mef3pool/reader.h"
@@ -99,6 +100,7 @@ struct mef3_files {
   _Atomic uint64_t reads, pool_tiles, local_tiles, prefetch_failed;
 
   mef3__tcache cache;
+  mef3__tilemem tmem; /* new tiles' memory, touched ahead (tilemem.h) */
 
   /* prefetch bookkeeping and the thread lane */
   pthread_mutex_t pf_mu;
