@@ -63,24 +63,23 @@ static void setup_tree(void) {
   REQUIRE(tu_system("cp -a '%s' '%s/o.mefd'", a, outside) == 0);
   REQUIRE(tu_system("echo secret > '%s/secret'", outside) == 0);
   const char *seg = "ch01.timd/ch01-000000.segd";
-  REQUIRE(tu_system(
-              "cd '%s' && mkdir sub sneaky.mefd && "
-              "ln -s a.mefd in.mefd && "                    /* stays in */
-              "ln -s '%s/o.mefd' out.mefd && "              /* absolute */
-              "ln -s ../'%s' outrel.mefd && "               /* relative */
-              "ln -s '%s/secret' outfile && "               /* a file */
-              "ln -s sub/hop1.mefd chain.mefd && "          /* a chain */
-              "ln -s hop2.mefd sub/hop1.mefd && "
-              "ln -s '%s/o.mefd' sub/hop2.mefd && "
-              "ln -s '%s/o.mefd/ch01.timd' sneaky.mefd/ch01.timd && "
-              "cp -a a.mefd deep.mefd && rm -r deep.mefd/%s && "
-              "ln -s '%s/o.mefd/%s' deep.mefd/%s && "       /* a segment */
-              "cp -a a.mefd file.mefd && "                  /* a data file */
-              "ln -sf '%s/o.mefd/%s/ch01-000000.tdat' "
-              "file.mefd/%s/ch01-000000.tdat && "
-              "cp -a a.mefd swap.mefd && cp -a a.mefd chswap.mefd",
-              root, outside, strrchr(outside, '/') + 1, outside, outside,
-              outside, seg, outside, seg, seg, outside, seg, seg) == 0);
+  REQUIRE(tu_system("cd '%s' && mkdir sub sneaky.mefd && "
+                    "ln -s a.mefd in.mefd && "           /* stays in */
+                    "ln -s '%s/o.mefd' out.mefd && "     /* absolute */
+                    "ln -s ../'%s' outrel.mefd && "      /* relative */
+                    "ln -s '%s/secret' outfile && "      /* a file */
+                    "ln -s sub/hop1.mefd chain.mefd && " /* a chain */
+                    "ln -s hop2.mefd sub/hop1.mefd && "
+                    "ln -s '%s/o.mefd' sub/hop2.mefd && "
+                    "ln -s '%s/o.mefd/ch01.timd' sneaky.mefd/ch01.timd && "
+                    "cp -a a.mefd deep.mefd && rm -r deep.mefd/%s && "
+                    "ln -s '%s/o.mefd/%s' deep.mefd/%s && " /* a segment */
+                    "cp -a a.mefd file.mefd && "            /* a data file */
+                    "ln -sf '%s/o.mefd/%s/ch01-000000.tdat' "
+                    "file.mefd/%s/ch01-000000.tdat && "
+                    "cp -a a.mefd swap.mefd && cp -a a.mefd chswap.mefd",
+                    root, outside, strrchr(outside, '/') + 1, outside, outside,
+                    outside, seg, outside, seg, seg, outside, seg, seg) == 0);
   ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   REQUIRE(ino >= 0);
   watch_tree(outside);
@@ -98,9 +97,9 @@ static grpc_status_code raw_call(const char *addr, const char *method,
   grpc_channel_credentials_release(cred);
   grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
   grpc_slice m = grpc_slice_from_static_string(method);
-  grpc_call *call = grpc_channel_create_call(
-      ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, m, NULL, mef3__rpc_deadline(20000),
-      NULL);
+  grpc_call *call =
+      grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, m, NULL,
+                               mef3__rpc_deadline(20000), NULL);
   grpc_slice body = grpc_slice_from_copied_buffer((const char *)req, n);
   grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&body, 1), *in = NULL;
   grpc_slice_unref(body);
@@ -157,13 +156,12 @@ static size_t put_field(uint8_t *out, uint32_t f, const char *s, size_t len) {
 
 typedef struct {
   const char *path;
-  int open_rc; /* what OpenFile gives */
+  int open_rc;     /* what OpenFile gives */
   const char *why; /* in the message */
 } bad_path;
 
 /* Every call on `path` fails (or, for CloseFile, closes nothing). */
-static void refused_everywhere(mef3_client *c, const bad_path *b,
-                               int64_t t0) {
+static void refused_everywhere(mef3_client *c, const bad_path *b, int64_t t0) {
   char shown[80];
   snprintf(shown, sizeof shown, "%.60s%s", b->path,
            strlen(b->path) > 60 ? "..." : "");
@@ -181,8 +179,8 @@ static void refused_everywhere(mef3_client *c, const bad_path *b,
             shown, mef3_errname(rc), th_err());
   mef3_file_info_free(fi);
   mef3_signal *sig = NULL;
-  rc = mef3_client_read(c, b->path, NULL, 0, t0, t0 + 1000000, &sig, NULL,
-                        NULL);
+  rc =
+      mef3_client_read(c, b->path, NULL, 0, t0, t0 + 1000000, &sig, NULL, NULL);
   CHECK_MSG(rc == MEF3_ENOTFOUND || rc == MEF3_EINVAL, "read %s: %s (%s)",
             shown, mef3_errname(rc), th_err());
   CHECK(sig == NULL);
@@ -258,8 +256,8 @@ static void test_hostile_paths(const char *addr, int64_t t0) {
   }
 
   /* Odd spellings of a path inside name the same file. */
-  const char *same[] = {"a.mefd/", "a.mefd//", ".//a.mefd", "./a.mefd",
-                        "in.mefd", rroot /* replaced below */};
+  const char *same[] = {"a.mefd/",  "a.mefd//", ".//a.mefd",
+                        "./a.mefd", "in.mefd",  rroot /* replaced below */};
   char abs_a[PATH_MAX + 16];
   snprintf(abs_a, sizeof abs_a, "%s//a.mefd/", rroot);
   int already = -1;
@@ -267,8 +265,7 @@ static void test_hostile_paths(const char *addr, int64_t t0) {
   CHECK(already == 0);
   for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
     const char *p = i == 5 ? abs_a : same[i];
-    CHECK_MSG(mef3_client_open(c, p, NULL, NULL, &already) == 0 &&
-                  already == 1,
+    CHECK_MSG(mef3_client_open(c, p, NULL, NULL, &already) == 0 && already == 1,
               "open %s: %s", p, th_err());
   }
 
@@ -303,8 +300,8 @@ static void test_hostile_paths(const char *addr, int64_t t0) {
   CHECK(r == NULL);
   file_info_response__free_unpacked(r, NULL);
   mef3_signal *sig = NULL;
-  CHECK_RC(mef3_client_read(c, "a.mefd", NULL, 0, t0, t0 + 1000000, &sig,
-                            NULL, NULL),
+  CHECK_RC(mef3_client_read(c, "a.mefd", NULL, 0, t0, t0 + 1000000, &sig, NULL,
+                            NULL),
            0); /* the NUL close closed nothing */
   mef3_signal_free(sig);
   CHECK(outside_untouched("NUL bytes"));
@@ -327,8 +324,7 @@ static void test_hostile_paths(const char *addr, int64_t t0) {
 static int read_at(mef3_client *c, const char *path, int64_t t0, int from_s) {
   mef3_signal *sig = NULL;
   int64_t a = t0 + (int64_t)from_s * 1000000;
-  int rc = mef3_client_read(c, path, NULL, 0, a, a + 5000000, &sig, NULL,
-                            NULL);
+  int rc = mef3_client_read(c, path, NULL, 0, a, a + 5000000, &sig, NULL, NULL);
   CHECK(rc || (sig && sig->n_samples == 5 * 256));
   mef3_signal_free(sig);
   return rc;
@@ -355,8 +351,7 @@ static void test_replaced_after_open(const char *addr, int64_t t0) {
   int rc = read_at(c, "swap.mefd", t0, 130);
   CHECK_MSG(rc == MEF3_EINVAL && strstr(th_err(), "replaced since it was "
                                                   "opened"),
-            "read of a replaced session: %s (%s)", mef3_errname(rc),
-            th_err());
+            "read of a replaced session: %s (%s)", mef3_errname(rc), th_err());
   rc = read_at(c, "chswap.mefd", t0, 130);
   CHECK_MSG(rc == MEF3_EINVAL && strstr(th_err(), "symbolic link"),
             "read of a session whose channel was replaced: %s (%s)",
@@ -413,8 +408,7 @@ int main(void) {
   CHECK(outside_untouched("shutdown"));
 
   /* The same with decoding in the server's own threads. */
-  const char *inproc[] = {"--tile-duration-s=20", "--use-process-pool=0",
-                          NULL};
+  const char *inproc[] = {"--tile-duration-s=20", "--use-process-pool=0", NULL};
   REQUIRE(th_start(&srv, root, inproc) == 0);
   test_replaced_after_open(srv.addr, t0);
   test_still_healthy(srv.addr, t0);

@@ -88,8 +88,7 @@ static int children_of(pid_t pid, pid_t *out, int cap) {
     buf[k] = '\0';
     const char *rp = strrchr(buf, ')'); /* the name may hold spaces */
     long ppid = 0;
-    if (rp && sscanf(rp + 1, " %*c %ld", &ppid) == 1 && ppid == pid &&
-        n < cap)
+    if (rp && sscanf(rp + 1, " %*c %ld", &ppid) == 1 && ppid == pid && n < cap)
       out[n++] = (pid_t)p;
   }
   if (d)
@@ -119,8 +118,8 @@ static void check_processes(pid_t server) {
   /* ps, wide, every process, with environments (BSD `e`). */
   char out[PATH_MAX];
   snprintf(out, sizeof out, "%s/ps.txt", tu_scratch("ps"));
-  CHECK(tu_system("ps -e -ww -o pid,ppid,args > '%s' && ps eww -e >> '%s'",
-                  out, out) == 0);
+  CHECK(tu_system("ps -e -ww -o pid,ppid,args > '%s' && ps eww -e >> '%s'", out,
+                  out) == 0);
   CHECK(no_secret_in_file(out, "ps output"));
   size_t len;
   char *text = slurp(out, &len);
@@ -146,8 +145,7 @@ static void read_all(mef3_client *c, const char *path, const char *ch) {
     const char *one[] = {fi->channels[i].name};
     mef3_signal *sig = NULL;
     CHECK_MSG(mef3_client_read(c, path, one, 1, fi->channels[i].start_uutc,
-                               fi->channels[i].end_uutc, &sig, NULL,
-                               NULL) == 0,
+                               fi->channels[i].end_uutc, &sig, NULL, NULL) == 0,
               "%s %s: %s", path, one[0], th_err());
     CHECK(sig && sig->n_samples > 0);
     mef3_signal_free(sig);
@@ -163,13 +161,11 @@ int main(void) {
   const char *root = tu_scratch("root");
   REQUIRE(tu_system("cp -a '%s' '%s/enc.mefd' && cp -a '%s' '%s/enc2.mefd'",
                     tu_golden("sessions/d_encrypted.mefd"), root,
-                    tu_golden("sessions/d2_encrypted_blocks.mefd"),
-                    root) == 0);
+                    tu_golden("sessions/d2_encrypted_blocks.mefd"), root) == 0);
   th_server srv;
   /* Small tiles and the pool for every miss: the workers get the
    * passwords and decode with them. */
-  const char *extra[] = {"--tile-duration-s=5", "--min-parallel-tiles=1",
-                         NULL};
+  const char *extra[] = {"--tile-duration-s=5", "--min-parallel-tiles=1", NULL};
   REQUIRE(th_start(&srv, root, extra) == 0);
   mef3_client *c;
   REQUIRE(mef3_client_new(&c, srv.addr, NULL) == 0);
@@ -203,9 +199,9 @@ int main(void) {
   /* A read error on an encrypted file names no password either. */
   const char *bad[] = {"nope"};
   mef3_signal *sig = NULL;
-  CHECK_RC(mef3_client_read(c, "enc2.mefd", bad, 1, 0, 1000000, &sig, NULL,
-                            NULL),
-           MEF3_ENOTFOUND);
+  CHECK_RC(
+      mef3_client_read(c, "enc2.mefd", bad, 1, 0, 1000000, &sig, NULL, NULL),
+      MEF3_ENOTFOUND);
   CHECK(clean_error());
 
   /* While the workers hold the passwords. */

@@ -39,6 +39,7 @@
 #include <sys/stat.h>
 
 #include "files/files_impl.h"
+#include "util/alloc.h"
 
 /* 1 when `p` is `root` or below it (both canonical). */
 static int inside(const char *root, const char *p) {
@@ -148,8 +149,8 @@ struct mef3__files_tree {
 
 static void stamps_free(dstamps *s) {
   for (size_t i = 0; i < s->n; i++)
-    free(s->d[i].path);
-  free(s->d);
+    mef3__free(s->d[i].path);
+  mef3__free(s->d);
   memset(s, 0, sizeof *s);
 }
 
@@ -166,14 +167,14 @@ static int same_stat(const dstamp *a, const struct stat *st) {
 static int stamp(dstamps *s, const char *dir, const struct stat *st) {
   if (s->n == s->cap) {
     size_t nc = s->cap ? 2 * s->cap : 16;
-    dstamp *nd = realloc(s->d, nc * sizeof *nd);
+    dstamp *nd = mef3__realloc(s->d, nc * sizeof *nd);
     if (!nd)
       return mef3__error(MEF3_ENOMEM, "out of memory");
     s->d = nd;
     s->cap = nc;
   }
   dstamp *x = &s->d[s->n];
-  if (!(x->path = strdup(dir)))
+  if (!(x->path = mef3__strdup(dir)))
     return mef3__error(MEF3_ENOMEM, "out of memory");
   x->dev = st->st_dev;
   x->ino = st->st_ino;
@@ -226,12 +227,14 @@ static int walk(const char *root, const char *dir, int depth, dstamps *rec) {
 int mef3__files_tree_new(mef3__files_tree **out, const char *root,
                          const char *real) {
   *out = NULL;
-  mef3__files_tree *t = calloc(1, sizeof *t);
-  if (!t || !(t->root = strdup(root)) || !(t->real = strdup(real))) {
-    if (t) {
-      free(t->root);
-      free(t);
-    }
+  mef3__files_tree *t = mef3__calloc(1, sizeof *t);
+  if (!t)
+    return mef3__error(MEF3_ENOMEM, "out of memory");
+  pthread_mutex_init(&t->mu, NULL);
+  t->root = mef3__strdup(root);
+  t->real = mef3__strdup(real);
+  if (!t->root || !t->real) {
+    mef3__files_tree_free(t);
     return mef3__error(MEF3_ENOMEM, "out of memory");
   }
   struct stat st;
@@ -242,7 +245,6 @@ int mef3__files_tree_new(mef3__files_tree **out, const char *root,
     mef3__files_tree_free(t);
     return rc;
   }
-  pthread_mutex_init(&t->mu, NULL);
   *out = t;
   return 0;
 }
@@ -251,9 +253,10 @@ void mef3__files_tree_free(mef3__files_tree *t) {
   if (!t)
     return;
   stamps_free(&t->dirs);
-  free(t->root);
-  free(t->real);
-  free(t);
+  mef3__free(t->root);
+  mef3__free(t->real);
+  pthread_mutex_destroy(&t->mu);
+  mef3__free(t);
 }
 
 int mef3__files_tree_check(mef3__files_tree *t) {
@@ -269,8 +272,8 @@ int mef3__files_tree_check(mef3__files_tree *t) {
   int changed = 0;
   struct stat st;
   for (size_t i = 0; i < t->dirs.n && !changed; i++)
-    changed = stat(t->dirs.d[i].path, &st) != 0 ||
-              !same_stat(&t->dirs.d[i], &st);
+    changed =
+        stat(t->dirs.d[i].path, &st) != 0 || !same_stat(&t->dirs.d[i], &st);
   int rc = 0;
   if (changed) { /* walk again; keep the old record if this fails */
     dstamps fresh = {0};
