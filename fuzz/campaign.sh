@@ -40,9 +40,10 @@ for t in "$@"; do
     echo "$t: $((end - start)) s, ${runs:-?} runs, $cov, exit $rc" |
         tee -a "$work/summary.txt"
     if [ "$rc" -eq 0 ]; then
-        # Adds only inputs with new coverage; the committed files (and
-        # the names of the regression inputs) stay as they are.
-        "$bin" -merge=1 "$here/corpus/$t" "$scratch" \
+        # Adds only inputs reaching new edges (not new hit counts, which
+        # would add hundreds); the committed files (and the names of the
+        # regression inputs) stay as they are.
+        "$bin" -merge=1 -use_counters=0 "$here/corpus/$t" "$scratch" \
             >"$work/$t.merge.log" 2>&1
     else
         ls "$work" | grep "^$t-" | sed 's/^/  artifact: /' |
