@@ -109,8 +109,9 @@ typedef struct mef3_read_report {
  * Returns 0, MEF3_ENOTFOUND (no such path, or no time-series channel),
  * MEF3_EPASSWORD (wrong password, or none for encrypted metadata),
  * MEF3_ECORRUPT / MEF3_ECRC / MEF3_EUNSUPPORTED naming the file,
- * MEF3_EIO, MEF3_ENOMEM.  `*out` is the caller's; close it with
- * mef3_reader_close.  `opts` may be NULL for the defaults.
+ * MEF3_EIO, MEF3_ELIMIT (no descriptor left), MEF3_ENOMEM.  `*out` is the
+ * caller's; close it with mef3_reader_close.  `opts` may be NULL for the
+ * defaults.
  */
 MEF3_EXTERN int mef3_reader_open(mef3_reader **out, const char *path,
                                  const mef3_reader_options *opts);
@@ -163,10 +164,14 @@ MEF3_EXTERN int64_t mef3_window_samples(int64_t t0, int64_t t1, double fs);
  * slots; slots with no sample are NaN (MEF3_RED_NAN for MEF3_I32, and 0
  * in `valid` when given).  Stored NaN/±inf sentinels become NaN/±inf.
  * `out` holds `cap` samples of `type`; `*n_out` receives n.  A block that
- * fails its CRC, cannot be decoded or cannot be decrypted leaves NaN in
- * its slots and is listed in `report` (may be NULL); the read succeeds.
+ * fails its CRC, cannot be decoded or cannot be decrypted, or whose data
+ * file has gone or is too short, leaves NaN in its slots and is listed in
+ * `report` (may be NULL); the read succeeds.  A failure of the system
+ * rather than of the files fails the read (the output is then all NaN):
+ * MEF3_EIO (a read error, naming the data file and offset), MEF3_ELIMIT
+ * (no descriptor left to open a data file), MEF3_ENOMEM.
  * Returns 0, MEF3_EINVAL (t1 < t0, bad channel or type), MEF3_EBUFSIZE
- * (cap < n; *n_out is n), MEF3_EIO, MEF3_ENOMEM.
+ * (cap < n; *n_out is n), MEF3_EIO, MEF3_ELIMIT, MEF3_ENOMEM.
  */
 MEF3_EXTERN int mef3_reader_read_time(mef3_reader *r, size_t ch, int64_t t0,
                                       int64_t t1, mef3_sample_type type,
@@ -189,9 +194,11 @@ MEF3_EXTERN int64_t mef3_tile_samples(double seconds, double fs);
  * Read tile `b` of channel `ch` as float32 physical values into `out`
  * (exactly S samples): the tile's time window read with the window rule,
  * NaN-padded (or cut) to S.  `cs` and `fs` are the caller's view of the
- * channel (normally its start and rate).  A read error or a window
- * outside the recording gives an all-NaN tile and still returns 0 unless
- * `strict`; with `strict` the read's error is returned.
+ * channel (normally its start and rate).  A failed read (as in
+ * mef3_reader_read_time) or a window outside the recording gives an
+ * all-NaN tile and still returns 0 unless `strict`; with `strict` the
+ * read's error is returned (callers that keep tiles want this: a tile
+ * that failed for lack of memory is not a tile of NaN).
  */
 MEF3_EXTERN int mef3_reader_read_tile(mef3_reader *r, size_t ch, int64_t b,
                                       double fs, int64_t cs, int64_t S,

@@ -23,6 +23,16 @@
  * Shutdown cancels what is queued, lets running jobs finish (killing a
  * worker that does not finish within a grace period), closes every socket
  * and reaps every worker.
+ *
+ * Out of memory or descriptors.  The service thread never fails silently
+ * for memory: what it needs every time (poll set, input buffer, the
+ * CONFIG frame) is allocated when the pool is made, frames of bounded size
+ * are built on its stack, FORGET frames are built by the caller; the rest
+ * (a slab table that must grow, a channel table) fails the one request
+ * with MEF3_ENOMEM, and the worker stays.  A worker that cannot start (no
+ * descriptor for its socket) fails the work only it could do with the
+ * reason; one that exits because it ran out of memory or descriptors
+ * (proto.h) fails its request with MEF3_ENOMEM or MEF3_ELIMIT.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +56,7 @@
 #include "pool/proto.h"
 #include "pool/shm.h"
 #include "util/error.h"
+#include "util/fsutil.h"
 #include "util/strmap.h"
 #include "util/alloc.h"
 
@@ -109,6 +120,7 @@ typedef struct pworker {
   job *cur;
   uint32_t *slabs; /* ids of slabs this worker has mapped */
   size_t n_slabs, cap_slabs;
+  uint64_t served; /* requests answered since it started */
 } pworker;
 
 typedef struct finfo {
@@ -119,7 +131,7 @@ typedef struct finfo {
 
 typedef struct forget_msg {
   struct forget_msg *next;
-  char *path;
+  mef3__buf frame; /* the MSG_FORGET frame, built by the caller */
 } forget_msg;
 
 struct mef3_pool {
@@ -133,6 +145,13 @@ struct mef3_pool {
   int nw;
   int warm; /* start every worker even without work */
   int high; /* most workers that ran at once: the size to keep */
+  /* Workers that died before answering anything, in a row, and when the
+   * next one may start to keep the size (service thread only): a worker
+   * that cannot start (a broken program, a bad environment) is retried
+   * ever more slowly, not in a busy loop.  Work that waits starts a
+   * worker at once all the same. */
+  int early_deaths;
+  int64_t respawn_at;
   pthread_t thread;
   int thread_started;
   int stopping;
@@ -146,6 +165,11 @@ struct mef3_pool {
   forget_msg *forgets;
   uint32_t next_id;
   mef3_pool_stats st;
+  /* The service thread's own, allocated with the pool. */
+  struct pollfd *pfds;
+  int *pfd_worker;
+  mef3__buf in;
+  mef3__buf config; /* the MSG_CONFIG frame every new worker gets */
 };
 
 /* ---- small helpers ---- */
@@ -424,14 +448,15 @@ void mef3_future_free(mef3_future *f) {
 
 /* ---- workers ---- */
 
-static char *find_worker(const char *opt) {
+/* The worker program (see pool.h), or NULL when none is found; the
+ * string is `opt`, the environment's, the compiled-in one or `self`. */
+static const char *find_worker(const char *opt, char self[PATH_MAX]) {
   if (opt)
-    return access(opt, X_OK) == 0 ? mef3__strdup(opt) : NULL;
+    return access(opt, X_OK) == 0 ? opt : NULL;
   const char *env = getenv("MEF3POOL_WORKER");
   if (env && *env)
-    return access(env, X_OK) == 0 ? mef3__strdup(env) : NULL;
-  char self[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 64);
+    return access(env, X_OK) == 0 ? env : NULL;
+  ssize_t n = readlink("/proc/self/exe", self, PATH_MAX - 64);
   if (n > 0) {
     self[n] = '\0';
     char *slash = strrchr(self, '/');
@@ -441,14 +466,14 @@ static char *find_worker(const char *opt) {
        * installed copy moved to another prefix still finds its worker */
       strcpy(slash + 1, "mef3pool-worker");
       if (access(self, X_OK) == 0)
-        return mef3__strdup(self);
+        return self;
       strcpy(slash + 1, "../libexec/mef3pool/mef3pool-worker");
       if (access(self, X_OK) == 0)
-        return mef3__strdup(self);
+        return self;
     }
   }
   if (access(MEF3_WORKER_INSTALL_PATH, X_OK) == 0)
-    return mef3__strdup(MEF3_WORKER_INSTALL_PATH);
+    return MEF3_WORKER_INSTALL_PATH;
   return NULL;
 }
 
@@ -464,14 +489,18 @@ static int send_frame(pworker *w, mef3__buf *b, int fd) {
 static int spawn_worker(mef3_pool *p, pworker *w) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-    return mef3__error(MEF3_ELIMIT, "socketpair: %s", strerror(errno));
+    return mef3__error(errno == ENOMEM ? MEF3_ENOMEM : MEF3_ELIMIT,
+                       "%s pool: cannot start a worker: socketpair: %s",
+                       p->name, strerror(errno));
   int child = sv[1];
   if (child == 3) { /* dup2(3, 3) would leave close-on-exec set */
     child = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
     close(sv[1]);
     if (child < 0) {
+      int e = errno;
       close(sv[0]);
-      return mef3__error(MEF3_ELIMIT, "fcntl: %s", strerror(errno));
+      return mef3__error(MEF3_ELIMIT, "%s pool: cannot start a worker: %s",
+                         p->name, strerror(e));
     }
   }
   posix_spawn_file_actions_t fa;
@@ -496,35 +525,52 @@ static int spawn_worker(mef3_pool *p, pworker *w) {
   close(child);
   if (rc != 0) {
     close(sv[0]);
-    return mef3__error(MEF3_EWORKER, "cannot start %s: %s", p->worker_path,
-                       strerror(rc));
+    return mef3__error(
+        rc == EMFILE || rc == ENFILE || rc == EAGAIN ? MEF3_ELIMIT
+        : rc == ENOMEM                               ? MEF3_ENOMEM
+                                                     : MEF3_EWORKER,
+        "%s pool: cannot start %s: %s", p->name, p->worker_path, strerror(rc));
   }
   pthread_mutex_lock(&p->mu); /* stats read the workers' state */
   w->pid = pid;
   w->sock = sv[0];
   w->n_slabs = 0;
   w->cur = NULL;
+  w->served = 0;
   w->state = W_IDLE; /* a failed send shows up as a hang-up in poll */
   pthread_mutex_unlock(&p->mu);
-  mef3__buf b = {0};
-  mef3__buf_u32(&b, MSG_CONFIG);
-  mef3__buf_u32(&b, (uint32_t)p->opts.max_readers_per_worker);
-  mef3__buf_u32(&b, (uint32_t)(p->opts.check_block_crc != 0));
-  (void)send_frame(w, &b, -1);
-  mef3__buf_free(&b);
+  (void)send_frame(w, &p->config, -1);
   return 0;
 }
 
 /* Reap worker w (its socket is already closed or to be closed). */
+static int64_t now_ms(void);
+
+/* Reap worker w (its socket is already closed or to be closed): killed at
+ * once with `kill_it`, else given up to 2 s to finish exiting first (a
+ * worker that closed its socket is exiting, with a status that says why;
+ * a kill would overwrite it). */
 static int reap(mef3_pool *p, pworker *w, int kill_it) {
   int st = 0;
   if (w->sock >= 0)
     close(w->sock);
   w->sock = -1;
+  if (!kill_it) {
+    int64_t until = now_ms() + 2000;
+    pid_t r;
+    while ((r = waitpid(w->pid, &st, WNOHANG)) == 0 && now_ms() < until) {
+      struct timespec ts = {0, 1000000};
+      nanosleep(&ts, NULL);
+    }
+    kill_it = r == 0;
+    if (r == w->pid)
+      goto done;
+  }
   if (kill_it)
     kill(w->pid, SIGKILL);
   while (waitpid(w->pid, &st, 0) < 0 && errno == EINTR)
     ;
+done:
   pthread_mutex_lock(&p->mu);
   w->state = W_DOWN;
   pthread_mutex_unlock(&p->mu);
@@ -552,18 +598,22 @@ static int worker_note_slab(pworker *w, uint32_t id) {
   return 0;
 }
 
-/* Send job j to worker w (service thread): its slab first if needed. */
+/* Send job j to worker w (service thread): its slab first if needed.
+ * Returns 0, -1 when the worker is lost (a send failed), or MEF3_ENOMEM
+ * when the slab table cannot grow (nothing sent; the worker stays). */
 static int dispatch(pworker *w, job *j) {
   mef3__slab *s = j->slab;
   if (s->dedicated || !worker_has_slab(w, s->id)) {
-    mef3__buf b = {0};
+    /* Room to note the slab first: once sent, it must be remembered. */
+    if (!s->dedicated && worker_note_slab(w, s->id) != 0)
+      return MEF3_ENOMEM;
+    uint8_t space[32];
+    mef3__buf b = MEF3__BUF_ON(space);
     mef3__buf_u32(&b, MSG_SLAB);
     mef3__buf_u32(&b, s->id);
     mef3__buf_u64(&b, s->size);
     mef3__buf_u32(&b, (uint32_t)s->dedicated);
-    int rc = send_frame(w, &b, s->fd);
-    mef3__buf_free(&b);
-    if (rc != 0 || (!s->dedicated && worker_note_slab(w, s->id) != 0))
+    if (send_frame(w, &b, s->fd) != 0)
       return -1;
   }
   return send_frame(w, &j->body, -1);
@@ -607,18 +657,26 @@ static int ensure_thread_locked(mef3_pool *p) {
   return 0;
 }
 
-/* An INFO job for `path` (pool locked), targeted at worker `target`. */
+/* An INFO job for `path` (pool locked), targeted at worker `target`;
+ * NULL with the error set (MEF3_ENOMEM, or the shared memory's). */
 static job *info_job_locked(mef3_pool *p, const char *path, int target,
                             mef3_future *fut, size_t bytes) {
   job *j = mef3__calloc(1, sizeof *j);
-  if (!j)
+  if (!j) {
+    mef3__error(MEF3_ENOMEM, "%s: out of memory for a request", path);
     return NULL;
+  }
   j->type = MSG_INFO;
   j->id = ++p->next_id;
   j->fut = fut;
   j->target = target;
   j->path = mef3__strdup(path);
-  if (!j->path || mef3__shm_alloc(&p->shm, bytes, &j->info_region)) {
+  if (!j->path) {
+    mef3__error(MEF3_ENOMEM, "%s: out of memory for a request", path);
+    job_free(j);
+    return NULL;
+  }
+  if (mef3__shm_alloc(&p->shm, bytes, &j->info_region)) {
     job_free(j);
     return NULL;
   }
@@ -627,6 +685,7 @@ static job *info_job_locked(mef3_pool *p, const char *path, int target,
   mef3__buf_str(&j->body, path);
   mef3__buf_str(&j->body, password_locked(p, path));
   if (j->body.oom) {
+    mef3__error(MEF3_ENOMEM, "%s: out of memory for a request", path);
     job_free(j);
     return NULL;
   }
@@ -670,7 +729,7 @@ static int expand_window_locked(mef3_pool *p, mef3_future *f, const finfo *fi) {
   job **made = mef3__calloc(groups, sizeof *made);
   size_t nm = 0;
   if (!made)
-    return mef3__error(MEF3_ENOMEM, "out of memory");
+    return mef3__error(MEF3_ENOMEM, "%s: out of memory for a request", f->path);
   for (size_t g = 0; g < groups; g++) {
     size_t a = group_start(f->n_names, groups, g);
     size_t b = group_start(f->n_names, groups, g + 1);
@@ -706,7 +765,7 @@ nomem:
   for (size_t i = 0; i < nm; i++)
     job_free(made[i]);
   mef3__free(made);
-  return mef3__error(MEF3_ENOMEM, "out of memory");
+  return mef3__error(MEF3_ENOMEM, "%s: out of memory for a request", f->path);
 }
 
 /* ---- the service thread ---- */
@@ -747,6 +806,7 @@ static void info_done(mef3_pool *p, job *j, int rc, uint64_t bytes,
                       const char *msg) {
   finfo *fi = NULL;
   char buf[512];
+  snprintf(buf, sizeof buf, "%s", msg ? msg : "");
   if (rc == MEF3_EBUFSIZE && bytes > j->info_region.len &&
       bytes < ((uint64_t)1 << 30)) {
     /* The table did not fit: ask again with room for it. */
@@ -758,25 +818,26 @@ static void info_done(mef3_pool *p, job *j, int rc, uint64_t bytes,
       return;
     }
     pthread_mutex_unlock(&p->mu);
-    rc = MEF3_ENOMEM;
-    msg = "out of memory";
+    rc = mef3_error_last()->code;
+    snprintf(buf, sizeof buf, "%s", mef3_error_last()->message);
   }
   if (rc == 0) {
     rc = parse_info(j->info_region.ptr, (size_t)bytes, &fi);
     if (rc)
-      msg = "malformed channel table from a worker";
+      snprintf(buf, sizeof buf, "%s: %s", j->path,
+               rc == MEF3_ENOMEM ? "out of memory for its channel table"
+                                 : "malformed channel table from a worker");
   }
-  snprintf(buf, sizeof buf, "%s", msg ? msg : "");
   pthread_mutex_lock(&p->mu);
   mef3_future *w = NULL;
+  finfo *unkept = NULL;
   if (rc == 0) {
     void *old = NULL;
     if (mef3__strmap_put(&p->info, j->path, fi, &old) == 0)
       finfo_free(old);
-    else {
-      finfo_free(fi);
-      fi = NULL;
-    }
+    else /* no room to keep it: the waiting windows still use it, and
+            the next window of this file asks again */
+      unkept = fi;
   }
   w = mef3__strmap_del(&p->waiting, j->path);
   /* Expand the waiting windows now, or fail them. */
@@ -785,10 +846,8 @@ static void info_done(mef3_pool *p, job *j, int rc, uint64_t bytes,
     nx = f->next_waiting;
     f->next_waiting = NULL;
     int e = rc;
-    if (!e && fi)
+    if (!e)
       e = expand_window_locked(p, f, fi);
-    else if (!e)
-      e = MEF3_ENOMEM;
     if (e) {
       if (e != rc)
         snprintf(f->message, sizeof f->message, "%s",
@@ -802,6 +861,7 @@ static void info_done(mef3_pool *p, job *j, int rc, uint64_t bytes,
     }
   }
   pthread_mutex_unlock(&p->mu);
+  finfo_free(unkept);
   for (mef3_future *f = fail, *nx; f; f = nx) {
     nx = f->next_waiting;
     char m[512];
@@ -835,33 +895,49 @@ static void job_done(mef3_pool *p, job *j, int rc, uint64_t bytes,
   }
 }
 
+static void forget_free(forget_msg *m) {
+  mef3__buf_free(&m->frame);
+  mef3__free(m);
+}
+
 static void send_forgets(mef3_pool *p, forget_msg *list) {
   for (forget_msg *m = list, *nx; m; m = nx) {
     nx = m->next;
-    mef3__buf b = {0};
-    mef3__buf_u32(&b, MSG_FORGET);
-    mef3__buf_str(&b, m->path);
     for (int i = 0; i < p->nw; i++)
       if (p->w[i].state != W_DOWN)
-        send_frame(&p->w[i], &b, -1); /* a dead one shows in poll */
-    mef3__buf_free(&b);
-    mef3__free(m->path);
-    mef3__free(m);
+        send_frame(&p->w[i], &m->frame, -1); /* a dead one shows in poll */
+    forget_free(m);
   }
 }
 
-static void describe_exit(char *buf, size_t len, int st) {
-  if (WIFSIGNALED(st))
+/* What a worker's end means for its request: the code and the words. */
+static int describe_exit(char *buf, size_t len, int st) {
+  if (WIFSIGNALED(st)) {
     snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(st),
              strsignal(WTERMSIG(st)));
-  else if (WIFEXITED(st))
+    return MEF3_EWORKER;
+  }
+  if (WIFEXITED(st) && WEXITSTATUS(st) == MEF3__WORKER_EXIT_NOMEM) {
+    snprintf(buf, len, "ran out of memory (exit status %d)", WEXITSTATUS(st));
+    return MEF3_ENOMEM;
+  }
+  if (WIFEXITED(st) && WEXITSTATUS(st) == MEF3__WORKER_EXIT_NOFD) {
+    snprintf(buf, len,
+             "ran out of descriptors for shared memory (exit status %d)",
+             WEXITSTATUS(st));
+    return MEF3_ELIMIT;
+  }
+  if (WIFEXITED(st))
     snprintf(buf, len, "exited with status %d", WEXITSTATUS(st));
   else
     snprintf(buf, len, "ended");
+  return MEF3_EWORKER;
 }
 
-/* Worker i died or broke the protocol (service thread, no lock held). */
-static void worker_lost(mef3_pool *p, int i) {
+/* Worker i died or broke the protocol (service thread, no lock held):
+ * `kill_it` for one that may still run (a protocol error, the end of the
+ * shutdown grace period), else it is gone (its socket closed). */
+static void worker_lost(mef3_pool *p, int i, int kill_it) {
   pworker *w = &p->w[i];
   pthread_mutex_lock(&p->mu);
   job *j = w->cur;
@@ -871,14 +947,22 @@ static void worker_lost(mef3_pool *p, int i) {
     p->st.worker_restarts++;
   pthread_mutex_unlock(&p->mu);
   pid_t pid = w->pid;
-  int st = reap(p, w, 1);
+  if (w->served == 0 && !stopping) {
+    int k = p->early_deaths < 7 ? p->early_deaths : 7;
+    p->early_deaths++;
+    p->respawn_at = now_ms() + ((int64_t)10 << k); /* 10 ms .. 1.3 s */
+  }
+  int st = reap(p, w, kill_it);
   if (j) {
     char why[128], msg[512];
-    describe_exit(why, sizeof why, st);
+    int code = describe_exit(why, sizeof why, st);
+    /* the request's file: the first field after its head (body_head) */
+    mef3__cur c = {j->body.p, j->body.len, 28, 0};
+    const char *path = mef3__cur_str(&c);
     snprintf(msg, sizeof msg,
-             "%s pool: worker %d (pid %d) %s while serving a request", p->name,
-             i, (int)pid, why);
-    job_done(p, j, MEF3_EWORKER, 0, msg);
+             "%s pool: worker %d (pid %d) %s while serving a request%s%s",
+             p->name, i, (int)pid, why, *path ? " for " : "", path);
+    job_done(p, j, code, 0, msg);
     job_free(j);
   }
 }
@@ -910,12 +994,10 @@ static int64_t now_ms(void) {
 
 static void *service(void *arg) {
   mef3_pool *p = arg;
-  struct pollfd *pf = mef3__calloc((size_t)p->nw + 1, sizeof *pf);
-  int *who = mef3__calloc((size_t)p->nw + 1, sizeof *who);
-  mef3__buf in = {0};
+  struct pollfd *pf = p->pfds;
+  int *who = p->pfd_worker;
+  mef3__buf *in = &p->in;
   int64_t stop_at = -1;
-  if (!pf || !who)
-    abort(); /* a few bytes at thread start; nothing sane to do */
   for (;;) {
     pthread_mutex_lock(&p->mu);
     forget_msg *forgets = p->forgets;
@@ -932,10 +1014,19 @@ static void *service(void *arg) {
     }
     if (p->stopping && stop_at < 0)
       stop_at = now_ms() + SHUTDOWN_GRACE_MS;
-    /* Start workers for the work that waits (or all, when warming). */
-    int want = p->warm ? p->nw : live + (int)p->qlen;
-    if (want < p->high) /* replace workers that died */
-      want = p->high;
+    /* Start workers for the work that waits, and to keep the size (all
+     * of them when warming; replacing those that died), the latter not
+     * before respawn_at. */
+    int want = live + (int)p->qlen;
+    int keep = p->warm ? p->nw : p->high;
+    int64_t respawn_wait = -1;
+    if (keep > want) {
+      int64_t now = now_ms();
+      if (p->respawn_at <= now)
+        want = keep;
+      else
+        respawn_wait = p->respawn_at - now;
+    }
     if (want > p->nw)
       want = p->nw;
     int to_spawn = p->stopping ? 0 : want - live;
@@ -944,9 +1035,11 @@ static void *service(void *arg) {
     for (int i = 0; i < p->nw && to_spawn > 0; i++) {
       if (p->w[i].state != W_DOWN)
         continue;
-      if (spawn_worker(p, &p->w[i]) != 0) {
+      int src = spawn_worker(p, &p->w[i]);
+      if (src != 0) {
         /* Cannot start a worker: fail the work only it could do (all of
-         * it when no worker runs) rather than leave it waiting. */
+         * it when no worker runs) rather than leave it waiting, with the
+         * reason (MEF3_ELIMIT when descriptors ran out). */
         char msg[512];
         snprintf(msg, sizeof msg, "%s", mef3_error_last()->message);
         job *failed = NULL;
@@ -972,7 +1065,7 @@ static void *service(void *arg) {
         pthread_mutex_unlock(&p->mu);
         for (job *j = failed, *nx; j; j = nx) {
           nx = j->next;
-          job_done(p, j, MEF3_EWORKER, 0, msg);
+          job_done(p, j, src, 0, msg);
           job_free(j);
         }
         break;
@@ -996,8 +1089,22 @@ static void *service(void *arg) {
         w->cur = j;
       }
       pthread_mutex_unlock(&p->mu);
-      if (j && dispatch(w, j) != 0)
-        worker_lost(p, i);
+      int drc = j ? dispatch(w, j) : 0;
+      if (drc == MEF3_ENOMEM) { /* nothing sent: the worker stays idle */
+        pthread_mutex_lock(&p->mu);
+        w->cur = NULL;
+        w->state = W_IDLE;
+        pthread_mutex_unlock(&p->mu);
+        char msg[512];
+        snprintf(msg, sizeof msg,
+                 "%s pool: out of memory for the table of shared memory "
+                 "a worker has mapped",
+                 p->name);
+        job_done(p, j, MEF3_ENOMEM, 0, msg);
+        job_free(j);
+      } else if (drc != 0) {
+        worker_lost(p, i, 0); /* the send failed: it is gone */
+      }
     }
     /* Wait for completions, deaths and wake-ups. */
     int n = 0;
@@ -1014,6 +1121,8 @@ static void *service(void *arg) {
     if (stop_at >= 0) {
       int64_t left = stop_at - now_ms();
       timeout = left > 0 ? (int)left : 0;
+    } else if (respawn_wait >= 0) {
+      timeout = (int)respawn_wait + 1;
     }
     int k = poll(pf, (nfds_t)n, timeout);
     if (k < 0 && errno != EINTR)
@@ -1022,7 +1131,7 @@ static void *service(void *arg) {
       /* Grace period over: end the workers still busy. */
       for (int i = 0; i < p->nw; i++)
         if (p->w[i].state == W_BUSY)
-          worker_lost(p, i);
+          worker_lost(p, i, 1);
       continue;
     }
     for (int x = 0; x < n && k > 0; x++) {
@@ -1035,17 +1144,21 @@ static void *service(void *arg) {
       int i = who[x];
       pworker *w = &p->w[i];
       int fd = -1;
-      int r = mef3__frame_recv(w->sock, &in, &fd);
+      int r = mef3__frame_recv(w->sock, in, &fd);
+      int rerr = errno;
       if (fd >= 0)
         close(fd);
-      mef3__cur c = {in.p, in.len, 0, 0};
+      mef3__cur c = {in->p, in->len, 0, 0};
       uint32_t type = r == 1 ? mef3__cur_u32(&c) : 0;
       uint32_t id = mef3__cur_u32(&c);
       int rc = (int)mef3__cur_u32(&c);
       uint64_t bytes = mef3__cur_u64(&c);
       const char *msg = mef3__cur_str(&c);
       if (r != 1 || c.bad || type != MSG_DONE || !w->cur || w->cur->id != id) {
-        worker_lost(p, i);
+        /* end of stream, or reset: it is gone; else it broke the protocol
+         * (a frame too long, one it should not send) and is ended */
+        int gone = r == 0 || (r < 0 && rerr != EPROTO && rerr != ENOMEM);
+        worker_lost(p, i, !gone);
         continue;
       }
       job *j = w->cur;
@@ -1053,6 +1166,8 @@ static void *service(void *arg) {
       w->cur = NULL;
       w->state = W_IDLE;
       pthread_mutex_unlock(&p->mu);
+      w->served++;
+      p->early_deaths = 0;
       job_done(p, j, rc, bytes, msg);
       job_free(j);
     }
@@ -1080,9 +1195,6 @@ static void *service(void *arg) {
     w->state = W_DOWN;
     pthread_mutex_unlock(&p->mu);
   }
-  mef3__buf_free(&in);
-  mef3__free(pf);
-  mef3__free(who);
   return NULL;
 }
 
@@ -1104,7 +1216,8 @@ int mef3_pool_new(mef3_pool **out, const mef3_pool_options *opts) {
                        o.max_workers);
   if (o.max_readers_per_worker <= 0)
     o.max_readers_per_worker = 64;
-  char *wp = find_worker(o.worker_path);
+  char self[PATH_MAX];
+  const char *wp = find_worker(o.worker_path, self);
   if (!wp)
     return mef3__error(MEF3_ENOTFOUND,
                        "worker program not found (tried %s, "
@@ -1112,35 +1225,55 @@ int mef3_pool_new(mef3_pool **out, const mef3_pool_options *opts) {
                        o.worker_path ? o.worker_path : "no option",
                        MEF3_WORKER_INSTALL_PATH);
   mef3_pool *p = mef3__calloc(1, sizeof *p);
-  if (!p) {
-    mef3__free(wp);
-    return mef3__error(MEF3_ENOMEM, "out of memory");
-  }
+  if (!p)
+    return mef3__error(MEF3_ENOMEM, "out of memory for a pool");
   p->opts = o;
-  p->worker_path = wp;
-  p->name = mef3__strdup(o.name ? o.name : "reader");
   p->opts.worker_path = NULL;
   p->opts.name = NULL;
   p->nw = o.max_workers;
+  p->wake_fd = p->ev_fd = -1;
+  int rc = 0, mu = 0, shm = 0;
+  p->worker_path = mef3__strdup(wp);
+  p->name = mef3__strdup(o.name ? o.name : "reader");
   p->w = mef3__calloc((size_t)p->nw, sizeof *p->w);
-  p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  p->ev_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  int ok = p->name && p->w && p->wake_fd >= 0 && p->ev_fd >= 0 &&
-           pthread_mutex_init(&p->mu, NULL) == 0;
-  if (ok && mef3__shm_init(&p->shm, SLAB_BYTES) != 0) {
-    pthread_mutex_destroy(&p->mu);
-    ok = 0;
-  }
-  if (!ok) {
+  p->pfds = mef3__calloc((size_t)p->nw + 1, sizeof *p->pfds);
+  p->pfd_worker = mef3__calloc((size_t)p->nw + 1, sizeof *p->pfd_worker);
+  /* The CONFIG frame, and an input buffer large enough for any answer
+   * (a worker's MSG_DONE is at most a few hundred bytes). */
+  mef3__buf_u32(&p->config, MSG_CONFIG);
+  mef3__buf_u32(&p->config, (uint32_t)o.max_readers_per_worker);
+  mef3__buf_u32(&p->config, (uint32_t)(o.check_block_crc != 0));
+  p->in.p = mef3__malloc(4096);
+  p->in.cap = p->in.p ? 4096 : 0;
+  if (!p->worker_path || !p->name || !p->w || !p->pfds || !p->pfd_worker ||
+      p->config.oom || !p->in.p)
+    rc = mef3__error(MEF3_ENOMEM, "out of memory for a pool");
+  if (!rc && ((p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+              (p->ev_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0))
+    rc = mef3__error(mef3__errno_code(errno),
+                     "cannot create a pool: eventfd: %s", strerror(errno));
+  if (!rc && !(mu = pthread_mutex_init(&p->mu, NULL) == 0))
+    rc = mef3__error(MEF3_ENOMEM, "cannot create a pool: no mutex");
+  if (!rc && !(shm = mef3__shm_init(&p->shm, SLAB_BYTES) == 0))
+    rc = mef3__error(MEF3_ENOMEM, "cannot create a pool: no mutex");
+  if (rc) {
+    if (shm)
+      mef3__shm_dispose(&p->shm);
+    if (mu)
+      pthread_mutex_destroy(&p->mu);
     if (p->wake_fd >= 0)
       close(p->wake_fd);
     if (p->ev_fd >= 0)
       close(p->ev_fd);
+    mef3__buf_free(&p->config);
+    mef3__buf_free(&p->in);
+    mef3__free(p->pfds);
+    mef3__free(p->pfd_worker);
     mef3__free(p->w);
     mef3__free(p->name);
     mef3__free(p->worker_path);
     mef3__free(p);
-    return mef3__error(MEF3_ENOMEM, "cannot create the pool");
+    return rc;
   }
   for (int i = 0; i < p->nw; i++) {
     p->w[i].sock = -1;
@@ -1206,10 +1339,17 @@ int mef3_pool_set_password(mef3_pool *p, const char *path,
 int mef3_pool_forget(mef3_pool *p, const char *path) {
   if (!p || !path)
     return mef3__error(MEF3_EINVAL, "no pool or path");
+  /* The frame is built here, where running out of memory can be said:
+   * the service thread then only sends it. */
   forget_msg *m = mef3__calloc(1, sizeof *m);
-  if (!m || !(m->path = mef3__strdup(path))) {
-    mef3__free(m);
-    return mef3__error(MEF3_ENOMEM, "out of memory");
+  if (m) {
+    mef3__buf_u32(&m->frame, MSG_FORGET);
+    mef3__buf_str(&m->frame, path);
+  }
+  if (!m || m->frame.oom) {
+    if (m)
+      forget_free(m);
+    return mef3__error(MEF3_ENOMEM, "%s: out of memory to forget it", path);
   }
   pthread_mutex_lock(&p->mu);
   finfo_free(mef3__strmap_del(&p->info, path));
@@ -1220,8 +1360,7 @@ int mef3_pool_forget(mef3_pool *p, const char *path) {
   }
   pthread_mutex_unlock(&p->mu);
   if (!started) { /* no worker has ever run: nothing to forget */
-    mef3__free(m->path);
-    mef3__free(m);
+    forget_free(m);
   } else {
     wake(p->wake_fd);
   }
@@ -1359,7 +1498,7 @@ static int submit_window(mef3_future **out, mef3_pool *p, const char *path,
     if (!head) { /* first window of this file: learn its channels */
       job *ij = info_job_locked(p, path, -1, NULL, INFO_BYTES);
       if (!ij)
-        rc = mef3__error(MEF3_ENOMEM, "out of memory");
+        rc = mef3_error_last()->code;
       else
         enqueue_locked(p, ij);
     }
@@ -1464,12 +1603,13 @@ int mef3_pool_warmup(mef3_pool *p, const char *path, const char *channel,
     fs[i] = future_new(p, K_INFO);
     job *j = fs[i] ? info_job_locked(p, path, i, fs[i], INFO_BYTES) : NULL;
     if (!j) {
+      rc = fs[i] ? mef3_error_last()->code
+                 : mef3__error(MEF3_ENOMEM, "out of memory for a request");
       if (fs[i]) {
         atomic_store(&fs[i]->refs, 1);
         future_unref(fs[i]);
         fs[i] = NULL;
       }
-      rc = mef3__error(MEF3_ENOMEM, "out of memory");
       break;
     }
     fs[i]->parts_left = 1;
@@ -1565,8 +1705,7 @@ void mef3_pool_free(mef3_pool *p) {
   mef3__free(p->w);
   for (forget_msg *m = p->forgets, *nx; m; m = nx) {
     nx = m->next;
-    mef3__free(m->path);
-    mef3__free(m);
+    forget_free(m);
   }
   it = 0;
   while (mef3__strmap_next(&p->info, &it, &key, &val))
@@ -1583,6 +1722,10 @@ void mef3_pool_free(mef3_pool *p) {
   close(p->wake_fd);
   close(p->ev_fd);
   pthread_mutex_destroy(&p->mu);
+  mef3__buf_free(&p->config);
+  mef3__buf_free(&p->in);
+  mef3__free(p->pfds);
+  mef3__free(p->pfd_worker);
   mef3__free(p->worker_path);
   mef3__free(p->name);
   mef3__free(p);

@@ -17,6 +17,10 @@
 static void reserve(mef3__buf *b, size_t more) {
   if (b->oom || b->len + more <= b->cap)
     return;
+  if (b->fixed) {
+    b->oom = 1;
+    return;
+  }
   size_t nc = b->cap ? b->cap : 256;
   while (nc < b->len + more)
     nc *= 2;
@@ -56,6 +60,11 @@ void mef3__buf_str(mef3__buf *b, const char *s) {
 }
 
 void mef3__buf_free(mef3__buf *b) {
+  if (b->fixed) {
+    b->len = 0;
+    b->oom = 0;
+    return;
+  }
   mef3__free(b->p);
   memset(b, 0, sizeof *b);
 }
@@ -174,6 +183,7 @@ static int read_full(int sock, void *p, size_t n, int *fd) {
         continue;
       return -1;
     }
+    int lost_fd = (msg.msg_flags & MSG_CTRUNC) != 0; /* no room for it */
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm;
          cm = CMSG_NXTHDR(&msg, cm)) {
       if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
@@ -187,6 +197,10 @@ static int read_full(int sock, void *p, size_t n, int *fd) {
             close(x); /* unexpected extra descriptors */
         }
       }
+    }
+    if (lost_fd) {
+      errno = EMFILE;
+      return -1;
     }
     if (k == 0)
       return got == 0 ? 0 : (errno = EPROTO, -1);

@@ -24,12 +24,18 @@ enum {
 
 #define MSG_MAX_BYTES ((size_t)64 << 20)
 
-/* A growable output buffer / a cursor over an input body. */
+/* A growable output buffer / a cursor over an input body.  A `fixed`
+ * buffer writes into memory it does not own (MEF3__BUF_ON: an array on
+ * the stack, for frames of bounded size built where an allocation must
+ * not fail) and turns oom instead of growing. */
 typedef struct mef3__buf {
   uint8_t *p;
   size_t len, cap;
   int oom;
+  int fixed;
 } mef3__buf;
+
+#define MEF3__BUF_ON(array) ((mef3__buf){(array), 0, sizeof(array), 0, 1})
 
 typedef struct mef3__cur {
   const uint8_t *p;
@@ -55,8 +61,17 @@ int mef3__frame_send(int sock, const mef3__buf *body, int fd);
 /*
  * Receive one frame into `b` (grown as needed).  `*fd` receives a passed
  * descriptor or -1.  Returns 1 for a frame, 0 for end of stream, -1 on
- * error (errno set; EPROTO for a malformed frame).
+ * error (errno set; EPROTO for a malformed frame, ENOMEM when `b` cannot
+ * grow, EMFILE when a descriptor was sent but this process had no room
+ * for it).
  */
 int mef3__frame_recv(int sock, mef3__buf *b, int *fd);
+
+/* Exit statuses of a worker that must stop; the pool names them. */
+enum {
+  MEF3__WORKER_EXIT_PROTOCOL = 2, /* a malformed frame, or the host gone */
+  MEF3__WORKER_EXIT_NOMEM = 3,    /* no memory to take the next frame */
+  MEF3__WORKER_EXIT_NOFD = 4      /* no descriptor for a shared-memory slab */
+};
 
 #endif

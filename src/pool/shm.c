@@ -17,6 +17,8 @@
  */
 #include "pool/shm.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -59,26 +61,45 @@ void mef3__shm_dispose(mef3__shm *s) {
   memset(s, 0, sizeof *s);
 }
 
+/* A new slab, or NULL with the error set: MEF3_ELIMIT when no descriptor
+ * is left for its memfd, else MEF3_ENOMEM. */
 static mef3__slab *slab_new(uint32_t id, size_t size, int dedicated) {
   mef3__slab *b = mef3__calloc(1, sizeof *b);
-  if (!b)
+  if (!b) {
+    mef3__error(MEF3_ENOMEM, "out of memory for a shared-memory slab");
     return NULL;
+  }
   b->fd = memfd_create(dedicated ? "mef3pool-result" : "mef3pool-slab",
                        MFD_CLOEXEC);
-  if (b->fd < 0)
+  if (b->fd < 0) {
+    int e = errno;
+    mef3__error(e == EMFILE || e == ENFILE ? MEF3_ELIMIT : MEF3_ENOMEM,
+                "cannot create %zu bytes of shared memory: memfd_create: %s",
+                size, strerror(e));
     goto fail;
-  if (ftruncate(b->fd, (off_t)size) != 0)
+  }
+  if (ftruncate(b->fd, (off_t)size) != 0) {
+    mef3__error(MEF3_ENOMEM,
+                "cannot create %zu bytes of shared memory: ftruncate: %s", size,
+                strerror(errno));
     goto fail_fd;
+  }
   b->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, b->fd, 0);
-  if (b->base == MAP_FAILED)
+  if (b->base == MAP_FAILED) {
+    mef3__error(MEF3_ENOMEM, "cannot map %zu bytes of shared memory: mmap: %s",
+                size, strerror(errno));
     goto fail_fd;
-  if (pthread_mutex_init(&b->mu, NULL))
+  }
+  if (pthread_mutex_init(&b->mu, NULL)) {
+    mef3__error(MEF3_ENOMEM, "out of memory for a shared-memory slab");
     goto fail_map;
+  }
   b->id = id;
   b->size = size;
   b->dedicated = dedicated;
   b->free_list = mef3__malloc(sizeof *b->free_list * 8);
   if (!b->free_list) {
+    mef3__error(MEF3_ENOMEM, "out of memory for a shared-memory slab");
     pthread_mutex_destroy(&b->mu);
     goto fail_map;
   }
@@ -135,14 +156,16 @@ int mef3__shm_alloc(mef3__shm *s, size_t len, mef3__region *out) {
       if (s->n_slabs == s->cap_slabs) {
         size_t nc = s->cap_slabs ? s->cap_slabs * 2 : 4;
         mef3__slab **ns = mef3__realloc(s->slabs, nc * sizeof *ns);
-        if (!ns)
-          goto nomem;
+        if (!ns) {
+          mef3__error(MEF3_ENOMEM, "out of memory for the slab table");
+          goto fail;
+        }
         s->slabs = ns;
         s->cap_slabs = nc;
       }
       mef3__slab *b = slab_new(s->next_id++, s->slab_size, 0);
       if (!b)
-        goto nomem;
+        goto fail;
       b->refs = 1; /* the allocator's */
       s->slabs[s->n_slabs++] = b;
       s->mapped += b->size;
@@ -152,7 +175,7 @@ int mef3__shm_alloc(mef3__shm *s, size_t len, mef3__region *out) {
   } else {
     got = slab_new(s->next_id++, len, 1);
     if (!got)
-      goto nomem;
+      goto fail;
     got->n_free = 0;
     got->refs = 1; /* the region's only */
     off = 0;
@@ -163,12 +186,9 @@ int mef3__shm_alloc(mef3__shm *s, size_t len, mef3__region *out) {
   out->len = len;
   out->ptr = got->base + off;
   return 0;
-nomem:
+fail:
   pthread_mutex_unlock(&s->mu);
-  return mef3__error(MEF3_ENOMEM,
-                     "cannot allocate %zu bytes of shared "
-                     "memory",
-                     len);
+  return mef3_error_last()->code;
 }
 
 void mef3__region_free(mef3__region *r) {

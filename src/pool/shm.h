@@ -44,7 +44,8 @@ int mef3__shm_init(mef3__shm *s, size_t slab_size);
 /* Drop the allocator's references; slabs live on until their last region
  * is freed. */
 void mef3__shm_dispose(mef3__shm *s);
-/* Allocate `len` bytes (page-aligned); 0 or MEF3_ENOMEM. */
+/* Allocate `len` bytes (page-aligned); 0, MEF3_ENOMEM or MEF3_ELIMIT (no
+ * descriptor left for a new memfd), with the error set. */
 int mef3__shm_alloc(mef3__shm *s, size_t len, mef3__region *out);
 /* Return a region; may unmap its slab when it was the last user. */
 void mef3__region_free(mef3__region *r);

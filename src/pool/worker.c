@@ -11,6 +11,14 @@
  *
  * It never trusts a request: sizes are checked against the region, and a
  * malformed frame ends the worker (the host then sees a dead worker).
+ *
+ * Out of memory or descriptors.  A request whose work cannot get memory
+ * or a descriptor (opening a reader, decoding) fails with MEF3_ENOMEM or
+ * MEF3_ELIMIT and the worker goes on; answers are built in a fixed buffer,
+ * so that failing never needs memory.  Only when the worker cannot take
+ * the next frame at all (its input buffer cannot grow, a slab's
+ * descriptor or mapping finds no room) does it exit, with a status that
+ * says why (proto.h), which the host reports for the request.
  */
 #include <errno.h>
 #include <math.h>
@@ -45,8 +53,8 @@ typedef struct worker {
   int sock;
   int max_readers;
   int check_crc;
-  wreader *readers;
-  size_t n_readers;
+  wreader *readers; /* grown as readers open, up to max_readers */
+  size_t n_readers, cap_readers;
   wslab *slabs;
   size_t n_slabs, cap_slabs;
   uint64_t clock;
@@ -84,21 +92,31 @@ static int get_reader(worker *w, const char *path, const char *pw,
   int rc = mef3_reader_open(&r, path, &o);
   if (rc)
     return rc;
-  if ((int)w->n_readers >= w->max_readers) {
+  while (w->n_readers && (int)w->n_readers >= w->max_readers) {
     size_t lru = 0;
     for (size_t i = 1; i < w->n_readers; i++)
       if (w->readers[i].last_use < w->readers[lru].last_use)
         lru = i;
     reader_drop(w, lru);
   }
+  if (w->n_readers == w->cap_readers) {
+    size_t nc = w->cap_readers ? w->cap_readers * 2 : 4;
+    wreader *nr = mef3__realloc(w->readers, nc * sizeof *nr);
+    if (!nr) {
+      mef3_reader_close(r);
+      return mef3__error(MEF3_ENOMEM, "%s: out of memory for a reader", path);
+    }
+    w->readers = nr;
+    w->cap_readers = nc;
+  }
   wreader *x = &w->readers[w->n_readers];
   x->path = mef3__strdup(path);
   x->password = mef3__strdup(pw);
   if (!x->path || !x->password) {
     mef3__free(x->path);
-    mef3__free(x->password);
+    wipe_free(x->password);
     mef3_reader_close(r);
-    return mef3__error(MEF3_ENOMEM, "out of memory");
+    return mef3__error(MEF3_ENOMEM, "%s: out of memory for a reader", path);
   }
   x->r = r;
   x->last_use = ++w->clock;
@@ -129,7 +147,10 @@ static uint8_t *region(worker *w, uint32_t id, uint64_t off, uint64_t len) {
 
 static int reply(worker *w, uint32_t id, int rc, uint64_t bytes,
                  const char *msg) {
-  mef3__buf b = {0};
+  /* A fixed buffer: the answer to a request that failed for memory must
+   * not need memory.  Messages are shorter than a mef3_error's. */
+  uint8_t space[64 + sizeof(((mef3_error *)0)->message)];
+  mef3__buf b = MEF3__BUF_ON(space);
   mef3__buf_u32(&b, MSG_DONE);
   mef3__buf_u32(&b, id);
   mef3__buf_u32(&b, (uint32_t)rc);
@@ -206,8 +227,12 @@ static int do_tiles(worker *w, mef3__cur *c, uint8_t *out, uint64_t cap,
     int64_t b = (int64_t)mef3__cur_u64(c);
     if (c->bad)
       return -1;
-    mef3_reader_read_tile(r, (size_t)ch, b, fs, cs, S, o + (size_t)i * S, NULL,
-                          0);
+    /* Strict: a tile that fails for memory or a read error fails the
+     * request, rather than arriving as NaN for data that exists. */
+    rc = mef3_reader_read_tile(r, (size_t)ch, b, fs, cs, S, o + (size_t)i * S,
+                               NULL, 1);
+    if (rc)
+      return rc;
   }
   *bytes = (uint64_t)n * (uint64_t)S * 4;
   return 0;
@@ -255,7 +280,8 @@ static int do_window(worker *w, mef3__cur *c, uint8_t *out, uint64_t cap,
       if (need > tmp_cap) {
         float *nt = mef3__realloc(tmp, need * sizeof *nt);
         if (!nt) {
-          rc = mef3__error(MEF3_ENOMEM, "out of memory");
+          rc = mef3__error(MEF3_ENOMEM, "%s: out of memory for %zu samples",
+                           path, need);
           break;
         }
         tmp = nt;
@@ -272,6 +298,7 @@ static int do_window(worker *w, mef3__cur *c, uint8_t *out, uint64_t cap,
   return rc;
 }
 
+/* Serve one frame: 0, or the exit status of a worker that must stop. */
 static int serve(worker *w, mef3__buf *in, int fd) {
   mef3__cur c = {in->p, in->len, 0, 0};
   uint32_t type = mef3__cur_u32(&c);
@@ -281,34 +308,39 @@ static int serve(worker *w, mef3__buf *in, int fd) {
     w->check_crc = (int)mef3__cur_u32(&c);
     if (w->max_readers < 1)
       w->max_readers = 1;
-    mef3__free(w->readers);
-    w->readers = mef3__calloc((size_t)w->max_readers, sizeof *w->readers);
-    return w->readers && !c.bad ? 0 : -1;
+    while ((int)w->n_readers > w->max_readers)
+      reader_drop(w, 0);
+    return c.bad ? MEF3__WORKER_EXIT_PROTOCOL : 0;
   case MSG_SLAB: {
     uint32_t id = mef3__cur_u32(&c);
     uint64_t size = mef3__cur_u64(&c);
     uint32_t dedicated = mef3__cur_u32(&c);
-    if (c.bad || fd < 0)
-      return -1;
-    void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-    if (base == MAP_FAILED)
-      return -1;
+    if (c.bad || fd < 0) {
+      if (fd >= 0)
+        close(fd);
+      return MEF3__WORKER_EXIT_PROTOCOL;
+    }
     if (w->n_slabs == w->cap_slabs) {
       size_t nc = w->cap_slabs ? w->cap_slabs * 2 : 8;
       wslab *ns = mef3__realloc(w->slabs, nc * sizeof *ns);
-      if (!ns)
-        return -1;
+      if (!ns) {
+        close(fd);
+        return MEF3__WORKER_EXIT_NOMEM;
+      }
       w->slabs = ns;
       w->cap_slabs = nc;
     }
+    void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (base == MAP_FAILED)
+      return MEF3__WORKER_EXIT_NOMEM;
     w->slabs[w->n_slabs++] = (wslab){id, base, size, (int)dedicated};
     return 0;
   }
   case MSG_FORGET: {
     const char *path = mef3__cur_str(&c);
     if (c.bad)
-      return -1;
+      return MEF3__WORKER_EXIT_PROTOCOL;
     for (size_t i = 0; i < w->n_readers;)
       if (!strcmp(w->readers[i].path, path))
         reader_drop(w, i);
@@ -325,23 +357,32 @@ static int serve(worker *w, mef3__buf *in, int fd) {
     uint64_t cap = mef3__cur_u64(&c);
     uint8_t *out = c.bad ? NULL : region(w, slab, off, cap);
     if (!out)
-      return -1;
+      return MEF3__WORKER_EXIT_PROTOCOL;
+    mef3__cur peek = c; /* every request names its file first */
+    const char *path = mef3__cur_str(&peek);
     uint64_t bytes = 0;
     mef3_error_clear();
     int rc = type == MSG_INFO    ? do_info(w, &c, out, cap, &bytes)
              : type == MSG_TILES ? do_tiles(w, &c, out, cap, &bytes)
                                  : do_window(w, &c, out, cap, &bytes);
     if (rc == -1 && c.bad)
-      return -1;
+      return MEF3__WORKER_EXIT_PROTOCOL;
     wslab *s = find_slab(w, slab);
     if (s && s->dedicated)
       drop_slab(w, s);
+    /* The answer names the file, also when the failure's own message
+     * does not (a bare "out of memory"). */
     const mef3_error *e = mef3_error_last();
-    return reply(w, id, rc, bytes,
-                 rc && e->message[0] ? e->message : mef3_strerror(rc));
+    const char *why = rc && e->message[0] ? e->message : mef3_strerror(rc);
+    char msg[sizeof e->message];
+    if (rc && *path && !strstr(why, path)) /* both cut to fit the answer */
+      snprintf(msg, sizeof msg, "%.250s: %.255s", path, why);
+    else
+      snprintf(msg, sizeof msg, "%s", why);
+    return reply(w, id, rc, bytes, msg) ? MEF3__WORKER_EXIT_PROTOCOL : 0;
   }
   default:
-    return -1;
+    return MEF3__WORKER_EXIT_PROTOCOL;
   }
 }
 
@@ -354,9 +395,6 @@ int mef3_pool_worker_main(int fd) {
   w.sock = fd;
   w.max_readers = 64;
   w.check_crc = 1;
-  w.readers = mef3__calloc((size_t)w.max_readers, sizeof *w.readers);
-  if (!w.readers)
-    return 1;
   mef3__buf in = {0};
   int status = 0;
   for (;;) {
@@ -364,10 +402,14 @@ int mef3_pool_worker_main(int fd) {
     int rc = mef3__frame_recv(fd, &in, &pfd);
     if (rc == 0)
       break; /* the host closed the socket: done */
-    if (rc < 0 || serve(&w, &in, pfd) != 0) {
-      status = 2; /* protocol error or lost host */
+    if (rc < 0) {
+      status = errno == ENOMEM   ? MEF3__WORKER_EXIT_NOMEM
+               : errno == EMFILE ? MEF3__WORKER_EXIT_NOFD
+                                 : MEF3__WORKER_EXIT_PROTOCOL;
       break;
     }
+    if ((status = serve(&w, &in, pfd)) != 0)
+      break;
   }
   while (w.n_readers)
     reader_drop(&w, 0);

@@ -594,8 +594,8 @@ int mef3__reader_data_fd(mef3_reader *r, rd_segment *s) {
   }
   s->fd = open(s->tdat_path, O_RDONLY | O_CLOEXEC);
   if (s->fd < 0)
-    return mef3__error(errno == ENOENT ? MEF3_ENOTFOUND : MEF3_EIO,
-                       "%s: cannot open: %s", s->tdat_path, strerror(errno));
+    return mef3__error(mef3__errno_code(errno), "%s: cannot open: %s",
+                       s->tdat_path, strerror(errno));
   r->open_fds++;
   return 0;
 }

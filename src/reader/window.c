@@ -13,10 +13,15 @@
  * away from zero), its samples to consecutive slots; a later block
  * overwrites an earlier one where they overlap; empty slots are NaN.
  *
- * A block that cannot be read, fails its CRC, is encrypted beyond the
- * password or does not decode to the samples its index promises is
- * reported and left as NaN; the read goes on, and since every block is
- * placed by its own start, nothing after it shifts.
+ * A block the files spoil - its data file gone or too short, a failed
+ * CRC, encryption beyond the password, not decoding to the samples its
+ * index promises - is reported and left as NaN; the read goes on, and
+ * since every block is placed by its own start, nothing after it shifts.
+ * A failure of the system rather than of the files fails the read
+ * instead (MEF3_EIO for a read error, MEF3_ELIMIT when no descriptor is
+ * left to open a data file, MEF3_ENOMEM): NaN says "no such data", which
+ * callers keep (the file manager caches it), and a transient fault must
+ * not become a permanent hole.
  */
 #include <errno.h>
 #if defined(__SSE2__)
@@ -176,7 +181,8 @@ typedef void (*place_fn)(void *ctx, size_t block, const int32_t *samples,
 
 /*
  * Decode blocks [lo, hi) of channel `c` for which want(ctx, b) is true,
- * handing each to place().  Only an allocation failure ends it early.
+ * handing each to place().  Only a failure of the system (memory, a read
+ * error, no descriptor for a data file) ends it early, with its code.
  */
 static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
                         int (*want)(void *, size_t), place_fn place, void *ctx,
@@ -227,16 +233,21 @@ static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
       return rc;
     long long got = -1;
     int io_err = mef3__reader_data_fd(r, g);
+    if (io_err && io_err != MEF3_ENOTFOUND)
+      return io_err; /* no descriptor, no memory, ...: not the file's doing */
     if (!io_err)
       io_err = mef3__reader_data_check(r, g);
     if (!io_err) {
       if ((rc = grow((void **)&r->io, &r->io_cap, bytes, 1)) != 0)
         return rc;
       got = mef3__pread_full(g->fd, r->io, bytes, (uint64_t)first->file_offset);
-      if (got < 0)
-        io_err =
-            mef3__error_at(MEF3_EIO, g->tdat_path, (uint64_t)first->file_offset,
-                           "read failed: %s", strerror(errno));
+      if (got < 0) {
+        int err = errno;
+        return mef3__error_at(err == ENOMEM ? MEF3_ENOMEM : MEF3_EIO,
+                              g->tdat_path, (uint64_t)first->file_offset,
+                              "read of %llu bytes failed: %s",
+                              (unsigned long long)bytes, strerror(err));
+      }
     }
     /* Blocks the read delivered whole go to the decoder; the others are
      * bad right away. */

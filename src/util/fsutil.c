@@ -1,6 +1,8 @@
 /* util/fsutil.c - small file-system helpers: whole-file reads, sorted
  * directory listings, path joins and positioned reads that retry on EINTR
- * and short counts. */
+ * and short counts.  The positioned read is the one place where file
+ * contents are read, so that is where a read-fault hook (tests, the
+ * worker's MEF3POOL_WORKER_FAULTS) makes reads fail. */
 #include "util/fsutil.h"
 
 #include <dirent.h>
@@ -15,7 +17,37 @@
 #include "util/error.h"
 #include "util/alloc.h"
 
+static mef3__read_fault_fn read_fault;
+static void *read_fault_payload;
+
+void mef3__set_read_fault(mef3__read_fault_fn fn, void *payload) {
+  read_fault_payload = payload;
+  read_fault = fn;
+}
+
+int mef3__errno_code(int err) {
+  switch (err) {
+  case ENOENT:
+  case ENOTDIR:
+    return MEF3_ENOTFOUND;
+  case EMFILE:
+  case ENFILE:
+    return MEF3_ELIMIT;
+  case ENOMEM:
+    return MEF3_ENOMEM;
+  default:
+    return MEF3_EIO;
+  }
+}
+
 long long mef3__pread_full(int fd, void *buf, size_t len, uint64_t off) {
+  if (__builtin_expect(read_fault != NULL, 0)) {
+    int e = read_fault(fd, len, off, read_fault_payload);
+    if (e) {
+      errno = e;
+      return -1;
+    }
+  }
   size_t got = 0;
   while (got < len) {
     ssize_t k = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
@@ -36,8 +68,8 @@ int mef3__read_file(uint8_t **out, size_t *len, const char *path, size_t max) {
   *len = 0;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return mef3__error(errno == ENOENT ? MEF3_ENOTFOUND : MEF3_EIO,
-                       "%s: cannot open: %s", path, strerror(errno));
+    return mef3__error(mef3__errno_code(errno), "%s: cannot open: %s", path,
+                       strerror(errno));
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
@@ -59,7 +91,8 @@ int mef3__read_file(uint8_t **out, size_t *len, const char *path, size_t max) {
   close(fd);
   if (k < 0) {
     mef3__free(buf);
-    return mef3__error(MEF3_EIO, "%s: read failed: %s", path, strerror(err));
+    return mef3__error(err == ENOMEM ? MEF3_ENOMEM : MEF3_EIO,
+                       "%s: read failed: %s", path, strerror(err));
   }
   *out = buf;
   *len = (size_t)k;
@@ -76,8 +109,8 @@ int mef3__list_dir(char ***out, size_t *n_out, const char *dir,
   *n_out = 0;
   DIR *d = opendir(dir);
   if (!d)
-    return mef3__error(errno == ENOENT ? MEF3_ENOTFOUND : MEF3_EIO,
-                       "%s: cannot list: %s", dir, strerror(errno));
+    return mef3__error(mef3__errno_code(errno), "%s: cannot list: %s", dir,
+                       strerror(errno));
   char **names = NULL;
   size_t n = 0, cap = 0;
   struct dirent *e;

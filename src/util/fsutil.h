@@ -5,13 +5,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Read a whole regular file of at most `max` bytes into a malloc'd buffer.
- * Errors name the path: MEF3_ENOTFOUND, MEF3_EIO, MEF3_ECORRUPT (too
- * large), MEF3_ENOMEM. */
+/* Read a whole regular file of at most `max` bytes into a buffer from
+ * mef3__malloc. Errors name the path: MEF3_ENOTFOUND, MEF3_EIO, MEF3_ECORRUPT
+ * (too large), MEF3_ENOMEM. */
 int mef3__read_file(uint8_t **out, size_t *len, const char *path, size_t max);
 
 /* Names in directory `dir` ending in `suffix` (e.g. ".timd"), sorted with
- * strcmp.  `*out` is a malloc'd array of malloc'd names. */
+ * strcmp.  `*out` is an array of names (mef3__malloc). */
 int mef3__list_dir(char ***out, size_t *n, const char *dir, const char *suffix);
 void mef3__free_list(char **names, size_t n);
 
@@ -20,7 +20,7 @@ char *mef3__join(const char *a, const char *b);
 /* "dir/base.ext" where base is the last path component of dir without its
  * extension, plus `ext`. */
 char *mef3__child_named(const char *dir, const char *ext);
-/* Last path component without extension (malloc'd). */
+/* Last path component without extension (mef3__malloc). */
 char *mef3__base_name(const char *path);
 /* 1 when `s` ends with `suffix`. */
 int mef3__ends_with(const char *s, const char *suffix);
@@ -28,7 +28,26 @@ int mef3__ends_with(const char *s, const char *suffix);
 int mef3__is_dir(const char *path);
 
 /* pread all of `len` bytes; returns bytes read (short at end of file) or
- * -1 with errno set. */
+ * -1 with errno set.  Every read of file contents in the library goes
+ * through here (whole files and data blocks alike). */
 long long mef3__pread_full(int fd, void *buf, size_t len, uint64_t off);
+
+/*
+ * The code for a failed open(), opendir() or read of a file: MEF3_ENOTFOUND
+ * (ENOENT, ENOTDIR), MEF3_ELIMIT (no descriptor left: EMFILE, ENFILE),
+ * MEF3_ENOMEM, else MEF3_EIO.
+ */
+int mef3__errno_code(int err);
+
+/*
+ * Fault injection (tests and the worker program's MEF3POOL_WORKER_FAULTS,
+ * never the library itself): when set, `fn` is called before every read
+ * of mef3__pread_full with its arguments, and a non-zero return (an errno
+ * value such as EIO) makes that read fail with it.  Process-wide; set it
+ * before any read starts.
+ */
+typedef int (*mef3__read_fault_fn)(int fd, size_t len, uint64_t off,
+                                   void *payload);
+void mef3__set_read_fault(mef3__read_fault_fn fn, void *payload);
 
 #endif
