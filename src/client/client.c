@@ -256,10 +256,10 @@ static int server_error(const char *msg, const char *code) {
 }
 
 static int info_from_reply(const FileInfoResponse *r, mef3_file_info **out) {
-  mef3_file_info *fi = calloc(1, sizeof *fi);
+  mef3_file_info *fi = mef3_calloc(1, sizeof *fi);
   size_t n = r->n_channel_names;
-  if (!fi || !(fi->path = strdup(r->file_path ? r->file_path : "")) ||
-      !(fi->channels = calloc(n ? n : 1, sizeof *fi->channels))) {
+  if (!fi || !(fi->path = mef3_strdup(r->file_path ? r->file_path : "")) ||
+      !(fi->channels = mef3_calloc(n ? n : 1, sizeof *fi->channels))) {
     mef3_file_info_free(fi);
     return cerr(MEF3_ENOMEM, "client: out of memory");
   }
@@ -368,11 +368,11 @@ int mef3_client_list(mef3_client *c, char ***out, size_t *n) {
   if (r->error_message && *r->error_message) {
     rc = server_error(r->error_message, NULL);
   } else {
-    char **v = calloc(r->n_file_paths ? r->n_file_paths : 1, sizeof *v);
+    char **v = mef3_calloc(r->n_file_paths ? r->n_file_paths : 1, sizeof *v);
     if (!v)
       rc = cerr(MEF3_ENOMEM, "client: out of memory");
     for (size_t i = 0; v && i < r->n_file_paths; i++)
-      if (!(v[i] = strdup(r->file_paths[i]))) {
+      if (!(v[i] = mef3_strdup(r->file_paths[i]))) {
         mef3_files_list_free(v, i);
         v = NULL;
         rc = cerr(MEF3_ENOMEM, "client: out of memory");
@@ -401,22 +401,22 @@ static void sig_free_names(mef3_signal *s) {
 }
 
 static mef3_signal *sig_new(const SignalChunk *ch, size_t nch, size_t n) {
-  mef3_signal *s = calloc(1, sizeof *s);
+  mef3_signal *s = mef3_calloc(1, sizeof *s);
   if (!s)
     return NULL;
   s->n_channels = nch;
   s->n_samples = n;
   s->fs = ch->fs;
-  s->channel_names = calloc(nch ? nch : 1, sizeof *s->channel_names);
-  s->data = malloc((nch * n > 0 ? nch * n : 1) * sizeof(float));
+  s->channel_names = mef3_calloc(nch ? nch : 1, sizeof *s->channel_names);
+  s->data = mef3_malloc((nch * n > 0 ? nch * n : 1) * sizeof(float));
   if (!s->channel_names || !s->data) {
-    free(s->channel_names);
-    free(s->data);
-    free(s);
+    mef3_free(s->channel_names);
+    mef3_free(s->data);
+    mef3_free(s);
     return NULL;
   }
   for (size_t i = 0; i < nch; i++)
-    if (!(s->channel_names[i] = strdup(
+    if (!(s->channel_names[i] = mef3_strdup(
               i < ch->n_channel_names ? ch->channel_names[i] : ""))) {
       mef3_signal_free(s);
       return NULL;
