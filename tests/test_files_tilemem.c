@@ -45,11 +45,22 @@ static void test_reserve(void) {
     b[i][999] = 2.0f; /* the full size is usable */
   }
   CHECK(tm.taken == 10);
-  /* another size: the reserve is dropped and follows it */
+  /* another size once: allocated apart, the reserve stays */
   float *c = mef3__tilemem_get(&tm, 3000);
   REQUIRE(c);
   c[2999] = 3.0f;
   CHECK(tm.missed == 2);
+  pthread_mutex_lock(&tm.mu);
+  CHECK(tm.n_floats == 1000 && tm.n_ready > 0);
+  pthread_mutex_unlock(&tm.mu);
+  mef3__free(c);
+  /* the eighth in a row (this one) switches the reserve to the new size */
+  for (int i = 0; i < 6; i++)
+    mef3__free(mef3__tilemem_get(&tm, 3000));
+  c = mef3__tilemem_get(&tm, 3000);
+  REQUIRE(c);
+  c[2999] = 3.0f;
+  CHECK(tm.missed == 9);
   CHECK(wait_ready(&tm, 13)); /* 40000 floats / 3000 */
   pthread_mutex_lock(&tm.mu);
   CHECK(tm.n_floats == 3000 && tm.n_ready <= 13);

@@ -1,7 +1,8 @@
 /*
  * files/tilemem.c - see tilemem.h.  The reserve holds buffers of one size
- * (the last asked for: tiles of one session mostly share it); a get of
- * another size switches the reserve to that size.  The thread starts at
+ * (the last asked for: tiles of one session mostly share it); eight
+ * gets in a row of another size switch it to that size, and the old
+ * buffers are freed outside the lock.  The thread starts at
  * the first get, refills when the reserve is below half, touches one byte
  * per page of each buffer with the lock released, and exits on destroy.
  */
@@ -84,9 +85,22 @@ float *mef3__tilemem_get(mef3__tilemem *tm, size_t n) {
   if (!tm->keep_bytes || !n)
     return mef3__malloc(n * sizeof(float));
   float *b = NULL;
+  float **gone = NULL; /* the old size's buffers, freed after the lock */
+  size_t n_gone = 0;
   pthread_mutex_lock(&tm->mu);
-  if (n != tm->n_floats) { /* another size: the reserve follows it */
-    drop_all(tm);
+  /* Another size: the reserve follows it only after 8 in a row, so that
+   * a session of several rates does not empty and refill it read after
+   * read; the others allocate on their own. */
+  if (n != tm->n_floats && tm->n_floats && ++tm->other < 8) {
+    tm->missed++;
+    pthread_mutex_unlock(&tm->mu);
+    return mef3__malloc(n * sizeof(float));
+  }
+  if (n != tm->n_floats) {
+    gone = tm->ready;
+    n_gone = tm->n_ready;
+    tm->ready = NULL;
+    tm->n_ready = tm->cap = 0;
     tm->n_floats = n;
     size_t want = target(tm);
     if (want > tm->cap) {
@@ -97,6 +111,7 @@ float *mef3__tilemem_get(mef3__tilemem *tm, size_t n) {
       }
     }
   }
+  tm->other = 0;
   if (tm->n_ready) {
     b = tm->ready[--tm->n_ready];
     tm->taken++;
@@ -109,5 +124,8 @@ float *mef3__tilemem_get(mef3__tilemem *tm, size_t n) {
   if (tm->n_ready < target(tm) / 2 + 1)
     pthread_cond_signal(&tm->cv);
   pthread_mutex_unlock(&tm->mu);
+  for (size_t i = 0; i < n_gone; i++)
+    mef3__free(gone[i]);
+  mef3__free(gone);
   return b ? b : mef3__malloc(n * sizeof(float));
 }

@@ -24,6 +24,7 @@ typedef struct mef3__tilemem {
   float **ready;     /* touched, not handed out */
   size_t n_ready, cap;
   int stop, started;
+  unsigned other;    /* gets in a row of another size */
   pthread_t th;
   uint64_t taken, missed; /* gets served from the reserve / not */
 } mef3__tilemem;
