@@ -23,15 +23,31 @@ int mef3_cli_serve(int argc, char **argv);
 int mef3_cli_client(int argc, char **argv);
 int mef3_cli_gen(int argc, char **argv);
 
-/* Print "mef3pool: " + message to stderr; returns `code`. */
+/* The running subcommand ("read", "client", ...; NULL before one is
+ * chosen), named by usage errors. */
+extern const char *cli_command;
+
+/* Print "mef3pool: " + message to stderr as one line; returns `code`.
+ * A usage error (CLI_USAGE) ends with "; see `mef3pool CMD --help`":
+ * never the whole help text. */
 int cli_fail(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Report a library failure: the last error's message or its code name. */
 int cli_lib_fail(int rc, const char *what);
 
-/* Parse a time: an integer µUTC, or seconds relative to `base` with an
- * "s" suffix ("10s", "2.5s"); also "m"/"h" suffixes.  0 or -1. */
+/* Parse a time (cli_time.c): an integer is absolute µUTC; ISO 8601 UTC
+ * ("2021-01-01T00:10:00.5Z"); relative to `base`: hh:mm:ss[.f] or a
+ * number with a unit us, ms, s, m, h ("10s", "-2.5ms").  0 or -1. */
 int cli_parse_time(const char *s, int64_t base, int64_t *out);
+/* What --start/--end take, for error messages. */
+#define CLI_TIME_FORMS                                                         \
+  "µUTC integers, ISO 8601 UTC times (2021-01-01T00:10:00Z) or times "        \
+  "after the start (10s, 250ms, 00:01:30.5)"
+/* `uutc` as ISO 8601 UTC ("2021-01-01T00:00:00.250000Z"). */
+void cli_format_time(int64_t uutc, char *buf, size_t cap);
+/* When [t0, t1) lies wholly outside [rec0, rec1): one note on stderr
+ * naming the recording's span (the window still reads, as NaN). */
+void cli_note_outside(int64_t t0, int64_t t1, int64_t rec0, int64_t rec1);
 /* Parse a non-negative integer; 0 or -1. */
 int cli_parse_i64(const char *s, int64_t *out);
 
@@ -47,16 +63,22 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
  * the command).  Returns -1 when the caller should go on, or the exit code
  * to return (CLI_OK after printing `usage` for --help, CLI_USAGE).
  */
-int cli_session_args(int argc, char **argv, const char *name,
-                     const char *usage, const char **path,
-                     const char **password, int *json);
+int cli_session_args(int argc, char **argv, const char *name, const char *usage,
+                     const char **path, const char **password, int *json);
 
 /* Open `path` with `password` or report the failure; NULL on failure
  * (the exit code is then CLI_FAIL). */
 mef3_reader *cli_open_session(const char *path, const char *password);
 
-/* Split "a,b,c" into a malloc'd array of malloc'd strings. */
+/* Split "a,b,c" into a malloc'd array of malloc'd strings; empty items
+ * are dropped. */
 int cli_split(const char *s, char ***out, size_t *n);
+/* As cli_split, each name trimmed of surrounding spaces ("a, b"). */
+int cli_split_names(const char *s, char ***out, size_t *n);
+/* Report channel `name` missing from `path`, listing the first few of
+ * the `n` channels there are; returns CLI_FAIL. */
+int cli_fail_channel(const char *path, const char *name,
+                     const char *const *names, size_t n);
 void cli_free_split(char **v, size_t n);
 
 #endif

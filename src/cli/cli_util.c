@@ -8,12 +8,17 @@
 
 #include "cli.h"
 
+const char *cli_command;
+
 int cli_fail(int code, const char *fmt, ...) {
   va_list ap;
   fputs("mef3pool: ", stderr);
   va_start(ap, fmt);
   vfprintf(stderr, fmt, ap);
   va_end(ap);
+  if (code == CLI_USAGE)
+    fprintf(stderr, "; see `mef3pool %s%s--help`",
+            cli_command ? cli_command : "", cli_command ? " " : "");
   fputc('\n', stderr);
   return code;
 }
@@ -34,38 +39,6 @@ int cli_parse_i64(const char *s, int64_t *out) {
   if (errno || end == s || *end)
     return -1;
   *out = v;
-  return 0;
-}
-
-int cli_parse_time(const char *s, int64_t base, int64_t *out) {
-  if (!s || !*s)
-    return -1;
-  size_t len = strlen(s);
-  double unit = 0;
-  switch (s[len - 1]) {
-  case 's':
-    unit = 1e6;
-    break;
-  case 'm':
-    unit = 60e6;
-    break;
-  case 'h':
-    unit = 3600e6;
-    break;
-  default:
-    return cli_parse_i64(s, out);
-  }
-  char buf[64];
-  if (len - 1 >= sizeof buf || len < 2)
-    return -1;
-  memcpy(buf, s, len - 1);
-  buf[len - 1] = '\0';
-  char *end;
-  errno = 0;
-  double v = strtod(buf, &end);
-  if (errno || *end || !isfinite(v) || fabs(v * unit) > 9e18)
-    return -1;
-  *out = base + (int64_t)llround(v * unit);
   return 0;
 }
 
@@ -117,7 +90,7 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **val) {
   return 1;
 }
 
-int cli_split(const char *s, char ***out, size_t *n) {
+static int split(const char *s, int trim, char ***out, size_t *n) {
   *out = NULL;
   *n = 0;
   size_t cap = 1;
@@ -131,8 +104,15 @@ int cli_split(const char *s, char ***out, size_t *n) {
   while (1) {
     const char *c = strchr(p, ',');
     size_t len = c ? (size_t)(c - p) : strlen(p);
+    const char *q = p;
+    while (trim && len && (*q == ' ' || *q == '\t')) {
+      q++;
+      len--;
+    }
+    while (trim && len && (q[len - 1] == ' ' || q[len - 1] == '\t'))
+      len--;
     if (len) {
-      v[k] = strndup(p, len);
+      v[k] = strndup(q, len);
       if (!v[k]) {
         cli_free_split(v, k);
         return -1;
@@ -148,15 +128,41 @@ int cli_split(const char *s, char ***out, size_t *n) {
   return 0;
 }
 
+int cli_split(const char *s, char ***out, size_t *n) {
+  return split(s, 0, out, n);
+}
+
+int cli_split_names(const char *s, char ***out, size_t *n) {
+  return split(s, 1, out, n);
+}
+
+int cli_fail_channel(const char *path, const char *name,
+                     const char *const *names, size_t n) {
+  char list[512];
+  size_t len = 0;
+  list[0] = '\0';
+  size_t shown = 0;
+  for (; shown < n && shown < 8; shown++) {
+    int k = snprintf(list + len, sizeof list - len, "%s%s", shown ? ", " : "",
+                     names[shown]);
+    if (k < 0 || (size_t)k >= sizeof list - len) {
+      list[len] = '\0';
+      break;
+    }
+    len += (size_t)k;
+  }
+  return cli_fail(CLI_FAIL, "%s: no channel named \"%s\"; it has %zu: %s%s",
+                  path, name, n, n ? list : "(none)", shown < n ? ", ..." : "");
+}
+
 void cli_free_split(char **v, size_t n) {
   for (size_t i = 0; i < n; i++)
     free(v[i]);
   free(v);
 }
 
-int cli_session_args(int argc, char **argv, const char *name,
-                     const char *usage, const char **path,
-                     const char **password, int *json) {
+int cli_session_args(int argc, char **argv, const char *name, const char *usage,
+                     const char **path, const char **password, int *json) {
   const char *v;
   *path = *password = NULL;
   *json = 0;
@@ -178,10 +184,8 @@ int cli_session_args(int argc, char **argv, const char *name,
       return cli_fail(CLI_USAGE, "%s: one session at a time", name);
     }
   }
-  if (!*path) {
-    fputs(usage, stderr);
-    return CLI_USAGE;
-  }
+  if (!*path)
+    return cli_fail(CLI_USAGE, "%s: give a SESSION", name);
   return -1;
 }
 

@@ -26,8 +26,11 @@ static const char client_usage[] =
     "                                      units; NaN where no sample)\n"
     "  list                                the open sessions, one a line\n"
     "  close PATH                          close a session\n\n"
-    "T0/T1 are absolute µUTC integers, or times relative to the session's\n"
-    "start with an s, m or h suffix (--start 10s).  f32 output holds the\n"
+    "T0/T1 are absolute µUTC integers, ISO 8601 UTC times\n"
+    "(2021-01-01T00:10:00Z), or times after the session's start: a number\n"
+    "with a unit us, ms, s, m or h (--start 10s) or hh:mm:ss[.f].  A window\n"
+    "wholly outside the recording reads as NaN, with a note on stderr.\n"
+    "f32 output holds the\n"
     "channels one after another, each complete, little-endian; npy is a\n"
     "(channels, samples) float32 array; csv has one column per channel;\n"
     "summary prints the shape, the time taken and a few values.\n"
@@ -161,14 +164,37 @@ static int do_read(mef3_client *c, const char *path, int argc, char **argv) {
   if (cli_parse_time(start, fi->start_uutc, &t0) ||
       cli_parse_time(end, fi->start_uutc, &t1)) {
     mef3_file_info_free(fi);
-    return cli_fail(CLI_USAGE, "--start/--end take µUTC integers or relative "
-                               "times like 10s");
+    return cli_fail(CLI_USAGE,
+                    "client read: --start/--end take " CLI_TIME_FORMS);
   }
-  mef3_file_info_free(fi);
   char **names = NULL;
   size_t n_names = 0;
-  if (chans && (cli_split(chans, &names, &n_names) || !n_names))
-    return cli_fail(CLI_USAGE, "--channels takes a comma-separated list");
+  if (chans && (cli_split_names(chans, &names, &n_names) || !n_names)) {
+    mef3_file_info_free(fi);
+    return cli_fail(CLI_USAGE, "client read: --channels takes a "
+                               "comma-separated list");
+  }
+  /* Unknown names here, with the channels there are (the server's error
+   * names only the unknown ones). */
+  for (size_t k = 0; k < n_names; k++) {
+    size_t j = 0;
+    while (j < fi->n_channels && strcmp(fi->channels[j].name, names[k]))
+      j++;
+    if (j < fi->n_channels)
+      continue;
+    const char **have = calloc(fi->n_channels + 1, sizeof *have);
+    for (size_t i = 0; have && i < fi->n_channels; i++)
+      have[i] = fi->channels[i].name;
+    int r = have ? cli_fail_channel(path, names[k], have, fi->n_channels)
+                 : cli_fail(CLI_FAIL, "out of memory");
+    free(have);
+    cli_free_split(names, n_names);
+    mef3_file_info_free(fi);
+    return r;
+  }
+  if (t1 > t0)
+    cli_note_outside(t0, t1, fi->start_uutc, fi->end_uutc);
+  mef3_file_info_free(fi);
   progress_state ps = {isatty(STDERR_FILENO), 0};
   mef3_signal *sig;
   double took = mono();
@@ -243,10 +269,9 @@ int mef3_cli_client(int argc, char **argv) {
       fputs(client_usage, stdout);
       return CLI_OK;
     }
-  if (argc < 3) {
-    fputs(client_usage, stderr);
-    return CLI_USAGE;
-  }
+  if (argc < 3)
+    return cli_fail(CLI_USAGE, "client: give ADDR and a COMMAND (open, info, "
+                               "read, list, close)");
   const char *addr = argv[1], *cmd = argv[2], *v;
   mef3_client_options co = MEF3_CLIENT_OPTIONS_INIT;
   /* Options common to every command, taken out of the argument list. */

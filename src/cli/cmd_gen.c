@@ -13,12 +13,15 @@
 
 #include "cli.h"
 
+/* What gen.h's start_uutc 0 means: 2021-01-01T00:00:00Z. */
+#define GEN_DEFAULT_START INT64_C(1609459200000000)
+
 static const char gen_usage[] =
     "usage: mef3pool gen OUT.mefd --channels N --fs HZ --duration D\n"
     "                    [--seed S] [--block-seconds B] [--gaps N]\n"
     "                    [--gap START:LEN]... [--segment D]\n"
     "                    [--password L1[,L2]] [--encrypt-data[=1|2]]\n"
-    "                    [--start UUTC] [--ufact UV]\n\n"
+    "                    [--start T] [--ufact UV]\n\n"
     "Write a new MEF 3.0 session of EEG-like data: 1/f background, alpha\n"
     "rhythm, spikes, blinks, muscle and electrode artefacts, line noise,\n"
     "different on every channel.  The same arguments give the same files.\n\n"
@@ -34,7 +37,9 @@ static const char gen_usage[] =
     "  --password L1[,L2]  encrypt metadata: section 2 with L1, section 3\n"
     "                      with L2 (or L1)\n"
     "  --encrypt-data[=L]  also encrypt the data blocks at level L (1)\n"
-    "  --start UUTC        time of the first sample (default 2021-01-01)\n"
+    "  --start T           time of the first sample (default 2021-01-01):\n"
+    "                      µUTC, ISO 8601 UTC (2022-03-01T08:00:00Z) or\n"
+    "                      after the default (10s, 01:00:00)\n"
     "  --ufact UV          microvolts per count (default 0.1)\n";
 
 /* A duration in µs: a number with an optional unit (us, ms, s, m, h);
@@ -173,9 +178,14 @@ int mef3_cli_gen(int argc, char **argv) {
         rc = cli_fail(CLI_USAGE, "gen: --encrypt-data takes 1 or 2");
       o.data_encryption = a[15] - '0';
     } else if (cli_opt(argc, argv, &i, "--start", &val)) {
-      if (parse_u64(val, &u) || u == 0 || u > (uint64_t)INT64_MAX / 2)
-        rc = cli_fail(CLI_USAGE, "gen: --start needs a µUTC time");
-      o.start_uutc = (int64_t)u;
+      /* Relative times count from the default start. */
+      int64_t t;
+      if (!val || cli_parse_time(val, GEN_DEFAULT_START, &t) || t <= 0 ||
+          t > INT64_MAX / 2)
+        rc = cli_fail(CLI_USAGE,
+                      "gen: --start takes a time after 1970: " CLI_TIME_FORMS);
+      else
+        o.start_uutc = t;
     } else if (cli_opt(argc, argv, &i, "--ufact", &val)) {
       if (parse_double(val, &o.units_conversion_factor) ||
           !(o.units_conversion_factor > 0))
@@ -205,8 +215,6 @@ int mef3_cli_gen(int argc, char **argv) {
                   "password",
                   o.data_encryption, o.data_encryption);
   if (rc != CLI_OK) {
-    if (rc == CLI_USAGE)
-      fputs(gen_usage, stderr);
     free(gaps);
     cli_free_split(pw, n_pw);
     return rc;

@@ -16,9 +16,12 @@ static const char read_usage[] =
     "                     --samples S0:S1) [--password P]\n"
     "                     [--format f32|f64|i32|csv|npy] [-o FILE]\n\n"
     "Decode channels of a MEF 3.0 session over the time window [T0, T1) or\n"
-    "the stored samples [S0, S1).  T0/T1 are absolute µUTC integers, or\n"
-    "times relative to the session start with an s, m or h suffix\n"
-    "(--start 10s).  Without --channels every channel is read.\n\n"
+    "the stored samples [S0, S1).  T0/T1 are absolute µUTC integers, ISO\n"
+    "8601 UTC times (2021-01-01T00:10:00.5Z), or times after the session's\n"
+    "start: a number with a unit us, ms, s, m or h (--start 10s), or\n"
+    "hh:mm:ss[.f].  A window wholly outside the recording reads as NaN,\n"
+    "with a note on stderr.  Without --channels every channel is read\n"
+    "(--channels \"ch01, ch02\": spaces around names are ignored).\n\n"
     "Formats: f32/f64 physical units (raw x units conversion factor), i32\n"
     "raw counts (-2147483648 where there is no sample), all little-endian,\n"
     "channels one after another, each complete; csv has one column per\n"
@@ -92,10 +95,8 @@ int mef3_cli_read(int argc, char **argv) {
       return cli_fail(CLI_USAGE, "read: one session at a time");
     path = argv[i];
   }
-  if (!path) {
-    fputs(read_usage, stderr);
-    return CLI_USAGE;
-  }
+  if (!path)
+    return cli_fail(CLI_USAGE, "read: give a SESSION");
   if (!samples && (!start || !end))
     return cli_fail(CLI_USAGE, "read: give --start and --end, or --samples");
   if (samples && (start || end))
@@ -131,7 +132,7 @@ int mef3_cli_read(int argc, char **argv) {
   void **data = NULL;
   size_t nch = mef3_reader_channel_count(r);
   if (chans) {
-    if (cli_split(chans, &names, &n_names) || n_names == 0) {
+    if (cli_split_names(chans, &names, &n_names) || n_names == 0) {
       ret = cli_fail(CLI_USAGE, "--channels takes a comma-separated list");
       goto done;
     }
@@ -144,17 +145,30 @@ int mef3_cli_read(int argc, char **argv) {
     ret = cli_fail(CLI_FAIL, "out of memory");
     goto done;
   }
-  int64_t base = INT64_MAX;
+  /* The recording's span: relative times count from its start. */
+  int64_t base = INT64_MAX, rec_end = INT64_MIN;
   for (size_t c = 0; c < mef3_reader_channel_count(r); c++) {
-    int64_t st = mef3_reader_channel(r, c)->start_uutc;
-    if (st < base)
-      base = st;
+    const mef3_channel_info *ci = mef3_reader_channel(r, c);
+    if (ci->start_uutc == MEF3_UUTC_NO_ENTRY)
+      continue;
+    if (ci->start_uutc < base)
+      base = ci->start_uutc;
+    if (ci->end_uutc > rec_end)
+      rec_end = ci->end_uutc;
   }
+  if (base == INT64_MAX)
+    base = rec_end = 0;
   for (size_t k = 0; k < nch; k++) {
     if (names) {
       int ci = mef3_reader_find_channel(r, names[k]);
       if (ci < 0) {
-        ret = cli_fail(CLI_FAIL, "%s: no channel named \"%s\"", path, names[k]);
+        size_t all = mef3_reader_channel_count(r);
+        const char **have = calloc(all ? all : 1, sizeof *have);
+        for (size_t j = 0; have && j < all; j++)
+          have[j] = mef3_reader_channel(r, j)->name;
+        ret = have ? cli_fail_channel(path, names[k], have, all)
+                   : cli_fail(CLI_FAIL, "out of memory");
+        free(have);
         goto done;
       }
       idx[k] = (size_t)ci;
@@ -165,14 +179,14 @@ int mef3_cli_read(int argc, char **argv) {
   int64_t t0 = 0, t1 = 0;
   if (!samples) {
     if (cli_parse_time(start, base, &t0) || cli_parse_time(end, base, &t1)) {
-      ret = cli_fail(CLI_USAGE, "--start/--end take µUTC integers or "
-                                "relative times like 10s");
+      ret = cli_fail(CLI_USAGE, "read: --start/--end take " CLI_TIME_FORMS);
       goto done;
     }
     if (t1 < t0) {
       ret = cli_fail(CLI_USAGE, "read: --end is before --start");
       goto done;
     }
+    cli_note_outside(t0, t1, base, rec_end);
   }
   mef3_sample_type type = fmt == FMT_F64   ? MEF3_F64
                           : fmt == FMT_I32 ? MEF3_I32
@@ -192,6 +206,13 @@ int mef3_cli_read(int argc, char **argv) {
     if (show)
       fprintf(stderr, "\rreading: channel %zu of %zu (%s)\033[K", k + 1, nch,
               ci->name);
+    if (n > (int64_t)1 << 32) {
+      ret = cli_fail(CLI_FAIL,
+                     "%s: the window holds %" PRId64 " samples at %g Hz, too "
+                     "many to read at once (a plain integer time is µUTC)",
+                     ci->name, n, ci->fs);
+      goto done;
+    }
     data[k] = malloc(n ? (size_t)n * es : 1);
     if (!data[k]) {
       ret = cli_fail(CLI_FAIL, "out of memory for %" PRId64 " samples", n);

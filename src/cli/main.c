@@ -31,10 +31,9 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2) {
-    usage(stderr);
-    return CLI_USAGE;
-  }
+  if (argc < 2)
+    return cli_fail(CLI_USAGE, "give a command (info, read, records, serve, "
+                               "client, gen)");
   if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
     printf("mef3pool %s\n", mef3_version());
     return CLI_OK;
@@ -45,9 +44,12 @@ int main(int argc, char **argv) {
     return CLI_OK;
   }
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-    if (!strcmp(argv[1], commands[i].name))
+    if (!strcmp(argv[1], commands[i].name)) {
+      cli_command = commands[i].name;
       return commands[i].run(argc - 1, argv + 1);
-  cli_fail(CLI_USAGE, "unknown command \"%s\"", argv[1]);
-  usage(stderr);
-  return CLI_USAGE;
+    }
+  return cli_fail(CLI_USAGE,
+                  "unknown command \"%s\" (info, read, records, serve, "
+                  "client, gen)",
+                  argv[1]);
 }
