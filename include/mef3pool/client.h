@@ -13,6 +13,9 @@
  * back through the server's table (DEADLINE_EXCEEDED is MEF3_ETIMEDOUT,
  * RESOURCE_EXHAUSTED MEF3_ELIMIT, UNAVAILABLE MEF3_EIO, ...).
  *
+ * Every call that names a session sends its path in the header
+ * x-mef3-session (docs/protocol.md), for a proxy's session affinity.
+ *
  * Threads: a client may be used by any number of threads at once (each
  * call has its own completion queue; the connection is shared).
  */

@@ -109,6 +109,30 @@ static int rpc_wait(rpc *r, void *tag) {
 }
 
 /*
+ * The value of the session header: the path with every byte that is not
+ * printable ASCII, a space or '%' written %XX, so any path is a valid
+ * header value and a proxy hashes the same bytes every client sends.
+ * 0 when the path is empty or does not fit (no header is sent then).
+ */
+static int session_header(char *dst, size_t cap, const char *path) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t n = 0;
+  for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+    if (n + 4 > cap)
+      return 0;
+    if (*p > 0x20 && *p < 0x7f && *p != '%') {
+      dst[n++] = (char)*p;
+    } else {
+      dst[n++] = '%';
+      dst[n++] = hex[*p >> 4];
+      dst[n++] = hex[*p & 15];
+    }
+  }
+  dst[n] = '\0';
+  return n > 0;
+}
+
+/*
  * Start a call, send the request (and half-close) and receive the initial
  * metadata and, when `first` is not NULL, the first reply message (NULL at
  * the end of the stream), all in one batch: the stream has a read pending
@@ -116,7 +140,8 @@ static int rpc_wait(rpc *r, void *tag) {
  * it.
  */
 static int rpc_begin(rpc *r, mef3_client *cl, const char *method,
-                     const ProtobufCMessage *req, grpc_byte_buffer **first) {
+                     const char *session, const ProtobufCMessage *req,
+                     grpc_byte_buffer **first) {
   if (first)
     *first = NULL;
   memset(r, 0, sizeof *r);
@@ -135,9 +160,21 @@ static int rpc_begin(rpc *r, mef3_client *cl, const char *method,
       grpc_byte_buffer_destroy(bb);
     return cerr(MEF3_ENOMEM, "client: cannot start a call");
   }
+  /* The session path as a header, for a proxy's session affinity
+   * (docs/deploy.md); longer than 2 KiB encoded, none is sent (a proxy's
+   * header limits are 4 KiB or more) and the call is spread instead. */
+  char hv[MEF3_RPC_SESSION_HEADER_MAX + 1];
+  grpc_metadata md;
+  size_t nmd = session && session_header(hv, sizeof hv, session);
+  if (nmd) {
+    md.key = grpc_slice_from_static_string(MEF3_RPC_SESSION_HEADER);
+    md.value = grpc_slice_from_static_string(hv);
+  }
   grpc_op ops[5];
   memset(ops, 0, sizeof ops);
   ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+  ops[0].data.send_initial_metadata.count = nmd;
+  ops[0].data.send_initial_metadata.metadata = nmd ? &md : NULL;
   ops[1].op = GRPC_OP_SEND_MESSAGE;
   ops[1].data.send_message.send_message = bb;
   ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -226,12 +263,13 @@ static void rpc_dispose(rpc *r) {
 
 /* A unary call: request in, one reply out (NULL on error, detail set). */
 static ProtobufCMessage *unary(mef3_client *cl, const char *method,
+                               const char *session,
                                const ProtobufCMessage *req,
                                const ProtobufCMessageDescriptor *rd,
                                int *rc) {
   rpc r;
   grpc_byte_buffer *bb;
-  *rc = rpc_begin(&r, cl, method, req, &bb);
+  *rc = rpc_begin(&r, cl, method, session, req, &bb);
   ProtobufCMessage *reply = NULL;
   if (!*rc) {
     int got = bb != NULL;
@@ -299,7 +337,7 @@ int mef3_client_open(mef3_client *c, const char *path, const char *password,
   req.password = (char *)(password ? password : "");
   int rc;
   FileInfoResponse *r = (FileInfoResponse *)unary(
-      c, MEF3_RPC_OPEN, &req.base, &file_info_response__descriptor, &rc);
+      c, MEF3_RPC_OPEN, path, &req.base, &file_info_response__descriptor, &rc);
   if (!r)
     return rc;
   int already = r->file_opened && r->error_code &&
@@ -329,7 +367,7 @@ int mef3_client_info(mef3_client *c, const char *path, mef3_file_info **out) {
   req.file_path = (char *)path;
   int rc;
   FileInfoResponse *r = (FileInfoResponse *)unary(
-      c, MEF3_RPC_INFO, &req.base, &file_info_response__descriptor, &rc);
+      c, MEF3_RPC_INFO, path, &req.base, &file_info_response__descriptor, &rc);
   if (!r)
     return rc;
   if (r->error_message && *r->error_message)
@@ -347,7 +385,7 @@ int mef3_client_close_file(mef3_client *c, const char *path) {
   req.file_path = (char *)path;
   int rc;
   FileInfoResponse *r = (FileInfoResponse *)unary(
-      c, MEF3_RPC_CLOSE, &req.base, &file_info_response__descriptor, &rc);
+      c, MEF3_RPC_CLOSE, path, &req.base, &file_info_response__descriptor, &rc);
   if (!r)
     return rc;
   if (r->error_message && *r->error_message)
@@ -362,7 +400,7 @@ int mef3_client_list(mef3_client *c, char ***out, size_t *n) {
   ListOpenFilesRequest req = LIST_OPEN_FILES_REQUEST__INIT;
   int rc;
   ListOpenFilesResponse *r = (ListOpenFilesResponse *)unary(
-      c, MEF3_RPC_LIST, &req.base, &list_open_files_response__descriptor, &rc);
+      c, MEF3_RPC_LIST, NULL, &req.base, &list_open_files_response__descriptor, &rc);
   if (!r)
     return rc;
   if (r->error_message && *r->error_message) {
@@ -508,7 +546,7 @@ static int read_range(mef3_client *c, const char *path,
   req.end_uutc = end_uutc;
   rpc r;
   grpc_byte_buffer *bb;
-  int rc = rpc_begin(&r, c, MEF3_RPC_RANGE, &req.base, &bb);
+  int rc = rpc_begin(&r, c, MEF3_RPC_RANGE, path, &req.base, &bb);
   mef3_signal *sig = NULL;
   mef3_signal view = {0}; /* dst as a signal (data not its own) */
   chunk_list kept = {0};

@@ -33,6 +33,12 @@
 #define MEF3_RPC_RANGE "/gRPCMef3Server/GetSignalRange"
 #define MEF3_RPC_LIST "/gRPCMef3Server/ListOpenFiles"
 
+/* The header our clients send with the session path of each call
+ * (%XX-encoded beyond printable ASCII, see client.c), for a proxy's
+ * session affinity; servers ignore it.  At most _MAX bytes. */
+#define MEF3_RPC_SESSION_HEADER "x-mef3-session"
+#define MEF3_RPC_SESSION_HEADER_MAX 2048
+
 /* Target payload of one SignalChunk, as the original: int(2.5 MiB). */
 #define MEF3_RPC_CHUNK_BYTES ((size_t)2621440)
 
