@@ -271,6 +271,71 @@ MEF3_EXTERN void mef3_files_stats_get(mef3_files *fm, mef3_files_stats *out);
 MEF3_EXTERN int mef3_files_resolve(const char *root, const char *path,
                                    char *out, size_t out_len);
 
+
+/* ---- envelopes: min/max overviews (src/files/envelope.c) ---- */
+
+/* Bin width, in samples, of the finest level of the envelope pyramid;
+ * level k has bins of MEF3_ENVELOPE_BASE * 4^k samples. */
+#define MEF3_ENVELOPE_BASE 256
+
+/*
+ * A window reduced to columns of (min, max) per channel (caller frees
+ * with mef3_envelope_free).  Column j of channel c covers the grid
+ * samples [first_sample[c] + j * samples_per_column, ... +
+ * samples_per_column) of that channel (grid sample k stands for cs +
+ * k/fs, cs the channel's start); its min and max are those of the
+ * samples there that are not NaN, and NaN when there is none (a gap stays
+ * a gap at every level).
+ */
+typedef struct mef3_envelope {
+  size_t n_channels;
+  size_t n_columns;
+  double fs;
+  int64_t samples_per_column;
+  int level;             /* -1: from samples; k: from pyramid level k */
+  int64_t start_uutc, end_uutc; /* as requested */
+  int64_t *first_sample; /* n_channels grid samples where column 0 starts */
+  int64_t *first_uutc;   /* their times: cs + round(first * 1e6 / fs) */
+  char **channel_names;  /* n_channels names, in the order returned */
+  float *min, *max;      /* (n_channels, n_columns), row-major */
+} mef3_envelope;
+
+/*
+ * The envelope of channels over [start_uutc, end_uutc) in at most
+ * `max_columns` columns.  Channels as in mef3_files_read (empty list: all;
+ * one rate).  With n samples in the window, samples_per_column is
+ * ceil(n / max_columns); below MEF3_ENVELOPE_BASE the columns start at
+ * the window's first grid sample and are reduced from the samples;
+ * otherwise it is rounded up to a multiple of MEF3_ENVELOPE_BASE, column
+ * 0 starts at the multiple of MEF3_ENVELOPE_BASE at or before the
+ * window's first grid sample, and the columns come from the pyramid: per
+ * tile, min/max bins of every level, built once from the tile's samples
+ * and kept in a cache of their own (a quarter of tile_cache_bytes), so
+ * that they outlive the tiles; tiles are decoded only for pyramids not
+ * cached.  Columns cover the window (the last may reach past its end).
+ *
+ * The values equal the min and max of a direct read of each column's
+ * samples.  Returns what mef3_files_read returns, and MEF3_EINVAL for
+ * max_columns 0 or over 1 << 20.  `*out` is the caller's.
+ */
+MEF3_EXTERN int mef3_files_envelope(mef3_files *fm, const char *path,
+                                    const char *const *channels,
+                                    size_t n_channels, int64_t start_uutc,
+                                    int64_t end_uutc, size_t max_columns,
+                                    mef3_envelope **out);
+MEF3_EXTERN void mef3_envelope_free(mef3_envelope *e);
+
+/* Counters of the envelope cache. */
+typedef struct mef3_envelope_stats {
+  uint64_t pyramids;  /* tile pyramids cached now */
+  uint64_t bytes;     /* their bytes */
+  uint64_t built;     /* pyramids ever built */
+  uint64_t hits;      /* pyramids of envelope calls found cached */
+  uint64_t evictions; /* dropped for the budget */
+} mef3_envelope_stats;
+MEF3_EXTERN void mef3_files_envelope_stats(mef3_files *fm,
+                                           mef3_envelope_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -454,6 +454,10 @@ int mef3_files_new(mef3_files **out, const mef3_files_options *opts) {
   pthread_mutex_init(&fm->sw_mu, NULL);
   pthread_cond_init(&fm->sw_cv, &ca);
   pthread_condattr_destroy(&ca);
+  if (mef3__envcache_new(&fm->env, o.tile_cache_bytes / 4)) {
+    mef3_files_free(fm);
+    return mef3__error(MEF3_ENOMEM, "out of memory");
+  }
   if (ttl_ms > 0) {
     fm->sw_interval_ms = ttl_ms / 10 > 1000 ? ttl_ms / 10 : 1000;
     if (pthread_create(&fm->sweeper, NULL, sweeper_main, fm) != 0) {
@@ -505,6 +509,7 @@ void mef3_files_free(mef3_files *fm) {
   mef3__strmap_dispose(&fm->files);
   mef3__strmap_dispose(&fm->aliases);
   mef3__tcache_dispose(&fm->cache);
+  mef3__envcache_free(fm->env);
   mef3__tilemem_destroy(&fm->tmem);
   pthread_mutex_destroy(&fm->pools_mu);
   pthread_mutex_destroy(&fm->mu);
@@ -654,6 +659,7 @@ int mef3_files_close(mef3_files *fm, const char *path) {
     return mef3__error(MEF3_ENOTFOUND, "%s: file not open", path);
   }
   size_t n = mef3__tcache_file_drop(&fm->cache, f->id);
+  mef3__envcache_file_drop(fm->env, f->id);
   /* Forgetting the password also makes every worker close the file. */
   if (fm->fg)
     mef3_pool_set_password(fm->fg, f->real, NULL);
@@ -1624,6 +1630,26 @@ void mef3_signal_free(mef3_signal *s) {
 }
 
 /* ---- hooks ---- */
+
+mfile *mef3__files_lookup(mef3_files *fm, const char *path) {
+  return lookup(fm, path);
+}
+
+int mef3__files_pin_tiles(mef3_files *fm, mfile *f,
+                          const mef3__tcache_key *keys, size_t nk,
+                          mef3__tile **tiles) {
+  uint64_t counts[3] = {0, 0, 0};
+  int rc = load_tiles(fm, f, keys, nk, tiles, counts);
+  if (rc) {
+    for (size_t k = 0; k < nk; k++) {
+      mef3__tcache_unpin(&fm->cache, tiles[k]);
+      tiles[k] = NULL;
+    }
+    return rc;
+  }
+  mef3__tcache_count(&fm->cache, counts[0], counts[1], counts[2]);
+  return 0;
+}
 
 int mef3__files_tile_cached(mef3_files *fm, const char *path,
                             const char *channel, int64_t tile) {

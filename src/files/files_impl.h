@@ -100,6 +100,7 @@ struct mef3_files {
   _Atomic uint64_t reads, pool_tiles, local_tiles, prefetch_failed;
 
   mef3__tcache cache;
+  struct mef3__envcache *env; /* tile pyramids (envelope.c) */
   mef3__tilemem tmem; /* new tiles' memory, touched ahead (tilemem.h) */
 
   /* prefetch bookkeeping and the thread lane */
@@ -159,6 +160,25 @@ int mef3__prefetch_steal(mef3_files *fm, mef3__tile_owner *owner);
 void mef3__prefetch_owner_unref(mef3__tile_owner *owner);
 /* Stop the thread lane: cancel what is queued, join the threads. */
 void mef3__prefetch_stop_threads(mef3_files *fm);
+
+/* ---- files.c, for envelope.c and file_meta.c ---- */
+/* The open file `path` names, with a reference (mef3__mfile_unref); NULL
+ * and an error when none. */
+mfile *mef3__files_lookup(mef3_files *fm, const char *path);
+/* Load and pin the `nk` distinct tiles `keys` of `f` as a read does
+ * (cache, claims, both lanes), without prefetch around them; on success
+ * tiles[i] is pinned READY (mef3__tcache_unpin each), on failure none is.
+ * Counted as hits and misses of the cache. */
+int mef3__files_pin_tiles(mef3_files *fm, mfile *f,
+                          const mef3__tcache_key *keys, size_t nk,
+                          mef3__tile **tiles);
+
+/* ---- envelope.c ---- */
+typedef struct mef3__envcache mef3__envcache;
+int mef3__envcache_new(mef3__envcache **out, int64_t budget);
+void mef3__envcache_free(mef3__envcache *c);
+/* Drop the pyramids of a closed file. */
+void mef3__envcache_file_drop(mef3__envcache *c, uint64_t file);
 
 /* ---- paths.c ---- */
 /* An open file's tree as checked at its open. */
