@@ -1,0 +1,49 @@
+"""mef3pool: fast MEF 3.0 reading and writing over the mef3pool C library.
+
+The public names:
+
+* :class:`ReaderProcessPool` - the reader process pool of mef3io-server
+  (``mef3io_server.server.reader_pool.ReaderProcessPool``), name for name:
+  decodes in worker processes, results as numpy views of shared memory,
+  real ``concurrent.futures.Future`` objects.
+* :class:`Reader`, :class:`MefReader`, :class:`Writer` - mef3io's API
+  (``mef3io.Reader``, ``mef3io.MefReader``, ``mef3io.Writer``).
+* :class:`Error` and its subclasses - every failure of the C library, with
+  the C code (``.code``, ``.name``) and message (``.message``).
+* :class:`DamagedBlockWarning` - damaged blocks read as NaN.
+
+Times are µUTC integers (microseconds since 1970, UTC); windows are
+half-open ``[t0, t1)``.
+"""
+from . import _core
+from ._errors import (
+    AccessError,
+    BufferSizeError,
+    CanceledError,
+    CorruptError,
+    CRCError,
+    DamagedBlockWarning,
+    Error,
+    ExistsError,
+    InputOutputError,
+    InvalidArgumentError,
+    LimitError,
+    NotFoundError,
+    OutOfMemoryError,
+    PasswordError,
+    TimedOutError,
+    UnsupportedError,
+    WorkerError,
+)
+from .reader import MefReader, Reader
+
+__version__ = _core.version()
+
+__all__ = [
+    "Reader", "MefReader",
+    "Error", "InvalidArgumentError", "NotFoundError", "CRCError",
+    "PasswordError", "AccessError", "CorruptError", "UnsupportedError",
+    "BufferSizeError", "CanceledError", "TimedOutError", "OutOfMemoryError",
+    "InputOutputError", "WorkerError", "LimitError", "ExistsError",
+    "DamagedBlockWarning",
+]

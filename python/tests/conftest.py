@@ -1,0 +1,57 @@
+"""Shared fixtures of the Python tests.
+
+The tests run under CTest with PYTHONPATH pointing at the assembled
+package in the build folder (python/CMakeLists.txt), MEF3_GOLDEN_DIR at
+the golden sessions, MEF3_CLI at the built command and MEF3_TEST_TMP at a
+scratch folder of the build; they also run by hand with the same
+variables set.  Each pytest process gets its own temporary base folder
+(mkdtemp), so test files run in parallel without sharing one.
+"""
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+GOLDEN = Path(os.environ.get("MEF3_GOLDEN_DIR",
+                             Path(__file__).resolve().parents[2].parent
+                             / "shared" / "golden"))
+
+
+def pytest_configure(config):
+    if not config.option.basetemp:
+        root = os.environ.get("MEF3_TEST_TMP") or None
+        if root:
+            os.makedirs(root, exist_ok=True)
+        base = tempfile.mkdtemp(prefix="pytest mef3pool-1.0 ", dir=root)
+        config.option.basetemp = base
+        config._mef3_basetemp = base
+
+
+def pytest_unconfigure(config):
+    base = getattr(config, "_mef3_basetemp", None)
+    if base:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def golden():
+    if not GOLDEN.is_dir():
+        pytest.fail(f"golden sessions not found at {GOLDEN} (set MEF3_GOLDEN_DIR)")
+    return GOLDEN
+
+
+def session_json(name):
+    """The description of a golden session (sessions/NAME.json)."""
+    with open(GOLDEN / "sessions" / f"{name}.json") as f:
+        return json.load(f)
+
+
+@pytest.fixture(scope="session")
+def cli():
+    path = os.environ.get("MEF3_CLI")
+    if not path or not os.access(path, os.X_OK):
+        pytest.fail("MEF3_CLI must name the built mef3pool command")
+    return path
