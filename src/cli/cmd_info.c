@@ -10,7 +10,8 @@
 
 static const char info_usage[] =
     "usage: mef3pool info SESSION [--password P] [--json]\n\n"
-    "Show the channels of a MEF 3.0 session (.mefd) or channel (.timd):\n"
+    "Show the channels of a MEF 3.0 session (.mefd), channel (.timd) or\n"
+    "session packed as an uncompressed tar (.mefd.tar, read in place):\n"
     "sampling rates, time spans, sample and block counts, segments, gaps,\n"
     "encryption state and units.  Times are µUTC; with a level-1 password\n"
     "they are relative (the recording time offset is in section 3).\n";

@@ -21,15 +21,15 @@ typedef struct {
   size_t n, cap;
 } rec_list;
 
-static int add_file(rec_list *l, const char *dir, const mef3_keys *keys,
-                    int64_t rto, mef3_record_level level, const char *channel,
-                    int32_t segment, int strict) {
-  char *path = mef3__child_named(dir, ".rdat");
+/* The records of file `path` (taken: freed here; NULL is out of memory). */
+static int add_file(const mef3_reader *rd, rec_list *l, char *path,
+                    const mef3_keys *keys, int64_t rto, mef3_record_level level,
+                    const char *channel, int32_t segment, int strict) {
   if (!path)
     return mef3__error(MEF3_ENOMEM, "out of memory");
   uint8_t *buf = NULL;
   size_t len = 0;
-  int rc = mef3__read_file(&buf, &len, path, MAX_RECORD_FILE_BYTES);
+  int rc = mef3__rd_read_file(rd, &buf, &len, path, MAX_RECORD_FILE_BYTES);
   if (rc == MEF3_ENOTFOUND) {
     mef3__free(path);
     mef3_error_clear();
@@ -91,17 +91,29 @@ int mef3_reader_records(mef3_reader *r, mef3_record **out, size_t *n,
   *n = 0;
   rec_list l = {0};
   int rc = 0;
-  if (r->is_session && r->n_ch)
+  if (r->is_session && r->n_ch) {
+    /* NAME.rdat in the session's directory (or its archive's root) */
+    size_t ln = strlen(r->session_name);
+    char *file = mef3__malloc(ln + 6);
+    char *path = NULL;
+    if (file) {
+      memcpy(file, r->session_name, ln);
+      memcpy(file + ln, ".rdat", 6);
+      path = mef3__join(r->path, file);
+    }
+    mef3__free(file);
     rc =
-        add_file(&l, r->path, &r->ch[0].segs[0].keys, rto_of(&r->ch[0].segs[0]),
+        add_file(r, &l, path, &r->ch[0].segs[0].keys, rto_of(&r->ch[0].segs[0]),
                  MEF3_LEVEL_SESSION, NULL, -1, strict);
+  }
   for (size_t i = 0; !rc && i < r->n_ch; i++) {
     rd_channel *c = &r->ch[i];
-    rc = add_file(&l, c->path, &c->segs[0].keys, rto_of(&c->segs[0]),
-                  MEF3_LEVEL_CHANNEL, c->name, -1, strict);
+    rc = add_file(r, &l, mef3__child_named(c->path, ".rdat"), &c->segs[0].keys,
+                  rto_of(&c->segs[0]), MEF3_LEVEL_CHANNEL, c->name, -1, strict);
     for (size_t s = 0; !rc && s < c->n_segs; s++)
-      rc = add_file(&l, c->segs[s].dir, &c->segs[s].keys, rto_of(&c->segs[s]),
-                    MEF3_LEVEL_SEGMENT, c->name, (int32_t)s, strict);
+      rc = add_file(r, &l, mef3__child_named(c->segs[s].dir, ".rdat"),
+                    &c->segs[s].keys, rto_of(&c->segs[s]), MEF3_LEVEL_SEGMENT,
+                    c->name, (int32_t)s, strict);
   }
   if (rc) {
     mef3_records_free(l.v, l.n);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "reader/reader_impl.h"
+#include "reader/tar.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/timemath.h"
@@ -27,6 +28,16 @@
 
 #define MAX_INDEX_FILE_BYTES ((size_t)1 << 31)
 #define MAX_RECORD_FILE_BYTES ((size_t)1 << 30)
+
+/* 1 when `path` names a compressed tar (which is not read in place). */
+static int compressed_tar_name(const char *path) {
+  static const char *const ext[] = {".tar.gz", ".tgz", ".tar.bz2", ".tbz2",
+                                    ".tar.xz", ".txz", ".tar.zst", ".tar.lz4"};
+  for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
+    if (mef3__ends_with(path, ext[i]))
+      return 1;
+  return 0;
+}
 
 static void free_channel(rd_channel *c) {
   for (size_t s = 0; s < c->n_segs; s++) {
@@ -50,6 +61,7 @@ void mef3_reader_close(mef3_reader *r) {
   for (size_t i = 0; i < r->n_ch; i++)
     free_channel(&r->ch[i]);
   mef3__free(r->ch);
+  mef3__tar_close(r->tar);
   mef3_red_ctx_free(r->red);
   mef3__free(r->io);
   mef3__free(r->dec);
@@ -80,7 +92,7 @@ static int keys_for(mef3_reader *r, mef3_keys *keys,
  * channel names, the segment number and the level UUID of their universal
  * headers (every writer we know sets them alike; a file of another
  * segment or recording differs in one of them). */
-static uint32_t uh_ident(const mef3_universal_header *uh) {
+uint32_t mef3__uh_ident(const mef3_universal_header *uh) {
   uint8_t num[4];
   memcpy(num, &uh->segment_number, 4);
   uint32_t c = mef3_crc32((const uint8_t *)uh->session_name,
@@ -91,8 +103,8 @@ static uint32_t uh_ident(const mef3_universal_header *uh) {
   return mef3_crc32_update(c, uh->level_uuid, 16);
 }
 
-static int foreign_file(const char *path, const mef3_universal_header *uh,
-                        const char *kind) {
+int mef3__foreign_file(const char *path, const mef3_universal_header *uh,
+                       const char *kind) {
   return mef3__error_at(MEF3_ECORRUPT, path, 0,
                         "%s belongs to session \"%.64s\", channel \"%.64s\", "
                         "segment %d (level UUID %02x%02x%02x%02x...), not to "
@@ -115,7 +127,7 @@ static int open_segment(mef3_reader *r, rd_channel *c, rd_segment *g,
     mef3__error(rc, "out of memory");
     goto done;
   }
-  rc = mef3__read_file(&buf, &len, tmet, MEF3_METADATA_BYTES);
+  rc = mef3__rd_read_file(r, &buf, &len, tmet, MEF3_METADATA_BYTES);
   if (rc == MEF3_ECORRUPT)
     rc = mef3__error_at(MEF3_ECORRUPT, tmet, MEF3_METADATA_BYTES,
                         "metadata file is longer than 16384 bytes");
@@ -134,7 +146,7 @@ static int open_segment(mef3_reader *r, rd_channel *c, rd_segment *g,
   if (rc)
     goto done;
   g->number = uh.segment_number >= 0 ? uh.segment_number : -1;
-  g->ident = uh_ident(&uh);
+  g->ident = mef3__uh_ident(&uh);
   g->uh_start = uh.start_time;
   g->uh_end = uh.end_time;
   rc = mef3_metadata_parse(&g->md, NULL, buf, len, &g->keys, tmet);
@@ -160,15 +172,9 @@ static int open_segment(mef3_reader *r, rd_channel *c, rd_segment *g,
   mef3__free(buf);
   buf = NULL;
 
-  struct stat st;
-  uint64_t tdat_len = 0;
-  if (stat(g->tdat_path, &st) == 0)
-    tdat_len = (uint64_t)st.st_size;
-  else {
-    rc = mef3__error(MEF3_ENOTFOUND, "%s: missing data file", g->tdat_path);
+  if ((rc = mef3__rd_locate_data(r, g)) != 0)
     goto done;
-  }
-  rc = mef3__read_file(&buf, &len, tidx, MAX_INDEX_FILE_BYTES);
+  rc = mef3__rd_read_file(r, &buf, &len, tidx, MAX_INDEX_FILE_BYTES);
   if (rc)
     goto done;
   if (!r->opts.check_file_crc && len >= 8)
@@ -181,9 +187,8 @@ static int open_segment(mef3_reader *r, rd_channel *c, rd_segment *g,
                : 0;
   mef3_universal_header iuh;
   rc = mef3_index_parse(idx, n_idx, &iuh, buf, len, 0, tidx);
-  if (!rc && uh_ident(&iuh) != g->ident) /* the entries are freed later */
-    rc = foreign_file(tidx, &iuh, "index file");
-  (void)tdat_len;
+  if (!rc && mef3__uh_ident(&iuh) != g->ident) /* the entries are freed later */
+    rc = mef3__foreign_file(tidx, &iuh, "index file");
 done:
   mef3__free(buf);
   mef3__free(tmet);
@@ -392,7 +397,7 @@ static int check_segments(const rd_channel *c, mef3_index_entry *const *idx,
 static int open_channel(mef3_reader *r, rd_channel *c) {
   char **segs = NULL;
   size_t n = 0;
-  int rc = mef3__list_dir(&segs, &n, c->path, ".segd");
+  int rc = mef3__rd_list(r, &segs, &n, c->path, ".segd");
   if (rc)
     return rc;
   if (n == 0) {
@@ -446,13 +451,24 @@ int mef3_reader_open(mef3_reader **out, const char *path,
   if (opts && opts->version != MEF3_READER_OPTIONS_VERSION)
     return mef3__error(MEF3_EINVAL, "reader options version %u, expected %u",
                        opts->version, MEF3_READER_OPTIONS_VERSION);
+  int is_tar = 0;
   if (!mef3__is_dir(path)) {
     struct stat st;
     if (stat(path, &st) != 0)
       return mef3__error(MEF3_ENOTFOUND, "%s: no such session: %s", path,
                          strerror(errno));
-    return mef3__error(MEF3_ENOTFOUND,
-                       "%s: not a MEF 3.0 session or channel directory", path);
+    is_tar = S_ISREG(st.st_mode) && mef3__ends_with(path, ".tar");
+    if (!is_tar && S_ISREG(st.st_mode) && compressed_tar_name(path))
+      return mef3__error(MEF3_EUNSUPPORTED,
+                         "%s: a compressed archive; only an uncompressed tar "
+                         "(NAME.mefd.tar) is read in place (decompress it "
+                         "first)",
+                         path);
+    if (!is_tar)
+      return mef3__error(MEF3_ENOTFOUND,
+                         "%s: not a MEF 3.0 session or channel directory, nor "
+                         "an uncompressed tar of a session",
+                         path);
   }
   mef3_reader *r = mef3__calloc(1, sizeof *r);
   if (!r)
@@ -464,7 +480,16 @@ int mef3_reader_open(mef3_reader **out, const char *path,
     r->opts.max_open_data_files = 64;
   int rc = 0;
   r->path = mef3__strdup(path);
-  r->session_name = mef3__base_name(path);
+  if (is_tar) { /* "x/NAME.mefd.tar" is session NAME */
+    char *bare = mef3__strdup(path);
+    if (bare) {
+      bare[strlen(bare) - 4] = '\0';
+      r->session_name = mef3__base_name(bare);
+    }
+    mef3__free(bare);
+  } else {
+    r->session_name = mef3__base_name(path);
+  }
   if (opts && opts->password && *opts->password &&
       !(r->password = mef3__strdup(opts->password)))
     rc = MEF3_ENOMEM;
@@ -474,16 +499,22 @@ int mef3_reader_open(mef3_reader **out, const char *path,
     return mef3__error(MEF3_ENOMEM, "out of memory");
   }
 
+  if (is_tar && (rc = mef3__tar_open(&r->tar, path)) != 0) {
+    mef3_reader_close(r);
+    return rc;
+  }
+
   char **names = NULL;
   size_t n = 0;
-  if (mef3__ends_with(r->path, ".timd") || mef3__ends_with(r->path, ".timd/")) {
+  if (!is_tar && (mef3__ends_with(r->path, ".timd") ||
+                  mef3__ends_with(r->path, ".timd/"))) {
     names = mef3__calloc(1, sizeof *names);
     if (names && (names[0] = mef3__strdup(r->path)))
       n = 1;
     else
       rc = mef3__error(MEF3_ENOMEM, "out of memory");
   } else {
-    rc = mef3__list_dir(&names, &n, r->path, ".timd");
+    rc = mef3__rd_list(r, &names, &n, r->path, ".timd");
     r->is_session = 1;
   }
   if (!rc && n == 0)
@@ -504,7 +535,7 @@ int mef3_reader_open(mef3_reader **out, const char *path,
       rc = mef3__error(MEF3_ENOMEM, "out of memory");
       break;
     }
-    if (!mef3__is_dir(c->path)) { /* a stray file named *.timd */
+    if (!mef3__rd_is_dir(r, c->path)) { /* a stray file named *.timd */
       free_channel(c);
       memset(c, 0, sizeof *c);
       r->n_ch--;
@@ -572,63 +603,4 @@ int mef3_reader_contigua(const mef3_reader *r, size_t ch,
   *out = r->ch[ch].contigua;
   *n = r->ch[ch].n_contigua;
   return 0;
-}
-
-int mef3__reader_data_fd(mef3_reader *r, rd_segment *s) {
-  s->last_use = ++r->use_clock;
-  if (s->fd >= 0)
-    return 0;
-  if (r->open_fds >= r->opts.max_open_data_files) {
-    rd_segment *lru = NULL;
-    for (size_t i = 0; i < r->n_ch; i++)
-      for (size_t k = 0; k < r->ch[i].n_segs; k++) {
-        rd_segment *g = &r->ch[i].segs[k];
-        if (g->fd >= 0 && (!lru || g->last_use < lru->last_use))
-          lru = g;
-      }
-    if (lru) {
-      close(lru->fd);
-      lru->fd = -1;
-      r->open_fds--;
-    }
-  }
-  s->fd = open(s->tdat_path, O_RDONLY | O_CLOEXEC);
-  if (s->fd < 0)
-    return mef3__error(mef3__errno_code(errno), "%s: cannot open: %s",
-                       s->tdat_path, strerror(errno));
-  r->open_fds++;
-  return 0;
-}
-
-int mef3__reader_data_check(mef3_reader *r, rd_segment *s) {
-  struct stat st;
-  if (fstat(s->fd, &st) != 0)
-    return 0; /* the reads will say what is wrong */
-  int64_t mt = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-  if (s->data_ino == (uint64_t)st.st_ino && s->data_size == st.st_size &&
-      s->data_mtime_ns == mt)
-    return 0;
-  s->data_ino = (uint64_t)st.st_ino;
-  s->data_size = (int64_t)st.st_size;
-  s->data_mtime_ns = mt;
-  /* A header that does not parse (damaged, a file cut short) is left to
-   * the blocks' own checks. */
-  uint8_t h[MEF3_UH_BYTES];
-  mef3_universal_header uh;
-  if (mef3__pread_full(s->fd, h, sizeof h, 0) != (long long)sizeof h)
-    return 0;
-  if (!r->opts.check_file_crc)
-    memset(h, 0, 4);
-  if (mef3_uh_parse(&uh, h, sizeof h, "tdat", s->tdat_path) != 0) {
-    mef3_error_clear();
-    return 0;
-  }
-  if (uh_ident(&uh) == s->ident)
-    return 0;
-  int rc = foreign_file(s->tdat_path, &uh, "data file");
-  close(s->fd);
-  s->fd = -1;
-  s->data_ino = 0;
-  r->open_fds--;
-  return rc;
 }

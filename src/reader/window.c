@@ -240,7 +240,8 @@ static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
     if (!io_err) {
       if ((rc = grow((void **)&r->io, &r->io_cap, bytes, 1)) != 0)
         return rc;
-      got = mef3__pread_full(g->fd, r->io, bytes, (uint64_t)first->file_offset);
+      got = mef3__reader_data_pread(r, g, r->io, bytes,
+                                    (uint64_t)first->file_offset);
       if (got < 0) {
         int err = errno;
         return mef3__error_at(err == ENOMEM ? MEF3_ENOMEM : MEF3_EIO,
