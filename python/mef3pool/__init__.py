@@ -35,12 +35,13 @@ from ._errors import (
     UnsupportedError,
     WorkerError,
 )
+from .pool import PoolFuture, ReaderProcessPool
 from .reader import MefReader, Reader
 
 __version__ = _core.version()
 
 __all__ = [
-    "Reader", "MefReader",
+    "ReaderProcessPool", "PoolFuture", "Reader", "MefReader",
     "Error", "InvalidArgumentError", "NotFoundError", "CRCError",
     "PasswordError", "AccessError", "CorruptError", "UnsupportedError",
     "BufferSizeError", "CanceledError", "TimedOutError", "OutOfMemoryError",

@@ -55,3 +55,46 @@ def cli():
     if not path or not os.access(path, os.X_OK):
         pytest.fail("MEF3_CLI must name the built mef3pool command")
     return path
+
+
+def gen(cli, out, channels=8, fs=256, duration="30m", gaps=0, password=None,
+        seed=1):
+    """A session made by `mef3pool gen` (deterministic for a seed)."""
+    import subprocess
+    args = [cli, "gen", str(out), "--channels", str(channels), "--fs", str(fs),
+            "--duration", duration, "--seed", str(seed), "--gaps", str(gaps)]
+    if password:
+        args += ["--password", password]
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    return out
+
+
+@pytest.fixture(scope="session")
+def big_session(cli, tmp_path_factory):
+    """8 channels x 256 Hz x 30 min with 3 gaps."""
+    return gen(cli, tmp_path_factory.mktemp("gen") / "big.mefd", gaps=3)
+
+
+def rss_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def worker_pids(worker_exe=None):
+    """PIDs of running worker processes whose parent is this process."""
+    me = os.getpid()
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+            exe = os.readlink(f"/proc/{d}/exe")
+        except OSError:
+            continue
+        if ppid == me and os.path.basename(exe).startswith("mef3pool-worker"):
+            if worker_exe is None or exe == os.path.realpath(worker_exe):
+                out.append(int(d))
+    return out
