@@ -67,18 +67,6 @@ static inline int fh_fds(int *memfds) {
   return n - 1; /* the DIR's own descriptor */
 }
 
-/* Mappings of pool shared memory in this process. */
-static inline int fh_memfd_maps(void) {
-  FILE *f = fopen("/proc/self/maps", "r");
-  char line[1024];
-  int n = 0;
-  while (f && fgets(line, sizeof line, f))
-    n += strstr(line, "mef3pool-") != NULL;
-  if (f)
-    fclose(f);
-  return n;
-}
-
 static inline double fh_now(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);

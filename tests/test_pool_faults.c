@@ -440,6 +440,6 @@ int main(void) {
   int memfds = 0, fds = fh_fds(&memfds);
   CHECK_MSG(fds == fds0, "%d descriptors open, %d at start", fds, fds0);
   CHECK_MSG(memfds == memfds0, "%d memfds open, %d at start", memfds, memfds0);
-  CHECK(fh_memfd_maps() == 0);
+  CHECK(tu_memfd_maps() == 0);
   return check_finish();
 }

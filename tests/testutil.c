@@ -111,3 +111,14 @@ int tu_children(int *out, int cap) {
     closedir(d);
   return n;
 }
+
+int tu_memfd_maps(void) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  char line[4096];
+  int n = 0;
+  while (f && fgets(line, sizeof line, f))
+    n += strstr(line, " /memfd:mef3pool-") != NULL;
+  if (f)
+    fclose(f);
+  return n;
+}

@@ -23,6 +23,10 @@ int tu_system(const char *fmt, ...);
 /* Process ids of this process's children, from /proc: returns how many
  * there are and stores up to `cap` of them in `out` (may be NULL). */
 int tu_children(int *out, int cap);
+/* Mappings of pool shared memory (memfds named "mef3pool-...") in this
+ * process.  Only memfd mappings count: the executable's own mappings may
+ * have "mef3pool-" in their path (a checkout in mef3pool-1.0/). */
+int tu_memfd_maps(void);
 /* 1 when the golden folder exists. */
 int tu_have_golden(void);
 
