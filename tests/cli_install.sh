@@ -3,7 +3,8 @@
 # `cmake --install` into a scratch prefix, move the prefix, then run the
 # installed command from another folder: --version, a decode, and the
 # server (whose reader pools must find the installed worker program), read
-# through the installed client.
+# through the installed client; and a small program compiled and linked
+# against the moved prefix with nothing but what pkg-config says.
 # Usage: cli_install.sh MEF3POOL GOLDEN_DIR SCRATCH_DIR
 set -euo pipefail
 cli=$1 golden=$2 tmp=$3
@@ -22,6 +23,32 @@ test -x "$work/p2/libexec/mef3pool/mef3pool-worker" || fail "worker not installe
 ls "$work/p2/include/mef3pool.h" >/dev/null || fail "headers not installed"
 ls "$work"/p2/lib*/libmef3pool.so.0 >/dev/null || fail "shared library"
 ls "$work"/p2/lib*/pkgconfig/mef3pool.pc >/dev/null || fail "pkg-config file"
+
+# pkg-config alone finds the moved headers and library (no -I/usr/local).
+pcdir=$(echo "$work"/p2/lib*/pkgconfig)
+cat > pc.c <<'C'
+#include <mef3pool.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+  mef3_reader *r = NULL;
+  if (argc < 2 || mef3_reader_open(&r, argv[1], NULL) != 0)
+    return 1;
+  printf("%s %zu\n", mef3_version(), mef3_reader_channel_count(r));
+  mef3_reader_close(r);
+  return 0;
+}
+C
+flags=$(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs mef3pool) ||
+  fail "pkg-config mef3pool"
+case " $flags " in *" -I/usr/local/include "*) fail "pkg-config: $flags" ;; esac
+eval "cc pc.c $flags -o pc" || fail "compile against the moved prefix: $flags"
+# (pkg-config escapes spaces in what it prints, for a shell to read back)
+eval "libdir=$(PKG_CONFIG_PATH=$pcdir pkg-config --variable=libdir mef3pool)"
+out=$(LD_LIBRARY_PATH=$libdir ./pc "$golden/sessions/b_multi_8ch.mefd") ||
+  fail "program built with pkg-config"
+[ "${out#* }" = 8 ] || fail "program built with pkg-config printed: $out"
+PKG_CONFIG_PATH=$pcdir pkg-config --cflags mef3pool-rpc >/dev/null ||
+  fail "pkg-config mef3pool-rpc"
 
 s=$golden/sessions/b_multi_8ch.mefd
 "$bin" read "$s" --channels ch01 --start 0s --end 1s --format i32 -o direct.i32
