@@ -51,11 +51,18 @@ typedef struct mef3_server_options {
 
 /*
  * Create a file manager, bind `bind_address:port` and start serving.
- * Returns 0, MEF3_EINVAL (bad option), MEF3_EIO (cannot bind: the message
- * names the address), MEF3_ENOMEM.  The server owns its file manager.
+ * Returns 0, MEF3_EINVAL (bad option), MEF3_EIO (cannot listen: the
+ * message of mef3_server_error_last names the address and why, e.g.
+ * "cannot listen on nonsense:50051: no such host (...)", "port in use",
+ * "not an address of this machine"), MEF3_ENOMEM.  The server owns its
+ * file manager.
  */
 MEF3_EXTERN int mef3_server_start(mef3_server **out,
                                   const mef3_server_options *opts);
+
+/* Why the last mef3_server_start on this thread failed to listen (code 0
+ * and an empty message otherwise); borrowed, per thread. */
+MEF3_EXTERN const mef3_error *mef3_server_error_last(void);
 
 /* The port the server listens on (useful with port 0). */
 MEF3_EXTERN int mef3_server_port(const mef3_server *srv);

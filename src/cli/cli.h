@@ -32,8 +32,11 @@ extern const char *cli_command;
  * never the whole help text. */
 int cli_fail(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Report a library failure: the last error's message or its code name. */
+/* Report a library failure: the last error's message or its code name,
+ * after `what` unless the message begins with it. */
 int cli_lib_fail(int rc, const char *what);
+/* The same with error `e` (a client's or a server's last error). */
+int cli_fail_with(int rc, const char *what, const mef3_error *e);
 
 /* Parse a time (cli_time.c): an integer is absolute µUTC; ISO 8601 UTC
  * ("2021-01-01T00:10:00.5Z"); relative to `base`: hh:mm:ss[.f] or a

@@ -23,13 +23,18 @@ int cli_fail(int code, const char *fmt, ...) {
   return code;
 }
 
+int cli_fail_with(int rc, const char *what, const mef3_error *e) {
+  const char *msg = e->code == rc && e->message[0] ? e->message
+                                                   : mef3_strerror(rc);
+  /* Messages usually name their file already: say it once. */
+  size_t n = strlen(what);
+  if (!strncmp(msg, what, n) && msg[n] == ':')
+    return cli_fail(CLI_FAIL, "%s (%s)", msg, mef3_errname(rc));
+  return cli_fail(CLI_FAIL, "%s: %s (%s)", what, msg, mef3_errname(rc));
+}
+
 int cli_lib_fail(int rc, const char *what) {
-  const mef3_error *e = mef3_error_last();
-  if (e->code == rc && e->message[0])
-    return cli_fail(CLI_FAIL, "%s: %s (%s)", what, e->message,
-                    mef3_errname(rc));
-  return cli_fail(CLI_FAIL, "%s: %s (%s)", what, mef3_strerror(rc),
-                  mef3_errname(rc));
+  return cli_fail_with(rc, what, mef3_error_last());
 }
 
 int cli_parse_i64(const char *s, int64_t *out) {

@@ -37,11 +37,7 @@ static const char client_usage[] =
     "Errors are one line on stderr; exit codes 0, 1 (failure), 2 (usage).\n";
 
 static int client_fail(int rc, const char *what) {
-  const mef3_error *e = mef3_client_error_last();
-  return cli_fail(CLI_FAIL, "%s: %s (%s)", what,
-                  e->code == rc && e->message[0] ? e->message
-                                                 : mef3_strerror(rc),
-                  mef3_errname(rc));
+  return cli_fail_with(rc, what, mef3_client_error_last());
 }
 
 static void print_info(const mef3_file_info *fi, int json) {

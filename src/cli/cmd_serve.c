@@ -112,11 +112,9 @@ int mef3_cli_serve(int argc, char **argv) {
   int rc = mef3_server_start(&srv, &o);
   if (rc) {
     mef3_server_log_close(log);
-    if (rc == MEF3_EIO)
-      return cli_fail(CLI_FAIL,
-                      "cannot listen on %s:%d (in use, or not an "
-                      "address of this machine)",
-                      o.bind_address, o.port);
+    const mef3_error *e = mef3_server_error_last();
+    if (rc == MEF3_EIO && e->code == rc && e->message[0])
+      return cli_fail(CLI_FAIL, "%s", e->message);
     return cli_lib_fail(rc, "cannot start the server");
   }
   if (port_file) {

@@ -52,6 +52,7 @@
 #include "mef3pool/reader.h"
 #include "mef3pool/server.h"
 #include "rpc/rpc.h"
+#include "server/listen.h"
 #include "server/sendbuf.h"
 #include "server/server_internal.h"
 
@@ -1168,16 +1169,32 @@ int mef3_server_start(mef3_server **out, const mef3_server_options *opts) {
     return rc;
   }
 
+  char addr[300];
+  rc = mef3__listen_check(s->bind, opts->port, addr, sizeof addr);
+  if (rc) {
+    mef3_files_free(s->fm);
+    mef3__sendbufs_release(s->bufs);
+    free(s->bind);
+    free(s->root);
+    free(s->worker);
+    free(s);
+    return rc;
+  }
+
   grpc_init();
-  /* Chunks are about 2.5 MiB; leave room for larger --chunk settings. */
-  grpc_arg args[2];
+  /* Chunks are about 2.5 MiB; leave room for larger --chunk settings.  No
+   * SO_REUSEPORT: a second server on a port in use must fail, not share. */
+  grpc_arg args[3];
   args[0].type = GRPC_ARG_INTEGER;
   args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
   args[0].value.integer = 16 << 20;
   args[1].type = GRPC_ARG_INTEGER;
   args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
   args[1].value.integer = -1;
-  grpc_channel_args ca = {2, args};
+  args[2].type = GRPC_ARG_INTEGER;
+  args[2].key = GRPC_ARG_ALLOW_REUSEPORT;
+  args[2].value.integer = 0;
+  grpc_channel_args ca = {3, args};
   s->gs = grpc_server_create(&ca, NULL);
   s->cq = grpc_completion_queue_create_for_next(NULL);
   grpc_server_register_completion_queue(s->gs, s->cq, NULL);
@@ -1185,14 +1202,11 @@ int mef3_server_start(mef3_server **out, const mef3_server_options *opts) {
     s->rm[m] = grpc_server_register_method(
         s->gs, method_names[m], NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
         0);
-  char addr[300];
-  snprintf(addr, sizeof addr, strchr(s->bind, ':') ? "[%s]:%d" : "%s:%d",
-           s->bind, opts->port);
   grpc_server_credentials *cred = grpc_insecure_server_credentials_create();
   s->port = grpc_server_add_http2_port(s->gs, addr, cred);
   grpc_server_credentials_release(cred);
   if (s->port <= 0) {
-    slog(s, MEF3_LOG_ERROR, "cannot listen on %s", addr);
+    mef3__server_error(MEF3_EIO, "cannot listen on %s", addr);
     grpc_server_destroy(s->gs);
     grpc_completion_queue_shutdown(s->cq);
     while (grpc_completion_queue_next(s->cq,

@@ -184,7 +184,7 @@ static int apply(mef3_server_options *o, const knob *k, const char *v,
     if (errno || end == v || *end || !isfinite(d) || d < k->min ||
         d > k->max) {
       char what[96];
-      snprintf(what, sizeof what, "takes a number from %g to %g", k->min,
+      snprintf(what, sizeof what, "takes a number from %.15g to %.15g", k->min,
                k->max);
       return fail(k, from, v, what);
     }
