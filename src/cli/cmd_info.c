@@ -3,6 +3,7 @@
  * people or JSON for scripts.
  */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -16,7 +17,17 @@ static const char info_usage[] =
     "encryption state and units.  Times are µUTC; with a level-1 password\n"
     "they are relative (the recording time offset is in section 3).\n";
 
-static void iso_time(char *buf, size_t len, int64_t uutc) {
+/* A time for people: ISO 8601 UTC, "+S s (relative)" when the recording
+ * time offset is unknown, and never the "no entry" value as a date. */
+static void fmt_time(char *buf, size_t len, int64_t uutc, int relative) {
+  if (uutc == MEF3_UUTC_NO_ENTRY) {
+    snprintf(buf, len, "no entry");
+    return;
+  }
+  if (relative) {
+    snprintf(buf, len, "+%.6f s (relative)", (double)uutc / 1e6);
+    return;
+  }
   time_t s = (time_t)(uutc / 1000000);
   long us = (long)(uutc % 1000000);
   if (us < 0) {
@@ -24,8 +35,8 @@ static void iso_time(char *buf, size_t len, int64_t uutc) {
     s--;
   }
   struct tm tm;
-  if (!gmtime_r(&s, &tm)) {
-    snprintf(buf, len, "?");
+  if (!gmtime_r(&s, &tm) || tm.tm_year < -1900 || tm.tm_year > 8099) {
+    snprintf(buf, len, "%" PRId64 " (not a date)", uutc);
     return;
   }
   size_t k = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
@@ -34,6 +45,41 @@ static void iso_time(char *buf, size_t len, int64_t uutc) {
 
 static const char *enc_name(int level) {
   return level > 0 ? (level == 1 ? "level 1" : "level 2") : "none";
+}
+
+/* One gap: no sample in [start, end). */
+typedef struct gap {
+  int64_t start, end;
+} gap;
+
+/*
+ * The gaps of channel `c`: where one contiguous run ends and the next
+ * starts later.  A run also breaks at a discontinuity flag or a segment
+ * boundary with no time jump; that is not a gap.  Block times are whole
+ * microseconds and some writers truncate per-block increments, so a jump
+ * of up to 1 µs (or 1% of a sample period, if more) is not a gap either;
+ * 2.3 ms at 250 Hz (under one period) is.  Returns the count; *out is
+ * malloc'd (NULL when there are none or on failure: count 0).
+ */
+static size_t channel_gaps(const mef3_reader *r, size_t c, gap **out) {
+  const mef3_channel_info *ci = mef3_reader_channel(r, c);
+  const mef3_contiguon *k;
+  size_t nk, n = 0;
+  *out = NULL;
+  if (mef3_reader_contigua(r, c, &k, &nk) || nk < 2)
+    return 0;
+  gap *g = malloc((nk - 1) * sizeof *g);
+  if (!g)
+    return 0;
+  double tol = 1e4 / ci->fs > 1.0 ? 1e4 / ci->fs : 1.0;
+  for (size_t i = 1; i < nk; i++)
+    if ((double)(k[i].start_uutc - k[i - 1].end_uutc) > tol)
+      g[n++] = (gap){k[i - 1].end_uutc, k[i].start_uutc};
+  if (!n)
+    free(g);
+  else
+    *out = g;
+  return n;
 }
 
 static void print_json(mef3_reader *r) {
@@ -79,6 +125,15 @@ static void print_json(mef3_reader *r) {
              ",\"start_sample\":%" PRId64 ",\"end_sample\":%" PRId64 "}",
              i ? "," : "", k[i].start_uutc, k[i].end_uutc, k[i].start_sample,
              k[i].end_sample);
+    gap *gp;
+    size_t ng = channel_gaps(r, c, &gp);
+    printf("],\"gaps\":[");
+    for (size_t i = 0; i < ng; i++)
+      printf("%s{\"start_uutc\":%" PRId64 ",\"end_uutc\":%" PRId64
+             ",\"duration_s\":%.6f}",
+             i ? "," : "", gp[i].start, gp[i].end,
+             (double)(gp[i].end - gp[i].start) / 1e6);
+    free(gp);
     printf("],\"segments\":[");
     for (size_t s = 0; s < ci->n_segments; s++) {
       const mef3_segment_info *g = mef3_reader_segment(r, c, s);
@@ -93,6 +148,91 @@ static void print_json(mef3_reader *r) {
   printf("]}\n");
 }
 
+static void print_gap_list(const gap *g, size_t n, int relative) {
+  for (size_t i = 0; i < n; i++) {
+    char a[64], b[64];
+    fmt_time(a, sizeof a, g[i].start, relative);
+    fmt_time(b, sizeof b, g[i].end, relative);
+    printf("  %-27s  %-27s  %12.6f s\n", a, b,
+           (double)(g[i].end - g[i].start) / 1e6);
+  }
+}
+
+/* Each gap (start, end, duration): once when every channel has the same,
+ * else for each run of channels that share a list. */
+static void print_gaps(const mef3_reader *r) {
+  size_t n = mef3_reader_channel_count(r);
+  gap **all = calloc(n, sizeof *all);
+  size_t *cnt = calloc(n, sizeof *cnt);
+  if (!all || !cnt) {
+    free(all);
+    free(cnt);
+    return;
+  }
+  int same = 1;
+  for (size_t c = 0; c < n; c++) {
+    cnt[c] = channel_gaps(r, c, &all[c]);
+    same &= cnt[c] == cnt[0] &&
+            (!cnt[c] || !memcmp(all[c], all[0], cnt[c] * sizeof **all));
+  }
+  int rel = mef3_reader_channel(r, 0)->times_relative;
+  if (same && !cnt[0]) {
+    printf("\ngaps: none\n");
+  } else if (same) {
+    printf("\ngaps: %zu in every channel (start, end, duration)\n", cnt[0]);
+    print_gap_list(all[0], cnt[0], rel);
+  } else {
+    printf("\ngaps (start, end, duration):\n");
+    for (size_t c = 0; c < n;) {
+      size_t e = c + 1;
+      while (e < n && cnt[e] == cnt[c] &&
+             (!cnt[c] || !memcmp(all[e], all[c], cnt[c] * sizeof **all)))
+        e++;
+      const mef3_channel_info *ci = mef3_reader_channel(r, c);
+      if (e == c + 1)
+        printf(" %s: %zu\n", ci->name, cnt[c]);
+      else
+        printf(" %s to %s: %zu\n", ci->name,
+               mef3_reader_channel(r, e - 1)->name, cnt[c]);
+      print_gap_list(all[c], cnt[c], ci->times_relative);
+      c = e;
+    }
+  }
+  for (size_t c = 0; c < n; c++)
+    free(all[c]);
+  free(all);
+  free(cnt);
+}
+
+static int same_encryption(const mef3_channel_info *a,
+                           const mef3_channel_info *b) {
+  return a->section_2_encryption == b->section_2_encryption &&
+         a->section_3_encryption == b->section_3_encryption &&
+         a->data_encryption == b->data_encryption;
+}
+
+static void print_encryption(const mef3_reader *r) {
+  size_t n = mef3_reader_channel_count(r);
+  const mef3_channel_info *c0 = mef3_reader_channel(r, 0);
+  size_t c = 1;
+  while (c < n && same_encryption(c0, mef3_reader_channel(r, c)))
+    c++;
+  if (c == n) {
+    printf("\nencryption: metadata section 2 %s, section 3 %s; data %s\n",
+           enc_name(c0->section_2_encryption),
+           enc_name(c0->section_3_encryption), enc_name(c0->data_encryption));
+    return;
+  }
+  /* It differs between channels: say it for each. */
+  printf("\nencryption (per channel):\n");
+  for (c = 0; c < n; c++) {
+    const mef3_channel_info *ci = mef3_reader_channel(r, c);
+    printf("  %-16s metadata section 2 %s, section 3 %s; data %s\n", ci->name,
+           enc_name(ci->section_2_encryption),
+           enc_name(ci->section_3_encryption), enc_name(ci->data_encryption));
+  }
+}
+
 static void print_text(mef3_reader *r) {
   size_t n = mef3_reader_channel_count(r);
   printf("session   %s (%s)\n", mef3_reader_session_name(r),
@@ -102,27 +242,27 @@ static void print_text(mef3_reader *r) {
   printf("%-16s %10s %-27s %12s %12s %7s %4s %5s  %s\n", "channel", "fs (Hz)",
          "start (UTC)", "duration (s)", "samples", "blocks", "segs", "gaps",
          "units");
+  int relative = 0;
   for (size_t c = 0; c < n; c++) {
     const mef3_channel_info *ci = mef3_reader_channel(r, c);
     char start[64];
-    if (ci->times_relative)
-      snprintf(start, sizeof start, "+%.6f s (relative)",
-               (double)ci->start_uutc / 1e6);
-    else
-      iso_time(start, sizeof start, ci->start_uutc);
+    fmt_time(start, sizeof start, ci->start_uutc, ci->times_relative);
+    gap *g;
+    size_t ng = channel_gaps(r, c, &g);
+    free(g);
+    int known = ci->start_uutc != MEF3_UUTC_NO_ENTRY &&
+                ci->end_uutc != MEF3_UUTC_NO_ENTRY;
     printf("%-16s %10.4f %-27s %12.3f %12" PRId64 " %7zu %4zu %5zu  %s (x%g)\n",
            ci->name, ci->fs, start,
-           (double)(ci->end_uutc - ci->start_uutc) / 1e6, ci->n_samples,
-           ci->n_blocks, ci->n_segments,
-           ci->n_contigua ? ci->n_contigua - 1 : 0,
+           known ? (double)(ci->end_uutc - ci->start_uutc) / 1e6 : 0.0,
+           ci->n_samples, ci->n_blocks, ci->n_segments, ng,
            ci->units_description[0] ? ci->units_description : "-",
            ci->units_conversion_factor);
+    relative |= ci->times_relative;
   }
-  const mef3_channel_info *c0 = mef3_reader_channel(r, 0);
-  printf("\nencryption: metadata section 2 %s, section 3 %s; data %s\n",
-         enc_name(c0->section_2_encryption), enc_name(c0->section_3_encryption),
-         enc_name(c0->data_encryption));
-  if (c0->times_relative)
+  print_gaps(r);
+  print_encryption(r);
+  if (relative)
     printf("times are relative: the password does not open metadata "
            "section 3\n");
 }
