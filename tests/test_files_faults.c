@@ -134,27 +134,34 @@ static void recover(mef3_files *fm, const char *label, rlim_t high) {
   for (int i = 0; i < N_COPIES; i += 2)
     mef3_files_close(fm, copies[i]); /* MEF3_ENOTFOUND if it never opened */
   int wrong = 0, failed = 0;
+  char first[600] = ""; /* the first failure's own message */
   for (int i = 1; i < N_COPIES; i += 2) {
     mef3_file_info *info = NULL;
     if (mef3_files_info(fm, copies[i], &info) != 0)
       continue; /* never opened */
     mef3_file_info_free(info);
-    failed += read_copy(fm, i, &wrong) != 0;
+    int rc = read_copy(fm, i, &wrong);
+    if (rc && !failed++)
+      snprintf(first, sizeof first, "copy %d: %s: %s", i, mef3_errname(rc),
+               mef3_error_last()->message);
   }
   CHECK_MSG(failed == 0 && wrong == 0,
             "%s: after closing half: %d failed, %d wrong (%s)", label, failed,
-            wrong, mef3_error_last()->message);
+            wrong, first);
   set_limit(high);
   failed = 0;
+  first[0] = '\0';
   for (int i = 0; i < N_COPIES; i++) {
     int rc = mef3_files_open(fm, copies[i], NULL, NULL);
     if (!rc)
       rc = read_copy(fm, i, &wrong);
-    failed += rc != 0;
+    if (rc && !failed++)
+      snprintf(first, sizeof first, "copy %d: %s: %s", i, mef3_errname(rc),
+               mef3_error_last()->message);
   }
   CHECK_MSG(failed == 0 && wrong == 0,
             "%s: after raising the limit: %d failed, %d wrong (%s)", label,
-            failed, wrong, mef3_error_last()->message);
+            failed, wrong, first);
 }
 
 static void fd_manager(int use_pool, int base, rlim_t high) {
