@@ -26,9 +26,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 # Static libraries the extension links, in link order, and targets to build.
-LIBS = ["libmef3pool.a"]
-TARGETS = ["mef3pool_static", "mef3pool_worker"]
-SYSLIBS = ["crypto", "pthread", "m"]
+LIBS = ["libmef3pool-rpc.a", "libmef3pool.a"]
+TARGETS = ["mef3pool_static", "mef3pool_rpc_static", "mef3pool_worker"]
+SYSLIBS = ["grpc", "protobuf-c", "crypto", "pthread", "m"]
 
 
 class BuildWithCMake(build_ext):

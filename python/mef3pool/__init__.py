@@ -8,6 +8,9 @@ The public names:
   real ``concurrent.futures.Future`` objects.
 * :class:`Reader`, :class:`MefReader`, :class:`Writer` - mef3io's API
   (``mef3io.Reader``, ``mef3io.MefReader``, ``mef3io.Writer``).
+* :class:`FileManager`, :class:`Client` - mef3io-server's ``FileManager``
+  and ``Mef3Client`` over the C file manager (tile cache, two lanes of
+  workers, prefetch) and the C gRPC client.
 * :class:`Error` and its subclasses - every failure of the C library, with
   the C code (``.code``, ``.name``) and message (``.message``).
 * :class:`DamagedBlockWarning` - damaged blocks read as NaN.
@@ -37,11 +40,14 @@ from ._errors import (
 )
 from .pool import PoolFuture, ReaderProcessPool
 from .reader import MefReader, Reader
+from .files import FileInfo, FileManager, UnknownNameError
+from .client import Client, Mef3Client
 
 __version__ = _core.version()
 
 __all__ = [
     "ReaderProcessPool", "PoolFuture", "Reader", "MefReader",
+    "FileManager", "FileInfo", "Client", "Mef3Client", "UnknownNameError",
     "Error", "InvalidArgumentError", "NotFoundError", "CRCError",
     "PasswordError", "AccessError", "CorruptError", "UnsupportedError",
     "BufferSizeError", "CanceledError", "TimedOutError", "OutOfMemoryError",

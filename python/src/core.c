@@ -63,6 +63,8 @@ static const init_fn inits[] = {
     mef3py_errors_init, /* first: the others raise its classes */
     mef3py_reader_init,
     mef3py_pool_init,
+    mef3py_files_init,
+    mef3py_client_init,
     NULL,
 };
 

@@ -20,6 +20,8 @@ int mef3py_errors_init(PyObject *m);
 int mef3py_reader_init(PyObject *m);
 int mef3py_writer_init(PyObject *m);
 int mef3py_pool_init(PyObject *m);
+int mef3py_files_init(PyObject *m);
+int mef3py_client_init(PyObject *m);
 
 /*
  * Raise the mef3pool.Error subclass of `code` (a negative MEF3_E... code)

@@ -1,0 +1,318 @@
+/*
+ * python/src/files_obj.c - _core.Files: one mef3_files (files.h), the low
+ * level of mef3pool.FileManager (mef3pool/files.py holds the API of the
+ * original's FileManager).
+ *
+ * The C file manager is thread-safe, so calls from any number of Python
+ * threads run at once, each with the GIL released for the whole C call
+ * (opening, reading, closing: decodes and waits for workers).  Freeing
+ * must come after every other call has returned: each call holds the
+ * object's guard for reading, close() takes it for writing, so close()
+ * waits for calls in flight and later calls raise.  Reads return a
+ * _core.Signal owning the C result (no copy).
+ */
+#include "signal_obj.h"
+
+typedef struct {
+  PyObject_HEAD mef3_files *fm;
+  mef3py_guard guard;
+} FilesObject;
+
+/* Enter a call: the guard for reading, without the GIL. */
+#define ENTER(self) pthread_rwlock_rdlock(&(self)->guard.rw)
+#define LEAVE(self) pthread_rwlock_unlock(&(self)->guard.rw)
+
+static PyObject *closed_error(void) {
+  return mef3py_raise(MEF3_EINVAL, "the file manager is shut down");
+}
+
+static PyObject *files_new(PyTypeObject *type, PyObject *a, PyObject *k) {
+  FilesObject *self = (FilesObject *)type->tp_alloc(type, 0);
+  if (!self)
+    return NULL;
+  if (mef3py_guard_init(&self->guard) < 0) {
+    Py_DECREF(self);
+    return NULL;
+  }
+  return (PyObject *)self;
+}
+
+static int files_init(FilesObject *self, PyObject *args, PyObject *kw) {
+  static char *kwlist[] = {"tile_duration_s",
+                           "tile_cache_bytes",
+                           "cache_ttl_s",
+                           "use_process_pool",
+                           "reader_processes",
+                           "prefetch_processes",
+                           "min_parallel_tiles",
+                           "prefetch_ahead_windows",
+                           "prefetch_behind_windows",
+                           "prefetch_threads",
+                           "data_root",
+                           "worker_path",
+                           "max_open_files",
+                           NULL};
+  mef3_files_options o = MEF3_FILES_OPTIONS_INIT;
+  long long budget = o.tile_cache_bytes, max_open = 0;
+  PyObject *root = Py_None, *worker = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(
+          args, kw, "|dLdpiiiiiiOOL", kwlist, &o.tile_duration_s, &budget,
+          &o.cache_ttl_s, &o.use_process_pool, &o.reader_processes,
+          &o.prefetch_processes, &o.min_parallel_tiles,
+          &o.prefetch_ahead_windows, &o.prefetch_behind_windows,
+          &o.prefetch_threads, &root, &worker, &max_open))
+    return -1;
+  if (self->fm) {
+    PyErr_SetString(PyExc_RuntimeError, "Files.__init__ called twice");
+    return -1;
+  }
+  o.tile_cache_bytes = budget;
+  o.max_open_files = max_open;
+  PyObject *rb = NULL, *wb = NULL;
+  if ((root != Py_None && !(rb = mef3py_path_bytes(root))) ||
+      (worker != Py_None && !(wb = mef3py_path_bytes(worker)))) {
+    Py_XDECREF(rb);
+    return -1;
+  }
+  o.data_root = rb ? PyBytes_AS_STRING(rb) : NULL;
+  o.worker_path = wb ? PyBytes_AS_STRING(wb) : NULL;
+  mef3_files *fm = NULL;
+  int rc;
+  Py_BEGIN_ALLOW_THREADS rc = mef3_files_new(&fm, &o);
+  Py_END_ALLOW_THREADS Py_XDECREF(rb);
+  Py_XDECREF(wb);
+  if (rc) {
+    mef3py_raise_last(rc);
+    return -1;
+  }
+  self->fm = fm;
+  return 0;
+}
+
+static void files_dealloc(FilesObject *self) {
+  /* no call can be in flight: each holds a reference */
+  mef3_files *fm = self->fm;
+  self->fm = NULL;
+  if (fm) {
+    Py_BEGIN_ALLOW_THREADS mef3_files_free(fm);
+    Py_END_ALLOW_THREADS
+  }
+  mef3py_guard_dispose(&self->guard);
+  Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *files_close(FilesObject *self, PyObject *noargs) {
+  mef3_files *fm;
+  Py_BEGIN_ALLOW_THREADS pthread_rwlock_wrlock(&self->guard.rw);
+  fm = self->fm;
+  self->fm = NULL;
+  pthread_rwlock_unlock(&self->guard.rw);
+  mef3_files_free(fm);
+  Py_END_ALLOW_THREADS Py_RETURN_NONE;
+}
+
+static PyObject *files_open(FilesObject *self, PyObject *args, PyObject *kw) {
+  static char *kwlist[] = {"path", "password", NULL};
+  PyObject *path_obj, *path;
+  const char *password = NULL;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O|z", kwlist, &path_obj,
+                                   &password))
+    return NULL;
+  if (!(path = mef3py_path_bytes(path_obj)))
+    return NULL;
+  int rc, already = 0, closed = 0;
+  const char *p = PyBytes_AS_STRING(path);
+  Py_BEGIN_ALLOW_THREADS ENTER(self);
+  if (self->fm)
+    rc = mef3_files_open(self->fm, p, password, &already);
+  else
+    closed = 1, rc = 0;
+  LEAVE(self);
+  Py_END_ALLOW_THREADS Py_DECREF(path);
+  if (closed)
+    return closed_error();
+  if (rc)
+    return mef3py_raise_last(rc);
+  return PyBool_FromLong(already);
+}
+
+static PyObject *files_close_file(FilesObject *self, PyObject *path_obj) {
+  PyObject *path = mef3py_path_bytes(path_obj);
+  if (!path)
+    return NULL;
+  int rc, closed = 0;
+  const char *p = PyBytes_AS_STRING(path);
+  Py_BEGIN_ALLOW_THREADS ENTER(self);
+  if (self->fm)
+    rc = mef3_files_close(self->fm, p);
+  else
+    closed = 1, rc = 0;
+  LEAVE(self);
+  Py_END_ALLOW_THREADS Py_DECREF(path);
+  if (closed)
+    return closed_error();
+  if (rc)
+    return mef3py_raise_last(rc);
+  Py_RETURN_NONE;
+}
+
+static PyObject *files_info(FilesObject *self, PyObject *path_obj) {
+  PyObject *path = mef3py_path_bytes(path_obj);
+  if (!path)
+    return NULL;
+  int rc, closed = 0;
+  mef3_file_info *info = NULL;
+  const char *p = PyBytes_AS_STRING(path);
+  Py_BEGIN_ALLOW_THREADS ENTER(self);
+  if (self->fm)
+    rc = mef3_files_info(self->fm, p, &info);
+  else
+    closed = 1, rc = 0;
+  LEAVE(self);
+  Py_END_ALLOW_THREADS Py_DECREF(path);
+  if (closed)
+    return closed_error();
+  if (rc)
+    return mef3py_raise_last(rc);
+  PyObject *d = mef3py_file_info_dict(info);
+  mef3_file_info_free(info);
+  return d;
+}
+
+static PyObject *files_list(FilesObject *self, PyObject *noargs) {
+  int rc, closed = 0;
+  char **paths = NULL;
+  size_t n = 0;
+  Py_BEGIN_ALLOW_THREADS ENTER(self);
+  if (self->fm)
+    rc = mef3_files_list(self->fm, &paths, &n);
+  else
+    closed = 1, rc = 0;
+  LEAVE(self);
+  Py_END_ALLOW_THREADS if (closed) return closed_error();
+  if (rc)
+    return mef3py_raise_last(rc);
+  PyObject *l = PyList_New((Py_ssize_t)n);
+  for (size_t i = 0; l && i < n; i++) {
+    PyObject *s = PyUnicode_DecodeFSDefault(paths[i]);
+    if (!s) {
+      Py_CLEAR(l);
+      break;
+    }
+    PyList_SET_ITEM(l, (Py_ssize_t)i, s);
+  }
+  mef3_files_list_free(paths, n);
+  return l;
+}
+
+static PyObject *files_read(FilesObject *self, PyObject *args) {
+  PyObject *path_obj, *ch_obj, *path, *keep = NULL;
+  long long t0, t1;
+  if (!PyArg_ParseTuple(args, "OOLL", &path_obj, &ch_obj, &t0, &t1))
+    return NULL;
+  const char **names = NULL;
+  size_t n = 0;
+  if (mef3py_channel_list(ch_obj, &names, &n, &keep) < 0)
+    return NULL;
+  if (!(path = mef3py_path_bytes(path_obj))) {
+    PyMem_Free(names);
+    Py_XDECREF(keep);
+    return NULL;
+  }
+  int rc, closed = 0;
+  mef3_signal *s = NULL;
+  const char *p = PyBytes_AS_STRING(path);
+  Py_BEGIN_ALLOW_THREADS ENTER(self);
+  if (self->fm)
+    rc =
+        mef3_files_read(self->fm, p, (const char *const *)names, n, t0, t1, &s);
+  else
+    closed = 1, rc = 0;
+  LEAVE(self);
+  Py_END_ALLOW_THREADS Py_DECREF(path);
+  PyMem_Free(names);
+  Py_XDECREF(keep);
+  if (closed)
+    return closed_error();
+  if (rc)
+    return mef3py_raise_last(rc);
+  return mef3py_signal_wrap(s);
+}
+
+static PyObject *files_stats(FilesObject *self, PyObject *noargs) {
+  mef3_files_stats st;
+  int closed = 0;
+  Py_BEGIN_ALLOW_THREADS ENTER(self);
+  if (self->fm)
+    mef3_files_stats_get(self->fm, &st);
+  else
+    closed = 1;
+  LEAVE(self);
+  Py_END_ALLOW_THREADS if (closed) return closed_error();
+  return Py_BuildValue(
+      "{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsK}", "hits", (unsigned long long)st.hits,
+      "misses", (unsigned long long)st.misses, "bytes",
+      (unsigned long long)st.bytes, "tiles", (unsigned long long)st.tiles,
+      "evictions", (unsigned long long)st.evictions, "expirations",
+      (unsigned long long)st.expirations, "prefetched",
+      (unsigned long long)st.prefetched, "prefetch_used",
+      (unsigned long long)st.prefetch_used, "prefetch_wasted",
+      (unsigned long long)st.prefetch_wasted, "reads",
+      (unsigned long long)st.reads, "open_files",
+      (unsigned long long)st.open_files, "waits", (unsigned long long)st.waits,
+      "pool_tiles", (unsigned long long)st.pool_tiles, "local_tiles",
+      (unsigned long long)st.local_tiles, "prefetch_failed",
+      (unsigned long long)st.prefetch_failed);
+}
+
+static PyObject *files_get_closed(FilesObject *self, void *c) {
+  return PyBool_FromLong(self->fm == NULL);
+}
+
+static PyMethodDef files_methods[] = {
+    {"open", (PyCFunction)(void (*)(void))files_open,
+     METH_VARARGS | METH_KEYWORDS,
+     "open(path, password=None) -> bool\n\nOpen a session; True when it was "
+     "open already (nothing changes then)."},
+    {"close_file", (PyCFunction)files_close_file, METH_O,
+     "close_file(path)\n\nClose an open session (NotFoundError if not open)."},
+    {"info", (PyCFunction)files_info, METH_O,
+     "info(path) -> dict\n\nWhat an open session holds."},
+    {"list", (PyCFunction)files_list, METH_NOARGS,
+     "list() -> list[str]\n\nThe open sessions, sorted."},
+    {"read", (PyCFunction)files_read, METH_VARARGS,
+     "read(path, channels, start_uutc, end_uutc) -> Signal\n\nChannels (None: "
+     "all) over [start, end) through the tile cache."},
+    {"stats", (PyCFunction)files_stats, METH_NOARGS,
+     "stats() -> dict\n\nThe manager's counters."},
+    {"close", (PyCFunction)files_close, METH_NOARGS,
+     "close()\n\nStop the pools and threads, close every session; waits for "
+     "calls in flight.  Later calls raise."},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef files_getset[] = {
+    {"closed", (getter)files_get_closed, NULL, "True after close().", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject FilesType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "mef3pool._core.Files",
+    .tp_basicsize = sizeof(FilesObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "Low-level file manager (use mef3pool.FileManager).",
+    .tp_new = files_new,
+    .tp_init = (initproc)files_init,
+    .tp_dealloc = (destructor)files_dealloc,
+    .tp_methods = files_methods,
+    .tp_getset = files_getset,
+};
+
+int mef3py_files_init(PyObject *m) {
+  if (mef3py_signal_ready(m) < 0 || PyType_Ready(&FilesType) < 0)
+    return -1;
+  Py_INCREF(&FilesType);
+  if (PyModule_AddObject(m, "Files", (PyObject *)&FilesType) < 0) {
+    Py_DECREF(&FilesType);
+    return -1;
+  }
+  return 0;
+}
