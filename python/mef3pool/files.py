@@ -26,6 +26,7 @@ from typing import Dict, List, Optional, Sequence, Union
 
 from . import _core
 from ._errors import Error
+from .pool import _worker_path
 from ._fileinfo import FileInfo, UnknownNameError, as_value_error, signal_dict
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -101,10 +102,7 @@ class FileManager:
                  max_open_files: int = 0, raise_errors: bool = False):
         total, prefetch = _lanes(reader_processes, prefetch_processes)
         if use_process_pool and worker_path is None:
-            mine = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "mef3pool-worker")
-            if os.access(mine, os.X_OK) and "MEF3POOL_WORKER" not in os.environ:
-                worker_path = mine
+            worker_path = _worker_path()  # as ReaderProcessPool finds it
         self.tile_duration_s = tile_duration_s
         self.tile_cache_bytes = int(tile_cache_bytes)
         self.cache_ttl_s = float(cache_ttl_s) if cache_ttl_s and \
