@@ -36,6 +36,7 @@
 #define MEF3POOL_FILES_H
 
 #include "common.h"
+#include "format.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -253,6 +254,10 @@ MEF3_EXTERN int mef3_files_read_into(mef3_files *fm, const char *path,
                                      int64_t end_uutc, float *data, size_t cap,
                                      size_t *n_samples);
 
+/* The canonical data root (borrowed, valid until mef3_files_free), or
+ * NULL when paths are not confined. */
+MEF3_EXTERN const char *mef3_files_root(const mef3_files *fm);
+
 /* Counters (the cache's are one consistent snapshot). */
 MEF3_EXTERN void mef3_files_stats_get(mef3_files *fm, mef3_files_stats *out);
 
@@ -335,6 +340,41 @@ typedef struct mef3_envelope_stats {
 } mef3_envelope_stats;
 MEF3_EXTERN void mef3_files_envelope_stats(mef3_files *fm,
                                            mef3_envelope_stats *out);
+
+/* ---- what else a viewer shows of a file (src/files/file_meta.c) ---- */
+
+/* A run of a channel with data, [start_uutc, end_uutc). */
+typedef struct mef3_time_run {
+  int64_t start_uutc, end_uutc;
+} mef3_time_run;
+
+/*
+ * The contiguous runs of channel `channel` of an open file (gaps lie
+ * between them), in time order: `*out` is an allocated array of `*n`
+ * (the caller's: mef3_free).  Returns 0, MEF3_ENOTFOUND (not open, no
+ * such channel), MEF3_ENOMEM.
+ */
+MEF3_EXTERN int mef3_files_contigua(mef3_files *fm, const char *path,
+                                    const char *channel, mef3_time_run **out,
+                                    size_t *n);
+
+/*
+ * The records (annotations) of an open file whose time lies in
+ * [start_uutc, end_uutc), or whose span (time + duration) meets it,
+ * ordered by time (mef3_reader_records; records files that fail to parse
+ * are left out).  `*out` is the caller's (mef3_records_free).  Returns 0,
+ * MEF3_ENOTFOUND, MEF3_EINVAL (end < start), MEF3_ENOMEM.
+ */
+MEF3_EXTERN int mef3_files_records(mef3_files *fm, const char *path,
+                                   int64_t start_uutc, int64_t end_uutc,
+                                   mef3_record **out, size_t *n);
+
+/* The recording's offset of local time from UTC, seconds (metadata
+ * section 3 of the first channel's first segment); *known 0 when not
+ * given or not readable at the access level.  Returns 0 or
+ * MEF3_ENOTFOUND. */
+MEF3_EXTERN int mef3_files_gmt_offset(mef3_files *fm, const char *path,
+                                      int32_t *seconds, int *known);
 
 #ifdef __cplusplus
 }

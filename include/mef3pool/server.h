@@ -96,6 +96,11 @@ MEF3_EXTERN void mef3_server_stats_get(mef3_server *srv,
 MEF3_EXTERN void mef3_server_files_stats(mef3_server *srv,
                                          mef3_files_stats *out);
 
+/* The server's file manager (borrowed: valid until mef3_server_free;
+ * shut down by mef3_server_shutdown), for other edges serving the same
+ * files and tile cache, such as the HTTP viewer (http.h). */
+MEF3_EXTERN mef3_files *mef3_server_files(mef3_server *srv);
+
 /* ---- configuration: one table of knobs, as flags and environment ---- */
 
 typedef struct mef3_server_knob {

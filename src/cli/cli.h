@@ -22,6 +22,7 @@ int mef3_cli_records(int argc, char **argv);
 int mef3_cli_serve(int argc, char **argv);
 int mef3_cli_client(int argc, char **argv);
 int mef3_cli_gen(int argc, char **argv);
+int mef3_cli_view(int argc, char **argv);
 
 /* The running subcommand ("read", "client", ...; NULL before one is
  * chosen), named by usage errors. */
@@ -83,5 +84,8 @@ int cli_split_names(const char *s, char ***out, size_t *n);
 int cli_fail_channel(const char *path, const char *name,
                      const char *const *names, size_t n);
 void cli_free_split(char **v, size_t n);
+/* Write "PORT\n" to `path` whole (a temporary file renamed); NULL does
+ * nothing.  0, or -1 after reporting the failure. */
+int cli_write_port_file(const char *path, int port);
 
 #endif

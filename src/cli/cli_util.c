@@ -205,3 +205,17 @@ mef3_reader *cli_open_session(const char *path, const char *password) {
   }
   return r;
 }
+
+int cli_write_port_file(const char *path, int port) {
+  if (!path)
+    return 0;
+  /* Written whole, then renamed, so a reader never sees half. */
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  if (!f || fprintf(f, "%d\n", port) < 0 || fclose(f) || rename(tmp, path)) {
+    cli_fail(CLI_FAIL, "%s: cannot write: %m", path);
+    return -1;
+  }
+  return 0;
+}

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mef3pool/http.h"
 #include "mef3pool/server.h"
 
 static void serve_usage(FILE *f) {
@@ -41,6 +42,10 @@ static void serve_usage(FILE *f) {
           "on SIGTERM/SIGINT, let running calls finish this long (5)");
   fprintf(f, "  %-28s %s\n", "--port-file FILE",
           "write the port listened on to FILE once serving");
+  fprintf(f, "  %-28s %s\n", "--http-port P",
+          "also serve the web viewer and HTTP API on port P (0: any free)");
+  fprintf(f, "  %-28s %s\n", "--http-port-file FILE",
+          "write the HTTP port to FILE once serving");
   fprintf(f, "\nThe log (levels debug, info, warn, error) goes to stderr: "
              "opens, closes,\nreads with cache hits and misses, prefetch, "
              "errors; never a password.\n");
@@ -49,6 +54,8 @@ static void serve_usage(FILE *f) {
 int mef3_cli_serve(int argc, char **argv) {
   mef3_server_options o = MEF3_SERVER_OPTIONS_INIT;
   const char *log_file = getenv("LOG_FILE"), *port_file = NULL, *v;
+  const char *http_port_file = NULL;
+  int http_port = -1;
   if (log_file && !*log_file)
     log_file = NULL;
   double grace_s = 5;
@@ -70,6 +77,19 @@ int mef3_cli_serve(int argc, char **argv) {
       if (!v)
         return cli_fail(CLI_USAGE, "--port-file needs a value");
       port_file = v;
+      continue;
+    }
+    if (cli_opt(argc, argv, &i, "--http-port", &v)) {
+      int64_t p;
+      if (!v || cli_parse_i64(v, &p) || p > 65535)
+        return cli_fail(CLI_USAGE, "--http-port takes a port from 0 to 65535");
+      http_port = (int)p;
+      continue;
+    }
+    if (cli_opt(argc, argv, &i, "--http-port-file", &v)) {
+      if (!v)
+        return cli_fail(CLI_USAGE, "--http-port-file needs a value");
+      http_port_file = v;
       continue;
     }
     if (cli_opt(argc, argv, &i, "--grace-s", &v)) {
@@ -117,17 +137,34 @@ int mef3_cli_serve(int argc, char **argv) {
       return cli_fail(CLI_FAIL, "%s", e->message);
     return cli_lib_fail(rc, "cannot start the server");
   }
-  if (port_file) {
-    /* Written whole, then renamed, so a reader never sees half. */
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", port_file);
-    FILE *f = fopen(tmp, "w");
-    if (!f || fprintf(f, "%d\n", mef3_server_port(srv)) < 0 || fclose(f) ||
-        rename(tmp, port_file)) {
+  mef3_http *http = NULL;
+  if (http_port >= 0) {
+    mef3_http_options ho = MEF3_HTTP_OPTIONS_INIT;
+    ho.bind_address = o.bind_address;
+    ho.port = http_port;
+    ho.log = mef3_server_log_write;
+    ho.log_payload = log;
+    rc = mef3_http_start(&http, mef3_server_files(srv), &ho);
+    if (rc) {
       mef3_server_free(srv);
       mef3_server_log_close(log);
-      return cli_fail(CLI_FAIL, "%s: cannot write: %m", port_file);
+      return cli_fail(CLI_FAIL, "cannot serve HTTP on %s:%d (%s)",
+                      o.bind_address, http_port,
+                      rc == MEF3_EIO ? "in use, or not an address of this "
+                                       "machine"
+                                     : mef3_strerror(rc));
     }
+    char msg[128];
+    snprintf(msg, sizeof msg, "web viewer on http://%s:%d/", o.bind_address,
+             mef3_http_port(http));
+    mef3_server_log_write(MEF3_LOG_INFO, msg, log);
+  }
+  if (cli_write_port_file(port_file, mef3_server_port(srv)) ||
+      (http && cli_write_port_file(http_port_file, mef3_http_port(http)))) {
+    mef3_http_free(http);
+    mef3_server_free(srv);
+    mef3_server_log_close(log);
+    return CLI_FAIL;
   }
   int sig = 0;
   while (sigwait(&sigs, &sig) != 0)
@@ -136,6 +173,7 @@ int mef3_cli_serve(int argc, char **argv) {
   snprintf(msg, sizeof msg, "received %s: stopping",
            sig == SIGINT ? "SIGINT" : "SIGTERM");
   mef3_server_log_write(MEF3_LOG_INFO, msg, log);
+  mef3_http_free(http); /* before the file manager it reads goes */
   mef3_server_shutdown(srv, (int64_t)llround(grace_s * 1000));
   mef3_server_free(srv);
   mef3_server_log_close(log);

@@ -18,6 +18,7 @@ static const command commands[] = {
     {"serve", mef3_cli_serve, "serve sessions over gRPC (mef3io-server API)"},
     {"client", mef3_cli_client, "talk to a server: open, info, read, list"},
     {"gen", mef3_cli_gen, "write a session of synthetic EEG-like data"},
+    {"view", mef3_cli_view, "page through a session in a web browser"},
 };
 
 static void usage(FILE *f) {
@@ -33,7 +34,7 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
   if (argc < 2)
     return cli_fail(CLI_USAGE, "give a command (info, read, records, serve, "
-                               "client, gen)");
+                               "client, gen, view)");
   if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
     printf("mef3pool %s\n", mef3_version());
     return CLI_OK;
@@ -50,6 +51,6 @@ int main(int argc, char **argv) {
     }
   return cli_fail(CLI_USAGE,
                   "unknown command \"%s\" (info, read, records, serve, "
-                  "client, gen)",
+                  "client, gen, view)",
                   argv[1]);
 }

@@ -1629,6 +1629,10 @@ void mef3_signal_free(mef3_signal *s) {
   mef3__free(s);
 }
 
+const char *mef3_files_root(const mef3_files *fm) {
+  return fm ? fm->root : NULL;
+}
+
 /* ---- hooks ---- */
 
 mfile *mef3__files_lookup(mef3_files *fm, const char *path) {

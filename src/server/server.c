@@ -1343,6 +1343,10 @@ void mef3_server_files_stats(mef3_server *s, mef3_files_stats *out) {
     mef3_files_stats_get(s->fm, out);
 }
 
+mef3_files *mef3_server_files(mef3_server *s) {
+  return s ? s->fm : NULL;
+}
+
 grpc_server *mef3__server_grpc(mef3_server *s) {
   return s->gs;
 }
