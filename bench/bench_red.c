@@ -1,0 +1,311 @@
+/*
+ * bench/bench_red.c - the RED block decoder against a plain baseline, on
+ * the blocks of a generated EEG-like session.
+ *
+ * The baseline is a decoder of ours written the way the MEF 3.0
+ * specification describes decoding (and the reference library, meflib,
+ * does it): a byte-wise table CRC, one block at a time, two divisions per
+ * symbol and a linear search of the cumulative counts for the symbol,
+ * differences into a byte buffer, then samples, then float32.  It runs at
+ * about meflib's speed (docs/performance.md has the ratio measured once
+ * against meflib built outside the repository), so "x baseline" here reads
+ * as "x meflib" on any machine.
+ *
+ * Both decoders take the same blocks, already in memory (the data files
+ * are read once up front), with the CRC checked and float32 out (one
+ * double multiply by a units factor, rounded to float, as the reader
+ * does).  The outputs are compared sample for sample before anything is
+ * timed.  Rounds alternate the two, each keeps its best (the machine is
+ * shared and noisy): the ratio is the figure to read.
+ *
+ * usage: bench_red [--reps N] [--only base|ours] [SESSION.mefd]
+ * --only runs one pass of one decoder (for callgrind / perf stat).
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "bench_util.h"
+#include "mef3pool.h"
+
+typedef struct {
+  uint8_t *data; /* all blocks of all data files, back to back */
+  size_t len;
+  size_t *off; /* start of each block */
+  uint32_t *ns;
+  size_t n;
+  size_t samples;
+  uint32_t max_ns; /* of one block */
+} blockset;
+
+static void add_file(blockset *bs, const char *path) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0)
+    return;
+  struct stat st;
+  fstat(fd, &st);
+  size_t flen = (size_t)st.st_size;
+  if (flen <= 1024) {
+    close(fd);
+    return;
+  }
+  bs->data = realloc(bs->data, bs->len + flen);
+  ssize_t got = pread(fd, bs->data + bs->len, flen, 0);
+  close(fd);
+  if (got != (ssize_t)flen) {
+    fprintf(stderr, "bench: short read of %s\n", path);
+    exit(1);
+  }
+  /* Skip the 1024-byte universal header, then walk the blocks by their
+   * own byte counts. */
+  size_t at = bs->len + 1024, end = bs->len + flen;
+  while (at + MEF3_RED_HEADER_BYTES <= end) {
+    mef3_red_header h;
+    mef3_red_header_parse(&h, bs->data + at, end - at, path, at);
+    if (h.block_bytes < MEF3_RED_HEADER_BYTES || at + h.block_bytes > end)
+      break;
+    bs->off = realloc(bs->off, (bs->n + 1) * sizeof *bs->off);
+    bs->ns = realloc(bs->ns, (bs->n + 1) * sizeof *bs->ns);
+    bs->off[bs->n] = at;
+    bs->ns[bs->n] = h.number_of_samples;
+    bs->samples += h.number_of_samples;
+    if (h.number_of_samples > bs->max_ns)
+      bs->max_ns = h.number_of_samples;
+    bs->n++;
+    at += h.block_bytes;
+  }
+  bs->len += flen;
+}
+
+/* Every .tdat under dir, in name order so runs are repeatable. */
+static void walk(blockset *bs, const char *dir) {
+  struct dirent **ents;
+  int n = scandir(dir, &ents, NULL, alphasort);
+  for (int i = 0; i < n; i++) {
+    const char *nm = ents[i]->d_name;
+    if (nm[0] != '.') {
+      char p[4096];
+      snprintf(p, sizeof p, "%s/%s", dir, nm);
+      size_t l = strlen(nm);
+      struct stat st;
+      if (l > 5 && !strcmp(nm + l - 5, ".tdat"))
+        add_file(bs, p);
+      else if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+        walk(bs, p);
+    }
+    free(ents[i]);
+  }
+  free(ents);
+}
+
+/* ---- the baseline: the specification's decoder, plainly ---- */
+
+static uint32_t base_crc_table[256];
+
+static void base_crc_init(void) {
+  for (uint32_t i = 0; i < 256; i++) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; k++)
+      c = c & 1 ? (c >> 1) ^ 0xEB31D82Eu : c >> 1;
+    base_crc_table[i] = c;
+  }
+}
+
+static uint32_t base_crc(const uint8_t *p, size_t n) {
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; i++)
+    c = (c >> 8) ^ base_crc_table[(c ^ p[i]) & 0xff];
+  return c;
+}
+
+static uint32_t le32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+         (uint32_t)p[3] << 24;
+}
+
+/* Decode one lossless block into out (float32, times ufact); returns the
+ * number of samples or -1.  `diff` has room for the difference bytes. */
+static long base_decode(const uint8_t *b, float *out, double ufact,
+                        uint8_t *diff) {
+  uint32_t crc = le32(b), nd = le32(b + 28), ns = le32(b + 32),
+           bytes = le32(b + 36);
+  if (base_crc(b + 4, bytes - 4) != crc)
+    return -1;
+  const uint8_t *counts = b + 48;
+  uint32_t cum[257];
+  cum[0] = 0;
+  for (int s = 0; s < 256; s++)
+    cum[s + 1] = cum[s] + counts[s];
+  uint32_t total = cum[256];
+  const uint8_t *ib = b + MEF3_RED_HEADER_BYTES,
+                *ie = b + bytes; /* past the end: zeros */
+  uint32_t low = ib[0] >> 1, range = 1u << 7;
+  /* diff[0] is the first key sample's implicit escape. */
+  for (uint32_t i = 1; i < nd; i++) {
+    while (range <= 0x800000u) {
+      uint32_t c0 = ib < ie ? ib[0] : 0, c1 = ib + 1 < ie ? ib[1] : 0;
+      ib++;
+      low = (low << 8) | ((c0 << 7) & 0xff) | (c1 >> 1);
+      range <<= 8;
+    }
+    uint32_t rpc = range / total;
+    uint32_t cc = low / rpc;
+    if (cc >= total)
+      cc = total - 1;
+    /* Linear search, from whichever end of the table is nearer the
+     * middle count (small differences sit at both ends). */
+    uint32_t s;
+    if (cc > cum[128]) {
+      s = 256;
+      while (cum[s] > cc)
+        s--;
+    } else {
+      s = 0;
+      while (cum[s + 1] <= cc)
+        s++;
+    }
+    low -= rpc * cum[s];
+    range = s < 255 ? rpc * counts[s] : range - rpc * cum[s];
+    diff[i] = (uint8_t)s;
+  }
+  /* Differences -> samples. */
+  uint32_t k = 1, cur = 0;
+  for (uint32_t i = 0; i < ns; i++) {
+    if (k >= nd)
+      return -1;
+    if (i == 0 || diff[k] == 0x80) {
+      k += i != 0;
+      cur = le32(diff + k);
+      k += 4;
+    } else {
+      cur += (uint32_t)(int32_t)(int8_t)diff[k++];
+    }
+    out[i] = (float)((double)(int32_t)cur * ufact);
+  }
+  return ns;
+}
+
+/* ---- the two passes ---- */
+
+static const double UFACT = 0.25;
+
+static double run_base(const blockset *bs, float *out) {
+  uint8_t *diff = malloc((size_t)5 * bs->max_ns + 64);
+  double t = bench_cpu();
+  size_t at = 0;
+  for (size_t i = 0; i < bs->n; i++) {
+    long n = base_decode(bs->data + bs->off[i], out + at, UFACT, diff);
+    if (n < 0) {
+      fprintf(stderr, "bench: baseline fails on block %zu\n", i);
+      exit(1);
+    }
+    at += (size_t)n;
+  }
+  t = bench_cpu() - t;
+  free(diff);
+  return t;
+}
+
+static double run_ours(const blockset *bs, float *out, mef3_red_ctx *ctx,
+                       int32_t *tmp) {
+  enum { BATCH = 64 };
+  mef3_red_job jobs[BATCH];
+  double t = bench_cpu();
+  size_t at = 0;
+  for (size_t i = 0; i < bs->n; i += BATCH) {
+    size_t m = bs->n - i < BATCH ? bs->n - i : BATCH, ta = 0;
+    for (size_t j = 0; j < m; j++) {
+      jobs[j].block = bs->data + bs->off[i + j];
+      jobs[j].len = bs->len - bs->off[i + j];
+      jobs[j].offset = bs->off[i + j];
+      jobs[j].out = tmp + ta;
+      jobs[j].cap = bs->ns[i + j];
+      ta += bs->ns[i + j];
+    }
+    mef3_red_decode_batch(ctx, jobs, m, NULL, 1, "bench");
+    for (size_t j = 0; j < m; j++) {
+      if (jobs[j].rc) {
+        fprintf(stderr, "bench: %s\n", jobs[j].message);
+        exit(1);
+      }
+      const int32_t *s = jobs[j].out;
+      float *o = out + at;
+      for (size_t k = 0; k < jobs[j].n_out; k++)
+        o[k] = (float)((double)s[k] * UFACT);
+      at += jobs[j].n_out;
+    }
+  }
+  return bench_cpu() - t;
+}
+
+int main(int argc, char **argv) {
+  const char *session = NULL, *only = NULL;
+  int reps = 5;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+      reps = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+      only = argv[++i];
+    else if (argv[i][0] != '-')
+      session = argv[i];
+    else {
+      fprintf(stderr,
+              "usage: bench_red [--reps N] [--only base|ours] [SESSION]\n");
+      return 2;
+    }
+  }
+  char eeg16[2048];
+  if (!session) {
+    snprintf(eeg16, sizeof eeg16, "%s/eeg16_256hz_1h.mefd", MEF3_BENCH_DIR);
+    mkdir(MEF3_BENCH_DIR, 0755);
+    if (bench_gen(MEF3_CLI, eeg16, 16, 256, "1h", NULL))
+      return 1;
+    session = eeg16;
+  }
+  blockset bs = {0};
+  walk(&bs, session);
+  if (!bs.n) {
+    fprintf(stderr, "bench: no RED blocks under %s\n", session);
+    return 1;
+  }
+  base_crc_init();
+  float *a = malloc(bs.samples * sizeof *a), *b = malloc(bs.samples * sizeof *b);
+  int32_t *tmp = malloc(((size_t)64 * bs.max_ns) * sizeof *tmp);
+  mef3_red_ctx *ctx;
+  if (!a || !b || !tmp || mef3_red_ctx_new(&ctx))
+    return 1;
+  double ms = (double)bs.samples / 1e6;
+  if (only) {
+    double t = !strcmp(only, "base") ? run_base(&bs, a) : run_ours(&bs, a, ctx, tmp);
+    printf("%s: %zu blocks, %zu samples, %.1f MS/s\n", only, bs.n, bs.samples,
+           ms / t);
+    return 0;
+  }
+  run_base(&bs, a);
+  run_ours(&bs, b, ctx, tmp);
+  if (memcmp(a, b, bs.samples * sizeof *a)) {
+    fprintf(stderr, "bench: the decoders disagree\n");
+    return 1;
+  }
+  double tb = 1e30, to = 1e30;
+  for (int r = 0; r < reps; r++) {
+    double t = run_base(&bs, a);
+    tb = t < tb ? t : tb;
+    t = run_ours(&bs, b, ctx, tmp);
+    to = t < to ? t : to;
+  }
+  printf("session: %s (%zu blocks, %zu samples)\n", session, bs.n, bs.samples);
+  printf("red baseline (spec decoder, CRC on, f32): %7.1f MS/s per core\n",
+         ms / tb);
+  printf("red ours     (batch decoder, CRC on, f32): %7.1f MS/s per core  "
+         "(%.2fx baseline)\n",
+         ms / to, tb / to);
+  mef3_red_ctx_free(ctx);
+  free(a);
+  free(b);
+  free(tmp);
+  free(bs.data);
+  free(bs.off);
+  free(bs.ns);
+  return 0;
+}
