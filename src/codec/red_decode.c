@@ -34,6 +34,7 @@
 #endif
 
 #include "codec/crypto.h"
+#include "codec/red_lanes.h"
 #include "mef3pool/format.h"
 #include "util/bytes.h"
 #include "util/error.h"
@@ -42,46 +43,62 @@
 #define RED_BOTTOM 0x800000u
 #define RED_EXTRA_BITS 7
 #define RED_MAX_TOTAL (256u * 255u)
-#define LANES 4
-#define STREAM_PAD 64 /* zero bytes after each stream copy */
+#define SCALAR_LANES 4
+#define SLOTS MEF3__RED_VLANES /* table slots: one per lane */
+#define TAB_STRIDE (RED_MAX_TOTAL + 16)
+#define IDLE_ENTRY ((size_t)SLOTS * TAB_STRIDE) /* an idle lane's table */
+#define STREAM_PAD 16 /* zero bytes after each realigned stream */
+#define ARENA_HEAD 16 /* zero bytes at the arena's start (idle lanes) */
+#define RING_ROUNDS 2048 /* vector rounds per kernel call */
+#define VECTOR_MIN_LIVE 6 /* fewer live lanes go scalar */
 
 /* Per-lane decode state (also the prepared form of one block). */
 typedef struct lane {
   uint32_t low, range;
-  uint64_t pos;      /* bits of the stream consumed */
-  const uint8_t *st; /* zero-padded stream */
-  uint64_t lim;      /* its length: reads from here on see zeros */
-  uint64_t magic;    /* exact reciprocal of total */
+  uint64_t at;    /* next byte of the realigned stream, in the arena */
+  uint64_t lim;   /* its end: reads from here on see zeros */
+  uint64_t magic; /* exact reciprocal of total */
   uint32_t shift;
   uint32_t total;
   const uint32_t *sym; /* cumulative count -> packed entry */
   uint8_t *dst;        /* decoded symbols */
   uint32_t left;       /* symbols still to decode */
-  size_t job;
 } lane;
 
 struct mef3_red_ctx {
-  uint32_t *sym[LANES];   /* RED_MAX_TOTAL entries each, lazily */
-  uint8_t *stream[LANES]; /* zero-padded stream copies */
-  size_t stream_cap[LANES];
+  uint32_t *tabs;  /* SLOTS tables of TAB_STRIDE entries, the idle entry */
+  uint8_t *arena;  /* realigned streams of the blocks of a chunk */
+  size_t arena_cap;
   uint8_t *symbols; /* decoded symbols of the whole batch */
   size_t symbols_cap;
+  uint8_t *ring; /* vector kernel output, RING_ROUNDS x 16 */
+  int vector;    /* the AVX2 kernel is used */
   mef3__aes aes[2]; /* level-1 and level-2 statistics keys */
 };
 
 int mef3_red_ctx_new(mef3_red_ctx **out) {
   *out = mef3__calloc(1, sizeof **out);
-  return *out ? 0 : mef3__error(MEF3_ENOMEM, "cannot allocate RED context");
+  if (!*out)
+    return mef3__error(MEF3_ENOMEM, "cannot allocate RED context");
+  /* MEF3_RED_SCALAR=1 keeps to the scalar path (tests, comparisons). */
+  const char *env = getenv("MEF3_RED_SCALAR");
+  (*out)->vector = mef3__red_avx2_usable() && !(env && *env && *env != '0');
+  return 0;
+}
+
+int mef3__red_ctx_vector(mef3_red_ctx *ctx, int on) {
+  if (on >= 0)
+    ctx->vector = on && mef3__red_avx2_usable();
+  return ctx->vector;
 }
 
 void mef3_red_ctx_free(mef3_red_ctx *ctx) {
   if (!ctx)
     return;
-  for (int l = 0; l < LANES; l++) {
-    mef3__free(ctx->sym[l]);
-    mef3__free(ctx->stream[l]);
-  }
+  mef3__free(ctx->tabs);
+  mef3__free(ctx->arena);
   mef3__free(ctx->symbols);
+  mef3__free(ctx->ring);
   mef3__aes_dispose(&ctx->aes[0]);
   mef3__aes_dispose(&ctx->aes[1]);
   mef3__free(ctx);
@@ -140,25 +157,20 @@ static inline uint32_t recip_div(const lane *L, uint32_t n) {
 }
 
 /*
- * Decode one symbol of lane L into dst[k].  With `clamp`, reads at or past
- * the end of the stream see the zero padding (a header may promise more
- * symbols than the stream holds; the reference decoder feeds zeros there
- * too); without it the caller has checked that the next read stays inside
- * the padding.  `left` and `dst` are advanced by the caller per chunk.
+ * Decode one symbol of lane L into dst[k] (`left` and `dst` are advanced
+ * by the caller per run).  Reads clamp at the end of the realigned stream,
+ * where the zero padding lies.
  */
-static inline void lane_step(lane *L, uint32_t k, int clamp) {
+static inline void lane_step(lane *L, const uint8_t *arena, uint32_t k) {
   uint32_t range = L->range, low = L->low;
   uint32_t steps = (range <= RED_BOTTOM) + (range <= (RED_BOTTOM >> 8)) +
                    (range <= (RED_BOTTOM >> 16));
-  uint64_t w, pos = L->pos, at = pos >> 3;
-  if (clamp)
-    at = at < L->lim ? at : L->lim;
-  memcpy(&w, L->st + at, 8);
-  w = __builtin_bswap64(w) << (pos & 7);
-  uint32_t bits = (uint32_t)((w >> 40) >> (24 - 8 * steps));
+  uint64_t at = L->at < L->lim ? L->at : L->lim;
+  uint32_t w = __builtin_bswap32(ld_u32(arena + at));
+  uint32_t bits = (uint32_t)((uint64_t)w >> (32 - 8 * steps));
   low = (low << (8 * steps)) | bits;
   range <<= 8 * steps;
-  L->pos = pos + 8 * steps;
+  L->at += steps;
   uint32_t rpc = recip_div(L, range);
   uint32_t cc = low / rpc;
   cc = cc < L->total ? cc : L->total - 1;
@@ -171,20 +183,13 @@ static inline void lane_step(lane *L, uint32_t k, int clamp) {
   L->dst[k] = (uint8_t)s;
 }
 
-/* Symbols lane L can decode without the clamp: each takes at most three
- * bytes, and a read takes 8 bytes from its position. */
-static inline uint32_t lane_safe(const lane *L) {
-  uint64_t at = L->pos >> 3, end = L->lim + STREAM_PAD - 8;
-  return at >= end ? 0
-                   : (uint32_t)((end - at) / 3 > UINT32_MAX ? UINT32_MAX
-                                                            : (end - at) / 3);
-}
-
 typedef struct prepared {
   mef3_red_header h;
   uint8_t counts[256];
   uint32_t symbols;  /* coded symbols */
   size_t sym_offset; /* where its symbols go in ctx->symbols */
+  uint64_t slen;     /* bytes of its realigned stream */
+  size_t so;         /* where that goes in ctx->arena */
 } prepared;
 
 /* Validate block j and fill p; returns 0 or an error (block is bad). */
@@ -249,17 +254,31 @@ static int prepare(mef3_red_ctx *ctx, mef3_red_job *job, prepared *p,
   return 0;
 }
 
-/* Load block p (job j) into lane slot l. */
-static int lane_load(mef3_red_ctx *ctx, lane *L, int l, const prepared *p,
-                     const mef3_red_job *job, size_t j) {
-  if (!ctx->sym[l] &&
-      !(ctx->sym[l] = mef3__malloc((RED_MAX_TOTAL + 16) * sizeof *ctx->sym[l])))
-    return mef3__error(MEF3_ENOMEM, "cannot allocate RED tables");
+/* Realigned stream of p's block at ctx->arena + p->so: byte k is bits
+ * [8k + 7, 8k + 15) of the coded stream (bytes past the block are zero),
+ * then zeros.  Only the bytes the decoder can reach are copied: a symbol
+ * takes at most three bytes and a read looks at four. */
+static void realign(mef3_red_ctx *ctx, const prepared *p,
+                    const mef3_red_job *job) {
+  const uint8_t *st = job->block + MEF3_RED_HEADER_BYTES;
+  uint64_t n = p->h.block_bytes - MEF3_RED_HEADER_BYTES;
+  uint8_t *d = ctx->arena + p->so;
+  uint64_t k = 0;
+  for (; k + 1 < p->slen + (p->slen < n); k++)
+    d[k] = (uint8_t)(st[k] << 7 | st[k + 1] >> 1);
+  if (k < p->slen) /* the last byte of the block */
+    d[k] = (uint8_t)(st[k] << 7);
+  memset(d + p->slen, 0, STREAM_PAD);
+}
+
+/* Load block p into lane slot l (its table goes to table slot l). */
+static void lane_load(mef3_red_ctx *ctx, lane *L, int l, const prepared *p,
+                      const mef3_red_job *job) {
   /* Fill 8 entries per store whatever the count: the overshoot is
    * overwritten by the next symbol (or lies past the last count, where no
    * lookup goes), so a symbol with a count of 0 to 8 costs no loop. */
   uint32_t cum = 0;
-  uint32_t *t = ctx->sym[l];
+  uint32_t *t = ctx->tabs + (size_t)l * TAB_STRIDE;
   for (uint32_t s = 0; s < 256; s++) {
     uint32_t c = p->counts[s];
     uint32_t e = s | c << 8 | cum << 16;
@@ -278,32 +297,88 @@ static int lane_load(mef3_red_ctx *ctx, lane *L, int l, const prepared *p,
 #endif
     cum += c;
   }
-  size_t slen = p->h.block_bytes - MEF3_RED_HEADER_BYTES;
-  if (slen + STREAM_PAD > ctx->stream_cap[l]) {
-    size_t nc = ctx->stream_cap[l] ? ctx->stream_cap[l] : 4096;
-    while (nc < slen + STREAM_PAD)
-      nc *= 2;
-    uint8_t *ns = mef3__realloc(ctx->stream[l], nc);
-    if (!ns)
-      return mef3__error(MEF3_ENOMEM, "cannot allocate %zu bytes", nc);
-    ctx->stream[l] = ns;
-    ctx->stream_cap[l] = nc;
-  }
-  /* Bytes past the block read as zero, as in the reference decoder. */
-  memcpy(ctx->stream[l], job->block + MEF3_RED_HEADER_BYTES, slen);
-  memset(ctx->stream[l] + slen, 0, STREAM_PAD);
-  L->st = ctx->stream[l];
-  L->lim = slen;
-  L->low = L->st[0] >> (8 - RED_EXTRA_BITS);
+  uint64_t n = p->h.block_bytes - MEF3_RED_HEADER_BYTES;
+  L->at = p->so;
+  L->lim = p->so + p->slen;
+  L->low = n ? job->block[MEF3_RED_HEADER_BYTES] >> (8 - RED_EXTRA_BITS) : 0;
   L->range = 1u << RED_EXTRA_BITS;
-  L->pos = RED_EXTRA_BITS;
   L->total = cum;
   recip_make(L, cum);
-  L->sym = ctx->sym[l];
+  L->sym = t;
   L->dst = ctx->symbols + p->sym_offset;
   L->left = p->symbols;
-  L->job = j;
-  return 0;
+}
+
+/* `rounds` symbols of every live lane, scalar. */
+static void run_scalar(mef3_red_ctx *ctx, lane *L, int nl, uint32_t rounds) {
+  const uint8_t *ar = ctx->arena;
+  lane *live[SLOTS];
+  int n = 0;
+  for (int l = 0; l < nl; l++)
+    if (L[l].left)
+      live[n++] = &L[l];
+  if (n == 4) {
+    for (uint32_t k = 0; k < rounds; k++) {
+      lane_step(live[0], ar, k);
+      lane_step(live[1], ar, k);
+      lane_step(live[2], ar, k);
+      lane_step(live[3], ar, k);
+    }
+  } else {
+    for (uint32_t k = 0; k < rounds; k++)
+      for (int i = 0; i < n; i++)
+        lane_step(live[i], ar, k);
+  }
+  for (int i = 0; i < n; i++) {
+    live[i]->dst += rounds;
+    live[i]->left -= rounds;
+  }
+}
+
+/* `rounds` symbols of every lane with the AVX2 kernel (all SLOTS lanes;
+ * idle ones run on the idle entry and an empty stream). */
+static void run_vector(mef3_red_ctx *ctx, lane *L, uint32_t rounds) {
+  mef3__red_vstate v;
+  for (int l = 0; l < SLOTS; l++) {
+    if (L[l].left) {
+      v.low[l] = L[l].low;
+      v.range[l] = L[l].range;
+      v.at[l] = (uint32_t)L[l].at;
+      v.end[l] = (uint32_t)L[l].lim;
+      v.tab[l] = (uint32_t)(l * TAB_STRIDE);
+      v.tmax[l] = L[l].total - 1;
+      v.inv[l] = 1.0 / (double)L[l].total;
+    } else {
+      v.low[l] = 0;
+      v.range[l] = 1u << 31;
+      v.at[l] = v.end[l] = 0;
+      v.tab[l] = (uint32_t)IDLE_ENTRY;
+      v.tmax[l] = 0;
+      v.inv[l] = 1.0;
+    }
+  }
+  for (uint32_t done = 0; done < rounds;) {
+    uint32_t r = rounds - done < RING_ROUNDS ? rounds - done : RING_ROUNDS;
+    mef3__red_avx2_run(&v, ctx->arena, ctx->tabs, r, ctx->ring);
+    for (int l = 0; l < SLOTS; l++) {
+      if (!L[l].left)
+        continue;
+      uint8_t *d = L[l].dst + done;
+      const uint8_t *src = ctx->ring + l;
+      for (uint32_t k = 0; k < r; k++)
+        d[k] = src[(size_t)k * SLOTS];
+    }
+    done += r;
+  }
+  for (int l = 0; l < SLOTS; l++) {
+    if (!L[l].left)
+      continue;
+    L[l].low = v.low[l];
+    L[l].range = v.range[l];
+    L[l].at = v.at[l];
+    L[l].dst += rounds;
+    L[l].left -= rounds;
+  }
 }
 
 /* Symbols -> samples; returns the number of samples produced and their
@@ -369,78 +444,71 @@ int mef3_red_decode_batch(mef3_red_ctx *ctx, mef3_red_job *jobs, size_t n,
       ctx->symbols = nb;
       ctx->symbols_cap = need;
     }
-    /* Range-decode in lanes. */
-    lane L[LANES];
-    int active = 0;
+    /* Realigned streams, one arena for the chunk. */
+    size_t arena = ARENA_HEAD;
+    for (size_t j = 0; j < m; j++) {
+      if (jobs[base + j].rc || pp[j].symbols == 0)
+        continue;
+      uint64_t sb = pp[j].h.block_bytes - MEF3_RED_HEADER_BYTES;
+      uint64_t reach = 3 * (uint64_t)pp[j].symbols + 8;
+      pp[j].slen = sb < reach ? sb : reach;
+      pp[j].so = arena;
+      arena += (size_t)pp[j].slen + STREAM_PAD;
+    }
+    if (arena > ctx->arena_cap) {
+      size_t nc = ctx->arena_cap ? ctx->arena_cap : 65536;
+      while (nc < arena)
+        nc *= 2;
+      uint8_t *na = mef3__realloc(ctx->arena, nc);
+      if (!na)
+        return mef3__error(MEF3_ENOMEM, "cannot allocate %zu bytes", nc);
+      ctx->arena = na;
+      ctx->arena_cap = nc;
+    }
+    if (!ctx->tabs) {
+      ctx->tabs = mef3__malloc((IDLE_ENTRY + 1) * sizeof *ctx->tabs);
+      if (!ctx->tabs)
+        return mef3__error(MEF3_ENOMEM, "cannot allocate RED tables");
+      /* The idle entry: symbol 0 of count 1 at 0, so that an idle lane
+       * keeps range 2^31 and low 0. */
+      ctx->tabs[IDLE_ENTRY] = 1u << 8;
+    }
+    memset(ctx->arena, 0, ARENA_HEAD);
+    for (size_t j = 0; j < m; j++)
+      if (!jobs[base + j].rc && pp[j].symbols)
+        realign(ctx, &pp[j], &jobs[base + j]);
+    /* The vector kernel addresses the arena with 32-bit offsets. */
+    int vec = ctx->vector && arena < ((size_t)1 << 31);
+    if (vec && !ctx->ring &&
+        !(ctx->ring = mef3__malloc((size_t)RING_ROUNDS * SLOTS)))
+      return mef3__error(MEF3_ENOMEM, "cannot allocate RED buffers");
+    /* Range-decode in lanes: each lane keeps its slot (and table) until
+     * its block is done, then takes the next block. */
+    int nl = vec ? SLOTS : SCALAR_LANES;
+    lane L[SLOTS];
+    for (int l = 0; l < nl; l++)
+      L[l].left = 0;
     size_t next = 0;
     for (;;) {
-      while (active < LANES && next < m) {
-        size_t j = next++;
-        if (jobs[base + j].rc || pp[j].symbols == 0)
-          continue;
-        int rc = lane_load(ctx, &L[active], active, &pp[j], &jobs[base + j], j);
-        if (rc)
-          return rc;
-        active++;
+      int live = 0;
+      uint32_t rounds = UINT32_MAX;
+      for (int l = 0; l < nl; l++) {
+        while (L[l].left == 0 && next < m) {
+          size_t j = next++;
+          if (!jobs[base + j].rc && pp[j].symbols)
+            lane_load(ctx, &L[l], l, &pp[j], &jobs[base + j]);
+        }
+        if (L[l].left) {
+          live++;
+          rounds = L[l].left < rounds ? L[l].left : rounds;
+        }
       }
-      if (active == 0)
+      if (live == 0)
         break;
-      uint32_t steps = L[0].left;
-      for (int l = 1; l < active; l++)
-        if (L[l].left < steps)
-          steps = L[l].left;
-      for (int l = 0; l < active; l++) {
-        uint32_t safe = lane_safe(&L[l]);
-        if (safe < steps)
-          steps = safe;
-      }
-      if (steps == 0) {
-        /* A lane near the end of its padding (a damaged block): one
-         * clamped symbol for every lane. */
-        for (int l = 0; l < active; l++) {
-          lane_step(&L[l], 0, 1);
-          L[l].dst++;
-          L[l].left--;
-        }
-      } else if (active == LANES) {
-        for (uint32_t k = 0; k < steps; k++) {
-          lane_step(&L[0], k, 0);
-          lane_step(&L[1], k, 0);
-          lane_step(&L[2], k, 0);
-          lane_step(&L[3], k, 0);
-        }
-      } else {
-        for (uint32_t k = 0; k < steps; k++)
-          for (int l = 0; l < active; l++)
-            lane_step(&L[l], k, 0);
-      }
-      if (steps)
-        for (int l = 0; l < active; l++) {
-          L[l].dst += steps;
-          L[l].left -= steps;
-        }
-      /* Retire finished lanes, keeping the others (and their tables). */
-      for (int l = 0; l < active;) {
-        if (L[l].left == 0) {
-          active--;
-          if (l != active) {
-            /* Swap the finished lane's buffers with the last active one,
-             * so that every active lane keeps its own table. */
-            uint32_t *ts = ctx->sym[l];
-            uint8_t *ss = ctx->stream[l];
-            size_t sc = ctx->stream_cap[l];
-            ctx->sym[l] = ctx->sym[active];
-            ctx->stream[l] = ctx->stream[active];
-            ctx->stream_cap[l] = ctx->stream_cap[active];
-            ctx->sym[active] = ts;
-            ctx->stream[active] = ss;
-            ctx->stream_cap[active] = sc;
-            L[l] = L[active];
-          }
-        } else {
-          l++;
-        }
-      }
+      if (vec && live >= VECTOR_MIN_LIVE)
+        run_vector(ctx, L, rounds);
+      else
+        run_scalar(ctx, L, nl, rounds);
     }
     /* Symbols -> samples, then the lossy-compression fields. */
     for (size_t j = 0; j < m; j++) {
