@@ -37,6 +37,12 @@ typedef struct mef3__red_vstate {
   double inv[MEF3__RED_VLANES];    /* 1 / total */
 } mef3__red_vstate;
 
+struct mef3_red_ctx;
+
+/* Use the vector kernel in ctx when on = 1 and the CPU has it, never when
+ * on = 0, leave as is when on < 0; returns whether it is used (tests). */
+int mef3__red_ctx_vector(struct mef3_red_ctx *ctx, int on);
+
 /* 1 when this CPU runs the AVX2 kernel. */
 int mef3__red_avx2_usable(void);
 
