@@ -98,7 +98,10 @@ typedef int (*mef3_gen_progress_cb)(double done, void *payload);
  * gaps as NaN runs (so they become discontinuities), a session Note at
  * the start and one at each gap.  UUIDs derive from the seed too, so the
  * same options give byte-identical files.  `cb` (may be NULL) is called
- * about a hundred times.  `out` may be NULL.
+ * about a hundred times; when it returns nonzero, generation stops and
+ * what was written stays a valid, shorter session (MEF3_ECANCELED).  On
+ * any other failure the session directory is removed: nothing is left
+ * that looks like a session.  `out` may be NULL.
  * Returns 0, MEF3_EINVAL, MEF3_EEXIST, MEF3_EIO, MEF3_ENOMEM,
  * MEF3_ECANCELED.
  */

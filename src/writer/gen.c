@@ -18,6 +18,7 @@
  * both.  The output does not depend on this: the synthesizers depend on
  * the seed only, and so do the random gaps and the writer's UUIDs.
  */
+#include <ftw.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -172,6 +173,22 @@ static void *produce(void *arg) {
     k = end;
   }
   return NULL;
+}
+
+static int remove_entry(const char *p, const struct stat *st, int flag,
+                        struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  remove(p);
+  return 0;
+}
+
+/* A failed generation leaves nothing that looks like a session: the
+ * directory it created (or found empty) goes, with what was written.  (A
+ * generation stopped by its callback keeps the valid, shorter session.) */
+static void remove_session(const char *path) {
+  nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int mef3_gen_session(mef3_gen_result *out, const char *path,
@@ -346,10 +363,15 @@ int mef3_gen_session(mef3_gen_result *out, const char *path,
     res.samples = st.samples;
     res.blocks = st.blocks;
     res.bytes = st.bytes;
-    /* Also after a failure: what is written stays readable. */
     int rc2 = mef3_writer_close(w);
     if (!rc)
       rc = rc2;
+    if (rc && rc != MEF3_ECANCELED) {
+      /* Keep the message of the failure, not of the clean-up. */
+      mef3_error e = *mef3_error_last();
+      remove_session(path);
+      mef3__error(e.code, "%s", e.message);
+    }
   }
   if (syn)
     for (size_t c = 0; c < o->n_channels; c++)

@@ -118,6 +118,8 @@ typedef struct wr_channel {
   int32_t next_segment_number;
   mef3__wrecords rec;
   int failed; /* sticky error code */
+  int active; /* its descriptors are open (writer_fds.c) */
+  uint64_t last_use;
 } wr_channel;
 
 struct mef3_writer {
@@ -140,6 +142,8 @@ struct mef3_writer {
   uint8_t *blk;
   size_t blk_cap;
   mef3_writer_stats stats;
+  size_t n_active, max_active; /* channels with descriptors open */
+  uint64_t use_clock;
 };
 
 /* 16 random (or seeded) bytes. */
@@ -161,6 +165,16 @@ int mef3__segment_finish(mef3_writer *w, wr_channel *c);
 
 /* Samples (writer_samples.c): write the pending samples as a block. */
 int mef3__channel_flush(mef3_writer *w, wr_channel *c);
+
+/* The descriptor budget (writer_fds.c).  Before touching a channel's
+ * files, mef3__channel_use: it reopens them if they were parked, parking
+ * the least recently used channel when the budget is spent. */
+void mef3__writer_fd_budget(mef3_writer *w);
+int mef3__channel_use(mef3_writer *w, wr_channel *c);
+/* Park channels until one more fits (not `keep`, which may be NULL). */
+void mef3__writer_make_room(mef3_writer *w, const wr_channel *keep);
+/* A channel whose descriptors were just opened joins the active set. */
+void mef3__writer_activated(mef3_writer *w, wr_channel *c);
 
 /* Records (writer_records.c). */
 int mef3__records_init(mef3__wrecords *r, mef3_writer *w, int dirfd,

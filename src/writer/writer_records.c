@@ -185,7 +185,7 @@ static mef3__wrecords *records_of(mef3_writer *w, size_t ch) {
   if (ch == MEF3_WRITER_SESSION)
     return &w->rec;
   if (ch < w->n_ch)
-    return &w->ch[ch]->rec;
+    return mef3__channel_use(w, w->ch[ch]) ? NULL : &w->ch[ch]->rec;
   mef3__error(MEF3_EINVAL, "%s: no channel %zu", w->path, ch);
   return NULL;
 }
@@ -194,7 +194,7 @@ int mef3_writer_add_note(mef3_writer *w, size_t ch, int64_t time_uutc,
                          const char *text) {
   mef3__wrecords *r = records_of(w, ch);
   if (!r)
-    return MEF3_EINVAL;
+    return mef3_error_last()->code;
   int64_t t;
   int rc = mef3__writer_disk_time(w, time_uutc, &t);
   if (rc)
@@ -216,7 +216,7 @@ int mef3_writer_add_seizure(mef3_writer *w, size_t ch, const mef3_seizure *s) {
     return mef3__error(MEF3_EINVAL, "%s: invalid seizure", w->path);
   mef3__wrecords *r = records_of(w, ch);
   if (!r)
-    return MEF3_EINVAL;
+    return mef3_error_last()->code;
   int64_t on, off;
   int rc = mef3__writer_disk_time(w, s->onset_uutc, &on);
   if (!rc)

@@ -157,6 +157,9 @@ int mef3__channel_flush(mef3_writer *w, wr_channel *c) {
 
 /* Settle where the samples of a write begin. */
 static int begin_write(mef3_writer *w, wr_channel *c, int64_t start) {
+  int urc = c->failed ? 0 : mef3__channel_use(w, c);
+  if (urc)
+    return urc;
   if (c->failed)
     return mef3__error(c->failed, "%s: channel %s failed earlier", w->path,
                        c->name);

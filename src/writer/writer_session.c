@@ -432,6 +432,7 @@ int mef3_writer_open(mef3_writer **out, const char *path,
   if (!w)
     return mef3__error(MEF3_ENOMEM, "out of memory");
   w->dirfd = -1;
+  mef3__writer_fd_budget(w);
   w->opts = *opts;
   w->opts.level_1_password = w->opts.level_2_password = NULL;
   const char **fields[] = {
@@ -596,6 +597,12 @@ int mef3_writer_close(mef3_writer *w) {
   int first = 0;
   for (size_t i = 0; i < w->n_ch; i++) {
     wr_channel *c = w->ch[i];
+    int urc = mef3__channel_use(w, c);
+    if (urc) { /* its files cannot be reopened: leave them as they are */
+      if (!first)
+        first = urc;
+      continue;
+    }
     int rc = c->failed;
     if (!rc)
       rc = mef3__channel_flush(w, c);
@@ -729,6 +736,7 @@ int mef3_writer_add_channel(size_t *out, mef3_writer *w,
     channel_free(c);
     return mef3__error(MEF3_ENOMEM, "out of memory");
   }
+  mef3__writer_make_room(w, NULL); /* its six descriptors */
   int rc = 0;
   if (mkdirat(w->dirfd, tmp, 0755) != 0)
     rc = mef3__error(errno == EEXIST ? MEF3_EEXIST : MEF3_EIO,
@@ -759,6 +767,7 @@ int mef3_writer_add_channel(size_t *out, mef3_writer *w,
     channel_free(c);
     return rc;
   }
+  mef3__writer_activated(w, c);
   /* A known start time may settle an automatic offset now. */
   if (!w->rto_resolved && c->start_opt != MEF3_UUTC_NO_ENTRY) {
     int64_t dummy;
@@ -766,6 +775,7 @@ int mef3_writer_add_channel(size_t *out, mef3_writer *w,
     rc = mef3__writer_disk_time(w, c->start_opt, &dummy);
     if (rc) {
       w->n_ch--;
+      w->n_active--;
       channel_free(c);
       return rc;
     }
@@ -782,7 +792,9 @@ int mef3_writer_add_channel(size_t *out, mef3_writer *w,
 static int new_segment_one(mef3_writer *w, wr_channel *c) {
   if (c->failed)
     return c->failed;
-  int rc = mef3__channel_flush(w, c);
+  int rc = mef3__channel_use(w, c);
+  if (!rc)
+    rc = mef3__channel_flush(w, c);
   if (rc)
     return rc;
   if (!c->seg_open || c->seg.n_blocks == 0)
@@ -817,7 +829,9 @@ int mef3_writer_flush(mef3_writer *w, size_t ch) {
     if (ch != MEF3_WRITER_ALL_CHANNELS && i != ch)
       continue;
     wr_channel *c = w->ch[i];
-    int rc = c->failed ? c->failed : mef3__channel_flush(w, c);
+    int rc = c->failed ? c->failed : mef3__channel_use(w, c);
+    if (!rc)
+      rc = mef3__channel_flush(w, c);
     if (!rc && c->seg_open) {
       rc = mef3__wfile_write_buffer(&c->seg.tdat);
       if (!rc)
@@ -833,8 +847,10 @@ int mef3_writer_sync(mef3_writer *w) {
   int first = 0;
   for (size_t i = 0; i < w->n_ch; i++) {
     wr_channel *c = w->ch[i];
-    int rc = mef3__segment_checkpoint(w, c);
-    int rc2 = mef3__records_checkpoint(w, &c->rec);
+    int rc = mef3__channel_use(w, c);
+    if (!rc)
+      rc = mef3__segment_checkpoint(w, c);
+    int rc2 = rc ? 0 : mef3__records_checkpoint(w, &c->rec);
     if (!first)
       first = rc ? rc : rc2;
   }
