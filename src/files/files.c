@@ -812,27 +812,75 @@ static void publish_copy(mef3_files *fm, mef3__tile *t, const float *src,
   mef3__tcache_publish(&fm->cache, t, buf, (size_t)S, 0);
 }
 
+/*
+ * Out of descriptors in a read a caller waits for: give back what the
+ * manager holds only for later, then the read is tried once more.
+ * Prefetches finish first (so those of closed files drop their files),
+ * then every idle in-process reader is closed (a reader is reopened when
+ * next needed).  Prefetch is best effort: it must not be why a read that
+ * fits in the descriptors fails (it did, when the prefetch lane opened
+ * extra readers of a file whose one reader was busy, and kept them).
+ */
+static void shed_descriptors(mef3_files *fm) {
+  mef3__files_prefetch_wait(fm);
+  size_t cap = 16, n = 0;
+  mef3_reader **shed = mef3__malloc(cap * sizeof *shed);
+  pthread_mutex_lock(&fm->mu);
+  size_t it = 0;
+  const char *key;
+  void *val;
+  while (shed && mef3__strmap_next(&fm->files, &it, &key, &val)) {
+    mfile *f = val;
+    pthread_mutex_lock(&f->rmu);
+    while (f->n_idle) {
+      if (n == cap) {
+        mef3_reader **ns = mef3__realloc(shed, 2 * cap * sizeof *ns);
+        if (!ns)
+          break;
+        shed = ns;
+        cap *= 2;
+      }
+      shed[n++] = f->idle[--f->n_idle];
+    }
+    pthread_mutex_unlock(&f->rmu);
+  }
+  pthread_mutex_unlock(&fm->mu);
+  for (size_t i = 0; i < n; i++)
+    mef3_reader_close(shed[i]);
+  mef3__free(shed);
+  mef3__files_log(fm, MEF3_LOG_WARN,
+                  "out of descriptors: closed %zu idle readers, trying again",
+                  n);
+}
+
 /* Decode claims in process, with a leased reader. */
 static int decode_local(mef3_files *fm, mfile *f, const mef3__tcache_key *keys,
                         claim *cl, size_t n) {
   mef3_reader *r = NULL;
-  int rc = 0;
+  int rc = 0, shed = 0;
   for (size_t i = 0; i < n; i++) {
     if (cl[i].done)
       continue;
     const mef3__tcache_key *k = &keys[cl[i].key];
     const fchan *c = &f->ch[k->ch];
     float *buf = NULL;
-    if (!rc && !r)
-      rc = mef3__mfile_lease(f, &r);
-    if (!rc && !(buf = mef3__tilemem_get(&fm->tmem, (size_t)c->S)))
-      rc = mef3__error(MEF3_ENOMEM, "out of memory");
-    /* Strict: a read that fails (memory, a disk error) fails the tile
-     * rather than caching NaN for data that exists; damaged blocks are
-     * NaN either way. */
-    if (!rc)
-      rc = mef3_reader_read_tile(r, k->ch, k->idx, c->fs, c->cs, c->S, buf,
-                                 NULL, 1);
+    for (;;) {
+      if (!rc && !r)
+        rc = mef3__mfile_lease(f, &r);
+      if (!rc && !buf && !(buf = mef3__tilemem_get(&fm->tmem, (size_t)c->S)))
+        rc = mef3__error(MEF3_ENOMEM, "out of memory");
+      /* Strict: a read that fails (memory, a disk error) fails the tile
+       * rather than caching NaN for data that exists; damaged blocks are
+       * NaN either way. */
+      if (!rc)
+        rc = mef3_reader_read_tile(r, k->ch, k->idx, c->fs, c->cs, c->S, buf,
+                                   NULL, 1);
+      if (rc != MEF3_ELIMIT || shed)
+        break;
+      shed = 1;
+      shed_descriptors(fm);
+      rc = 0;
+    }
     cl[i].done = 1;
     if (rc) {
       mef3__free(buf);
