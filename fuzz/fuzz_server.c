@@ -30,9 +30,13 @@
  * bytes, odd times, long and hostile paths reach the handlers; op & 16:
  * do not wait for this call before starting the next one (concurrent
  * calls, the stream limit, closes during reads); op & 32: cancel the call
- * after its first message (a unary call at once).  At the end of each
- * input every call is waited for, then the open files are listed and
- * closed, so no state carries over.
+ * after its first message (a unary call at once); op & 64: send an access
+ * token as metadata, the one of the latest OpenFile reply that had one
+ * (op & 128 clear: replayed on whatever file the call names, open or
+ * closed) or one that no open gave (op & 128: one digit changed, or not a
+ * token at all).  At the end of each input every call is waited for, then
+ * the open files are listed and closed (with every token seen), so no
+ * state carries over.
  *
  * Checked, beyond "no crash, no leak" (abort() on any violation):
  *  - every reply parses as its message, with a status that matches its
@@ -44,7 +48,9 @@
  *  - no file outside the root is ever opened: inotify watches every
  *    directory of `outside` for IN_OPEN, and every path ListOpenFiles
  *    returns resolves inside the root;
- *  - no password of an OpenFile request appears in a reply or in the log;
+ *  - no password of an OpenFile request, and no access token, appears in
+ *    a reply's message or in the log (the token only in OpenFile's
+ *    access_token);
  *  - once all is closed, the server counts no open file, cached tile or
  *    running call (stream slots included).
  */
@@ -102,8 +108,12 @@ static int swapped; /* swap.mefd is a link leading out */
 
 /* Passwords of this input's OpenFile requests (parsed as the server
  * would), which must appear in no reply and no log line. */
-static char *secrets[MAX_CALLS];
+static char *secrets[2 * MAX_CALLS];
 static size_t n_secrets;
+/* Access tokens OpenFile replies gave during this input. */
+#define MAX_TOKENS (4 * MAX_CALLS)
+static char tokens[MAX_TOKENS][MEF3_FILES_TOKEN_CHARS + 1];
+static size_t n_tokens;
 /* Every other string of this input's requests: a secret that is also
  * part of a path or a channel name may be echoed as such. */
 static char **others;
@@ -280,10 +290,13 @@ static void setup(void) {
   fo.cache_ttl_s = 0;
   if (mef3_files_new(&direct, &fo))
     FAIL("mef3_files_new: %s", mef3_error_last()->message);
+  char enc_token[MEF3_FILES_TOKEN_CHARS + 1] = "";
   for (int i = 0; i < 3; i++) {
     mef3_file_info *info = NULL;
-    if (mef3_files_open(direct, gf[i].path, i == 2 ? "l2pass" : NULL, NULL) ||
-        mef3_files_info(direct, gf[i].path, &info))
+    mef3_files_access acc;
+    if (mef3_files_open_as(direct, gf[i].path, i == 2 ? "l2pass" : NULL, &acc,
+                           NULL) ||
+        mef3_files_info_as(direct, gf[i].path, acc.token, &info))
       FAIL("open %s: %s", gf[i].path, mef3_error_last()->message);
     gf[i].start = info->start_uutc;
     gf[i].end = info->end_uutc;
@@ -292,8 +305,10 @@ static void setup(void) {
       snprintf(gf[i].names[k], sizeof gf[i].names[k], "%s",
                info->channels[k].name);
     mef3_file_info_free(info);
+    if (acc.token[0])
+      memcpy(enc_token, acc.token, sizeof enc_token);
   }
-  mef3_files_close(direct, "enc.mefd");
+  mef3_files_close_as(direct, "enc.mefd", enc_token);
 
   mef3_server_options so = MEF3_SERVER_OPTIONS_INIT;
   so.port = 0;
@@ -516,7 +531,7 @@ static void start_status(fcall *c) {
 }
 
 static fcall *call_start(int m, const uint8_t *req, size_t len, int cancel,
-                         int concurrent) {
+                         int concurrent, const char *token) {
   fcall *c = calloc(1, sizeof *c);
   if (!c)
     abort();
@@ -545,9 +560,17 @@ static fcall *call_start(int m, const uint8_t *req, size_t len, int cancel,
   grpc_slice body = grpc_slice_from_copied_buffer((const char *)req, len);
   grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&body, 1);
   grpc_slice_unref(body);
+  grpc_metadata md;
+  memset(&md, 0, sizeof md);
+  if (token) {
+    md.key = grpc_slice_from_static_string(MEF3_RPC_TOKEN_KEY);
+    md.value = grpc_slice_from_copied_string(token);
+  }
   grpc_op ops[4];
   memset(ops, 0, sizeof ops);
   ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+  ops[0].data.send_initial_metadata.count = token ? 1 : 0;
+  ops[0].data.send_initial_metadata.metadata = token ? &md : NULL;
   ops[1].op = GRPC_OP_SEND_MESSAGE;
   ops[1].data.send_message.send_message = bb;
   ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -556,6 +579,8 @@ static fcall *call_start(int m, const uint8_t *req, size_t len, int cancel,
   if (grpc_call_start_batch(c->call, ops, 4, &c->t_begin, NULL) != GRPC_CALL_OK)
     FAIL("cannot start a call");
   grpc_byte_buffer_destroy(bb);
+  if (token)
+    grpc_slice_unref(md.value);
   if (cancel && m != M_RANGE)
     grpc_call_cancel(c->call, NULL);
   running++;
@@ -647,7 +672,7 @@ static void note_request(int m, const uint8_t *p, size_t n) {
     note_other(r->file_path);
     /* Passwords built on the known ones: any string would do, but a short
      * or common one ("root", "mefd") is also part of log lines. */
-    if (r->password && n_secrets < MAX_CALLS &&
+    if (r->password && n_secrets < 2 * MAX_CALLS &&
         (strstr(r->password, "l1pass") || strstr(r->password, "l2pass") ||
          strstr(r->password, "wr0ngPa55")))
       secrets[n_secrets++] = strdup(r->password);
@@ -755,6 +780,16 @@ static void check_unary(fcall *c) {
     FAIL("error_message without error_code or back: %s / %s", r->error_message,
          r->error_code);
   check_status_code(c, r->error_code);
+  if (r->access_token && r->access_token[0]) {
+    if (c->m != M_OPEN || !r->file_opened ||
+        strlen(r->access_token) != MEF3_FILES_TOKEN_CHARS)
+      FAIL("%s: an access token where none belongs (%s)", method_names[c->m],
+           r->error_code ? r->error_code : "no error");
+    if (n_tokens < MAX_TOKENS)
+      memcpy(tokens[n_tokens++], r->access_token, MEF3_FILES_TOKEN_CHARS + 1);
+    if (n_secrets < 2 * MAX_CALLS)
+      secrets[n_secrets++] = strdup(r->access_token);
+  }
   check_text("error_message", r->error_message);
   check_text("file_path", r->file_path);
   if (c->m == M_CLOSE && r->file_opened)
@@ -941,14 +976,40 @@ static void wait_server_idle(void);
 
 static void close_everything(void) {
   for (int round = 0;; round++) {
-    fcall *c = call_start(M_LIST, NULL, 0, 0, 0);
+    fcall *c = call_start(M_LIST, NULL, 0, 0, 0, NULL);
     wait_for(c);
     ListOpenFilesResponse *r =
         list_open_files_response__unpack(NULL, c->lens[0], c->msgs[0]);
     for (size_t i = 0; r && i < r->n_file_paths; i++) {
       pbuf p = {.n = 0};
       pb_bytes(&p, 1, r->file_paths[i], strlen(r->file_paths[i]));
-      fcall *x = call_start(M_CLOSE, p.b, p.n, 0, 0);
+      /* without a token (level 0), then with each (levels 1 and 2) */
+      for (size_t k = 0; k <= n_tokens; k++) {
+        fcall *x = call_start(M_CLOSE, p.b, p.n, 0, 0,
+                              k ? tokens[k - 1] : NULL);
+        wait_for(x);
+        call_free(x);
+      }
+      /* A view whose OpenFile reply never came (cancelled): its token is
+       * what an open with a password of its level gives. */
+      static const char *const pw[] = {"l1pass", "l2pass"};
+      for (int k = 0; k < 2; k++) {
+        pbuf o = {.n = 0};
+        pb_bytes(&o, 1, r->file_paths[i], strlen(r->file_paths[i]));
+        pb_bytes(&o, 2, pw[k], strlen(pw[k]));
+        note_request(M_OPEN, o.b, o.n);
+        size_t before = n_tokens;
+        fcall *x = call_start(M_OPEN, o.b, o.n, 0, 0, NULL);
+        wait_for(x);
+        call_free(x);
+        for (size_t t = before; t < n_tokens; t++) {
+          x = call_start(M_CLOSE, p.b, p.n, 0, 0, tokens[t]);
+          wait_for(x);
+          call_free(x);
+        }
+      }
+      /* a session without encryption those opens reopened (level 0) */
+      fcall *x = call_start(M_CLOSE, p.b, p.n, 0, 0, NULL);
       wait_for(x);
       call_free(x);
     }
@@ -1005,7 +1066,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!srv)
     setup();
   n_calls = 0;
-  n_secrets = n_others = 0;
+  n_secrets = n_others = n_tokens = 0;
   /* a call the last input cancelled may still reach the server now */
   had_concurrent = had_cancel;
   had_cancel = 0;
@@ -1045,7 +1106,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       had_concurrent = 1;
     if (op & 32)
       had_cancel = 1;
-    fcall *c = call_start(m, req, req_len, (op & 32) != 0, concurrent);
+    char token[MEF3_FILES_TOKEN_CHARS + 8];
+    const char *tok = NULL;
+    if (op & 64) {
+      if (!(op & 128) && n_tokens) {
+        tok = tokens[n_tokens - 1];
+      } else {
+        /* one no open gave: a digit of a real one changed, or junk */
+        snprintf(token, sizeof token, "%s",
+                 n_tokens ? tokens[n_tokens - 1]
+                          : "00112233445566778899aabbccddeeff");
+        token[len % MEF3_FILES_TOKEN_CHARS] ^= 1;
+        if (len & 64)
+          snprintf(token, sizeof token, "not-a-token-%zu", len);
+        tok = token;
+      }
+    }
+    fcall *c = call_start(m, req, req_len, (op & 32) != 0, concurrent, tok);
     calls[n_calls++] = c;
     if (!concurrent)
       wait_for(c);

@@ -71,12 +71,13 @@ static int64_t on_grid(int64_t cs, double fs, int64_t k) {
 }
 
 /* Compare a manager read of one channel with a direct reader read. */
-static void check_window(mef3_files *fm, const char *path, mef3_reader *r,
-                         size_t ch, int64_t t0, int64_t t1) {
+static void check_window_as(mef3_files *fm, const char *path,
+                            const char *token, mef3_reader *r, size_t ch,
+                            int64_t t0, int64_t t1) {
   const mef3_channel_info *ci = mef3_reader_channel(r, ch);
   const char *names[1] = {ci->name};
   mef3_signal *s = NULL;
-  int rc = mef3_files_read(fm, path, names, 1, t0, t1, &s);
+  int rc = mef3_files_read_as(fm, path, token, names, 1, t0, t1, &s);
   CHECK_MSG(rc == 0, "%s %s [%lld, %lld): %s", path, ci->name, (long long)t0,
             (long long)t1, mef3_error_last()->message);
   if (rc)
@@ -99,6 +100,11 @@ static void check_window(mef3_files *fm, const char *path, mef3_reader *r,
   mef3_signal_free(s);
 }
 
+static void check_window(mef3_files *fm, const char *path, mef3_reader *r,
+                         size_t ch, int64_t t0, int64_t t1) {
+  check_window_as(fm, path, NULL, r, ch, t0, t1);
+}
+
 /* Windows of every channel of `path` against direct reads. */
 static void check_session(mef3_files *fm, const char *path, const char *pw) {
   mef3_reader *r = NULL;
@@ -106,7 +112,8 @@ static void check_session(mef3_files *fm, const char *path, const char *pw) {
   ro.password = pw;
   REQUIRE(mef3_reader_open(&r, path, &ro) == 0);
   int already = -1;
-  CHECK_RC(mef3_files_open(fm, path, pw, &already), 0);
+  mef3_files_access acc;
+  CHECK_RC(mef3_files_open_as(fm, path, pw, &acc, &already), 0);
   CHECK(already == 0);
   for (size_t ch = 0; ch < mef3_reader_channel_count(r); ch++) {
     const mef3_channel_info *ci = mef3_reader_channel(r, ch);
@@ -123,14 +130,14 @@ static void check_session(mef3_files *fm, const char *path, const char *pw) {
       for (size_t b = 0; b < sizeof lens / sizeof *lens; b++) {
         int64_t t0 = on_grid(cs, fs, ks[a]);
         int64_t t1 = on_grid(cs, fs, ks[a] + lens[b]);
-        check_window(fm, path, r, ch, t0, t1);
+        check_window_as(fm, path, acc.token, r, ch, t0, t1);
       }
     /* the whole channel, twice: the second time from the cache */
-    check_window(fm, path, r, ch, cs, ci->end_uutc);
-    check_window(fm, path, r, ch, cs, ci->end_uutc);
+    check_window_as(fm, path, acc.token, r, ch, cs, ci->end_uutc);
+    check_window_as(fm, path, acc.token, r, ch, cs, ci->end_uutc);
   }
   mef3_reader_close(r);
-  CHECK_RC(mef3_files_close(fm, path), 0);
+  CHECK_RC(mef3_files_close_as(fm, path, acc.token), 0);
 }
 
 /* Deterministic counts: a random walk with a sine. */
@@ -271,8 +278,10 @@ static void test_open_info_list_close(void) {
   CHECK_RC(mef3_files_open(fm, "", NULL, NULL), MEF3_EINVAL);
   mef3_files_stats_get(fm, &st);
   CHECK(st.open_files == 2);
-  CHECK_RC(mef3_files_open(fm, d, "l1pass", NULL), 0);
-  CHECK_RC(mef3_files_info(fm, d, &info), 0);
+  mef3_files_access dacc;
+  CHECK_RC(mef3_files_open_as(fm, d, "l1pass", &dacc, NULL), 0);
+  CHECK_RC(mef3_files_info(fm, d, &info), MEF3_EPASSWORD); /* no token */
+  CHECK_RC(mef3_files_info_as(fm, d, dacc.token, &info), 0);
   CHECK(info && info->access_level == 1 && info->times_relative == 1);
   mef3_file_info_free(info);
 
@@ -283,7 +292,7 @@ static void test_open_info_list_close(void) {
   CHECK(n == 2 && !strcmp(list[0], a) && !strcmp(list[1], d));
   mef3_files_list_free(list, n);
   CHECK_RC(mef3_files_close(fm, a), 0);
-  CHECK_RC(mef3_files_close(fm, d), 0);
+  CHECK_RC(mef3_files_close_as(fm, d, dacc.token), 0);
   CHECK_RC(mef3_files_list(fm, &list, &n), 0);
   CHECK(n == 0);
   mef3_files_list_free(list, n);
@@ -1138,21 +1147,22 @@ static void test_logging(void) {
   REQUIRE(mef3_files_new(&fm, &o) == 0);
   const char *d = golden("sessions/d_encrypted.mefd");
   CHECK_RC(mef3_files_open(fm, d, "wrongpw", NULL), MEF3_EPASSWORD);
-  CHECK_RC(mef3_files_open(fm, d, "l2pass", NULL), 0);
+  mef3_files_access acc;
+  CHECK_RC(mef3_files_open_as(fm, d, "l2pass", &acc, NULL), 0);
   /* through both pools, which get the password */
   mef3_signal *s;
   mef3_file_info *info;
-  REQUIRE(mef3_files_info(fm, d, &info) == 0);
+  REQUIRE(mef3_files_info_as(fm, d, acc.token, &info) == 0);
   const char *c1[] = {"ch01"};
-  CHECK_RC(mef3_files_read(fm, d, c1, 1, info->start_uutc,
-                           info->start_uutc + 20000000, &s),
+  CHECK_RC(mef3_files_read_as(fm, d, acc.token, c1, 1, info->start_uutc,
+                              info->start_uutc + 20000000, &s),
            0);
   mef3_signal_free(s);
   mef3__files_prefetch_wait(fm);
   mef3_files_stats st;
   mef3_files_stats_get(fm, &st);
   CHECK(st.pool_tiles == 4 && st.prefetched > 0 && st.prefetch_failed == 0);
-  CHECK_RC(mef3_files_close(fm, d), 0);
+  CHECK_RC(mef3_files_close_as(fm, d, acc.token), 0);
   mef3_file_info_free(info);
   mef3_files_free(fm);
   CHECK(ls.n > 0 && ls.opened == 1);

@@ -18,7 +18,9 @@
  *   file manager without pool otherwise;
  * - no unexpected error.  Closing a file while another client reads it is
  *   part of the mix: that read (or FileInfo) fails with MEF3_ENOTFOUND and
- *   a "not open" message, counted apart; the client opens the file again;
+ *   a "not open" message (for an encrypted session, MEF3_EPASSWORD: the
+ *   access token died with the close, or the client has none yet), counted
+ *   apart; the client opens the file again;
  * - the server's resident memory (VmRSS, sampled every 250 ms) stays flat
  *   after the warm-up: the largest sample of the last quarter of the run is
  *   at most the largest of the warm-up plus a margin of twice the tile
@@ -88,6 +90,7 @@ typedef struct window {
 
 typedef struct sess {
   char rel[256]; /* path given to the server, relative to the root */
+  mef3_files_access ref_access; /* its token in ref_fm */
   const char *password;
   char full[4096];
   size_t n_channels;
@@ -191,7 +194,8 @@ static void add_session(const char *root, const char *rel,
     gr->rch[gr->n++] = (int)i;
   }
   release(s, r);
-  REQUIRE(mef3_files_open(ref_fm, rel, password, NULL) == 0);
+  REQUIRE(mef3_files_open_as(ref_fm, rel, password, &s->ref_access, NULL) ==
+          0);
 }
 
 static void gen(const char *root, const char *name, size_t nch, double fs,
@@ -238,11 +242,16 @@ static void lat_add(lat *l, double ms) {
   l->ms[l->n++] = ms;
 }
 
-/* A "not open" error: the file was closed by another client. */
+/* A "not open" error: the file was closed by another client (for a
+ * session opened with a password: this client's token died with it, or
+ * this client never opened it). */
 static int is_not_open(int rc) {
   const char *m = mef3_client_error_last()->message;
-  return rc == MEF3_ENOTFOUND &&
-         (strstr(m, "not open") || strstr(m, "File not open"));
+  return (rc == MEF3_ENOTFOUND &&
+          (strstr(m, "not open") || strstr(m, "File not open"))) ||
+         (rc == MEF3_EPASSWORD &&
+          (strstr(m, "access token is not valid") ||
+           strstr(m, "calls need the access token")));
 }
 
 static void fail(client *cl, int op, int rc, const char *what) {
@@ -339,7 +348,8 @@ static int check_read(client *cl, sess *s, const window *w,
     for (size_t k = 0; k < nch; k++)
       names[k] = g->names[w->nch ? w->ch[k] : k];
     mef3_signal *ref = NULL;
-    int rc = mef3_files_read(ref_fm, s->rel, names, nch, w->t0, w->t1, &ref);
+    int rc = mef3_files_read_as(ref_fm, s->rel, s->ref_access.token, names,
+                                nch, w->t0, w->t1, &ref);
     int same = rc == 0 && ref->n_samples == n &&
                !memcmp(ref->data, sig->data, nch * n * sizeof(float));
     if (!same) {
@@ -501,7 +511,9 @@ static void *client_main(void *p) {
       int64_t t = now_ns();
       int rc = mef3_client_close_file(c, s->rel);
       lat_add(&cl->lat[OP_CLOSE], (double)(now_ns() - t) / 1e6);
-      if (rc)
+      if (rc && is_not_open(rc))
+        cl->not_open[OP_CLOSE]++; /* no valid token: nothing closed */
+      else if (rc)
         fail(cl, OP_CLOSE, rc, s->rel);
       else
         cl->ok[OP_CLOSE]++;

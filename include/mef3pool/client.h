@@ -54,18 +54,34 @@ MEF3_EXTERN void mef3_client_free(mef3_client *c);
 /*
  * OpenFile.  `password` may be NULL.  `*out` (may be NULL) receives the
  * file's info.  Opening a file already open succeeds and sets
- * *already_open (may be NULL).
+ * *already_open (may be NULL).  The access token the server returns (for
+ * a session opened with a password, files.h) is kept for `path`, spelled
+ * as given, and sent with every later info, read and close of `path`
+ * through this client; a wrong password is MEF3_EPASSWORD.
  */
 MEF3_EXTERN int mef3_client_open(mef3_client *c, const char *path,
                                  const char *password, mef3_file_info **out,
                                  int *already_open);
 
-/* FileInfo.  MEF3_ENOTFOUND when the file is not open. */
+/*
+ * The access token kept for `path` (MEF3_FILES_TOKEN_CHARS hex digits and
+ * a NUL into `out`): 0, or MEF3_ENOTFOUND when there is none.  Set one
+ * obtained elsewhere (another client's open), or forget it (NULL).  A
+ * token is a credential: keep it from logs.
+ */
+MEF3_EXTERN int mef3_client_token_get(mef3_client *c, const char *path,
+                                      char out[MEF3_FILES_TOKEN_CHARS + 1]);
+MEF3_EXTERN int mef3_client_token_set(mef3_client *c, const char *path,
+                                      const char *token);
+
+/* FileInfo.  MEF3_ENOTFOUND when the file is not open; MEF3_EPASSWORD
+ * when it was opened with a password and this client holds no valid
+ * token for it. */
 MEF3_EXTERN int mef3_client_info(mef3_client *c, const char *path,
                                  mef3_file_info **out);
 
 /* CloseFile (closing a file that is not open succeeds, as the server
- * reports it). */
+ * reports it); the path's token is forgotten. */
 MEF3_EXTERN int mef3_client_close_file(mef3_client *c, const char *path);
 
 /* ListOpenFiles: free with mef3_files_list_free. */

@@ -26,6 +26,30 @@
  * string a caller opened it with, and its canonical path, name it in
  * later calls until it is closed.
  *
+ * Access (who may read what; every edge follows these rules by calling
+ * the _as functions with the caller's credential, never by rules of its
+ * own; docs/security.md):
+ *  - Every open checks the password it carries, whether the file is open
+ *    already or not: a wrong one, or none where the metadata needs one,
+ *    is MEF3_EPASSWORD and changes nothing.
+ *  - An open file is one view per access level its openers' passwords
+ *    gave (0: none needed, 1, 2).  A view is read only with its own
+ *    password: a level-1 view never holds metadata section 3, absolute
+ *    times or blocks encrypted at level 2, whoever else opened the file;
+ *    a level-2 open gets a level-2 view even while a level-1 one is
+ *    open.  Views share the tile cache's budget, never tiles.
+ *  - A view of level 1 or 2 has an access token (MEF3_FILES_TOKEN_CHARS
+ *    hex digits, 128 random bits), which mef3_files_open_as gives to
+ *    each opener whose password reaches that level.  Every later call on
+ *    the view (info, read, close) must present it; a call without a token
+ *    reaches only the level-0 view, so files without encryption work by
+ *    path alone.  A token names one view of one file: another file's, or
+ *    one of a closed view (even if the file is opened again), is
+ *    MEF3_EPASSWORD.  Tokens and passwords never appear in a log or a
+ *    message.
+ *  - A close closes the view its token (or no token: level 0) names.
+ *  The functions without _as are the _as ones with no token.
+ *
  * Threads: any number of threads may open, read, close and query at once;
  * mef3_files_free must come after every other call has returned.  No
  * lock is held across a decode or a copy of sample data.  The log
@@ -93,6 +117,15 @@ typedef struct mef3_files_options {
         1, 1, 4, NULL, NULL, NULL, NULL, NULL, NULL, 0                         \
   }
 
+/* Hex digits of an access token. */
+#define MEF3_FILES_TOKEN_CHARS 32
+
+/* What an open gave (mef3_files_open_as). */
+typedef struct mef3_files_access {
+  int level; /* 0, 1 or 2 */
+  char token[MEF3_FILES_TOKEN_CHARS + 1]; /* "" for level 0 (none needed) */
+} mef3_files_access;
+
 /* One channel of an open file.  A channel without any block has
  * MEF3_UUTC_NO_ENTRY times and reads as NaN. */
 typedef struct mef3_file_channel {
@@ -141,7 +174,7 @@ typedef struct mef3_files_stats {
   uint64_t prefetch_used;   /* prefetched tiles later read */
   uint64_t prefetch_wasted; /* prefetched tiles dropped unread */
   uint64_t reads;           /* successful read calls */
-  uint64_t open_files;
+  uint64_t open_files;      /* open views (one per file and level) */
   uint64_t waits;           /* tiles of reads found being decoded
                                (by a read or a prefetch), waited for */
   uint64_t pool_tiles;      /* misses decoded in the foreground pool */
@@ -172,32 +205,45 @@ MEF3_EXTERN void mef3_files_free(mef3_files *fm);
 /*
  * Open a session (NAME.mefd) or channel (NAME.timd) directory, with an
  * optional password (NULL or "": none; kept in memory for the workers,
- * never logged).  Opening a file already open (by any path that resolves
- * to it) succeeds, sets *already_open (may be NULL; else set to 0) to 1
- * and changes nothing: the password is not checked again.  Returns 0,
- * MEF3_ENOTFOUND (no such path, or no time-series channel in it),
- * MEF3_EPASSWORD (wrong or missing password), MEF3_EINVAL (outside the
- * data root, a symbolic link inside the session leading out of it),
+ * never logged), and get the view of the level it gives (see Access
+ * above): `*out` (may be NULL) receives the level and, for levels 1 and
+ * 2, the token every later call on the view must present.  The password
+ * is checked on every open.  Opening a view already open (by any path
+ * that resolves to its file) succeeds, sets *already_open (may be NULL;
+ * else set to 0) to 1, gives the same token and changes nothing else.
+ * Returns 0, MEF3_ENOTFOUND (no such path, or no time-series channel in
+ * it), MEF3_EPASSWORD (wrong or missing password), MEF3_EINVAL (outside
+ * the data root, a symbolic link inside the session leading out of it),
  * MEF3_ECORRUPT / MEF3_ECRC / MEF3_EUNSUPPORTED (from the reader),
- * MEF3_ELIMIT (max_open_files), MEF3_ENOMEM; on failure nothing changes
- * and mef3_error_last() says what is wrong.
+ * MEF3_ELIMIT (max_open_files, which counts views), MEF3_ENOMEM; on
+ * failure nothing changes and mef3_error_last() says what is wrong.
  */
+MEF3_EXTERN int mef3_files_open_as(mef3_files *fm, const char *path,
+                                   const char *password,
+                                   mef3_files_access *out, int *already_open);
 MEF3_EXTERN int mef3_files_open(mef3_files *fm, const char *path,
                                 const char *password, int *already_open);
 
-/* Close a file: its tiles are dropped (only its own), reads and
- * prefetches of it still running finish without caching anything, and
- * both pools forget it (and its password).  Returns 0 or MEF3_ENOTFOUND
- * when it is not open. */
+/* Close the view `path` and `token` name: its tiles are dropped (only its
+ * own), reads and prefetches of it still running finish without caching
+ * anything, both pools forget it (and its password), and its token is
+ * dead.  Other views of the file stay open.  Returns 0, MEF3_ENOTFOUND
+ * when it is not open, MEF3_EPASSWORD (token missing or not the view's). */
+MEF3_EXTERN int mef3_files_close_as(mef3_files *fm, const char *path,
+                                    const char *token);
 MEF3_EXTERN int mef3_files_close(mef3_files *fm, const char *path);
 
-/* Describe an open file: `*out` is the caller's (mef3_file_info_free).
- * Returns 0, MEF3_ENOTFOUND when it is not open, MEF3_ENOMEM. */
+/* Describe the view `path` and `token` name: `*out` is the caller's
+ * (mef3_file_info_free).  Returns 0, MEF3_ENOTFOUND when it is not open,
+ * MEF3_EPASSWORD (token missing or not the view's), MEF3_ENOMEM. */
+MEF3_EXTERN int mef3_files_info_as(mef3_files *fm, const char *path,
+                                   const char *token, mef3_file_info **out);
 MEF3_EXTERN int mef3_files_info(mef3_files *fm, const char *path,
                                 mef3_file_info **out);
 MEF3_EXTERN void mef3_file_info_free(mef3_file_info *info);
 
-/* The paths of the open files, as first opened, sorted (an allocated
+/* The paths of the open files (one per file, whatever its views), as
+ * first opened, sorted (an allocated
  * array of allocated strings, the caller's: mef3_files_list_free).
  * Returns 0 or MEF3_ENOMEM. */
 MEF3_EXTERN int mef3_files_list(mef3_files *fm, char ***out, size_t *n);
@@ -225,14 +271,22 @@ MEF3_EXTERN void mef3_files_list_free(char **paths, size_t n);
  * (prefetch_ahead_windows, prefetch_behind_windows) are loaded in the
  * background; failures there are logged, never returned.
  *
+ * The view read is the one `path` and `token` name (mef3_files_read_as;
+ * mef3_files_read reads the level-0 view).
+ *
  * Returns 0, MEF3_ENOTFOUND (file not open, unknown channel),
- * MEF3_EINVAL (end <= start, a window shorter than one sample, channels
+ * MEF3_EPASSWORD (token missing or not the view's), MEF3_EINVAL (end <= start, a window shorter than one sample, channels
  * of different rates; with a data root, a file replaced since its open so
  * that its path, or a link in its tree, now leads elsewhere: see
  * mef3_files_resolve), MEF3_ELIMIT (result too large), MEF3_ENOMEM.  A
  * block that cannot be read or decoded is NaN, as in the reader.  `*out`
  * is the caller's (mef3_signal_free).
  */
+MEF3_EXTERN int mef3_files_read_as(mef3_files *fm, const char *path,
+                                   const char *token,
+                                   const char *const *channels,
+                                   size_t n_channels, int64_t start_uutc,
+                                   int64_t end_uutc, mef3_signal **out);
 MEF3_EXTERN int mef3_files_read(mef3_files *fm, const char *path,
                                 const char *const *channels, size_t n_channels,
                                 int64_t start_uutc, int64_t end_uutc,
@@ -248,6 +302,12 @@ MEF3_EXTERN void mef3_signal_free(mef3_signal *s);
  * keep (a server's send buffers, a viewer's display): fresh memory costs
  * page faults on every read, reused memory does not.
  */
+MEF3_EXTERN int mef3_files_read_into_as(mef3_files *fm, const char *path,
+                                        const char *token,
+                                        const char *const *channels,
+                                        size_t n_channels, int64_t start_uutc,
+                                        int64_t end_uutc, float *data,
+                                        size_t cap, size_t *n_samples);
 MEF3_EXTERN int mef3_files_read_into(mef3_files *fm, const char *path,
                                      const char *const *channels,
                                      size_t n_channels, int64_t start_uutc,
@@ -321,8 +381,15 @@ typedef struct mef3_envelope {
  *
  * The values equal the min and max of a direct read of each column's
  * samples.  Returns what mef3_files_read returns, and MEF3_EINVAL for
- * max_columns 0 or over 1 << 20.  `*out` is the caller's.
+ * max_columns 0 or over 1 << 20.  The view is the one `path` and `token`
+ * name (mef3_files_envelope_as; see Access).  `*out` is the caller's.
  */
+MEF3_EXTERN int mef3_files_envelope_as(mef3_files *fm, const char *path,
+                                       const char *token,
+                                       const char *const *channels,
+                                       size_t n_channels, int64_t start_uutc,
+                                       int64_t end_uutc, size_t max_columns,
+                                       mef3_envelope **out);
 MEF3_EXTERN int mef3_files_envelope(mef3_files *fm, const char *path,
                                     const char *const *channels,
                                     size_t n_channels, int64_t start_uutc,

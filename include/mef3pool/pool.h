@@ -102,6 +102,18 @@ MEF3_EXTERN int mef3_pool_set_password(mef3_pool *pool, const char *path,
                                        const char *password);
 
 /*
+ * Make requests that name `key` as their path open `path` with
+ * `password` (NULL or "": none): one file read under several keys, each
+ * with its own password, e.g. one key per access level (files.h).
+ * Workers keep one reader per path and password, so the keys never share
+ * a reader.  `path` NULL forgets the key.  Changing or forgetting a key
+ * makes every worker close its readers of the old path.  Returns 0,
+ * MEF3_EINVAL, MEF3_ENOMEM.
+ */
+MEF3_EXTERN int mef3_pool_set_access(mef3_pool *pool, const char *key,
+                                     const char *path, const char *password);
+
+/*
  * Submit a decode of tiles of one channel: for each of the `n` block
  * indices, a float32 tile of exactly `samples_per_tile` samples read with
  * the tile math of mef3_tile_window() (NaN-padded; an all-NaN tile when

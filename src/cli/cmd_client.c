@@ -26,6 +26,9 @@ static const char client_usage[] =
     "                                      units; NaN where no sample)\n"
     "  list                                the open sessions, one a line\n"
     "  close PATH                          close a session\n\n"
+    "A session opened with a password is read only with it: give\n"
+    "--password to info, read and close too (each opens it first and sends\n"
+    "the access token the open returns).\n\n"
     "T0/T1 are absolute µUTC integers, ISO 8601 UTC times\n"
     "(2021-01-01T00:10:00Z), or times after the session's start: a number\n"
     "with a unit us, ms, s, m or h (--start 10s) or hh:mm:ss[.f].  A window\n"
@@ -325,6 +328,16 @@ int mef3_cli_client(int argc, char **argv) {
   }
   int ret = CLI_OK;
   const char *path = is_list ? NULL : rest[0];
+  /* A session opened with a password is read with the access token its
+   * open returns: info, read and close open it first (the client then
+   * sends the token with each call). */
+  if (password && !is_list && strcmp(cmd, "open") &&
+      (rc = mef3_client_open(c, path, password, NULL, NULL)) != 0) {
+    ret = client_fail(rc, path);
+    mef3_client_free(c);
+    free(rest);
+    return ret;
+  }
   if (!strcmp(cmd, "open") || !strcmp(cmd, "info")) {
     mef3_file_info *fi;
     int already = 0;

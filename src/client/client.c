@@ -8,6 +8,12 @@
  * and copied into place as they arrive; when the server says the window's
  * total length (our addition), the result is allocated once up front,
  * otherwise chunks are kept and joined at the end.
+ *
+ * Access tokens: the token an OpenFile returns is kept per path (as the
+ * caller spelled it, under `mu`) and sent as the metadata
+ * "mef3-access-token" on every later FileInfo, GetSignalRange and
+ * CloseFile of that path; a close forgets it.  Paths opened without a
+ * password have none and send none, as the original's clients do.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -18,10 +24,19 @@
 #include "mef3pool/client.h"
 #include "rpc/rpc.h"
 
+/* The token of one path opened through this client. */
+typedef struct ctoken {
+  struct ctoken *next;
+  char *path;
+  char token[MEF3_FILES_TOKEN_CHARS + 1];
+} ctoken;
+
 struct mef3_client {
   grpc_channel *ch;
   int64_t timeout_ms;
   char *address;
+  pthread_mutex_t mu; /* guards tokens */
+  ctoken *tokens;
 };
 
 static _Thread_local mef3_error client_err;
@@ -40,6 +55,68 @@ static int cerr(int code, const char *fmt, ...) {
   vsnprintf(client_err.message, sizeof client_err.message, fmt, ap);
   va_end(ap);
   return code;
+}
+
+static void wipe(void *p, size_t n) {
+  volatile unsigned char *b = p;
+  while (n--)
+    *b++ = 0;
+}
+
+/* The token of `path` into `out` ("" when none). */
+static void token_get(mef3_client *c, const char *path,
+                      char out[MEF3_FILES_TOKEN_CHARS + 1]) {
+  out[0] = '\0';
+  pthread_mutex_lock(&c->mu);
+  for (ctoken *t = c->tokens; t; t = t->next)
+    if (!strcmp(t->path, path)) {
+      memcpy(out, t->token, sizeof t->token);
+      break;
+    }
+  pthread_mutex_unlock(&c->mu);
+}
+
+int mef3_client_token_set(mef3_client *c, const char *path,
+                          const char *token) {
+  if (!c || !path)
+    return cerr(MEF3_EINVAL, "client: no client or path");
+  if (token && *token && strlen(token) != MEF3_FILES_TOKEN_CHARS)
+    return cerr(MEF3_EINVAL, "client: an access token has %d characters",
+                MEF3_FILES_TOKEN_CHARS);
+  ctoken *fresh = NULL;
+  if (token && *token) {
+    fresh = calloc(1, sizeof *fresh);
+    if (!fresh || !(fresh->path = strdup(path))) {
+      free(fresh);
+      return cerr(MEF3_ENOMEM, "client: out of memory");
+    }
+    memcpy(fresh->token, token, sizeof fresh->token);
+  }
+  pthread_mutex_lock(&c->mu);
+  for (ctoken **pp = &c->tokens; *pp; pp = &(*pp)->next)
+    if (!strcmp((*pp)->path, path)) {
+      ctoken *old = *pp;
+      *pp = old->next;
+      wipe(old->token, sizeof old->token);
+      free(old->path);
+      free(old);
+      break;
+    }
+  if (fresh) {
+    fresh->next = c->tokens;
+    c->tokens = fresh;
+  }
+  pthread_mutex_unlock(&c->mu);
+  return 0;
+}
+
+int mef3_client_token_get(mef3_client *c, const char *path,
+                          char out[MEF3_FILES_TOKEN_CHARS + 1]) {
+  out[0] = '\0';
+  if (!c || !path)
+    return cerr(MEF3_EINVAL, "client: no client or path");
+  token_get(c, path, out);
+  return out[0] ? 0 : cerr(MEF3_ENOTFOUND, "%s: no access token", path);
 }
 
 /* gRPC is initialized once per client and shut down with it. */
@@ -78,6 +155,7 @@ int mef3_client_new(mef3_client **out, const char *address,
   c->ch = grpc_channel_create(address, cred, &ca);
   grpc_channel_credentials_release(cred);
   c->timeout_ms = opts->timeout_ms;
+  pthread_mutex_init(&c->mu, NULL);
   *out = c;
   return 0;
 }
@@ -87,6 +165,14 @@ void mef3_client_free(mef3_client *c) {
     return;
   grpc_channel_destroy(c->ch);
   free(c->address);
+  while (c->tokens) {
+    ctoken *t = c->tokens;
+    c->tokens = t->next;
+    wipe(t->token, sizeof t->token);
+    free(t->path);
+    free(t);
+  }
+  pthread_mutex_destroy(&c->mu);
   free(c);
   grpc_shutdown();
 }
@@ -164,17 +250,28 @@ static int rpc_begin(rpc *r, mef3_client *cl, const char *method,
    * (docs/deploy.md); longer than 2 KiB encoded, none is sent (a proxy's
    * header limits are 4 KiB or more) and the call is spread instead. */
   char hv[MEF3_RPC_SESSION_HEADER_MAX + 1];
-  grpc_metadata md;
-  size_t nmd = session && session_header(hv, sizeof hv, session);
-  if (nmd) {
-    md.key = grpc_slice_from_static_string(MEF3_RPC_SESSION_HEADER);
-    md.value = grpc_slice_from_static_string(hv);
+  grpc_metadata md[2];
+  memset(md, 0, sizeof md);
+  size_t nmd = 0;
+  if (session && session_header(hv, sizeof hv, session)) {
+    md[nmd].key = grpc_slice_from_static_string(MEF3_RPC_SESSION_HEADER);
+    md[nmd++].value = grpc_slice_from_static_string(hv);
+  }
+  /* The path's access token, if this client opened it with one. */
+  char token[MEF3_FILES_TOKEN_CHARS + 1] = "";
+  if (session)
+    token_get(cl, session, token);
+  size_t tok_at = nmd;
+  if (token[0]) {
+    md[nmd].key = grpc_slice_from_static_string(MEF3_RPC_TOKEN_KEY);
+    md[nmd++].value = grpc_slice_from_copied_string(token);
+    wipe(token, sizeof token);
   }
   grpc_op ops[5];
   memset(ops, 0, sizeof ops);
   ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
   ops[0].data.send_initial_metadata.count = nmd;
-  ops[0].data.send_initial_metadata.metadata = nmd ? &md : NULL;
+  ops[0].data.send_initial_metadata.metadata = nmd ? md : NULL;
   ops[1].op = GRPC_OP_SEND_MESSAGE;
   ops[1].data.send_message.send_message = bb;
   ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -185,6 +282,8 @@ static int rpc_begin(rpc *r, mef3_client *cl, const char *method,
   grpc_call_error e =
       grpc_call_start_batch(r->call, ops, first ? 5 : 4, (void *)1, NULL);
   grpc_byte_buffer_destroy(bb);
+  for (size_t i = tok_at; i < nmd; i++) /* the batch copied what it sends */
+    grpc_slice_unref(md[i].value);
   if (e != GRPC_CALL_OK)
     return cerr(MEF3_ERROR, "client: grpc_call_start_batch failed (%d)",
                 (int)e);
@@ -355,8 +454,17 @@ int mef3_client_open(mef3_client *c, const char *path, const char *password,
     rc = server_error(r->error_message, r->error_code);
   if (!rc && already_open)
     *already_open = already;
+  /* The token of this open (none: the session needs no password). */
+  if (!rc)
+    rc = mef3_client_token_set(
+        c, path,
+        r->access_token && strlen(r->access_token) == MEF3_FILES_TOKEN_CHARS
+            ? r->access_token
+            : NULL);
   if (!rc && out)
     rc = info_from_reply(r, out);
+  if (r->access_token)
+    wipe(r->access_token, strlen(r->access_token));
   file_info_response__free_unpacked(r, NULL);
   return rc;
 }
@@ -390,6 +498,8 @@ int mef3_client_close_file(mef3_client *c, const char *path) {
     return rc;
   if (r->error_message && *r->error_message)
     rc = server_error(r->error_message, r->error_code);
+  if (!rc) /* a closed view's token is dead */
+    mef3_client_token_set(c, path, NULL);
   file_info_response__free_unpacked(r, NULL);
   return rc;
 }

@@ -440,6 +440,15 @@ int mef3_files_envelope(mef3_files *fm, const char *path,
                         const char *const *channels, size_t n_channels,
                         int64_t start_uutc, int64_t end_uutc,
                         size_t max_columns, mef3_envelope **out) {
+  return mef3_files_envelope_as(fm, path, NULL, channels, n_channels,
+                                start_uutc, end_uutc, max_columns, out);
+}
+
+int mef3_files_envelope_as(mef3_files *fm, const char *path,
+                           const char *token, const char *const *channels,
+                           size_t n_channels, int64_t start_uutc,
+                           int64_t end_uutc, size_t max_columns,
+                           mef3_envelope **out) {
   if (!out)
     return mef3__error(MEF3_EINVAL, "no output pointer");
   *out = NULL;
@@ -455,7 +464,7 @@ int mef3_files_envelope(mef3_files *fm, const char *path,
                        "window [%lld, %lld) is empty, reversed "
                        "or too long",
                        (long long)start_uutc, (long long)end_uutc);
-  mfile *f = mef3__files_lookup(fm, path);
+  mfile *f = mef3__files_lookup(fm, path, token);
   if (!f)
     return mef3_error_last()->code;
   size_t nrow = n_channels ? n_channels : f->n_ch;

@@ -87,7 +87,10 @@ static void mfile_free(mfile *f) {
   mef3__free(f->ch);
   mef3__free(f->given);
   mef3__free(f->real);
+  mef3__free(f->pkey);
   wipe_free(f->password);
+  for (volatile uint8_t *t = f->token; t < f->token + sizeof f->token; t++)
+    *t = 0;
   mef3__files_tree_free(f->tree);
   pthread_mutex_destroy(&f->rmu);
   mef3__free(f);
@@ -134,8 +137,8 @@ void mef3__mfile_release(mfile *f, mef3_reader *r) {
 
 /* Build an mfile from a freshly opened reader, which it takes (and
  * closes on failure). */
-static int mfile_new(mfile **out, mef3_files *fm, const char *given,
-                     const char *real, const char *password, mef3_reader *r) {
+int mef3__mfile_new(mfile **out, mef3_files *fm, const char *given,
+                    const char *real, const char *password, mef3_reader *r) {
   *out = NULL;
   mfile *f = mef3__calloc(1, sizeof *f);
   if (!f) {
@@ -147,14 +150,23 @@ static int mfile_new(mfile **out, mef3_files *fm, const char *given,
   f->given = mef3__strdup(given);
   f->real = mef3__strdup(real);
   f->password = password && *password ? mef3__strdup(password) : NULL;
+  f->access_level = mef3_reader_access_level(r);
+  size_t pk = strlen(real) + 16;
+  if ((f->pkey = mef3__malloc(pk)) != NULL) {
+    /* "//" is in no canonical path: no other file's key */
+    if (f->access_level)
+      snprintf(f->pkey, pk, "%s//level-%d", real, f->access_level);
+    else
+      snprintf(f->pkey, pk, "%s", real);
+  }
   size_t nch = mef3_reader_channel_count(r);
   f->ch = mef3__calloc(nch ? nch : 1, sizeof *f->ch);
   f->n_ch = f->ch ? nch : 0; /* mfile_free walks what exists */
   int rc =
-      f->given && f->real && f->ch && (!password || !*password || f->password)
+      f->given && f->real && f->pkey && f->ch &&
+              (!password || !*password || f->password)
           ? 0
           : MEF3_ENOMEM;
-  f->access_level = mef3_reader_access_level(r);
   for (size_t i = 0; !rc && i < f->n_ch; i++) {
     const mef3_channel_info *ci = mef3_reader_channel(r, i);
     fchan *c = &f->ch[i];
@@ -197,29 +209,6 @@ static int mfile_new(mfile **out, mef3_files *fm, const char *given,
   return 0;
 }
 
-/* The open file `path` names, with a reference; NULL and an error if none. */
-static mfile *lookup(mef3_files *fm, const char *path) {
-  pthread_mutex_lock(&fm->mu);
-  mfile *f = mef3__strmap_get(&fm->aliases, path);
-  if (f)
-    atomic_fetch_add(&f->refs, 1);
-  pthread_mutex_unlock(&fm->mu);
-  if (f)
-    return f;
-  char real[PATH_MAX];
-  int rc = mef3_files_resolve(fm->root, path, real, sizeof real);
-  if (rc == 0) {
-    pthread_mutex_lock(&fm->mu);
-    f = mef3__strmap_get(&fm->files, real);
-    if (f)
-      atomic_fetch_add(&f->refs, 1);
-    pthread_mutex_unlock(&fm->mu);
-  }
-  if (!f && rc != MEF3_EINVAL)
-    mef3__error(MEF3_ENOTFOUND, "%s: file not open", path);
-  return f;
-}
-
 /* ---- pools ---- */
 
 static mef3_pool *get_pool(mef3_files *fm, int prefetch) {
@@ -244,16 +233,13 @@ static mef3_pool *get_pool(mef3_files *fm, int prefetch) {
                       prefetch ? "prefetch" : "foreground", msg);
       return NULL;
     }
-    /* Files opened before the pool existed: their passwords. */
+    /* Files opened before the pool existed: their keys and passwords. */
     pthread_mutex_lock(&fm->mu);
     size_t it = 0;
     const char *key;
     void *val;
-    while (mef3__strmap_next(&fm->files, &it, &key, &val)) {
-      mfile *f = val;
-      if (f->password)
-        mef3_pool_set_password(p, f->real, f->password);
-    }
+    while (mef3__strmap_next(&fm->files, &it, &key, &val))
+      mef3__files_pool_access(p, val);
     pthread_mutex_unlock(&fm->mu);
     *pp = p;
     pthread_mutex_unlock(&fm->pools_mu);
@@ -524,161 +510,18 @@ void mef3_files_free(mef3_files *fm) {
 
 /* ---- open, close, info, list ---- */
 
-static int add_alias_locked(mef3_files *fm, const char *path, mfile *f) {
-  return mef3__strmap_put(&fm->aliases, path, f, NULL) ? MEF3_ENOMEM : 0;
-}
-
-int mef3_files_open(mef3_files *fm, const char *path, const char *password,
-                    int *already_open) {
-  if (already_open)
-    *already_open = 0;
-  if (!fm || !path)
-    return mef3__error(MEF3_EINVAL, "no file manager or path");
-  char real[PATH_MAX];
-  int rc = mef3_files_resolve(fm->root, path, real, sizeof real);
-  if (rc) {
-    mef3__files_log(fm, MEF3_LOG_WARN, "open %s: %s", path,
-                    mef3_error_last()->message);
-    return rc;
-  }
-  pthread_mutex_lock(&fm->mu);
-  mfile *have = mef3__strmap_get(&fm->files, real);
-  if (have)
-    add_alias_locked(fm, path, have); /* a missing alias costs a realpath */
-  pthread_mutex_unlock(&fm->mu);
-  if (have) {
-    if (already_open)
-      *already_open = 1;
-    mef3__files_log(fm, MEF3_LOG_INFO, "open %s: already open", path);
-    return 0;
-  }
-  mef3__files_tree *tree = NULL; /* checked now, and before each decode */
-  if (fm->root && (rc = mef3__files_tree_new(&tree, fm->root, real)) != 0) {
-    mef3__files_log(fm, MEF3_LOG_WARN, "open %s: %s", path,
-                    mef3_error_last()->message);
-    return rc;
-  }
-  mef3_reader *r = NULL;
-  mef3_reader_options ro = MEF3_READER_OPTIONS_INIT;
-  ro.password = password;
-  rc = mef3_reader_open(&r, real, &ro);
-  mfile *f = NULL;
-  if (!rc)
-    rc = mfile_new(&f, fm, path, real, password, r);
-  if (rc) {
-    mef3__files_tree_free(tree);
-    mef3__files_log(fm, MEF3_LOG_WARN, "open %s: %s", path,
-                    mef3_error_last()->message);
-    return rc;
-  }
-  f->tree = tree;
-
-  /* Publish it.  Under pools_mu, so that passwords reach the pools before
-   * any read can find the file, and a concurrent close of the same path
-   * cannot interleave. */
-  pthread_mutex_lock(&fm->pools_mu);
-  pthread_mutex_lock(&fm->mu);
-  have = mef3__strmap_get(&fm->files, real);
-  if (have) { /* another thread opened it meanwhile */
-    add_alias_locked(fm, path, have);
-  } else if (fm->o.max_open_files > 0 &&
-             (int64_t)fm->files.used >= fm->o.max_open_files) {
-    rc = mef3__error(MEF3_ELIMIT, "%s: %lld files open already (the limit)",
-                     path, (long long)fm->o.max_open_files);
-  } else {
-    f->id = ++fm->next_id;
-  }
-  pthread_mutex_unlock(&fm->mu);
-  if (!have && !rc) {
-    rc = mef3__tcache_file_add(&fm->cache, f->id);
-    if (!rc && f->password) {
-      if (fm->fg)
-        mef3_pool_set_password(fm->fg, f->real, f->password);
-      if (fm->pf)
-        mef3_pool_set_password(fm->pf, f->real, f->password);
-    }
-    pthread_mutex_lock(&fm->mu);
-    if (!rc &&
-        (mef3__strmap_put(&fm->files, real, f, NULL) ||
-         add_alias_locked(fm, path, f) || add_alias_locked(fm, real, f))) {
-      mef3__strmap_del(&fm->files, real);
-      mef3__strmap_del(&fm->aliases, path);
-      mef3__strmap_del(&fm->aliases, real);
-      rc = mef3__error(MEF3_ENOMEM, "out of memory");
-    }
-    pthread_mutex_unlock(&fm->mu);
-    if (rc) {
-      mef3__tcache_file_drop(&fm->cache, f->id);
-      if (f->password) {
-        if (fm->fg)
-          mef3_pool_set_password(fm->fg, f->real, NULL);
-        if (fm->pf)
-          mef3_pool_set_password(fm->pf, f->real, NULL);
-      }
-    }
-  }
-  pthread_mutex_unlock(&fm->pools_mu);
-  if (have || rc) {
-    mef3__mfile_unref(f);
-    if (have && already_open)
-      *already_open = 1;
-    if (rc)
-      mef3__files_log(fm, MEF3_LOG_WARN, "open %s: %s", path,
-                      mef3_error_last()->message);
-    return rc;
-  }
-  mef3__files_log(fm, MEF3_LOG_INFO,
-                  "opened %s (%zu channels, access level "
-                  "%d)",
-                  real, f->n_ch, f->access_level);
-  return 0;
-}
-
-int mef3_files_close(mef3_files *fm, const char *path) {
-  if (!fm || !path)
-    return mef3__error(MEF3_EINVAL, "no file manager or path");
-  char real[PATH_MAX];
-  int have_real = mef3_files_resolve(fm->root, path, real, sizeof real) == 0;
-  pthread_mutex_lock(&fm->pools_mu);
-  pthread_mutex_lock(&fm->mu);
-  mfile *f = mef3__strmap_get(&fm->aliases, path);
-  if (!f && have_real)
-    f = mef3__strmap_get(&fm->files, real);
-  if (f) {
-    mef3__strmap_del(&fm->files, f->real);
-    size_t it = 0;
-    const char *key;
-    void *val;
-    while (mef3__strmap_next(&fm->aliases, &it, &key, &val))
-      if (val == f)
-        mef3__strmap_del(&fm->aliases, key);
-  }
-  pthread_mutex_unlock(&fm->mu);
-  if (!f) {
-    pthread_mutex_unlock(&fm->pools_mu);
-    return mef3__error(MEF3_ENOTFOUND, "%s: file not open", path);
-  }
-  size_t n = mef3__tcache_file_drop(&fm->cache, f->id);
-  mef3__envcache_file_drop(fm->env, f->id);
-  /* Forgetting the password also makes every worker close the file. */
-  if (fm->fg)
-    mef3_pool_set_password(fm->fg, f->real, NULL);
-  if (fm->pf)
-    mef3_pool_set_password(fm->pf, f->real, NULL);
-  pthread_mutex_unlock(&fm->pools_mu);
-  mef3__files_log(fm, MEF3_LOG_INFO, "closed %s (%zu tiles dropped)", f->real,
-                  n);
-  mef3__mfile_unref(f);
-  return 0;
-}
-
 int mef3_files_info(mef3_files *fm, const char *path, mef3_file_info **out) {
+  return mef3_files_info_as(fm, path, NULL, out);
+}
+
+int mef3_files_info_as(mef3_files *fm, const char *path, const char *token,
+                       mef3_file_info **out) {
   if (!out)
     return mef3__error(MEF3_EINVAL, "no output pointer");
   *out = NULL;
   if (!fm || !path)
     return mef3__error(MEF3_EINVAL, "no file manager or path");
-  mfile *f = lookup(fm, path);
+  mfile *f = mef3__files_lookup(fm, path, token);
   if (!f)
     return mef3_error_last()->code;
   mef3_file_info *info = mef3__calloc(1, sizeof *info);
@@ -730,49 +573,6 @@ void mef3_file_info_free(mef3_file_info *info) {
   mef3__free(info->real_path);
   mef3__free(info->channels);
   mef3__free(info);
-}
-
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-int mef3_files_list(mef3_files *fm, char ***out, size_t *n) {
-  if (!out || !n)
-    return mef3__error(MEF3_EINVAL, "no output pointer");
-  *out = NULL;
-  *n = 0;
-  if (!fm)
-    return mef3__error(MEF3_EINVAL, "no file manager");
-  pthread_mutex_lock(&fm->mu);
-  size_t cap = fm->files.used;
-  char **v = mef3__calloc(cap ? cap : 1, sizeof *v);
-  size_t k = 0, it = 0;
-  const char *key;
-  void *val;
-  int rc = v ? 0 : MEF3_ENOMEM;
-  while (!rc && mef3__strmap_next(&fm->files, &it, &key, &val)) {
-    if (!(v[k] = mef3__strdup(((mfile *)val)->given)))
-      rc = MEF3_ENOMEM;
-    else
-      k++;
-  }
-  pthread_mutex_unlock(&fm->mu);
-  if (rc) {
-    mef3_files_list_free(v, k);
-    return mef3__error(MEF3_ENOMEM, "out of memory");
-  }
-  qsort(v, k, sizeof *v, cmp_str);
-  *out = v;
-  *n = k;
-  return 0;
-}
-
-void mef3_files_list_free(char **paths, size_t n) {
-  if (!paths)
-    return;
-  for (size_t i = 0; i < n; i++)
-    mef3__free(paths[i]);
-  mef3__free(paths);
 }
 
 void mef3_files_stats_get(mef3_files *fm, mef3_files_stats *out) {
@@ -987,7 +787,7 @@ static void decode_pool(mef3_files *fm, mef3_pool *pool, mfile *f,
     for (size_t a = i; a < j; a += per) {
       size_t m = j - a < per ? j - a : per;
       mef3_future *fut = NULL;
-      if (mef3_pool_read_window(&fut, pool, f->real, names + a, m, t0, t1, 1) ==
+      if (mef3_pool_read_window(&fut, pool, f->pkey, names + a, m, t0, t1, 1) ==
           0)
         rq[nr++] = (req){fut, 1, a, m};
       else
@@ -1014,7 +814,7 @@ static void decode_pool(mef3_files *fm, mef3_pool *pool, mfile *f,
     /* they go into the order array after the groups' slots */
     const fchan *c = &f->ch[ch];
     mef3_future *fut = NULL;
-    if (mef3_pool_submit_tiles(&fut, pool, f->real, c->name, idx, j - i, c->fs,
+    if (mef3_pool_submit_tiles(&fut, pool, f->pkey, c->name, idx, j - i, c->fs,
                                c->cs, c->S) == 0)
       rq[nr++] = (req){fut, 0, n + i, j - i};
     else
@@ -1437,7 +1237,7 @@ out:
  * The read behind mef3_files_read (dst NULL: a new signal in *out) and
  * mef3_files_read_into (the rows go to dst, `cap` floats; *out untouched).
  */
-static int read_window(mef3_files *fm, const char *path,
+static int read_window(mef3_files *fm, const char *path, const char *token,
                        const char *const *channels, size_t n_channels,
                        int64_t start_uutc, int64_t end_uutc, float *dst,
                        size_t cap, size_t *n_out, mef3_signal **out) {
@@ -1452,7 +1252,7 @@ static int read_window(mef3_files *fm, const char *path,
   if (__builtin_sub_overflow(end_uutc, start_uutc, &span_us))
     return mef3__error(MEF3_EINVAL, "window [%lld, %lld) is too long",
                        (long long)start_uutc, (long long)end_uutc);
-  mfile *f = lookup(fm, path);
+  mfile *f = mef3__files_lookup(fm, path, token);
   if (!f)
     return mef3_error_last()->code;
 
@@ -1648,10 +1448,18 @@ done:
 int mef3_files_read(mef3_files *fm, const char *path,
                     const char *const *channels, size_t n_channels,
                     int64_t start_uutc, int64_t end_uutc, mef3_signal **out) {
+  return mef3_files_read_as(fm, path, NULL, channels, n_channels, start_uutc,
+                            end_uutc, out);
+}
+
+int mef3_files_read_as(mef3_files *fm, const char *path, const char *token,
+                       const char *const *channels, size_t n_channels,
+                       int64_t start_uutc, int64_t end_uutc,
+                       mef3_signal **out) {
   if (!out)
     return mef3__error(MEF3_EINVAL, "no output pointer");
   *out = NULL;
-  return read_window(fm, path, channels, n_channels, start_uutc, end_uutc,
+  return read_window(fm, path, token, channels, n_channels, start_uutc, end_uutc,
                      NULL, 0, NULL, out);
 }
 
@@ -1659,10 +1467,19 @@ int mef3_files_read_into(mef3_files *fm, const char *path,
                          const char *const *channels, size_t n_channels,
                          int64_t start_uutc, int64_t end_uutc, float *data,
                          size_t cap, size_t *n_samples) {
+  return mef3_files_read_into_as(fm, path, NULL, channels, n_channels,
+                                 start_uutc, end_uutc, data, cap, n_samples);
+}
+
+int mef3_files_read_into_as(mef3_files *fm, const char *path,
+                            const char *token, const char *const *channels,
+                            size_t n_channels, int64_t start_uutc,
+                            int64_t end_uutc, float *data, size_t cap,
+                            size_t *n_samples) {
   if (!data || !n_samples)
     return mef3__error(MEF3_EINVAL, "no output buffer");
   *n_samples = 0;
-  return read_window(fm, path, channels, n_channels, start_uutc, end_uutc,
+  return read_window(fm, path, token, channels, n_channels, start_uutc, end_uutc,
                      data, cap, n_samples, NULL);
 }
 
@@ -1683,10 +1500,6 @@ const char *mef3_files_root(const mef3_files *fm) {
 
 /* ---- hooks ---- */
 
-mfile *mef3__files_lookup(mef3_files *fm, const char *path) {
-  return lookup(fm, path);
-}
-
 int mef3__files_pin_tiles(mef3_files *fm, mfile *f,
                           const mef3__tcache_key *keys, size_t nk,
                           mef3__tile **tiles) {
@@ -1705,7 +1518,7 @@ int mef3__files_pin_tiles(mef3_files *fm, mfile *f,
 
 int mef3__files_tile_cached(mef3_files *fm, const char *path,
                             const char *channel, int64_t tile) {
-  mfile *f = lookup(fm, path);
+  mfile *f = mef3__files_lookup(fm, path, NULL);
   if (!f)
     return 0;
   int yes = 0;

@@ -1,7 +1,7 @@
 /*
  * files/files_impl.h - the file manager's internals, shared by files.c
- * (files, reads), prefetch.c (the prefetch lanes) and paths.c (path
- * confinement).  Not installed; tests and benchmarks use the few hooks at
+ * (files, reads), access.c (open, close, views and tokens), prefetch.c
+ * (the prefetch lanes) and paths.c (path confinement).  Not installed; tests and benchmarks use the few hooks at
  * the end.
  *
  * Locks, in the order they may be taken (never the other way round):
@@ -40,17 +40,22 @@ typedef struct fchan {
   char *units;
 } fchan;
 
-/* An open file.  Reference counted: the files map holds one reference,
+#define MEF3__TOKEN_BYTES 16
+
+/* An open view of a file: the file as one access level sees it
+ * (access.c).  Reference counted: the files map holds one reference,
  * every read and prefetch request in progress one each. */
 typedef struct mfile {
   atomic_int refs;
   uint64_t id;    /* never reused: tiles of a closed file cannot match */
   char *given;    /* the path as first opened */
-  char *real;     /* canonical path (key) */
-  char *password; /* NULL: none; wiped when freed */
+  char *real;     /* canonical path */
+  char *pkey;     /* its key in the pools: real, or real//level-L */
+  char *password; /* NULL: none (always for level 0); wiped when freed */
+  uint8_t token[MEF3__TOKEN_BYTES]; /* levels 1 and 2; wiped when freed */
   size_t n_ch;
   fchan *ch;
-  int access_level;
+  int access_level; /* of the view: 0, 1 or 2 */
   int times_relative;
   struct mef3__files_tree *tree; /* with a data root: the open's check */
   /* idle in-process readers (leased to one thread at a time) */
@@ -94,8 +99,8 @@ struct mef3_files {
   int fg_broken, pf_broken; /* could not create: decode in process */
 
   pthread_mutex_t mu;
-  mef3__strmap files;   /* canonical path -> mfile* */
-  mef3__strmap aliases; /* path as given -> mfile* (no reference) */
+  mef3__strmap files;   /* "L:" canonical path -> mfile* (access.c) */
+  mef3__strmap aliases; /* "L:" path as given -> mfile* (no reference) */
   uint64_t next_id;
   _Atomic uint64_t reads, pool_tiles, local_tiles, prefetch_failed;
 
@@ -137,6 +142,10 @@ static inline size_t mef3__req_max_tiles(int64_t S) {
 }
 
 /* ---- files.c ---- */
+/* Build a view from a freshly opened reader, which it takes (and closes
+ * on failure); `password` is kept for the view's readers. */
+int mef3__mfile_new(mfile **out, mef3_files *fm, const char *given,
+                    const char *real, const char *password, mef3_reader *r);
 void mef3__files_log(mef3_files *fm, mef3_log_level level, const char *fmt, ...)
     MEF3__PRINTF(3, 4);
 void mef3__mfile_unref(mfile *f);
@@ -145,6 +154,15 @@ int mef3__mfile_lease(mfile *f, mef3_reader **out);
 void mef3__mfile_release(mfile *f, mef3_reader *r);
 /* The prefetch pool, created at first use; NULL: decode in threads. */
 mef3_pool *mef3__files_pf_pool(mef3_files *fm);
+
+/* ---- access.c ---- */
+/* The view a call names: `path` and `token` (NULL or "": the level-0
+ * view), with a reference; NULL and the error set (MEF3_ENOTFOUND,
+ * MEF3_EPASSWORD, MEF3_EINVAL) if none. */
+mfile *mef3__files_lookup(mef3_files *fm, const char *path,
+                          const char *token);
+/* Tell a new pool what the view's key opens. */
+void mef3__files_pool_access(mef3_pool *p, const mfile *f);
 
 /* ---- prefetch.c ---- */
 /* Schedule the prefetch of tile `b` of the `n` channels `chs`, which
@@ -162,9 +180,7 @@ void mef3__prefetch_owner_unref(mef3__tile_owner *owner);
 void mef3__prefetch_stop_threads(mef3_files *fm);
 
 /* ---- files.c, for envelope.c and file_meta.c ---- */
-/* The open file `path` names, with a reference (mef3__mfile_unref); NULL
- * and an error when none. */
-mfile *mef3__files_lookup(mef3_files *fm, const char *path);
+/* (mef3__files_lookup, access.c, finds the view a call names) */
 /* Load and pin the `nk` distinct tiles `keys` of `f` as a read does
  * (cache, claims, both lanes), without prefetch around them; on success
  * tiles[i] is pinned READY (mef3__tcache_unpin each), on failure none is.

@@ -227,7 +227,7 @@ static void submit_pool(mef3_files *fm, mef3_pool *pool, pfreq *r) {
     return;
   }
   if (r->n == 1) {
-    rc = mef3_pool_submit_tiles(&fut, pool, r->file->real, c->name, &r->b, 1,
+    rc = mef3_pool_submit_tiles(&fut, pool, r->file->pkey, c->name, &r->b, 1,
                                 c->fs, c->cs, c->S);
   } else {
     const char *names[PF_MAX_TILES];
@@ -235,7 +235,7 @@ static void submit_pool(mef3_files *fm, mef3_pool *pool, pfreq *r) {
       names[i] = r->file->ch[r->ch[i]].name;
     int64_t t0, t1;
     mef3_tile_window(c->cs, c->fs, r->b, c->S, &t0, &t1);
-    rc = mef3_pool_read_window(&fut, pool, r->file->real, names, r->n, t0, t1,
+    rc = mef3_pool_read_window(&fut, pool, r->file->pkey, names, r->n, t0, t1,
                                1);
   }
   if (rc) {

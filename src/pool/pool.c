@@ -158,7 +158,7 @@ struct mef3_pool {
   int wake_fd;
   int ev_fd;
   mef3__shm shm;
-  mef3__strmap passwords; /* path -> char* */
+  mef3__strmap passwords; /* key -> file_access* (set_access) */
   mef3__strmap info;      /* path -> finfo* */
   mef3__strmap waiting;   /* path -> mef3_future* (list) */
   mef3__strmap chunks;    /* key -> mef3_future* */
@@ -631,9 +631,34 @@ static void body_head(mef3__buf *b, int type, uint32_t id,
   mef3__buf_u64(b, len);
 }
 
-static const char *password_locked(mef3_pool *p, const char *path) {
-  const char *pw = mef3__strmap_get(&p->passwords, path);
-  return pw ? pw : "";
+/* What a request naming `key` opens: a path and a password. */
+typedef struct file_access {
+  char *path;     /* NULL: the key itself */
+  char *password; /* NULL: none */
+} file_access;
+
+static void wipe(char *s) {
+  if (!s)
+    return;
+  for (volatile char *c = s; *c; c++)
+    *c = 0;
+  mef3__free(s);
+}
+
+static void access_free(file_access *a) {
+  if (!a)
+    return;
+  mef3__free(a->path);
+  wipe(a->password);
+  mef3__free(a);
+}
+
+/* The file a request names, as its body carries it: the path a worker
+ * opens, then the password (pool locked). */
+static void body_file_locked(mef3_pool *p, mef3__buf *b, const char *key) {
+  const file_access *a = mef3__strmap_get(&p->passwords, key);
+  mef3__buf_str(b, a && a->path ? a->path : key);
+  mef3__buf_str(b, a && a->password ? a->password : "");
 }
 
 static void enqueue_locked(mef3_pool *p, job *j) {
@@ -682,8 +707,7 @@ static job *info_job_locked(mef3_pool *p, const char *path, int target,
   }
   j->slab = j->info_region.slab;
   body_head(&j->body, MSG_INFO, j->id, &j->info_region, 0, j->info_region.len);
-  mef3__buf_str(&j->body, path);
-  mef3__buf_str(&j->body, password_locked(p, path));
+  body_file_locked(p, &j->body, path);
   if (j->body.oom) {
     mef3__error(MEF3_ENOMEM, "%s: out of memory for a request", path);
     job_free(j);
@@ -745,8 +769,7 @@ static int expand_window_locked(mef3_pool *p, mef3_future *f, const finfo *fi) {
     j->target = -1;
     j->slab = f->region.slab;
     body_head(&j->body, MSG_WINDOW, j->id, &f->region, a * row, (b - a) * row);
-    mef3__buf_str(&j->body, f->path);
-    mef3__buf_str(&j->body, password_locked(p, f->path));
+    body_file_locked(p, &j->body, f->path);
     mef3__buf_u64(&j->body, (uint64_t)f->t0);
     mef3__buf_u64(&j->body, (uint64_t)f->t1);
     mef3__buf_u64(&j->body, n);
@@ -1310,35 +1333,67 @@ void mef3_pool_stats_get(mef3_pool *p, mef3_pool_stats *out) {
 
 int mef3_pool_set_password(mef3_pool *p, const char *path,
                            const char *password) {
-  if (!p || !path)
-    return mef3__error(MEF3_EINVAL, "no pool or path");
-  char *pw = password && *password ? mef3__strdup(password) : NULL;
-  if (password && *password && !pw)
-    return mef3__error(MEF3_ENOMEM, "out of memory");
+  return mef3_pool_set_access(p, path, path, password);
+}
+
+static int forget_path(mef3_pool *p, const char *key, const char *path);
+
+int mef3_pool_set_access(mef3_pool *p, const char *key, const char *path,
+                         const char *password) {
+  if (!p || !key)
+    return mef3__error(MEF3_EINVAL, "no pool or key");
+  file_access *a = NULL;
+  int same = !path || !strcmp(path, key);
+  int keep = path && (!same || (password && *password));
+  if (keep) {
+    a = mef3__calloc(1, sizeof *a);
+    if (!a || (!same && !(a->path = mef3__strdup(path))) ||
+        (password && *password && !(a->password = mef3__strdup(password)))) {
+      access_free(a);
+      return mef3__error(MEF3_ENOMEM, "out of memory");
+    }
+  }
   pthread_mutex_lock(&p->mu);
   void *old = NULL;
   int rc = 0;
-  if (pw)
-    rc = mef3__strmap_put(&p->passwords, path, pw, &old);
+  if (a)
+    rc = mef3__strmap_put(&p->passwords, key, a, &old);
   else
-    old = mef3__strmap_del(&p->passwords, path);
+    old = mef3__strmap_del(&p->passwords, key);
+  /* Readers opened for the old entry must go: forget its path. */
+  char *forget = mef3__strdup(old && ((file_access *)old)->path
+                                  ? ((file_access *)old)->path
+                                  : path ? path : key);
   pthread_mutex_unlock(&p->mu);
-  if (old) {
-    for (volatile char *c = old; *c; c++)
-      *c = 0;
-    mef3__free(old);
-  }
+  access_free(old);
   if (rc) {
-    mef3__free(pw);
+    mef3__free(forget);
+    access_free(a);
     return mef3__error(MEF3_ENOMEM, "out of memory");
   }
-  /* Readers opened with the old password must go. */
-  return mef3_pool_forget(p, path);
+  rc = forget ? forget_path(p, key, forget)
+              : mef3__error(MEF3_ENOMEM, "out of memory");
+  mef3__free(forget);
+  return rc;
 }
 
 int mef3_pool_forget(mef3_pool *p, const char *path) {
   if (!p || !path)
     return mef3__error(MEF3_EINVAL, "no pool or path");
+  pthread_mutex_lock(&p->mu);
+  const file_access *a = mef3__strmap_get(&p->passwords, path);
+  char *real = mef3__strdup(a && a->path ? a->path : path);
+  pthread_mutex_unlock(&p->mu);
+  if (!real)
+    return mef3__error(MEF3_ENOMEM, "%s: out of memory to forget it", path);
+  int rc = forget_path(p, path, real);
+  mef3__free(real);
+  return rc;
+}
+
+/* Drop what the pool knows of `key` and make every worker close its
+ * readers of `path`. */
+static int forget_path(mef3_pool *p, const char *key, const char *path) {
   /* The frame is built here, where running out of memory can be said:
    * the service thread then only sends it. */
   forget_msg *m = mef3__calloc(1, sizeof *m);
@@ -1352,7 +1407,7 @@ int mef3_pool_forget(mef3_pool *p, const char *path) {
     return mef3__error(MEF3_ENOMEM, "%s: out of memory to forget it", path);
   }
   pthread_mutex_lock(&p->mu);
-  finfo_free(mef3__strmap_del(&p->info, path));
+  finfo_free(mef3__strmap_del(&p->info, key));
   int started = p->thread_started;
   if (started) {
     m->next = p->forgets;
@@ -1401,8 +1456,7 @@ int mef3_pool_submit_tiles(mef3_future **out, mef3_pool *p, const char *path,
   }
   j->id = ++p->next_id;
   body_head(&j->body, MSG_TILES, j->id, &f->region, 0, f->region.len);
-  mef3__buf_str(&j->body, path);
-  mef3__buf_str(&j->body, password_locked(p, path));
+  body_file_locked(p, &j->body, path);
   mef3__buf_str(&j->body, channel);
   mef3__buf_f64(&j->body, fs);
   mef3__buf_u64(&j->body, (uint64_t)cs);
@@ -1712,11 +1766,8 @@ void mef3_pool_free(mef3_pool *p) {
     finfo_free(val);
   mef3__strmap_dispose(&p->info);
   it = 0;
-  while (mef3__strmap_next(&p->passwords, &it, &key, &val)) {
-    for (volatile char *c = val; *c; c++)
-      *c = 0;
-    mef3__free(val);
-  }
+  while (mef3__strmap_next(&p->passwords, &it, &key, &val))
+    access_free(val);
   mef3__strmap_dispose(&p->passwords);
   mef3__shm_dispose(&p->shm);
   close(p->wake_fd);

@@ -39,6 +39,9 @@
 #define MEF3_RPC_SESSION_HEADER "x-mef3-session"
 #define MEF3_RPC_SESSION_HEADER_MAX 2048
 
+/* The call metadata that carries an access token (files.h, Access). */
+#define MEF3_RPC_TOKEN_KEY "mef3-access-token"
+
 /* Target payload of one SignalChunk, as the original: int(2.5 MiB). */
 #define MEF3_RPC_CHUNK_BYTES ((size_t)2621440)
 
@@ -53,9 +56,10 @@ ProtobufCMessage *mef3__rpc_unpack(const ProtobufCMessageDescriptor *d,
 
 /*
  * The one table between MEF3 error codes and gRPC status codes.  Data
- * errors (a file that is missing or damaged, a wrong password, an unknown
- * channel) travel in error_message with status OK, as in the original
- * server; what is not a data error gets its own status.
+ * errors (a file that is missing or damaged, an unknown channel) travel
+ * in error_message with status OK, as in the original server; what is not
+ * a data error gets its own status, and a wrong or missing password or
+ * access token is PERMISSION_DENIED.
  */
 grpc_status_code mef3__rpc_status_of(int code);
 /* The reverse, for clients: a non-OK status as a MEF3 code. */

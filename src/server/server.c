@@ -98,6 +98,7 @@ typedef struct {
   mef3_signal *whole;
   int counted; /* holds one of max_streams (guarded by the server's mu) */
   int64_t t0_ns;
+  char token[MEF3__SERVER_TOKEN_MAX]; /* the caller's access token or "" */
 } stream;
 
 struct call {
@@ -192,6 +193,7 @@ static void call_free(call *c) {
   if (st->req)
     signal_range_request__free_unpacked(st->req, NULL);
   mef3_file_info_free(st->info);
+  mef3__server_wipe(st->token, sizeof st->token);
   free(st->chans);
   free(st->ts);
   free(st->te);
@@ -398,6 +400,7 @@ static int info_reply_fill(info_reply *ir, const char *path,
   r->start_uutc = info->start_uutc;
   r->end_uutc = info->end_uutc;
   r->duration_s = info->duration_s;
+  r->access_level = info->access_level;
   return 0;
 }
 
@@ -427,19 +430,23 @@ static void do_open(mef3_server *s, call *c) {
   const char *pw = rq->password && rq->password[0] ? rq->password : NULL;
   int already = 0;
   int64_t t0 = now_ns();
-  int rc = mef3_files_open(s->fm, path, pw, &already);
+  mef3_files_access acc;
+  int rc = mef3_files_open_as(s->fm, path, pw, &acc, &already);
   info_reply ir;
   mef3_file_info *info = NULL;
   char msg[1100];
   msg[0] = '\0';
-  /* Another client's CloseFile can come between the open and the info:
-   * open again (a few times) rather than fail an open that succeeded
-   * with "not open". */
+  /* Another client's CloseFile can come between the open and the info
+   * (the token then is dead): open again (a few times) rather than fail
+   * an open that succeeded with "not open". */
   for (int again = 0;
-       !rc && (rc = mef3_files_info(s->fm, path, &info)) == MEF3_ENOTFOUND &&
+       !rc &&
+       ((rc = mef3_files_info_as(s->fm, path, acc.token, &info)) ==
+            MEF3_ENOTFOUND ||
+        rc == MEF3_EPASSWORD) &&
        again < 8;
        again++)
-    rc = mef3_files_open(s->fm, path, pw, &already);
+    rc = mef3_files_open_as(s->fm, path, pw, &acc, &already);
   if (rc) {
     snprintf(msg, sizeof msg, "%s", err_msg(rc));
     slog(s, MEF3_LOG_WARN, "open %s failed: %s (%s)", path, msg,
@@ -450,6 +457,11 @@ static void do_open(mef3_server *s, call *c) {
       rc = MEF3_ENOMEM;
       snprintf(msg, sizeof msg, "out of memory");
       info_reply_fill(&ir, path, NULL);
+    } else if (acc.token[0]) {
+      ir.r.access_token = acc.token; /* only to whoever gave the password */
+    }
+    if (rc) {
+      /* out of memory: said above */
     } else if (already) {
       /* As the original: the file's info, with a note. */
       snprintf(msg, sizeof msg, "File already open: %s", path);
@@ -465,6 +477,7 @@ static void do_open(mef3_server *s, call *c) {
   reply_info(c, &ir, rc, msg);
   info_reply_free(&ir);
   mef3_file_info_free(info);
+  mef3__server_wipe(acc.token, sizeof acc.token);
   open_file_request__free_unpacked(rq, NULL);
 }
 
@@ -481,8 +494,10 @@ static void do_info_or_close(mef3_server *s, call *c) {
   char msg[1100];
   msg[0] = '\0';
   int rc;
+  char token[MEF3__SERVER_TOKEN_MAX];
+  mef3__server_token(&c->md, token, sizeof token);
   if (c->m == M_CLOSE) {
-    rc = mef3_files_close(s->fm, path);
+    rc = mef3_files_close_as(s->fm, path, token);
     if (rc == MEF3_ENOTFOUND) /* as the original: closed already, fine */
       rc = 0;
     else if (rc)
@@ -493,7 +508,7 @@ static void do_info_or_close(mef3_server *s, call *c) {
       slog(s, MEF3_LOG_INFO, "closed %s", path);
     info_reply_fill(&ir, path, NULL);
   } else {
-    rc = mef3_files_info(s->fm, path, &info);
+    rc = mef3_files_info_as(s->fm, path, token, &info);
     if (rc == MEF3_ENOTFOUND) { /* as the original: not open, no error */
       rc = 0;
       info = NULL;
@@ -511,6 +526,7 @@ static void do_info_or_close(mef3_server *s, call *c) {
   reply_info(c, &ir, rc, msg);
   info_reply_free(&ir);
   mef3_file_info_free(info);
+  mef3__server_wipe(token, sizeof token);
   file_info_request__free_unpacked(rq, NULL);
 }
 
@@ -544,7 +560,8 @@ static void stream_error(call *c, int rc, const char *msg) {
   ch.file_path = (char *)path;
   ch.error_message = (char *)msg;
   ch.error_code = (char *)mef3_errname(rc);
-  slog(s, rc == MEF3_ELIMIT || rc == MEF3_EINVAL ? MEF3_LOG_WARN
+  slog(s, rc == MEF3_ELIMIT || rc == MEF3_EINVAL || rc == MEF3_EPASSWORD
+              ? MEF3_LOG_WARN
                                                    : MEF3_LOG_ERROR,
        "range %s failed: %s (%s)", path, msg, mef3_errname(rc));
   grpc_byte_buffer *bb = mef3__rpc_pack(&ch.base);
@@ -712,7 +729,8 @@ static int range_begin(mef3_server *s, call *c) {
     stream_error(c, MEF3_EINVAL, "start_uutc/end_uutc out of range");
     return -1;
   }
-  int rc = mef3_files_info(s->fm, path, &st->info);
+  mef3__server_token(&c->md, st->token, sizeof st->token);
+  int rc = mef3_files_info_as(s->fm, path, st->token, &st->info);
   if (rc == MEF3_ENOTFOUND) {
     snprintf(msg, sizeof msg, "File not open: %s", path);
     stream_error(c, rc, msg);
@@ -769,8 +787,8 @@ static int range_begin(mef3_server *s, call *c) {
   if (mixed) {
     /* The file manager names the rates. */
     mef3_signal *sig = NULL;
-    rc = mef3_files_read(s->fm, path, st->chans, st->nch, rq->start_uutc,
-                         rq->end_uutc, &sig);
+    rc = mef3_files_read_as(s->fm, path, st->token, st->chans, st->nch,
+                            rq->start_uutc, rq->end_uutc, &sig);
     mef3_signal_free(sig);
     stream_error(c, rc ? rc : MEF3_EINVAL,
                  rc ? err_msg(rc)
@@ -858,8 +876,8 @@ static void range_step(mef3_server *s, call *c) {
       return;
     }
     size_t got = 0;
-    rc = mef3_files_read_into(s->fm, path, st->chans, st->nch, t0, t1, buf,
-                              st->nch * len, &got);
+    rc = mef3_files_read_into_as(s->fm, path, st->token, st->chans, st->nch,
+                                 t0, t1, buf, st->nch * len, &got);
     if (!rc && got != len) {
       mef3__sendbuf_put(buf);
       stream_error(c, MEF3_ERROR,
@@ -873,8 +891,8 @@ static void range_step(mef3_server *s, call *c) {
   } else {
     /* No exact split: the window is read whole once and cut. */
     if (!st->whole)
-      rc = mef3_files_read(s->fm, path, st->chans, st->nch, rq->start_uutc,
-                           rq->end_uutc, &st->whole);
+      rc = mef3_files_read_as(s->fm, path, st->token, st->chans, st->nch,
+                              rq->start_uutc, rq->end_uutc, &st->whole);
     if (!rc && ((int64_t)st->whole->n_samples != st->total ||
                 st->whole->n_channels != st->nch)) {
       stream_error(c, MEF3_ERROR,

@@ -1,7 +1,8 @@
 /*
- * server/server_internal.h - what the fuzz target needs beyond server.h:
- * the server's gRPC core object, so that a harness can open an in-process
- * channel to it (grpc_inproc_channel_create) instead of a socket.
+ * server/server_internal.h - the server's private pieces: the gRPC core
+ * object for the fuzz target (so that a harness can open an in-process
+ * channel to it, grpc_inproc_channel_create, instead of a socket), and
+ * the credentials of server_creds.c.
  *
  * Private to mef3pool (not installed); src/rpc/rpc.h brings the gRPC
  * headers.
@@ -15,5 +16,17 @@
 /* The server's grpc_server, borrowed: valid from mef3_server_start until
  * mef3_server_shutdown begins. */
 grpc_server *mef3__server_grpc(mef3_server *s);
+
+/* Room for a token as the server passes it on: longer values are cut to
+ * a string no token equals, so they are refused. */
+#define MEF3__SERVER_TOKEN_MAX 72
+
+/* The access token of a call (metadata MEF3_RPC_TOKEN_KEY) into `out`
+ * (`cap` bytes): "" when absent; a value too long, or holding a byte a
+ * token never has, becomes "-" (refused by the file manager). */
+void mef3__server_token(const grpc_metadata_array *md, char *out, size_t cap);
+
+/* Zero a buffer that held a token (not optimized away). */
+void mef3__server_wipe(void *p, size_t n);
 
 #endif
