@@ -409,6 +409,8 @@ MEF3_EXTERN void mef3_files_envelope_stats(mef3_files *fm,
                                            mef3_envelope_stats *out);
 
 /* ---- what else a viewer shows of a file (src/files/file_meta.c) ---- */
+/* Each reads the view `path` names with no token; its _as twin the view
+ * `path` and `token` name (see Access; MEF3_EPASSWORD as there). */
 
 /* A run of a channel with data, [start_uutc, end_uutc). */
 typedef struct mef3_time_run {
@@ -424,6 +426,9 @@ typedef struct mef3_time_run {
 MEF3_EXTERN int mef3_files_contigua(mef3_files *fm, const char *path,
                                     const char *channel, mef3_time_run **out,
                                     size_t *n);
+MEF3_EXTERN int mef3_files_contigua_as(mef3_files *fm, const char *path,
+                                       const char *token, const char *channel,
+                                       mef3_time_run **out, size_t *n);
 
 /*
  * The records (annotations) of an open file whose time lies in
@@ -435,6 +440,10 @@ MEF3_EXTERN int mef3_files_contigua(mef3_files *fm, const char *path,
 MEF3_EXTERN int mef3_files_records(mef3_files *fm, const char *path,
                                    int64_t start_uutc, int64_t end_uutc,
                                    mef3_record **out, size_t *n);
+MEF3_EXTERN int mef3_files_records_as(mef3_files *fm, const char *path,
+                                      const char *token, int64_t start_uutc,
+                                      int64_t end_uutc, mef3_record **out,
+                                      size_t *n);
 
 /* The recording's offset of local time from UTC, seconds (metadata
  * section 3 of the first channel's first segment); *known 0 when not
@@ -442,6 +451,9 @@ MEF3_EXTERN int mef3_files_records(mef3_files *fm, const char *path,
  * MEF3_ENOTFOUND. */
 MEF3_EXTERN int mef3_files_gmt_offset(mef3_files *fm, const char *path,
                                       int32_t *seconds, int *known);
+MEF3_EXTERN int mef3_files_gmt_offset_as(mef3_files *fm, const char *path,
+                                         const char *token, int32_t *seconds,
+                                         int *known);
 
 #ifdef __cplusplus
 }

@@ -10,13 +10,27 @@
  * object's guard for reading, close() takes it for writing, so close()
  * waits for calls in flight and later calls raise.  Reads return a
  * _core.Signal owning the C result (no copy).
+ *
+ * Access tokens (files.h, Access): the token an open with a password
+ * returns is kept per path (bytes, as given; a dict used with the GIL
+ * held) and passed with every later info, read and close of that path;
+ * a close forgets it.
  */
 #include "signal_obj.h"
 
 typedef struct {
   PyObject_HEAD mef3_files *fm;
   mef3py_guard guard;
+  PyObject *tokens; /* path bytes -> token bytes */
 } FilesObject;
+
+/* The token kept for `path` (borrowed C string, valid while the dict
+ * holds it and the caller keeps a reference to the value), or NULL. */
+static PyObject *token_of(FilesObject *self, PyObject *path) {
+  PyObject *t = self->tokens ? PyDict_GetItem(self->tokens, path) : NULL;
+  Py_XINCREF(t);
+  return t;
+}
 
 /* Enter a call: the guard for reading, without the GIL. */
 #define ENTER(self) pthread_rwlock_rdlock(&(self)->guard.rw)
@@ -98,6 +112,7 @@ static void files_dealloc(FilesObject *self) {
     Py_END_ALLOW_THREADS
   }
   mef3py_guard_dispose(&self->guard);
+  Py_CLEAR(self->tokens);
   Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -122,17 +137,33 @@ static PyObject *files_open(FilesObject *self, PyObject *args, PyObject *kw) {
     return NULL;
   int rc, already = 0, closed = 0;
   const char *p = PyBytes_AS_STRING(path);
+  mef3_files_access acc;
   Py_BEGIN_ALLOW_THREADS ENTER(self);
   if (self->fm)
-    rc = mef3_files_open(self->fm, p, password, &already);
+    rc = mef3_files_open_as(self->fm, p, password, &acc, &already);
   else
     closed = 1, rc = 0;
   LEAVE(self);
-  Py_END_ALLOW_THREADS Py_DECREF(path);
-  if (closed)
-    return closed_error();
-  if (rc)
-    return mef3py_raise_last(rc);
+  Py_END_ALLOW_THREADS;
+  if (closed || rc) {
+    Py_DECREF(path);
+    return closed ? closed_error() : mef3py_raise_last(rc);
+  }
+  if (!self->tokens && !(self->tokens = PyDict_New())) {
+    Py_DECREF(path);
+    return NULL;
+  }
+  int bad = 0;
+  if (acc.token[0]) {
+    PyObject *t = PyBytes_FromString(acc.token);
+    bad = !t || PyDict_SetItem(self->tokens, path, t) < 0;
+    Py_XDECREF(t);
+  }
+  for (volatile char *c = acc.token; *c; c++)
+    *c = 0;
+  Py_DECREF(path);
+  if (bad)
+    return NULL;
   return PyBool_FromLong(already);
 }
 
@@ -142,13 +173,19 @@ static PyObject *files_close_file(FilesObject *self, PyObject *path_obj) {
     return NULL;
   int rc, closed = 0;
   const char *p = PyBytes_AS_STRING(path);
+  PyObject *tok = token_of(self, path);
+  const char *t = tok ? PyBytes_AS_STRING(tok) : NULL;
   Py_BEGIN_ALLOW_THREADS ENTER(self);
   if (self->fm)
-    rc = mef3_files_close(self->fm, p);
+    rc = mef3_files_close_as(self->fm, p, t);
   else
     closed = 1, rc = 0;
   LEAVE(self);
-  Py_END_ALLOW_THREADS Py_DECREF(path);
+  Py_END_ALLOW_THREADS;
+  Py_XDECREF(tok);
+  if (!rc && !closed && self->tokens && PyDict_Contains(self->tokens, path) == 1)
+    PyDict_DelItem(self->tokens, path);
+  Py_DECREF(path);
   if (closed)
     return closed_error();
   if (rc)
@@ -163,13 +200,16 @@ static PyObject *files_info(FilesObject *self, PyObject *path_obj) {
   int rc, closed = 0;
   mef3_file_info *info = NULL;
   const char *p = PyBytes_AS_STRING(path);
+  PyObject *tok = token_of(self, path);
+  const char *t = tok ? PyBytes_AS_STRING(tok) : NULL;
   Py_BEGIN_ALLOW_THREADS ENTER(self);
   if (self->fm)
-    rc = mef3_files_info(self->fm, p, &info);
+    rc = mef3_files_info_as(self->fm, p, t, &info);
   else
     closed = 1, rc = 0;
   LEAVE(self);
-  Py_END_ALLOW_THREADS Py_DECREF(path);
+  Py_END_ALLOW_THREADS Py_XDECREF(tok);
+  Py_DECREF(path);
   if (closed)
     return closed_error();
   if (rc)
@@ -222,14 +262,17 @@ static PyObject *files_read(FilesObject *self, PyObject *args) {
   int rc, closed = 0;
   mef3_signal *s = NULL;
   const char *p = PyBytes_AS_STRING(path);
+  PyObject *tok = token_of(self, path);
+  const char *t = tok ? PyBytes_AS_STRING(tok) : NULL;
   Py_BEGIN_ALLOW_THREADS ENTER(self);
   if (self->fm)
-    rc =
-        mef3_files_read(self->fm, p, (const char *const *)names, n, t0, t1, &s);
+    rc = mef3_files_read_as(self->fm, p, t, (const char *const *)names, n, t0,
+                            t1, &s);
   else
     closed = 1, rc = 0;
   LEAVE(self);
-  Py_END_ALLOW_THREADS Py_DECREF(path);
+  Py_END_ALLOW_THREADS Py_XDECREF(tok);
+  Py_DECREF(path);
   PyMem_Free(names);
   Py_XDECREF(keep);
   if (closed)

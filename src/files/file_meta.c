@@ -19,11 +19,17 @@
 
 int mef3_files_contigua(mef3_files *fm, const char *path, const char *channel,
                         mef3_time_run **out, size_t *n) {
+  return mef3_files_contigua_as(fm, path, NULL, channel, out, n);
+}
+
+int mef3_files_contigua_as(mef3_files *fm, const char *path,
+                           const char *token, const char *channel,
+                           mef3_time_run **out, size_t *n) {
   if (!out || !n || !fm || !path || !channel)
     return mef3__error(MEF3_EINVAL, "missing argument");
   *out = NULL;
   *n = 0;
-  mfile *f = mef3__files_lookup(fm, path);
+  mfile *f = mef3__files_lookup(fm, path, token);
   if (!f)
     return mef3_error_last()->code;
   mef3_reader *r = NULL;
@@ -59,6 +65,12 @@ int mef3_files_contigua(mef3_files *fm, const char *path, const char *channel,
 
 int mef3_files_records(mef3_files *fm, const char *path, int64_t start_uutc,
                        int64_t end_uutc, mef3_record **out, size_t *n) {
+  return mef3_files_records_as(fm, path, NULL, start_uutc, end_uutc, out, n);
+}
+
+int mef3_files_records_as(mef3_files *fm, const char *path, const char *token,
+                          int64_t start_uutc, int64_t end_uutc,
+                          mef3_record **out, size_t *n) {
   if (!out || !n || !fm || !path)
     return mef3__error(MEF3_EINVAL, "missing argument");
   *out = NULL;
@@ -66,7 +78,7 @@ int mef3_files_records(mef3_files *fm, const char *path, int64_t start_uutc,
   if (end_uutc < start_uutc)
     return mef3__error(MEF3_EINVAL, "records: range [%lld, %lld) is reversed",
                        (long long)start_uutc, (long long)end_uutc);
-  mfile *f = mef3__files_lookup(fm, path);
+  mfile *f = mef3__files_lookup(fm, path, token);
   if (!f)
     return mef3_error_last()->code;
   mef3_reader *r = NULL;
@@ -109,11 +121,16 @@ int mef3_files_records(mef3_files *fm, const char *path, int64_t start_uutc,
 
 int mef3_files_gmt_offset(mef3_files *fm, const char *path, int32_t *seconds,
                           int *known) {
+  return mef3_files_gmt_offset_as(fm, path, NULL, seconds, known);
+}
+
+int mef3_files_gmt_offset_as(mef3_files *fm, const char *path,
+                             const char *token, int32_t *seconds, int *known) {
   if (!seconds || !known || !fm || !path)
     return mef3__error(MEF3_EINVAL, "missing argument");
   *seconds = 0;
   *known = 0;
-  mfile *f = mef3__files_lookup(fm, path);
+  mfile *f = mef3__files_lookup(fm, path, token);
   if (!f)
     return mef3_error_last()->code;
   mef3_reader *r = NULL;

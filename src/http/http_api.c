@@ -313,9 +313,14 @@ static enum MHD_Result api_open(hreq *r, int close) {
     return ok;
   }
   if (rc) {
-    rc = mef3_files_open(h->fm, path, pw, NULL);
+    /* The open checks the password and names the view it opened (the
+     * level-0 view needs no token; files.h, Access). */
+    mef3_files_access acc;
+    rc = mef3_files_open_as(h->fm, path, pw, &acc, NULL);
     if (!rc)
-      rc = mef3_files_info(h->fm, path, &in);
+      rc = mef3_files_info_as(h->fm, path, acc.token, &in);
+    for (volatile char *p = acc.token; *p; p++)
+      *p = 0;
   }
   if (pw) /* wipe our copy of the password */
     for (volatile char *p = jw->valuestring; *p; p++)
