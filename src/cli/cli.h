@@ -70,7 +70,26 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
 int cli_session_args(int argc, char **argv, const char *name, const char *usage,
                      const char **path, const char **password, int *json);
 
-/* Open `path` with `password` or report the failure; NULL on failure
+/*
+ * A command's password (cli_password.c): `given` (--password), else the
+ * first line of `file` (--password-file), else $MEF3POOL_PASSWORD, else
+ * NULL, into *out.  Returns -1 to go on, or an exit code (both options,
+ * an unreadable file: the error said).
+ */
+int cli_password(const char *given, const char *file, const char **out);
+/* After a failure `rc`: when it is MEF3_EPASSWORD and stdin is a
+ * terminal, ask for the password of `what` on the terminal, without echo;
+ * 1 when one was typed (*out set), else 0. */
+int cli_password_prompt(int rc, const char *what, const char **out);
+/* The help text's paragraph on passwords. */
+#define CLI_PASSWORD_HELP                                                      \
+  "Passwords: --password P is seen by every user of the machine (ps shows\n" \
+  "command lines); prefer --password-file F (its first line) or the\n"       \
+  "environment variable MEF3POOL_PASSWORD.  Without any, a session that\n"   \
+  "needs one asks for it on the terminal (no echo) when stdin is one.\n"
+
+/* Open `path` with `password` or report the failure (asking for a
+ * password on a terminal when one is needed and none was given); NULL on failure
  * (the exit code is then CLI_FAIL). */
 mef3_reader *cli_open_session(const char *path, const char *password);
 

@@ -168,7 +168,7 @@ void cli_free_split(char **v, size_t n) {
 
 int cli_session_args(int argc, char **argv, const char *name, const char *usage,
                      const char **path, const char **password, int *json) {
-  const char *v;
+  const char *v, *given = NULL, *file = NULL;
   *path = *password = NULL;
   *json = 0;
   for (int i = 1; i < argc; i++) {
@@ -180,7 +180,11 @@ int cli_session_args(int argc, char **argv, const char *name, const char *usage,
     } else if (cli_opt(argc, argv, &i, "--password", &v)) {
       if (!v)
         return cli_fail(CLI_USAGE, "--password needs a value");
-      *password = v;
+      given = v;
+    } else if (cli_opt(argc, argv, &i, "--password-file", &v)) {
+      if (!v)
+        return cli_fail(CLI_USAGE, "--password-file needs a file");
+      file = v;
     } else if (argv[i][0] == '-') {
       return cli_fail(CLI_USAGE, "%s: unknown option %s", name, argv[i]);
     } else if (!*path) {
@@ -191,7 +195,7 @@ int cli_session_args(int argc, char **argv, const char *name, const char *usage,
   }
   if (!*path)
     return cli_fail(CLI_USAGE, "%s: give a SESSION", name);
-  return -1;
+  return cli_password(given, file, password);
 }
 
 mef3_reader *cli_open_session(const char *path, const char *password) {
@@ -199,6 +203,8 @@ mef3_reader *cli_open_session(const char *path, const char *password) {
   o.password = password;
   mef3_reader *r = NULL;
   int rc = mef3_reader_open(&r, path, &o);
+  if (rc && !password && cli_password_prompt(rc, path, &o.password))
+    rc = mef3_reader_open(&r, path, &o);
   if (rc) {
     cli_lib_fail(rc, "cannot open session");
     return NULL;

@@ -18,7 +18,8 @@ static const char client_usage[] =
     "usage: mef3pool client ADDR COMMAND [ARGS...] [--timeout-ms MS]\n\n"
     "Talk to a gRPCMef3Server at ADDR (HOST:PORT, e.g. 127.0.0.1:50051).\n\n"
     "commands:\n"
-    "  open PATH [--password P] [--json]   open a session, show its channels\n"
+    "  open PATH [--password P | --password-file F] [--json]\n"
+    "                                      open a session, show its channels\n"
     "  info PATH [--json]                  channels of an open session\n"
     "  read PATH [--channels a,b] --start T0 --end T1\n"
     "       [--format f32|npy|csv|summary] [-o FILE]\n"
@@ -28,7 +29,8 @@ static const char client_usage[] =
     "  close PATH                          close a session\n\n"
     "A session opened with a password is read only with it: give\n"
     "--password to info, read and close too (each opens it first and sends\n"
-    "the access token the open returns).\n\n"
+    "the access token the open returns).\n"
+    CLI_PASSWORD_HELP "\n"
     "T0/T1 are absolute µUTC integers, ISO 8601 UTC times\n"
     "(2021-01-01T00:10:00Z), or times after the session's start: a number\n"
     "with a unit us, ms, s, m or h (--start 10s) or hh:mm:ss[.f].  A window\n"
@@ -39,7 +41,15 @@ static const char client_usage[] =
     "summary prints the shape, the time taken and a few values.\n"
     "Errors are one line on stderr; exit codes 0, 1 (failure), 2 (usage).\n";
 
+/* Set while a password may still be asked for: a refusal for the lack
+ * of one is then not reported, but noted for a prompt. */
+static int may_prompt, wants_password;
+
 static int client_fail(int rc, const char *what) {
+  if (may_prompt && rc == MEF3_EPASSWORD) {
+    wants_password = 1;
+    return CLI_FAIL;
+  }
   return cli_fail_with(rc, what, mef3_client_error_last());
 }
 
@@ -262,81 +272,17 @@ static int do_read(mef3_client *c, const char *path, int argc, char **argv) {
   return CLI_OK;
 }
 
-int mef3_cli_client(int argc, char **argv) {
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      fputs(client_usage, stdout);
-      return CLI_OK;
-    }
-  if (argc < 3)
-    return cli_fail(CLI_USAGE, "client: give ADDR and a COMMAND (open, info, "
-                               "read, list, close)");
-  const char *addr = argv[1], *cmd = argv[2], *v;
-  mef3_client_options co = MEF3_CLIENT_OPTIONS_INIT;
-  /* Options common to every command, taken out of the argument list. */
-  char **rest = calloc((size_t)argc, sizeof *rest);
-  int nrest = 0, json = 0;
-  const char *password = NULL;
-  if (!rest)
-    return cli_fail(CLI_FAIL, "out of memory");
-  for (int i = 3; i < argc; i++) {
-    if (cli_opt(argc, argv, &i, "--timeout-ms", &v)) {
-      int64_t ms;
-      if (!v || cli_parse_i64(v, &ms)) {
-        free(rest);
-        return cli_fail(CLI_USAGE, "--timeout-ms takes milliseconds");
-      }
-      co.timeout_ms = ms;
-    } else if (cli_opt(argc, argv, &i, "--password", &v)) {
-      if (!v) {
-        free(rest);
-        return cli_fail(CLI_USAGE, "--password needs a value");
-      }
-      password = v;
-    } else if (!strcmp(argv[i], "--json")) {
-      json = 1;
-    } else {
-      rest[nrest++] = argv[i];
-    }
-  }
-  int is_list = !strcmp(cmd, "list");
-  int known = is_list || !strcmp(cmd, "open") || !strcmp(cmd, "info") ||
-              !strcmp(cmd, "read") || !strcmp(cmd, "close");
-  if (!known) {
-    free(rest);
-    return cli_fail(CLI_USAGE,
-                    "client: unknown command \"%s\" (open, info, "
-                    "read, list, close)",
-                    cmd);
-  }
-  if (!is_list && (nrest < 1 || rest[0][0] == '-')) {
-    free(rest);
-    return cli_fail(CLI_USAGE, "client %s: give the session's PATH", cmd);
-  }
-  if ((is_list && nrest > 0) ||
-      (!is_list && strcmp(cmd, "read") && nrest > 1)) {
-    int r = cli_fail(CLI_USAGE, "client %s: unexpected argument \"%s\"", cmd,
-                     rest[is_list ? 0 : 1]);
-    free(rest);
-    return r;
-  }
-  mef3_client *c;
-  int rc = mef3_client_new(&c, addr, &co);
-  if (rc) {
-    free(rest);
-    return client_fail(rc, addr);
-  }
-  int ret = CLI_OK;
-  const char *path = is_list ? NULL : rest[0];
+/* One command; path NULL for list. */
+static int run(mef3_client *c, const char *cmd, const char *path,
+               const char *password, int json, int nrest, char **rest) {
+  int ret = CLI_OK, rc;
+  int is_list = path == NULL;
   /* A session opened with a password is read with the access token its
    * open returns: info, read and close open it first (the client then
    * sends the token with each call). */
   if (password && !is_list && strcmp(cmd, "open") &&
       (rc = mef3_client_open(c, path, password, NULL, NULL)) != 0) {
-    ret = client_fail(rc, path);
-    mef3_client_free(c);
-    free(rest);
-    return ret;
+    return client_fail(rc, path);
   }
   if (!strcmp(cmd, "open") || !strcmp(cmd, "info")) {
     mef3_file_info *fi;
@@ -367,6 +313,97 @@ int mef3_cli_client(int argc, char **argv) {
     }
   } else {
     ret = do_read(c, path, nrest - 1, rest + 1);
+  }
+  return ret;
+}
+
+int mef3_cli_client(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      fputs(client_usage, stdout);
+      return CLI_OK;
+    }
+  if (argc < 3)
+    return cli_fail(CLI_USAGE, "client: give ADDR and a COMMAND (open, info, "
+                               "read, list, close)");
+  const char *addr = argv[1], *cmd = argv[2], *v;
+  mef3_client_options co = MEF3_CLIENT_OPTIONS_INIT;
+  /* Options common to every command, taken out of the argument list. */
+  char **rest = calloc((size_t)argc, sizeof *rest);
+  int nrest = 0, json = 0;
+  const char *password = NULL, *pwfile = NULL;
+  if (!rest)
+    return cli_fail(CLI_FAIL, "out of memory");
+  for (int i = 3; i < argc; i++) {
+    if (cli_opt(argc, argv, &i, "--timeout-ms", &v)) {
+      int64_t ms;
+      if (!v || cli_parse_i64(v, &ms)) {
+        free(rest);
+        return cli_fail(CLI_USAGE, "--timeout-ms takes milliseconds");
+      }
+      co.timeout_ms = ms;
+    } else if (cli_opt(argc, argv, &i, "--password", &v)) {
+      if (!v) {
+        free(rest);
+        return cli_fail(CLI_USAGE, "--password needs a value");
+      }
+      password = v;
+    } else if (cli_opt(argc, argv, &i, "--password-file", &v)) {
+      if (!v) {
+        free(rest);
+        return cli_fail(CLI_USAGE, "--password-file needs a file");
+      }
+      pwfile = v;
+    } else if (!strcmp(argv[i], "--json")) {
+      json = 1;
+    } else {
+      rest[nrest++] = argv[i];
+    }
+  }
+  int is_list = !strcmp(cmd, "list");
+  int known = is_list || !strcmp(cmd, "open") || !strcmp(cmd, "info") ||
+              !strcmp(cmd, "read") || !strcmp(cmd, "close");
+  if (!known) {
+    free(rest);
+    return cli_fail(CLI_USAGE,
+                    "client: unknown command \"%s\" (open, info, "
+                    "read, list, close)",
+                    cmd);
+  }
+  if (!is_list && (nrest < 1 || rest[0][0] == '-')) {
+    free(rest);
+    return cli_fail(CLI_USAGE, "client %s: give the session's PATH", cmd);
+  }
+  if ((is_list && nrest > 0) ||
+      (!is_list && strcmp(cmd, "read") && nrest > 1)) {
+    int r = cli_fail(CLI_USAGE, "client %s: unexpected argument \"%s\"", cmd,
+                     rest[is_list ? 0 : 1]);
+    free(rest);
+    return r;
+  }
+  int pex = cli_password(password, pwfile, &password);
+  if (pex >= 0) {
+    free(rest);
+    return pex;
+  }
+  mef3_client *c;
+  int rc = mef3_client_new(&c, addr, &co);
+  if (rc) {
+    free(rest);
+    return client_fail(rc, addr);
+  }
+  const char *path = is_list ? NULL : rest[0];
+  /* Without a password, a session that needs one asks for it on a
+   * terminal, and the command runs again with it. */
+  may_prompt = !password && isatty(STDIN_FILENO);
+  int ret = run(c, cmd, path, password, json, nrest, rest);
+  if (wants_password) {
+    may_prompt = 0;
+    if (cli_password_prompt(MEF3_EPASSWORD, path ? path : addr, &password))
+      ret = run(c, cmd, path, password, json, nrest, rest);
+    else
+      ret = cli_fail(CLI_FAIL, "%s: a password is needed (MEF3_EPASSWORD)",
+                     path ? path : addr);
   }
   mef3_client_free(c);
   free(rest);

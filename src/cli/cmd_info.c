@@ -10,12 +10,13 @@
 #include "cli.h"
 
 static const char info_usage[] =
-    "usage: mef3pool info SESSION [--password P] [--json]\n\n"
+    "usage: mef3pool info SESSION [--password P | --password-file F] [--json]\n\n"
     "Show the channels of a MEF 3.0 session (.mefd), channel (.timd) or\n"
     "session packed as an uncompressed tar (.mefd.tar, read in place):\n"
     "sampling rates, time spans, sample and block counts, segments, gaps,\n"
     "encryption state and units.  Times are µUTC; with a level-1 password\n"
-    "they are relative (the recording time offset is in section 3).\n";
+    "they are relative (the recording time offset is in section 3).\n\n"
+    CLI_PASSWORD_HELP;
 
 /* A time for people: ISO 8601 UTC, "+S s (relative)" when the recording
  * time offset is unknown, and never the "no entry" value as a date. */

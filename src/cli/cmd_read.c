@@ -13,7 +13,7 @@
 
 static const char read_usage[] =
     "usage: mef3pool read SESSION [--channels a,b] (--start T0 --end T1 |\n"
-    "                     --samples S0:S1) [--password P]\n"
+    "                     --samples S0:S1) [--password P | --password-file F]\n"
     "                     [--format f32|f64|i32|csv|npy] [-o FILE]\n\n"
     "Decode channels of a MEF 3.0 session over the time window [T0, T1) or\n"
     "the stored samples [S0, S1).  T0/T1 are absolute µUTC integers, ISO\n"
@@ -27,7 +27,8 @@ static const char read_usage[] =
     "channels one after another, each complete; csv has one column per\n"
     "channel; npy is a (channels, samples) float32 array (channels must\n"
     "then have equal lengths).  Slots with no sample are NaN.  Output goes\n"
-    "to stdout unless -o is given.\n";
+    "to stdout unless -o is given.\n\n"
+    CLI_PASSWORD_HELP;
 
 typedef enum { FMT_F32, FMT_F64, FMT_I32, FMT_CSV, FMT_NPY } out_format;
 
@@ -62,7 +63,7 @@ static int write_npy(FILE *f, const float *data, size_t rows, size_t cols) {
 
 int mef3_cli_read(int argc, char **argv) {
   const char *path = NULL, *password = NULL, *chans = NULL, *start = NULL,
-             *end = NULL, *samples = NULL, *outp = NULL, *v;
+             *end = NULL, *samples = NULL, *outp = NULL, *pwfile = NULL, *v;
   out_format fmt = FMT_F32;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -77,6 +78,7 @@ int mef3_cli_read(int argc, char **argv) {
     continue;                                                                  \
   }
     OPT("--password", password)
+    OPT("--password-file", pwfile)
     OPT("--channels", chans)
     OPT("--start", start)
     OPT("--end", end)
@@ -118,10 +120,15 @@ int mef3_cli_read(int argc, char **argv) {
     return cli_fail(CLI_USAGE, "read: refusing to write binary data to a "
                                "terminal; use -o FILE or --format csv");
 
+  int pex = cli_password(password, pwfile, &password);
+  if (pex >= 0)
+    return pex;
   mef3_reader_options o = MEF3_READER_OPTIONS_INIT;
   o.password = password;
   mef3_reader *r;
   int rc = mef3_reader_open(&r, path, &o);
+  if (rc && !password && cli_password_prompt(rc, path, &o.password))
+    rc = mef3_reader_open(&r, path, &o);
   if (rc)
     return cli_lib_fail(rc, "cannot open session");
 

@@ -8,10 +8,11 @@
 #include "cli.h"
 
 static const char records_usage[] =
-    "usage: mef3pool records SESSION [--password P] [--json]\n\n"
+    "usage: mef3pool records SESSION [--password P | --password-file F] [--json]\n\n"
     "List the records (annotations: Note, Seiz, EDFA, SyLg, ...) of a MEF\n"
     "3.0 session at every level, ordered by time (µUTC).  Records of\n"
-    "unknown types are listed with their type, time and body size.\n";
+    "unknown types are listed with their type, time and body size.\n\n"
+    CLI_PASSWORD_HELP;
 
 static const char *level_name(mef3_record_level l) {
   return l == MEF3_LEVEL_SESSION   ? "session"
