@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Build the Debian packages (debian/), check them with lintian (no
+# errors), install them on this machine and use the installed files: the
+# command's --version, a read of a generated session, and a read served by
+# the installed `mef3pool serve` with its installed worker (none of the
+# build tree on PATH or in MEF3POOL_WORKER).  Run as root (CI is) or with
+# sudo.  Usage: scripts/package.sh [--no-install]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=$PWD
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+
+out=$(mktemp -d "${TMPDIR:-/tmp}/mef3pool-deb.XXXXXX")
+trap 'rm -rf "$out"' EXIT
+# dpkg-buildpackage writes next to the source: build in a copy.
+mkdir "$out/mef3pool"
+git ls-files -z --cached --others --exclude-standard 2>/dev/null |
+  tar --null -T - -cf - | tar -xf - -C "$out/mef3pool" ||
+  tar --exclude=./build --exclude=./.git -cf - . | tar -xf - -C "$out/mef3pool"
+(cd "$out/mef3pool" &&
+  DEB_BUILD_OPTIONS="parallel=$(nproc) nocheck" dpkg-buildpackage -us -uc -b)
+ls "$out"/*.deb
+# lintian: errors fail (warnings and notes are printed).
+lintian --fail-on error --suppress-tags-from-file /dev/null "$out"/*.changes
+[ "${1:-}" = "--no-install" ] && exit 0
+
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get install -y -qq --no-install-recommends "$out"/*.deb
+unset MEF3POOL_WORKER
+cd "$out"
+/usr/bin/mef3pool --version
+/usr/bin/mef3pool gen "$out/s.mefd" --channels 4 --fs 256 --duration 120s >/dev/null
+/usr/bin/mef3pool read "$out/s.mefd" --start 10s --end 20s --format npy -o "$out/direct.npy"
+/usr/bin/mef3pool serve --port 0 --port-file "$out/port" --root "$out" &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; rm -rf "$out"' EXIT
+for _ in $(seq 300); do [ -s "$out/port" ] && break; sleep 0.1; done
+addr=127.0.0.1:$(cat "$out/port")
+/usr/bin/mef3pool client "$addr" open s.mefd >/dev/null
+/usr/bin/mef3pool client "$addr" read s.mefd --start 10s --end 20s --format npy \
+  -o "$out/served.npy"
+cmp "$out/direct.npy" "$out/served.npy"
+kill -TERM $pid
+wait $pid
+# Headers and pkg-config of the -dev package build a program.
+cat > "$out/t.c" <<'C'
+#include <mef3pool.h>
+#include <stdio.h>
+int main(void) { printf("%s\n", mef3_strerror(MEF3_ENOTFOUND)); return 0; }
+C
+cc "$out/t.c" -o "$out/t" $(pkg-config --cflags --libs mef3pool)
+"$out/t"
+echo "packages: built, lintian clean of errors, installed; --version, a read and a served read from the installed files work"
