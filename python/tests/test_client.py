@@ -1,0 +1,220 @@
+"""mef3pool.Client: the original's Mef3Client over the C client, against a
+real `mef3pool serve` started on loopback (a free port) for this module.
+
+Return values have the original's keys; reads equal bit for bit what the
+C file manager (mef3pool.FileManager, the same C API the server reads
+through) returns for the same window; failures come back in
+error_message, or raise with raise_errors; passwords; a read reassembled
+from many chunks; threads sharing one client; a tar session.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import tarfile
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import mef3pool
+
+INFO_KEYS = {"file_path", "file_opened", "number_of_channels",
+             "channel_names", "channel_sampling_rates", "channel_start_uutc",
+             "channel_end_uutc", "start_uutc", "end_uutc", "duration_s",
+             "error_message"}
+READ_KEYS = {"array", "channel_names", "fs", "start_uutc", "end_uutc",
+             "dtype", "shape", "error_message"}
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory, golden):
+    """A data root holding golden sessions and a tar of one."""
+    r = tmp_path_factory.mktemp("data root")
+    for rel in ("sessions/b_multi_8ch.mefd", "sessions/d_encrypted.mefd",
+                "sessions/c_discontinuities.mefd"):
+        # copies: a link leading out of the root is refused, rightly
+        shutil.copytree(golden / rel, r / os.path.basename(rel))
+    with tarfile.open(r / "c.mefd.tar", "w") as t:
+        t.add((golden / "sessions/c_discontinuities.mefd").resolve(),
+              arcname="c_discontinuities.mefd")
+    return r
+
+
+@pytest.fixture(scope="module")
+def server(root, cli, tmp_path_factory):
+    d = tmp_path_factory.mktemp("server")
+    port_file = d / "port"
+    # small chunks: a read arrives in many pieces
+    p = subprocess.Popen([cli, "serve", "--port=0", "--bind=127.0.0.1",
+                          "--port-file", str(port_file), "--root", str(root),
+                          "--reader-processes=2", "--prefetch-processes=1",
+                          "--chunk-bytes=65536", "--log-file",
+                          str(d / "server.log")],
+                         stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            if port_file.exists() and port_file.read_text().strip():
+                break
+            assert p.poll() is None, "the server exited at start"
+            time.sleep(0.05)
+        addr = f"127.0.0.1:{int(port_file.read_text())}"
+        yield addr
+    finally:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=30) == 0
+
+
+@pytest.fixture
+def client(server):
+    c = mef3pool.Client(server)
+    yield c
+    for f in c.list_open_files():
+        c.close_file(f)
+    c.shutdown()
+
+
+@pytest.fixture(scope="module")
+def local(root):
+    """The same sessions through the C file manager in this process."""
+    m = mef3pool.FileManager(use_process_pool=False)
+    yield m
+    m.shutdown()
+
+
+def test_open_info_list_close(client, local, root):
+    r = client.open_file("b_multi_8ch.mefd")
+    assert set(r) == INFO_KEYS
+    assert r["file_opened"] and r["error_message"] == ""
+    want = local.open_file(str(root / "b_multi_8ch.mefd"))
+    assert r["number_of_channels"] == want.number_of_channels == 8
+    assert r["channel_names"] == want.channel_names
+    # exact: our server sends the rates as doubles too (the original's
+    # field is float32)
+    assert r["channel_sampling_rates"] == want.channel_sampling_rates
+    assert r["channel_start_uutc"] == want.channel_start_uutc
+    assert r["channel_end_uutc"] == want.channel_end_uutc
+    assert (r["start_uutc"], r["end_uutc"]) == (want.start_uutc, want.end_uutc)
+    assert r["duration_s"] == want.duration_s
+    again = client.open_file("b_multi_8ch.mefd")
+    assert again["file_opened"]
+    assert again["error_message"] == "File already open: b_multi_8ch.mefd"
+    info = client.get_file_info("b_multi_8ch.mefd")
+    assert set(info) == INFO_KEYS and info["channel_names"] == r["channel_names"]
+    assert client.list_open_files() == ["b_multi_8ch.mefd"]
+    c = client.close_file("b_multi_8ch.mefd")
+    assert c == {"file_path": "b_multi_8ch.mefd", "file_opened": False}
+    assert client.list_open_files() == []
+    gone = client.get_file_info("b_multi_8ch.mefd")
+    assert gone["file_opened"] is False and gone["error_message"]
+
+
+def test_reads_equal_the_c_file_manager(client, local, root):
+    client.open_file("b_multi_8ch.mefd")
+    path = str(root / "b_multi_8ch.mefd")
+    want_info = local.open_file(path)
+    t0 = want_info.start_uutc
+    for chans, a, b in [(["ch04", "ch05", "ch06"], t0, t0 + 30_000_000),
+                        (["ch01"], t0 + 1_234_567, t0 + 59_000_000),
+                        (["ch08"], t0, t0 + 61_000_000)]:
+        got = client.get_signal_range("b_multi_8ch.mefd", chans, a, b)
+        assert set(got) == READ_KEYS and got["error_message"] == ""
+        want = local.read_signal_range(path, chans, a, b)
+        assert got["channel_names"] == chans and got["dtype"] == "float32"
+        assert got["fs"] == want["fs"]
+        assert (got["start_uutc"], got["end_uutc"]) == (a, b)
+        assert got["shape"] == want["array"].shape == got["array"].shape
+        assert got["array"].tobytes() == want["array"].tobytes()
+        # many 64 kB chunks for the larger reads
+    assert got["array"].nbytes > 10 * 65536
+
+
+def test_read_failures_in_error_message(client):
+    client.open_file("b_multi_8ch.mefd")
+    info = client.get_file_info("b_multi_8ch.mefd")
+    t0 = info["start_uutc"]
+    bad = client.get_signal_range("b_multi_8ch.mefd", ["nope"], t0, t0 + 10**6)
+    assert set(bad) == READ_KEYS
+    assert bad["array"] is None and bad["shape"] is None
+    assert "nope" in bad["error_message"]
+    notopen = client.get_signal_range("c_discontinuities.mefd", None, 0, 10**6)
+    assert notopen["array"] is None and notopen["error_message"]
+    missing = client.open_file("missing.mefd")
+    assert set(missing) == INFO_KEYS and missing["file_opened"] is False
+    assert "missing.mefd" in missing["error_message"]
+
+
+def test_raise_errors(server):
+    with mef3pool.Client(server, raise_errors=True) as c:
+        with pytest.raises(mef3pool.NotFoundError):
+            c.open_file("missing.mefd")
+        with pytest.raises(mef3pool.PasswordError):
+            c.open_file("d_encrypted.mefd")
+        with pytest.raises(mef3pool.Error):
+            c.get_signal_range("missing.mefd", None, 0, 10**6)
+
+
+def test_passwords(client):
+    r = client.open_file("d_encrypted.mefd")
+    assert not r["file_opened"] and "password" in r["error_message"]
+    r = client.open_file("d_encrypted.mefd", password="l2pass")
+    assert r["file_opened"], r["error_message"]
+    got = client.get_signal_range("d_encrypted.mefd", ["ch01"],
+                                  r["start_uutc"], r["start_uutc"] + 5_000_000)
+    assert got["error_message"] == "" and np.isfinite(got["array"]).all()
+
+
+def test_tar_session(client):
+    a = client.open_file("c_discontinuities.mefd")
+    b = client.open_file("c.mefd.tar")
+    assert b["file_opened"], b["error_message"]
+    assert a["channel_names"] == b["channel_names"]
+    for ch in a["channel_names"]:  # of different rates: one at a time
+        x = client.get_signal_range("c_discontinuities.mefd", [ch],
+                                    a["start_uutc"], a["end_uutc"])
+        y = client.get_signal_range("c.mefd.tar", [ch], a["start_uutc"],
+                                    a["end_uutc"])
+        assert x["error_message"] == "" and x["array"].size > 0
+        assert x["array"].tobytes() == y["array"].tobytes()
+
+
+def test_threads_share_one_client(client, local, root):
+    client.open_file("b_multi_8ch.mefd")
+    path = str(root / "b_multi_8ch.mefd")
+    t0 = local.open_file(path).start_uutc
+    want = {k: local.read_signal_range(path, ["ch04"], t0 + k * 10**6,
+                                       t0 + (k + 20) * 10**6)["array"]
+            for k in range(8)}
+    got = {}
+
+    def run(k):
+        got[k] = client.get_signal_range("b_multi_8ch.mefd", ["ch04"],
+                                         t0 + k * 10**6,
+                                         t0 + (k + 20) * 10**6)["array"]
+
+    ts = [threading.Thread(target=run, args=(k,)) for k in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    for k in range(8):
+        assert got[k].tobytes() == want[k].tobytes()
+
+
+def test_unreachable_server_raises():
+    with mef3pool.Client("127.0.0.1:1", timeout_s=5) as c:
+        with pytest.raises(mef3pool.InputOutputError, match="127.0.0.1:1"):
+            c.open_file("x.mefd")
+        with pytest.raises(mef3pool.InputOutputError):
+            c.list_open_files()
+
+
+def test_shutdown(server):
+    c = mef3pool.Client(server)
+    assert isinstance(c.list_open_files(), list)
+    c.shutdown()
+    c.shutdown()
+    with pytest.raises(mef3pool.InvalidArgumentError, match="closed"):
+        c.list_open_files()
+    assert mef3pool.Mef3Client is mef3pool.Client
