@@ -1,0 +1,230 @@
+// tests/browser/viewer_test.mjs - the viewer in a real browser (Debian's
+// chromium driven by playwright-core), against `mef3pool view` servers
+// started by tests/browser_viewer.sh.
+//
+//   node viewer_test.mjs test  URL_PLAIN URL_ENCRYPTED OUTDIR SERVER_PID
+//   node viewer_test.mjs bench URL OUTDIR
+//
+// test: the channel list, the drawn data against the API's numbers (the
+// page's test hook, window.__mef3, exposes what was drawn), page forward
+// and back, zoom out to the whole recording (envelopes), channel picking,
+// a wrong then a right password, a lost server; screenshots go to OUTDIR.
+// bench: key press to next 30 s page drawn, cold overview, fps dragging.
+import { chromium } from 'playwright-core';
+import { writeFileSync } from 'node:fs';
+
+const [mode, ...args] = process.argv.slice(2);
+const exe = process.env.CHROMIUM || '/usr/bin/chromium';
+let failed = 0, passed = 0;
+function check(cond, what) {
+  if (cond) passed++;
+  else { failed++; console.error('CHECK failed: ' + what); }
+}
+
+function sameBits(a, b) { // arrays of numbers, NaN equal to NaN
+  if (a.length !== b.length) return false;
+  const fa = new Float32Array(a), fb = new Float32Array(b);
+  const ua = new Uint32Array(fa.buffer), ub = new Uint32Array(fb.buffer);
+  for (let i = 0; i < fa.length; i++)
+    if (ua[i] !== ub[i] && !(fa[i] !== fa[i] && fb[i] !== fb[i])) return false;
+  return true;
+}
+
+async function launch() {
+  return chromium.launch({ executablePath: exe, headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+}
+
+async function ready(page) {
+  return page.evaluate(() => window.__mef3.ready());
+}
+
+// Every drawn row equals a fresh API read of that channel alone.
+async function checkDrawn(base, page, drawn, label) {
+  const info = await page.evaluate(() => window.__mef3.info);
+  const path = info.path;
+  for (const name of drawn.channels) {
+    const row = drawn.rows[name];
+    check(row, label + ': channel ' + name + ' drawn');
+    if (!row) continue;
+    let url = base + 'api/' + (drawn.kind === 'raw' ? 'window' : 'envelope') +
+      '?path=' + encodeURIComponent(path) + '&channels=' + encodeURIComponent(name) +
+      '&start=' + Math.round(drawn.start) + '&end=' + Math.round(drawn.start + (drawn.end - drawn.start));
+    if (drawn.kind !== 'raw') url += '&columns=' + drawn.key.split('|')[0].slice(1);
+    const r = await fetch(url);
+    check(r.ok, label + ': ' + url + ' ' + r.status);
+    const vals = Array.from(new Float32Array(await r.arrayBuffer()));
+    check(sameBits(row.values, vals), label + ': ' + name + ' drawn values equal the API\'s (' +
+      row.values.length + ' vs ' + vals.length + ')');
+    const t = drawn.kind === 'raw' ? +r.headers.get('X-Mef3-Start-Uutc')
+      : +r.headers.get('X-Mef3-First-Uutc');
+    check(t === row.t0, label + ': ' + name + ' time base ' + row.t0 + ' = ' + t);
+  }
+}
+
+async function test(urlPlain, urlEnc, out, serverPid) {
+  const base = urlPlain.split('#')[0];
+  const browser = await launch();
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.on('pageerror', (e) => { failed++; console.error('page error: ' + e.message); });
+  await page.goto(urlPlain);
+  let d = await ready(page);
+  const info = await page.evaluate(() => window.__mef3.info);
+  const names = info.channels.map((c) => c.name);
+  check(names.length === 8, 'eight channels listed, got ' + names.length);
+  check(JSON.stringify(d.channels) === JSON.stringify(names), 'all channels drawn in order');
+  check(d.kind === 'raw', 'a 10 s window is drawn from samples');
+  await checkDrawn(base, page, d, 'first page');
+  const opts = await page.$$eval('#chlist li', (l) => l.map((x) => x.textContent));
+  check(opts.length === 8 && opts[0].includes(names[0]), 'the channel panel lists them');
+  await page.screenshot({ path: out + '/viewer-first-page.png' });
+
+  // page forward and back with the keys
+  const s0 = d.start, w = d.end - d.start;
+  await page.keyboard.press('ArrowRight');
+  d = await ready(page);
+  check(d.start === s0 + w, 'page forward moves one window (' + (d.start - s0) + ' µs)');
+  await checkDrawn(base, page, d, 'page forward');
+  const hash = await page.evaluate(() => location.hash);
+  check(hash.includes('t=10.000') && hash.includes('w=10'), 'the view is in the URL: ' + hash);
+  await page.keyboard.press('ArrowLeft');
+  d = await ready(page);
+  check(d.start === s0, 'page back returns');
+  await page.click('#fwd');
+  d = await ready(page);
+  check(d.start === s0 + w, 'the forward button pages too');
+
+  // the whole recording: envelopes
+  await page.keyboard.press('0');
+  d = await ready(page);
+  check(d.kind === 'envelope', 'the whole recording is drawn from envelopes');
+  check(d.start === info.start_uutc && d.end === info.end_uutc, 'it spans the recording');
+  await checkDrawn(base, page, d, 'whole recording');
+  await page.screenshot({ path: out + '/viewer-whole-recording.png' });
+
+  // a URL restores the view: 30 s at 120 s
+  await page.goto(base + '#path=' + encodeURIComponent(info.path) + '&t=120&w=30&ch=' +
+    names[2] + ',' + names[0] + '&g=200');
+  await page.reload();
+  d = await ready(page);
+  check(d.start === info.start_uutc + 120e6 && d.end - d.start === 30e6, 'the URL gives the view');
+  check(JSON.stringify(d.channels) === JSON.stringify([names[2], names[0]]), 'and its channels');
+
+  // pick channels
+  await page.evaluate((n) => window.__mef3.pickChannels(n), [names[5], names[1], names[3]]);
+  d = await ready(page);
+  check(JSON.stringify(d.channels) === JSON.stringify([names[5], names[1], names[3]]), 'picked channels drawn in order');
+  await checkDrawn(base, page, d, 'picked channels');
+  // a gap is drawn as a break: the generated session has gaps
+  await page.evaluate((t) => { window.__mef3.state.t0 = t; }, 0);
+  const gapRun = info.channels[0].runs;
+  check(gapRun.length >= 2, 'the session has gaps');
+  const gapAt = gapRun[0][1];
+  await page.goto(base + '#path=' + encodeURIComponent(info.path) + '&t=' +
+    ((gapAt - info.start_uutc) / 1e6 - 5).toFixed(3) + '&w=30');
+  await page.reload();
+  d = await ready(page);
+  const row = d.rows[names[0]];
+  const nan = row.values.filter((v) => v !== v).length;
+  check(nan > 0 && row.damaged.length === 0, 'a gap is NaN in the data and not called damage');
+  await page.screenshot({ path: out + '/viewer-gap.png' });
+
+  // zoom in to 1 s
+  for (let i = 0; i < 6; i++) await page.keyboard.press('+');
+  d = await ready(page);
+  check(d.end - d.start === 1e6, 'zoom in reaches 1 s, got ' + (d.end - d.start));
+
+  // encrypted: a wrong password, then the right one
+  const p2 = await browser.newPage({ viewport: { width: 1200, height: 700 } });
+  await p2.goto(urlEnc);
+  await p2.waitForSelector('#pwform:not([hidden])');
+  await p2.fill('#pw', 'wrong');
+  await p2.press('#pw', 'Enter');
+  await p2.waitForFunction(() => /Wrong password/.test(document.getElementById('pwerr').textContent));
+  check(true, 'a wrong password is named');
+  await p2.screenshot({ path: out + '/viewer-wrong-password.png' });
+  await p2.fill('#pw', 'l2pass');
+  await p2.press('#pw', 'Enter');
+  const d2 = await ready(p2);
+  check(d2.channels.length === 2, 'the right password opens the session');
+  check(await p2.$eval('#pwform', (f) => f.hidden), 'the form goes away');
+  await p2.screenshot({ path: out + '/viewer-encrypted.png' });
+
+  // the server goes away
+  process.kill(+serverPid, 'SIGTERM');
+  await new Promise((r) => setTimeout(r, 500));
+  await page.keyboard.press('ArrowRight');
+  await page.waitForFunction(() => /Lost the server/.test(window.__mef3.message), null, { timeout: 10000 });
+  check(true, 'a lost server is reported');
+  await page.screenshot({ path: out + '/viewer-lost-server.png' });
+  await browser.close();
+}
+
+async function bench(url, out) {
+  const base = url.split('#')[0];
+  const browser = await launch();
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  // cold overview: the first load of a server just started
+  await page.goto(url);
+  await ready(page);
+  await page.waitForFunction(() => window.__mef3.overviewMs != null);
+  const ov = await page.evaluate(() => window.__mef3.overviewMs);
+  // key press -> next page drawn (warm: the server has been read once)
+  for (let i = 0; i < 5; i++) { await page.keyboard.press('ArrowRight'); await ready(page); }
+  await page.evaluate(() => { window.__mef3.inputLatencies.length = 0; });
+  for (let i = 0; i < 30; i++) {
+    await page.keyboard.press('ArrowRight');
+    await ready(page);
+    await new Promise((r) => setTimeout(r, 150)); // a reader's pace: prefetch can run
+  }
+  const lat = (await page.evaluate(() => window.__mef3.inputLatencies)).sort((a, b) => a - b);
+  // unprefetched: jump far each time
+  await page.evaluate(() => { window.__mef3.inputLatencies.length = 0; });
+  const cold = [];
+  for (let i = 0; i < 10; i++) {
+    const t0 = Date.now();
+    await page.evaluate((k) => { const S = window.__mef3.state; S.t0 = S.info.start_uutc + (k * 311 % 3000) * 1e6; }, i + 3);
+    await page.click('#fwd');
+    await ready(page);
+    cold.push(Date.now() - t0);
+  }
+  cold.sort((a, b) => a - b);
+  // fps while dragging: 3 s of mouse moves
+  const box = await page.$eval('#traces', (c) => { const r = c.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; });
+  await page.evaluate(() => { window.__mef3.dragFrames.length = 0; });
+  await page.mouse.move(box[0] + box[2] * 0.8, box[1] + box[3] / 2);
+  await page.mouse.down();
+  const t0 = Date.now();
+  let i = 0;
+  while (Date.now() - t0 < 3000) {
+    await page.mouse.move(box[0] + box[2] * 0.8 - (i++ % 400) * 2, box[1] + box[3] / 2);
+    await new Promise((r) => setTimeout(r, 4));
+  }
+  await page.mouse.up();
+  const fr = await page.evaluate(() => window.__mef3.dragFrames);
+  const span = fr.length > 1 ? (fr[fr.length - 1].at - fr[0].at) / 1000 : 1;
+  const drawMs = fr.map((f) => f.ms).sort((a, b) => a - b);
+  await page.screenshot({ path: out + '/bench-16ch.png' });
+  const q = (a, p) => a.length ? a[Math.min(a.length - 1, Math.floor(p * a.length))].toFixed(1) : 'n/a';
+  const lines = [
+    'viewer: key press -> next 30 s x 16 ch page drawn (warm, prefetched): median ' + q(lat, 0.5) + ' ms, p90 ' + q(lat, 0.9) + ' ms (n=' + lat.length + ')',
+    'viewer: jump to an unread 30 s x 16 ch page -> drawn: median ' + q(cold, 0.5) + ' ms, p90 ' + q(cold, 0.9) + ' ms (n=' + cold.length + ')',
+    'viewer: overview 1 h x 16 ch, cold server: ' + ov.toFixed(1) + ' ms',
+    'viewer: dragging: ' + (fr.length / span).toFixed(1) + ' frames/s over ' + span.toFixed(1) + ' s, draw median ' + q(drawMs, 0.5) + ' ms, p90 ' + q(drawMs, 0.9) + ' ms',
+  ];
+  console.log(lines.join('\n'));
+  writeFileSync(out + '/bench-viewer.txt', lines.join('\n') + '\n');
+  await browser.close();
+  void base;
+}
+
+try {
+  if (mode === 'test') await test(...args);
+  else if (mode === 'bench') await bench(...args);
+  else { console.error('usage: viewer_test.mjs test|bench ...'); process.exit(2); }
+} catch (e) {
+  failed++;
+  console.error('error: ' + (e.stack || e));
+}
+if (mode === 'test') console.log(passed + ' passed, ' + failed + ' failed');
+process.exit(failed ? 1 : 0);
