@@ -386,7 +386,55 @@ static void with_root(void) {
                 "{\"path\":\"golden/d_encrypted.mefd\",\"password\":\"l2pass\"}",
                 200);
   CHECK(cJSON_GetObjectItem(j, "access_level")->valueint == 2);
+  char tok2[80] = "", tok1[80] = "", hdr[128];
+  cJSON *jt = cJSON_GetObjectItem(j, "token");
+  CHECK(cJSON_IsString(jt) && strlen(jt->valuestring) == 32);
+  if (cJSON_IsString(jt))
+    snprintf(tok2, sizeof tok2, "%s", jt->valuestring);
   cJSON_Delete(j);
+  /* Every later call shows the token: without it, or with a wrong one,
+   * an encrypted session is 403; with it, the level its password gave. */
+  check_4xx(403, "GET", "/api/info?path=golden/d_encrypted.mefd", NULL,
+            "EPASSWORD");
+  {
+    resp r;
+    snprintf(hdr, sizeof hdr, "X-Mef3-Token: %032d\r\n", 7);
+    REQUIRE(request(&r, "GET", "/api/info?path=golden/d_encrypted.mefd", hdr,
+                    NULL) == 0);
+    CHECK_MSG(r.status == 403, "a wrong token: %d", r.status);
+    resp_free(&r);
+    /* a level-1 holder beside the level-2 one sees level 1 */
+    j = post_json("/api/open",
+                  "{\"path\":\"golden/d_encrypted.mefd\",\"password\":"
+                  "\"l1pass\"}",
+                  200);
+    CHECK(cJSON_GetObjectItem(j, "access_level")->valueint == 1);
+    jt = cJSON_GetObjectItem(j, "token");
+    if (cJSON_IsString(jt))
+      snprintf(tok1, sizeof tok1, "%s", jt->valuestring);
+    CHECK(tok1[0] && strcmp(tok1, tok2));
+    cJSON_Delete(j);
+    const char *toks[2] = {tok1, tok2};
+    for (int lv = 1; lv <= 2; lv++) {
+      snprintf(hdr, sizeof hdr, "X-Mef3-Token: %s\r\n", toks[lv - 1]);
+      REQUIRE(request(&r, "GET", "/api/info?path=golden/d_encrypted.mefd",
+                      hdr, NULL) == 0);
+      CHECK_MSG(r.status == 200, "info with the level-%d token: %d %s", lv,
+                r.status, r.body);
+      j = cJSON_Parse(r.body);
+      CHECK(j && cJSON_GetObjectItem(j, "access_level")->valueint == lv);
+      CHECK(j && !cJSON_GetObjectItem(j, "token")); /* only the open says it */
+      cJSON_Delete(j);
+      resp_free(&r);
+    }
+    /* a token of one session opens no other */
+    snprintf(hdr, sizeof hdr, "X-Mef3-Token: %s\r\n", tok2);
+    REQUIRE(request(&r, "GET", "/api/info?path=golden/b_multi_8ch.mefd", hdr,
+                    NULL) == 0);
+    CHECK_MSG(r.status == 403, "another session with a stray token: %d",
+              r.status); /* (files.h, Access: a token names one view) */
+    resp_free(&r);
+  }
 
   /* Bad requests. */
   check_4xx(400, "POST", "/api/open", "{\"path\":\"../x.mefd\"}", "EINVAL");

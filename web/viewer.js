@@ -39,8 +39,14 @@ class ApiError extends Error {
   constructor(status, code, msg) { super(msg); this.status = status; this.code = code; }
 }
 
+// The open's access token (encrypted sessions): sent in a header on every
+// call, never in a URL; kept in memory only.
+let token = null;
+
 async function api(url, opts) {
   let r;
+  opts = Object.assign({}, opts);
+  if (token) opts.headers = Object.assign({}, opts.headers, { 'X-Mef3-Token': token });
   try {
     r = await fetch(url, opts);
   } catch (e) {
@@ -126,7 +132,10 @@ async function openSession(path, password) {
   const body = JSON.stringify(password == null ? { path } : { path, password });
   const r = await api('api/open', { method: 'POST', body,
     headers: { 'Content-Type': 'application/json' } });
-  return r.json();
+  const info = await r.json();
+  token = info.token || null;
+  delete info.token;
+  return info;
 }
 
 function askPassword(path, err) {

@@ -3,7 +3,7 @@
  * session open, for paging through it in a browser.
  *
  * The session is opened with the password given (--password-file, or the
- * environment variable MEF3_PASSWORD, so it appears in no process list);
+ * environment variable MEF3POOL_PASSWORD, so it appears in no process list);
  * when it needs one that was not given, the server starts anyway and the
  * page asks for it.  Prints the URL, opens a browser with --open
  * ($BROWSER, else xdg-open), serves until SIGINT or SIGTERM.
@@ -29,7 +29,7 @@ static const char view_usage[] =
     "  --port P             port (default 0: any free one)\n"
     "  --open               open the URL in a browser ($BROWSER or xdg-open)\n"
     "  --password-file F    read the password from F (first line); or set\n"
-    "                       MEF3_PASSWORD; without one the page asks for it\n"
+    "                       MEF3POOL_PASSWORD; without one the page asks for it\n"
     "  --port-file F        write the port to F once serving\n"
     "  --log-level L        debug, info, warn or error (warn)\n";
 
@@ -97,7 +97,7 @@ int mef3_cli_view(int argc, char **argv) {
                !strncmp(argv[i], "--password=", 11)) {
       return cli_fail(CLI_USAGE, "view takes no --password (it would show in "
                                  "the process list): use --password-file or "
-                                 "MEF3_PASSWORD");
+                                 "MEF3POOL_PASSWORD");
     } else if (argv[i][0] == '-') {
       return cli_fail(CLI_USAGE, "unknown option %s", argv[i]);
     } else if (path) {
@@ -117,7 +117,7 @@ int mef3_cli_view(int argc, char **argv) {
       pw[0] = '\0';
     fclose(f);
     pw[strcspn(pw, "\r\n")] = '\0';
-  } else if ((v = getenv("MEF3_PASSWORD"))) {
+  } else if ((v = getenv("MEF3POOL_PASSWORD"))) {
     snprintf(pw, sizeof pw, "%s", v);
   }
 

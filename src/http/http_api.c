@@ -9,7 +9,14 @@
  * identity, its extent (which grows while a session is being written)
  * and the request, so a window asked again is answered 304 without
  * reading anything; those wholly inside the recorded extent may be kept
- * an hour.
+ * an hour.  The ETag names the access level too, and responses vary on
+ * the token, so a cache never hands one level's answer to another.
+ *
+ * Access: the open (POST api/open with the password in its body) returns
+ * the view's token; every later call names it in the header
+ * X-Mef3-Token, and the file manager checks it on every call (files.h,
+ * Access).  Without it a call reaches only the level-0 view, which an
+ * encrypted session has not.  Tokens never go into URLs or logs.
  */
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -201,14 +208,19 @@ static enum MHD_Result api_sessions(hreq *r) {
 
 /* ---- info ---- */
 
+/* The caller's access token (X-Mef3-Token), or NULL. */
+static const char *req_token(hreq *r) {
+  return MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "X-Mef3-Token");
+}
+
 static void info_json(hbuf *b, mef3_http *h, const char *path,
-                      const mef3_file_info *in) {
+                      const char *tok, const mef3_file_info *in) {
   int32_t gmt = 0;
   int gmt_known = 0;
-  mef3_files_gmt_offset(h->fm, path, &gmt, &gmt_known);
+  mef3_files_gmt_offset_as(h->fm, path, tok, &gmt, &gmt_known);
   mef3_record *recs = NULL;
   size_t nrec = 0;
-  mef3_files_records(h->fm, path, INT64_MIN, INT64_MAX, &recs, &nrec);
+  mef3_files_records_as(h->fm, path, tok, INT64_MIN, INT64_MAX, &recs, &nrec);
   mef3_records_free(recs, nrec);
   hbuf_put(b, "{\"path\":", 8);
   hbuf_json(b, in->path);
@@ -237,7 +249,7 @@ static void info_json(hbuf *b, mef3_http *h, const char *path,
     hbuf_put(b, ",\"runs\":[", 9);
     mef3_time_run *runs = NULL;
     size_t nr = 0;
-    if (mef3_files_contigua(h->fm, path, c->name, &runs, &nr) == 0)
+    if (mef3_files_contigua_as(h->fm, path, tok, c->name, &runs, &nr) == 0)
       for (size_t k = 0; k < nr; k++)
         hbuf_printf(b, "%s[%" PRId64 ",%" PRId64 "]", k ? "," : "",
                     runs[k].start_uutc, runs[k].end_uutc);
@@ -253,11 +265,11 @@ static enum MHD_Result api_info(hreq *r) {
   if (bad || !path || !*path)
     return mef3__http_bad(r, "info needs ?path=SESSION");
   mef3_file_info *in = NULL;
-  int rc = mef3_files_info(r->h->fm, path, &in);
+  int rc = mef3_files_info_as(r->h->fm, path, req_token(r), &in);
   if (rc)
     return lib_error(r, rc, path);
   hbuf b = {0};
-  info_json(&b, r->h, path, in);
+  info_json(&b, r->h, path, req_token(r), in);
   mef3_file_info_free(in);
   return reply_json(r, &b);
 }
@@ -289,7 +301,7 @@ static enum MHD_Result api_open(hreq *r, int close) {
   enum MHD_Result ok;
   mef3_http *h = r->h;
   if (close) {
-    int rc = mef3_files_close(h->fm, path);
+    int rc = mef3_files_close_as(h->fm, path, req_token(r));
     if (rc)
       ok = lib_error(r, rc, path);
     else {
@@ -303,7 +315,7 @@ static enum MHD_Result api_open(hreq *r, int close) {
     return ok;
   }
   mef3_file_info *in = NULL;
-  int rc = mef3_files_info(h->fm, path, &in);
+  int rc = pw ? MEF3_ENOTFOUND : mef3_files_info(h->fm, path, &in);
   if (rc && !may_open(h, path)) {
     ok = mef3__http_error(r, MEF3_EACCESS,
                           "%s: not open, and this server opens only the "
@@ -312,15 +324,14 @@ static enum MHD_Result api_open(hreq *r, int close) {
     cJSON_Delete(j);
     return ok;
   }
+  /* Every open with a password checks it, first or not, and names the
+   * view it opened; the level-0 view needs no token (files.h, Access). */
+  mef3_files_access acc;
+  acc.token[0] = '\0';
   if (rc) {
-    /* The open checks the password and names the view it opened (the
-     * level-0 view needs no token; files.h, Access). */
-    mef3_files_access acc;
     rc = mef3_files_open_as(h->fm, path, pw, &acc, NULL);
     if (!rc)
       rc = mef3_files_info_as(h->fm, path, acc.token, &in);
-    for (volatile char *p = acc.token; *p; p++)
-      *p = 0;
   }
   if (pw) /* wipe our copy of the password */
     for (volatile char *p = jw->valuestring; *p; p++)
@@ -329,9 +340,17 @@ static enum MHD_Result api_open(hreq *r, int close) {
     ok = lib_error(r, rc, path);
   } else {
     hbuf b = {0};
-    info_json(&b, h, path, in);
+    info_json(&b, h, path, acc.token, in);
+    if (acc.token[0] && b.len && b.p[b.len - 1] == '}') {
+      b.len--; /* the token, to its holder only */
+      hbuf_put(&b, ",\"token\":", 9);
+      hbuf_json(&b, acc.token);
+      hbuf_put(&b, "}", 1);
+    }
     ok = reply_json(r, &b);
   }
+  for (volatile char *p = acc.token; *p; p++)
+    *p = 0;
   mef3_file_info_free(in);
   cJSON_Delete(j);
   return ok;
@@ -350,7 +369,8 @@ static enum MHD_Result api_records(hreq *r) {
                              "&start=T0&end=T1 (µUTC integers)");
   mef3_record *recs = NULL;
   size_t n = 0;
-  int rc = mef3_files_records(r->h->fm, path, t0, t1, &recs, &n);
+  int rc = mef3_files_records_as(r->h->fm, path, req_token(r), t0, t1, &recs,
+                                 &n);
   if (rc)
     return lib_error(r, rc, path);
   hbuf b = {0};
@@ -394,7 +414,7 @@ static void make_etag(char *out, size_t cap, const mef3_file_info *in,
   h = fnv(h, in->real_path, strlen(in->real_path) + 1);
   h = fnv(h, kind, strlen(kind) + 1);
   h = fnv(h, chans, strlen(chans) + 1);
-  int64_t v[4] = {t0, t1, columns, in->end_uutc};
+  int64_t v[5] = {t0, t1, columns, in->end_uutc, in->access_level};
   h = fnv(h, v, sizeof v);
   for (size_t i = 0; i < in->n_channels; i++)
     h = fnv(h, &in->channels[i].n_samples, sizeof(int64_t));
@@ -467,7 +487,7 @@ static enum MHD_Result api_signal(hreq *r, int envelope) {
                                       MAX_CHANNELS)
                      : mef3__http_error(r, MEF3_ENOMEM, "out of memory");
   mef3_file_info *in = NULL;
-  int rc = mef3_files_info(h->fm, path, &in);
+  int rc = mef3_files_info_as(h->fm, path, req_token(r), &in);
   if (rc) {
     free_channels(chans);
     return lib_error(r, rc, path);
@@ -517,7 +537,8 @@ static enum MHD_Result api_signal(hreq *r, int envelope) {
     }
     float *x = malloc((size_t)n * rows * sizeof *x);
     size_t got = 0;
-    rc = x ? mef3_files_read_into(h->fm, path, (const char *const *)chans, nch,
+    rc = x ? mef3_files_read_into_as(h->fm, path, req_token(r),
+                                     (const char *const *)chans, nch,
                                   t0, t1, x, (size_t)n * rows, &got)
            : MEF3_ENOMEM;
     if (rc) {
@@ -541,7 +562,8 @@ static enum MHD_Result api_signal(hreq *r, int envelope) {
     snprintf(h_extra2, sizeof h_extra2, "float32le");
   } else {
     mef3_envelope *e = NULL;
-    rc = mef3_files_envelope(h->fm, path, (const char *const *)chans, nch, t0,
+    rc = mef3_files_envelope_as(h->fm, path, req_token(r),
+                                (const char *const *)chans, nch, t0,
                              t1, (size_t)columns, &e);
     if (rc) {
       mef3_file_info_free(in);
@@ -599,7 +621,7 @@ static enum MHD_Result api_signal(hreq *r, int envelope) {
   size_t k = 0;
   hdr[k++] = "ETag", hdr[k++] = etag;
   hdr[k++] = "Cache-Control", hdr[k++] = cache;
-  hdr[k++] = "Vary", hdr[k++] = "Accept-Encoding";
+  hdr[k++] = "Vary", hdr[k++] = "Accept-Encoding, X-Mef3-Token";
   hdr[k++] = "X-Mef3-Channels", hdr[k++] = h_rows;
   hdr[k++] = "X-Mef3-Fs", hdr[k++] = h_fs;
   if (!envelope) {
