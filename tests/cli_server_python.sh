@@ -34,6 +34,8 @@ cp -a "$golden/sessions/b_multi_8ch.mefd" "$golden/sessions/a_single_256hz.mefd"
   "$work/root/"
 "$cli" gen "$work/root/gen16.mefd" --channels 16 --fs 256 --duration 900s \
   --seed 7 >/dev/null 2>&1 || rm -rf "$work/root/gen16.mefd"
+"$cli" gen "$work/root/gen250.mefd" --channels 1 --fs 250 --duration 20s \
+  --seed 3 >/dev/null
 
 "$cli" serve --port 0 --port-file "$work/port" --root "$work/root" \
   --log-file "$work/server.log" --reader-processes 2 --prefetch-processes 1 \

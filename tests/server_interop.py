@@ -167,6 +167,81 @@ check(not bad.file_opened and bad.error_message, "open missing: an error")
 check(stub.FileInfo(pb2.FileInfoRequest(file_path="missing.mefd")).file_opened
       is False, "info of a file not open")
 
+# Drop-in details: answers as the original's.
+def samples(path, chan, s0, s1):
+    out = os.path.join(scratch, "samples.f32")
+    subprocess.run([cli, "read", os.path.join(root, path), "--channels", chan,
+                    "--samples", f"{s0}:{s1}", "--format", "f32", "-o", out],
+                   check=True)
+    return np.fromfile(out, dtype="<f4")
+
+
+# Half-sample ties round to even, as Python's round(): 1000 Hz, 2500 µs is
+# 2 samples (not 3); 250 Hz, a start 2 ms after the first sample is grid
+# sample 0 (not 1) and 10.002 s is 2500 samples (not 2501).
+c4 = info.channel_start_uutc[list(info.channel_names).index("ch04")]
+res, err, _ = get_signal_range(stub, b8, ["ch04"], c4 + 10_000_000,
+                               c4 + 10_002_500)
+check(res is not None and res[0].shape == (1, 2) and
+      np.array_equal(res[0][0], samples(b8, "ch04", 10000, 10002)),
+      f"1000 Hz, 2500 µs: 2 samples from 10000: {err}")
+g250 = "gen250.mefd"
+gi = stub.OpenFile(pb2.OpenFileRequest(file_path=g250))
+t = gi.channel_start_uutc[0]
+res, err, _ = get_signal_range(stub, g250, [], t + 2000, t + 10_004_000)
+n_py = int(round((10_004_000 - 2000) * 250.0 / 1e6))
+check(n_py == 2500 and res is not None and res[0].shape == (1, 2500) and
+      np.array_equal(res[0][0], samples(g250, "ch01", 0, 2500)),
+      f"250 Hz, [T+2 ms, +10.002 s): 2500 samples from 0: {err}")
+
+# ListOpenFiles in opening order; closed and opened again goes last.
+lst = lambda: list(stub.ListOpenFiles(pb2.ListOpenFilesRequest()).file_paths)
+check(lst() == [b8, a1, g250], f"opening order: {lst()}")
+stub.CloseFile(pb2.FileInfoRequest(file_path=a1))
+stub.OpenFile(pb2.OpenFileRequest(file_path=a1))
+check(lst() == [b8, g250, a1], f"reopened goes last: {lst()}")
+
+# An empty path or a NUL byte: answered in the reply, status OK (the
+# original's client raises on any other status).
+for p, want in (("", "File does not exist: "),
+                ("a_single_256hz.mefd\0/../x", "NUL byte")):
+    try:
+        r = stub.OpenFile(pb2.OpenFileRequest(file_path=p))
+        check(not r.file_opened and want in r.error_message,
+              f"OpenFile {p!r}: {r.error_message}")
+        r = stub.FileInfo(pb2.FileInfoRequest(file_path=p))
+        check(not r.file_opened and r.error_message,
+              f"FileInfo {p!r}: {r.error_message}")
+    except grpc.RpcError as e:
+        check(False, f"{p!r}: status {e.code()}")
+
+# Error texts start as the original's.
+r = stub.OpenFile(pb2.OpenFileRequest(file_path="missing.mefd"))
+check(r.error_message.startswith("File does not exist: missing.mefd"),
+      r.error_message)
+_, err, _ = get_signal_range(stub, "nope.mefd", [], 0, 1_000_000)
+check(err.startswith("File not open: nope.mefd"), err)
+_, err, _ = get_signal_range(stub, b8, ["ch01", "ch04"], cs, cs + 1_000_000)
+check(err.startswith("Requested channels do not share a sampling rate: "
+                     "{256.0, 1000.0}"), err)
+
+# The command-line client: names with spaces, an unknown one listing the
+# channels, and a window outside the recording noted on stderr.
+run = lambda *a: subprocess.run([cli, "client", address, *a],
+                                capture_output=True, text=True)
+p = run("read", b8, "--channels", " ch01 , ch02 ", "--start", "0s", "--end",
+        "1s", "--format", "summary")
+check(p.returncode == 0 and "2 channels x 256 samples" in p.stdout,
+      f"client --channels with spaces: {p.stderr}")
+p = run("read", b8, "--channels", "ch01,zz", "--start", "0s", "--end", "1s",
+        "-o", os.devnull)
+check(p.returncode == 1 and 'no channel named "zz"; it has 8: ch01, ch02'
+      in p.stderr, f"client unknown channel: {p.stderr}")
+p = run("read", b8, "--channels", "ch01", "--start", "5", "--end", "9000",
+        "--format", "summary")
+check(p.returncode == 0 and p.stderr.count("\n") == 1 and
+      "outside the recording" in p.stderr, f"client outside: {p.stderr}")
+
 # Close and list.
 check(b8 in stub.ListOpenFiles(pb2.ListOpenFilesRequest()).file_paths,
       "listed while open")

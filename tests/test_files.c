@@ -255,6 +255,13 @@ static void test_open_info_list_close(void) {
   char **list = NULL;
   size_t n = 0;
   CHECK_RC(mef3_files_list(fm, &list, &n), 0);
+  /* in opening order, as the original's dict keeps them */
+  CHECK(n == 2 && !strcmp(list[0], b) && !strcmp(list[1], a));
+  mef3_files_list_free(list, n);
+  /* closed and opened again: last */
+  CHECK_RC(mef3_files_close(fm, b), 0);
+  CHECK_RC(mef3_files_open(fm, b, NULL, NULL), 0);
+  CHECK_RC(mef3_files_list(fm, &list, &n), 0);
   CHECK(n == 2 && !strcmp(list[0], a) && !strcmp(list[1], b));
   mef3_files_list_free(list, n);
   mef3_files_stats st;

@@ -411,12 +411,16 @@ static void *rdr_main(void *arg) {
     int rc = mef3_files_read(a->fm, fh_sessions[s].path, names, nc, start, end,
                              &sig);
     int good = rc == 0 && sig->n_channels == nc;
+    /* The manager rounds a half-sample length to even, the reader away
+     * from zero: the reader's read may hold one sample more. */
+    good = good && (int64_t)sig->n_samples ==
+                       mef3_files_window_samples(start, end, ci->fs);
     for (size_t c = 0; good && c < nc; c++) {
       size_t n = 0;
       good = mef3_reader_read_time(r, chans[c], start, end, MEF3_F32, w,
                                    FH_SCRATCH, &n, NULL, NULL) == 0 &&
-             n == sig->n_samples &&
-             fh_same(sig->data + c * sig->n_samples, w, n);
+             n >= sig->n_samples &&
+             fh_same(sig->data + c * sig->n_samples, w, sig->n_samples);
     }
     if (good) {
       (*a->ok)++;

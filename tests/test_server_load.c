@@ -317,7 +317,7 @@ static void pick_window(client *cl, const sess *s, window *w) {
   }
   w->t0 = t;
   w->t1 = t + len_us;
-  if (mef3_window_samples(w->t0, w->t1, g->fs) < 1)
+  if (mef3_files_window_samples(w->t0, w->t1, g->fs) < 1)
     w->t1 = w->t0 + (int64_t)ceil(2e6 / g->fs);
 }
 
@@ -326,7 +326,9 @@ static int check_read(client *cl, sess *s, const window *w,
                       const mef3_signal *sig) {
   const group *g = &s->groups[w->group];
   size_t nch = w->nch ? w->nch : g->n;
-  size_t n = (size_t)mef3_window_samples(w->t0, w->t1, g->fs);
+  /* the server's count (half-sample lengths to even; the reference
+   * reader's read below may hold one sample more) */
+  size_t n = (size_t)mef3_files_window_samples(w->t0, w->t1, g->fs);
   char why[256];
   if (sig->n_channels != nch || sig->n_samples != n) {
     snprintf(why, sizeof why, "shape %zu x %zu, want %zu x %zu",
@@ -362,10 +364,10 @@ static int check_read(client *cl, sess *s, const window *w,
     mef3_signal_free(ref);
     return same;
   }
-  if (cl->buf_cap < n) {
+  if (cl->buf_cap < n + 1) {
     free(cl->buf);
-    cl->buf_cap = n;
-    cl->buf = malloc(n * sizeof *cl->buf);
+    cl->buf_cap = n + 1;
+    cl->buf = malloc((n + 1) * sizeof *cl->buf);
     REQUIRE(cl->buf);
   }
   mef3_reader *r = lease(s);
@@ -379,7 +381,7 @@ static int check_read(client *cl, sess *s, const window *w,
     size_t got = 0;
     int rc = mef3_reader_read_time(r, (size_t)rch, w->t0, w->t1, MEF3_F32,
                                    cl->buf, cl->buf_cap, &got, NULL, NULL);
-    if (rc || got != n) {
+    if (rc || got < n) {
       snprintf(why, sizeof why, "reference read: %s, %zu samples",
                mef3_errname(rc), got);
       report_wrong(cl, s, w, why);

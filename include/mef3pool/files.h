@@ -242,26 +242,40 @@ MEF3_EXTERN int mef3_files_info(mef3_files *fm, const char *path,
                                 mef3_file_info **out);
 MEF3_EXTERN void mef3_file_info_free(mef3_file_info *info);
 
-/* The paths of the open files (one per file, whatever its views), as
- * first opened, sorted (an allocated
+/* The paths of the open files (one per file, whatever its views: the path
+ * it was first opened by), in opening order (a file closed and opened
+ * again goes last; an allocated
  * array of allocated strings, the caller's: mef3_files_list_free).
  * Returns 0 or MEF3_ENOMEM. */
 MEF3_EXTERN int mef3_files_list(mef3_files *fm, char ***out, size_t *n);
 MEF3_EXTERN void mef3_files_list_free(char **paths, size_t n);
 
 /*
+ * Samples the file manager serves for [start_uutc, end_uutc) at rate fs:
+ * round((end - start) * fs / 1e6) with halves to even, as the original
+ * server's Python round() (1000 Hz, 2500 µs: 2 samples; 250 Hz,
+ * 10.002 s: 2500); 0 when end <= start.  The reader's
+ * mef3_window_samples rounds halves away from zero: the two differ only
+ * on exact ties.  Any thread.
+ */
+MEF3_EXTERN int64_t mef3_files_window_samples(int64_t start_uutc,
+                                              int64_t end_uutc, double fs);
+
+/*
  * Read channels over [start_uutc, end_uutc).  An empty channel list
  * (n_channels 0) means all channels, in the file's order; a name may
- * appear more than once.  The result has n = round((end - start) * fs /
- * 1e6) samples per channel, sample i being grid sample
- * round((start - cs) * fs / 1e6) + i of the channel's own grid (cs: its
- * start; grid sample k stands for cs + k/fs), NaN where there is no data.
+ * appear more than once.  The result has n =
+ * mef3_files_window_samples(start, end, fs) samples per channel, sample i
+ * being grid sample round((start - cs) * fs / 1e6) + i of the channel's
+ * own grid (cs: its start; grid sample k stands for cs + k/fs; halves
+ * rounded to even, as the original: a start 2 ms after a 250 Hz
+ * channel's first sample is grid sample 0), NaN where there is no data.
  *
  * Against a direct read (mef3_reader_read_time of the same window): the
  * result is bit-identical whenever `start` lies on the channel's grid,
  * i.e. start = cs + round(k * 1e6 / fs) for an integer k.  Otherwise the
- * window is snapped to the grid sample nearest to `start` (halves away
- * from zero), while a direct read places each block at the slot nearest
+ * window is snapped to the grid sample nearest to `start` (halves to
+ * even), while a direct read places each block at the slot nearest
  * to its start time measured from `start` itself; the two still agree
  * when the blocks lie on the grid and `start` is not exactly half a
  * sample off it, and otherwise a block may sit one slot apart.  Repeated
@@ -296,7 +310,7 @@ MEF3_EXTERN void mef3_signal_free(mef3_signal *s);
 /*
  * As mef3_files_read, into the caller's memory: `data` (`cap` floats)
  * receives the (channels, samples) window row-major and `*n_samples` its
- * length per channel, which is mef3_window_samples(start, end, fs) of the
+ * length per channel, which is mef3_files_window_samples(start, end, fs) of the
  * channels' rate.  A window that does not fit is MEF3_ELIMIT, nothing
  * written.  For callers that read window after window into memory they
  * keep (a server's send buffers, a viewer's display): fresh memory costs

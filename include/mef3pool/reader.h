@@ -153,6 +153,8 @@ MEF3_EXTERN int mef3_reader_contigua(const mef3_reader *r, size_t ch,
 /*
  * Number of samples in the window [t0, t1) at rate fs:
  * round((t1 - t0) * fs / 1e6), halves away from zero; 0 when t1 <= t0.
+ * (The file manager and the server round halves to even, as the original
+ * server: mef3_files_window_samples.)
  */
 MEF3_EXTERN int64_t mef3_window_samples(int64_t t0, int64_t t1, double fs);
 

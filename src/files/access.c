@@ -408,8 +408,9 @@ static int cmp_listed(const void *a, const void *b) {
   return c ? c : x->id < y->id ? -1 : x->id > y->id;
 }
 
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
+static int cmp_id(const void *a, const void *b) {
+  uint64_t x = ((const listed *)a)->id, y = ((const listed *)b)->id;
+  return x < y ? -1 : x > y;
 }
 
 int mef3_files_list(mef3_files *fm, char ***out, size_t *n) {
@@ -437,18 +438,23 @@ int mef3_files_list(mef3_files *fm, char ***out, size_t *n) {
   size_t m = 0;
   for (size_t i = 0; i < k; i++) {
     if (!rc && (i == 0 || strcmp(l[i].real, l[i - 1].real))) {
-      v[m++] = l[i].given;
+      l[m++] = l[i]; /* the file's first view: the lowest id */
       continue;
     }
     mef3__free(l[i].given);
   }
   pthread_mutex_unlock(&fm->mu);
+  /* Opening order, as the original lists (ids grow with each open, so a
+   * file closed and opened again goes last). */
+  if (!rc)
+    qsort(l, m, sizeof *l, cmp_id);
+  for (size_t i = 0; i < m; i++)
+    v[i] = l[i].given;
   mef3__free(l);
   if (rc) {
     mef3_files_list_free(v, m);
     return mef3__error(MEF3_ENOMEM, "out of memory");
   }
-  qsort(v, m, sizeof *v, cmp_str);
   *out = v;
   *n = m;
   return 0;

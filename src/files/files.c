@@ -1309,7 +1309,7 @@ static int read_window(mef3_files *fm, const char *path, const char *token,
                        f->ch[sp[u].ch].fs);
       goto done;
     }
-  n = mef3_window_samples(start_uutc, end_uutc, fs);
+  n = mef3_files_window_samples(start_uutc, end_uutc, fs);
   if (n <= 0) {
     rc = mef3__error(MEF3_EINVAL,
                      "window [%lld, %lld) is shorter than one "
@@ -1340,7 +1340,8 @@ static int read_window(mef3_files *fm, const char *path, const char *token,
       continue;
     double i1 = 0;
     if (__builtin_sub_overflow(start_uutc, c->cs, &d) ||
-        !(fabs(i1 = (double)llround((double)d * c->fs / 1e6)) < 4e18)) {
+        !(fabs(i1 = (double)mef3__files_slot(start_uutc, c->cs, c->fs)) <
+          4e18)) {
       sp[u].has_data = 0; /* absurdly far from the recording: NaN */
       continue;
     }

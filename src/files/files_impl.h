@@ -146,6 +146,10 @@ static inline size_t mef3__req_max_tiles(int64_t S) {
  * on failure); `password` is kept for the view's readers. */
 int mef3__mfile_new(mfile **out, mef3_files *fm, const char *given,
                     const char *real, const char *password, mef3_reader *r);
+/* Grid sample of time t on a channel starting at cs (grid.c: rounded as
+ * mef3_files_window_samples, halves to even). */
+int64_t mef3__files_slot(int64_t t, int64_t cs, double fs);
+
 void mef3__files_log(mef3_files *fm, mef3_log_level level, const char *fmt, ...)
     MEF3__PRINTF(3, 4);
 void mef3__mfile_unref(mfile *f);

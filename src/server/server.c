@@ -40,6 +40,7 @@
  * and its threads, and free the file manager (which shuts both pools down).
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -419,6 +420,45 @@ static void reply_info(call *c, info_reply *ir, int rc, const char *msg) {
     finish(c, bb, st, msg);
 }
 
+/*
+ * OpenFile, FileInfo or CloseFile of an empty path, or of a path or
+ * password holding a NUL byte (which C strings would cut): answered in
+ * the reply, file_opened = false and a message, with status OK, as the
+ * original answers (its client raises on any other status).  1 when it
+ * answered.
+ */
+static int bad_path_reply(mef3_server *s, call *c, const char *path) {
+  int nul = mef3__rpc_field_has_nul(c->payload, 1);
+  /* (a path is cut at its NUL: the message shows what came before) */
+  int pw_nul = c->m == M_OPEN && mef3__rpc_field_has_nul(c->payload, 2);
+  if ((path[0] || c->m == M_CLOSE) && !nul && !pw_nul)
+    return 0; /* closing "" closes nothing, no error (as the original) */
+  char msg[1200];
+  const char *why = pw_nul ? "the password holds a NUL byte"
+                    : nul  ? "the path holds a NUL byte"
+                           : "an empty path";
+  if (c->m == M_OPEN && pw_nul)
+    snprintf(msg, sizeof msg, "Cannot open %s: %s", path, why);
+  else
+    snprintf(msg, sizeof msg, "%s: %s (%s)",
+             c->m == M_OPEN ? "File does not exist" : "File not open", path,
+             why);
+  slog(s, MEF3_LOG_WARN, "%s: %s", method_names[c->m], msg);
+  info_reply ir;
+  info_reply_fill(&ir, path, NULL);
+  ir.r.error_message = msg;
+  /* codes whose status is OK: no such file, or a password that cannot be */
+  ir.r.error_code = (char *)mef3_errname(pw_nul ? MEF3_EPASSWORD
+                                                : MEF3_ENOTFOUND);
+  grpc_byte_buffer *bb = mef3__rpc_pack(&ir.r.base);
+  if (!bb)
+    finish(c, NULL, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  else
+    finish(c, bb, GRPC_STATUS_OK, NULL);
+  info_reply_free(&ir);
+  return 1;
+}
+
 static void do_open(mef3_server *s, call *c) {
   OpenFileRequest *rq = (OpenFileRequest *)mef3__rpc_unpack(
       &open_file_request__descriptor, c->payload);
@@ -428,13 +468,17 @@ static void do_open(mef3_server *s, call *c) {
   }
   const char *path = rq->file_path ? rq->file_path : "";
   const char *pw = rq->password && rq->password[0] ? rq->password : NULL;
+  if (bad_path_reply(s, c, path)) {
+    open_file_request__free_unpacked(rq, NULL);
+    return;
+  }
   int already = 0;
   int64_t t0 = now_ns();
   mef3_files_access acc;
   int rc = mef3_files_open_as(s->fm, path, pw, &acc, &already);
   info_reply ir;
   mef3_file_info *info = NULL;
-  char msg[1100];
+  char msg[PATH_MAX + 1200];
   msg[0] = '\0';
   /* Another client's CloseFile can come between the open and the info
    * (the token then is dead): open again (a few times) rather than fail
@@ -448,7 +492,23 @@ static void do_open(mef3_server *s, call *c) {
        again++)
     rc = mef3_files_open_as(s->fm, path, pw, &acc, &already);
   if (rc) {
-    snprintf(msg, sizeof msg, "%s", err_msg(rc));
+    char why[PATH_MAX + 1100], real[PATH_MAX];
+    snprintf(why, sizeof why, "%s", err_msg(rc));
+    size_t pl = strlen(path);
+    const char *w = why;
+    if (!strncmp(w, path, pl) && !strncmp(w + pl, ": ", 2))
+      w += pl + 2;
+    /* A path that is not there: the original's words first, then ours. */
+    if (rc == MEF3_ENOTFOUND &&
+        mef3_files_resolve(s->root, path, real, sizeof real) == MEF3_ENOTFOUND)
+      /* (a very long path shortened: the detail must still fit a
+       * client's message) */
+      snprintf(msg, sizeof msg, "File does not exist: %.*s%s (%s)",
+               pl > 300 ? 200 : (int)pl, path, pl > 300 ? "..." : "", w);
+    else
+      snprintf(msg, sizeof msg, "%s", why);
+  }
+  if (rc) {
     slog(s, MEF3_LOG_WARN, "open %s failed: %s (%s)", path, msg,
          mef3_errname(rc));
     info_reply_fill(&ir, path, NULL);
@@ -489,6 +549,10 @@ static void do_info_or_close(mef3_server *s, call *c) {
     return;
   }
   const char *path = rq->file_path ? rq->file_path : "";
+  if (bad_path_reply(s, c, path)) {
+    file_info_request__free_unpacked(rq, NULL);
+    return;
+  }
   info_reply ir;
   mef3_file_info *info = NULL;
   char msg[1100];
@@ -569,7 +633,8 @@ static void stream_error(call *c, int rc, const char *msg) {
   finish(c, bb, st, msg);
 }
 
-/* Slot of time t on a channel starting at cs: the files layer's rule. */
+/* Position of time t on the grid of a channel starting at cs, before the
+ * files layer rounds it. */
 static double grid_pos(int64_t t, int64_t cs, double fs) {
   return (double)(t - cs) * fs / 1e6;
 }
@@ -625,7 +690,7 @@ static int plan_pieces(stream *st) {
       break;
     }
     double x = grid_pos(st->req->start_uutc, cs[i], st->fs);
-    base[i] = (int64_t)llround(x);
+    base[i] = (int64_t)rint(x); /* the files layer's rule (ties excluded) */
     /* A start on a rounding tie: leave it to one whole read. */
     if (fabs(x - (double)base[i]) >= 0.5 - 1e-6)
       ok = 0;
@@ -644,7 +709,8 @@ static int plan_pieces(stream *st) {
     int found = 0;
     static const int step[] = {0, 1, -1, 2, -2, 3, -3};
     for (size_t j = 0; j < sizeof step / sizeof *step && !found; j++)
-      if (mef3_window_samples(st->ts[k], te + step[j], st->fs) == len) {
+      if (mef3_files_window_samples(st->ts[k], te + step[j], st->fs) ==
+          len) {
         st->te[k] = te + step[j];
         found = 1;
       }
@@ -685,6 +751,78 @@ static grpc_byte_buffer *chunk_buffer(const SignalChunk *hdr,
   grpc_slice_unref(sl[0]);
   grpc_slice_unref(sl[1]);
   return bb;
+}
+
+/* A rate as Python's repr(round(fs, 6)) shows it: "256.0", "499.7". */
+static void py_rate(char *buf, size_t cap, double fs) {
+  char six[64], e[64];
+  snprintf(six, sizeof six, "%.6f", fs); /* exact value, rounded: round() */
+  double r = strtod(six, NULL);
+  int p = 1; /* the fewest significant digits that read back */
+  for (; p < 17; p++) {
+    snprintf(e, sizeof e, "%.*e", p - 1, r);
+    if (strtod(e, NULL) == r)
+      break;
+  }
+  snprintf(e, sizeof e, "%.*e", p - 1, r);
+  int x = atoi(strchr(e, 'e') + 1);
+  if (x < -4 || x >= 16 || !isfinite(r)) { /* repr's exponent form */
+    snprintf(buf, cap, "%s", e);
+    return;
+  }
+  int dec = p - 1 - x;
+  snprintf(buf, cap, "%.*f%s", dec > 0 ? dec : 0, r, dec > 0 ? "" : ".0");
+}
+
+/*
+ * "Requested channels do not share a sampling rate: {256.0, 1000.0}" as
+ * the original says it (its set of the rates rounded to 6 decimals, here
+ * ascending), then which channel has which rate.
+ */
+static void rates_message(char *msg, size_t cap, const mef3_file_info *info,
+                          const char *const *chans, size_t nch) {
+  double seen[16];
+  const char *who[16];
+  size_t n = 0;
+  for (size_t i = 0; i < nch; i++) {
+    double fs = 0;
+    for (size_t j = 0; j < info->n_channels; j++)
+      if (!strcmp(info->channels[j].name, chans[i]))
+        fs = info->channels[j].fs;
+    char a[64], b[64];
+    py_rate(a, sizeof a, fs);
+    size_t k = 0;
+    for (; k < n; k++) {
+      py_rate(b, sizeof b, seen[k]);
+      if (!strcmp(a, b))
+        break;
+    }
+    if (k == n && n < sizeof seen / sizeof *seen) {
+      /* insertion into the ascending list */
+      size_t at = n++;
+      while (at > 0 && seen[at - 1] > fs) {
+        seen[at] = seen[at - 1];
+        who[at] = who[at - 1];
+        at--;
+      }
+      seen[at] = fs;
+      who[at] = chans[i];
+    }
+  }
+  size_t len = (size_t)snprintf(
+      msg, cap, "Requested channels do not share a sampling rate: {");
+  for (size_t k = 0; k < n && len < cap; k++) {
+    char a[64];
+    py_rate(a, sizeof a, seen[k]);
+    len += (size_t)snprintf(msg + len, cap - len, "%s%s", k ? ", " : "", a);
+  }
+  if (len < cap)
+    len += (size_t)snprintf(msg + len, cap - len, "} (");
+  for (size_t k = 0; k < n && len < cap; k++)
+    len += (size_t)snprintf(msg + len, cap - len, "%s%s at %.10g Hz",
+                            k ? ", " : "", who[k], seen[k]);
+  if (len < cap)
+    snprintf(msg + len, cap - len, ")");
 }
 
 /* First step of a stream: parse, check, plan.  0, or an error was sent. */
@@ -785,17 +923,11 @@ static int range_begin(mef3_server *s, call *c) {
   }
   st->fs = fs;
   if (mixed) {
-    /* The file manager names the rates. */
-    mef3_signal *sig = NULL;
-    rc = mef3_files_read_as(s->fm, path, st->token, st->chans, st->nch,
-                            rq->start_uutc, rq->end_uutc, &sig);
-    mef3_signal_free(sig);
-    stream_error(c, rc ? rc : MEF3_EINVAL,
-                 rc ? err_msg(rc)
-                    : "Requested channels do not share a sampling rate");
+    rates_message(msg, sizeof msg, info, st->chans, st->nch);
+    stream_error(c, MEF3_EINVAL, msg);
     return -1;
   }
-  st->total = mef3_window_samples(rq->start_uutc, rq->end_uutc, fs);
+  st->total = mef3_files_window_samples(rq->start_uutc, rq->end_uutc, fs);
   if (st->total <= 0) {
     stream_error(c, MEF3_EINVAL, "Requested window is shorter than one sample");
     return -1;
@@ -1008,9 +1140,8 @@ static void range_sent(mef3_server *s, call *c, int ok) {
 static void run_job(mef3_server *s, call *c) {
   /* Paths and passwords are C strings below: refuse any a NUL would cut
    * (files.h asks callers taking paths from the wire to). */
-  if (c->m != M_LIST && !c->st.req &&
-      (mef3__rpc_field_has_nul(c->payload, 1) ||
-       (c->m == M_OPEN && mef3__rpc_field_has_nul(c->payload, 2)))) {
+  if (c->m == M_RANGE && !c->st.req &&
+      mef3__rpc_field_has_nul(c->payload, 1)) {
     slog(s, MEF3_LOG_WARN, "%s: refused a path holding a NUL byte",
          method_names[c->m]);
     finish(c, NULL, GRPC_STATUS_INVALID_ARGUMENT,
