@@ -446,10 +446,15 @@ static int bad_path_reply(mef3_server *s, call *c, const char *path) {
   slog(s, MEF3_LOG_WARN, "%s: %s", method_names[c->m], msg);
   info_reply ir;
   info_reply_fill(&ir, path, NULL);
+  if (pw_nul) {
+    /* a password that cannot be right is a wrong password: refused with
+     * the status of every other (PERMISSION_DENIED), never cut short */
+    reply_info(c, &ir, MEF3_EPASSWORD, msg);
+    info_reply_free(&ir);
+    return 1;
+  }
   ir.r.error_message = msg;
-  /* codes whose status is OK: no such file, or a password that cannot be */
-  ir.r.error_code = (char *)mef3_errname(pw_nul ? MEF3_EPASSWORD
-                                                : MEF3_ENOTFOUND);
+  ir.r.error_code = (char *)mef3_errname(MEF3_ENOTFOUND); /* status OK */
   grpc_byte_buffer *bb = mef3__rpc_pack(&ir.r.base);
   if (!bb)
     finish(c, NULL, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
