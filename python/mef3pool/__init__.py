@@ -40,13 +40,14 @@ from ._errors import (
 )
 from .pool import PoolFuture, ReaderProcessPool
 from .reader import MefReader, Reader
+from .writer import Writer
 from .files import FileInfo, FileManager, UnknownNameError
 from .client import Client, Mef3Client
 
 __version__ = _core.version()
 
 __all__ = [
-    "ReaderProcessPool", "PoolFuture", "Reader", "MefReader",
+    "ReaderProcessPool", "PoolFuture", "Reader", "MefReader", "Writer",
     "FileManager", "FileInfo", "Client", "Mef3Client", "UnknownNameError",
     "Error", "InvalidArgumentError", "NotFoundError", "CRCError",
     "PasswordError", "AccessError", "CorruptError", "UnsupportedError",

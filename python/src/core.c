@@ -62,6 +62,7 @@ typedef int (*init_fn)(PyObject *m);
 static const init_fn inits[] = {
     mef3py_errors_init, /* first: the others raise its classes */
     mef3py_reader_init,
+    mef3py_writer_init,
     mef3py_pool_init,
     mef3py_files_init,
     mef3py_client_init,
