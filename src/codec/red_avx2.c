@@ -72,9 +72,13 @@ TGT static inline void group_round(group *g, const uint8_t *streams,
   u32_to_pd(range, &r_lo, &r_hi);
   u32_to_pd(low, &l_lo, &l_hi);
   const __m256d eps = _mm256_set1_pd(1.0 / 262144.0);
-  const int fl = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC;
-  __m256d q_lo = _mm256_round_pd(_mm256_fmadd_pd(r_lo, g->inv_lo, eps), fl);
-  __m256d q_hi = _mm256_round_pd(_mm256_fmadd_pd(r_hi, g->inv_hi, eps), fl);
+  /* (a macro: the rounding mode must be an immediate even at -O0) */
+#define RED_FLOOR (_MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)
+  __m256d q_lo =
+      _mm256_round_pd(_mm256_fmadd_pd(r_lo, g->inv_lo, eps), RED_FLOOR);
+  __m256d q_hi =
+      _mm256_round_pd(_mm256_fmadd_pd(r_hi, g->inv_hi, eps), RED_FLOOR);
+#undef RED_FLOOR
   __m256i rpc = pd_to_u32(q_lo, q_hi);
   __m256i cc =
       pd_to_u32(_mm256_div_pd(l_lo, q_lo), _mm256_div_pd(l_hi, q_hi));
