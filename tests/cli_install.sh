@@ -41,7 +41,11 @@ C
 flags=$(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs mef3pool) ||
   fail "pkg-config mef3pool"
 case " $flags " in *" -I/usr/local/include "*) fail "pkg-config: $flags" ;; esac
-eval "cc pc.c $flags -o pc" || fail "compile against the moved prefix: $flags"
+# (a sanitizer build's library needs its runtime in the program too)
+san=
+ldd "$work"/p2/lib*/libmef3pool.so.0 | grep -q libasan &&
+  san="-fsanitize=address,undefined"
+eval "cc $san pc.c $flags -o pc" || fail "compile against the moved prefix: $flags"
 # (pkg-config escapes spaces in what it prints, for a shell to read back)
 eval "libdir=$(PKG_CONFIG_PATH=$pcdir pkg-config --variable=libdir mef3pool)"
 out=$(LD_LIBRARY_PATH=$libdir ./pc "$golden/sessions/b_multi_8ch.mefd") ||

@@ -424,6 +424,8 @@ def test_worker_killed_during_reads_fails_one_future(big_session):
     assert worker_pids() == []
 
 
+@pytest.mark.skipif(bool(os.environ.get("MEF3_ASAN")),
+                    reason="ASan's quarantine keeps freed memory: RSS measures no leak")
 def test_ten_thousand_reads_keep_rss_flat(big_session):
     with mef3pool.Reader(big_session) as r:
         chs = r.channels

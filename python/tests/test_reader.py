@@ -300,6 +300,8 @@ def test_one_reader_shared_by_threads_gives_right_results(big_session):
         assert bad == []
 
 
+@pytest.mark.skipif(bool(os.environ.get("MEF3_ASAN")),
+                    reason="ASan's quarantine keeps freed memory: RSS measures no leak")
 def test_ten_thousand_reads_keep_rss_flat(big_session):
     from conftest import rss_bytes
     import gc
