@@ -110,7 +110,7 @@ static void session(void) {
   REQUIRE(mef3_gen_session(&r2, p2, &o, NULL, NULL) == 0);
   CHECK(tu_system("diff -r '%s' '%s' > /dev/null", p1, p2) == 0);
   CHECK(r1.samples == r2.samples && r1.bytes == r2.bytes);
-  CHECK(r1.slots == 3 * 18750 && r1.n_gaps >= 2 && r1.n_gaps <= 4);
+  CHECK(r1.slots == 3 * 18750 && r1.n_gaps == 4); /* every gap asked */
   CHECK_RC(mef3_gen_session(NULL, p1, &o, NULL, NULL), MEF3_EEXIST);
 
   mef3_reader *r;
@@ -164,6 +164,25 @@ static void session(void) {
   CHECK(nr > 0 && rec[0].time == START && strstr(rec[0].text, "seed 11"));
   mef3_records_free(rec, nr);
   mef3_reader_close(r);
+
+  /* A gap that cannot be placed refuses the options before anything is
+   * written: past the end, or more random gaps than fit. */
+  static const mef3_gen_gap late[] = {{80000000, 1000000}};
+  mef3_gen_options bad = o;
+  bad.gaps = late;
+  bad.n_gaps = 1;
+  CHECK_RC(mef3_gen_check_options(&bad), MEF3_EINVAL);
+  CHECK(strstr(mef3_error_last()->message, "80 s") != NULL);
+  const char *dbad = tu_scratch("gen_bad");
+  char pbad[3000];
+  snprintf(pbad, sizeof pbad, "%s/g.mefd", dbad);
+  CHECK_RC(mef3_gen_session(NULL, pbad, &bad, NULL, NULL), MEF3_EINVAL);
+  CHECK(tu_system("test -e '%s'", pbad) != 0);
+  bad = o;
+  bad.n_random_gaps = 1000;
+  CHECK_RC(mef3_gen_check_options(&bad), MEF3_EINVAL);
+  CHECK(strstr(mef3_error_last()->message, "at most") != NULL);
+  CHECK_RC(mef3_gen_check_options(&o), 0);
 
   /* Another seed, other data. */
   o.seed = 12;

@@ -57,8 +57,11 @@ typedef struct mef3_gen_options {
   double block_seconds;           /* block length; 0: 1 s */
   int64_t start_uutc;             /* 0: 2021-01-01T00:00:00Z */
   double units_conversion_factor; /* µV per count; 0: 0.1 */
-  /* Gaps: `n_random_gaps` drawn from the seed (0.5 s to 60 s each, in the
-   * middle 90% of the recording) plus the `n_gaps` given. */
+  /* Gaps: the `n_gaps` given plus `n_random_gaps` drawn from the seed
+   * (0.5 s to 60 s each, in the middle 90% of the recording, beside the
+   * given ones, together at most half of that room).  Every gap is placed
+   * with samples before, after and between, or the options are refused
+   * (see mef3_gen_check_options): a session made with N gaps has N. */
   size_t n_random_gaps;
   const mef3_gen_gap *gaps;
   size_t n_gaps;
@@ -84,12 +87,23 @@ typedef struct mef3_gen_result {
   int64_t slots;   /* samples and gap slots, all channels */
   int64_t blocks;
   uint64_t bytes; /* bytes of data blocks (ratio: 4 * samples / bytes) */
-  size_t n_gaps;  /* gaps after merging overlaps */
+  size_t n_gaps;  /* gaps written: n_gaps + n_random_gaps */
 } mef3_gen_result;
 
 /* Progress callback: `done` in [0, 1]; return non-zero to stop (the call
  * then returns MEF3_ECANCELED, leaving a valid, shorter session). */
 typedef int (*mef3_gen_progress_cb)(double done, void *payload);
+
+/*
+ * Check `opts` as mef3_gen_session does before it writes anything: 0, or
+ * MEF3_EINVAL with a one-line message saying what is wrong (invalid
+ * options; a given gap that holds no sample slot, starts at the first
+ * sample, does not end before the recording does, or overlaps or touches
+ * another; more random gaps than fit, saying how many do), or
+ * MEF3_ENOMEM.  Callers taking options from a user report a failure
+ * here as a usage error.  Thread-safe.
+ */
+MEF3_EXTERN int mef3_gen_check_options(const mef3_gen_options *opts);
 
 /*
  * Generate a session at `path` (a new .mefd, as mef3_writer_open): the

@@ -30,7 +30,9 @@ static const char gen_usage[] =
     "  --duration D        length: 90s, 30m, 1h, 1500ms (plain number: s)\n"
     "  --seed S            random seed (default 0)\n"
     "  --block-seconds B   RED block length in seconds (default 1)\n"
-    "  --gaps N            N random gaps (0.5 s to 60 s each)\n"
+    "  --gaps N            N random gaps (0.5 s to 60 s each, in the middle\n"
+    "                      90% of the recording, together at most half\n"
+    "                      of it)\n"
     "  --gap START:LEN     a gap LEN long at START after the start (both as\n"
     "                      durations); may be repeated\n"
     "  --segment D         start a new segment every D\n"
@@ -40,7 +42,11 @@ static const char gen_usage[] =
     "  --start T           time of the first sample (default 2021-01-01):\n"
     "                      µUTC, ISO 8601 UTC (2022-03-01T08:00:00Z) or\n"
     "                      after the default (10s, 01:00:00)\n"
-    "  --ufact UV          microvolts per count (default 0.1)\n";
+    "  --ufact UV          microvolts per count (default 0.1)\n\n"
+    "Every gap asked for is written, so `mef3pool info` shows them all: a\n"
+    "gap must hold a sample slot, have samples before and after it and\n"
+    "not touch another gap; a gap that cannot be placed (or more random\n"
+    "gaps than fit) is a usage error, before anything is written.\n";
 
 /* A duration in µs: a number with an optional unit (us, ms, s, m, h);
  * a plain number is seconds.  0 or -1. */
@@ -221,6 +227,17 @@ int mef3_cli_gen(int argc, char **argv) {
   }
   o.gaps = gaps;
   o.n_gaps = n_gaps;
+  /* A gap that cannot be placed is the user's to fix: a usage error,
+   * before anything is written. */
+  int crc = mef3_gen_check_options(&o);
+  if (crc) {
+    const mef3_error *e = mef3_error_last();
+    free(gaps);
+    cli_free_split(pw, n_pw);
+    if (crc == MEF3_EINVAL)
+      return cli_fail(CLI_USAGE, "gen: %s", e->message);
+    return cli_lib_fail(crc, out);
+  }
 
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);

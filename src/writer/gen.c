@@ -7,7 +7,8 @@
  * that fall in a gap, and goes to the writer as float values, which turns
  * the NaN runs into discontinuities.  Slot k of the session is at
  * start + round(k * 1e6 / fs), the same grid the writer uses, and a gap
- * [g0, g1) µs covers the slots whose times fall in it.  Segment changes
+ * [g0, g1) µs covers the slots whose times fall in it (gen_gaps.c places
+ * the gaps, every one asked for, or refuses the options).  Segment changes
  * happen at chunk boundaries (every channel at once).
  *
  * Two threads share the work: a producer thread synthesizes chunk i + 1
@@ -28,84 +29,10 @@
 #include "mef3pool/gen.h"
 #include "util/error.h"
 #include "util/alloc.h"
+#include "writer/gen_gaps.h"
 
 #define DEFAULT_START 1609459200000000LL /* 2021-01-01T00:00:00Z */
 #define CHUNK_SECONDS 4.0
-
-typedef struct slot_range {
-  int64_t k0, k1; /* [k0, k1) */
-  int64_t t0;     /* µs from the start */
-} slot_range;
-
-static int cmp_range(const void *a, const void *b) {
-  const slot_range *x = a, *y = b;
-  return x->k0 < y->k0 ? -1 : x->k0 > y->k0;
-}
-
-static uint64_t mix(uint64_t *x) {
-  uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-static double u01(uint64_t *x) {
-  return (double)(mix(x) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-/* First slot at or after `t` µs from the start. */
-static int64_t slot_at(int64_t t, double fs) {
-  int64_t k = (int64_t)ceil((double)t * fs / 1e6);
-  if (k < 0)
-    k = 0;
-  /* ceil over the rounded grid: step to the first slot whose time >= t */
-  while (k > 0 && llround((double)(k - 1) * 1e6 / fs) >= t)
-    k--;
-  while (llround((double)k * 1e6 / fs) < t)
-    k++;
-  return k;
-}
-
-/* Gaps as merged, sorted slot ranges. */
-static int make_gaps(slot_range **out, size_t *n_out, const mef3_gen_options *o,
-                     int64_t n_slots) {
-  size_t n = o->n_gaps + o->n_random_gaps, m = 0;
-  slot_range *g = mef3__calloc(n ? n : 1, sizeof *g);
-  if (!g)
-    return mef3__error(MEF3_ENOMEM, "out of memory");
-  uint64_t st = o->seed ^ 0x6761707300000000ull;
-  for (size_t i = 0; i < n; i++) {
-    int64_t t0, len;
-    if (i < o->n_gaps) {
-      t0 = o->gaps[i].start_us;
-      len = o->gaps[i].length_us;
-    } else {
-      double d = (double)o->duration_us;
-      t0 = (int64_t)(d * (0.05 + 0.9 * u01(&st)));
-      len = (int64_t)(0.5e6 * pow(120.0, u01(&st))); /* 0.5 s .. 60 s */
-    }
-    if (len <= 0 || t0 < 0 || t0 >= o->duration_us)
-      continue;
-    int64_t k0 = slot_at(t0, o->fs), k1 = slot_at(t0 + len, o->fs);
-    if (k1 > n_slots)
-      k1 = n_slots;
-    if (k1 > k0)
-      g[m++] = (slot_range){k0, k1, t0};
-  }
-  qsort(g, m, sizeof *g, cmp_range);
-  size_t w = 0;
-  for (size_t i = 0; i < m; i++) {
-    if (w && g[i].k0 <= g[w - 1].k1) {
-      if (g[i].k1 > g[w - 1].k1)
-        g[w - 1].k1 = g[i].k1;
-    } else {
-      g[w++] = g[i];
-    }
-  }
-  *out = g;
-  *n_out = w;
-  return 0;
-}
 
 /* The chunk that starts at slot k ends here (exclusive). */
 static int64_t chunk_end(int64_t k, int64_t chunk, int64_t n_slots,
@@ -128,7 +55,7 @@ typedef struct producer {
   mef3_synth **syn;
   size_t n_ch, chunk;
   int64_t n_slots, seg_slots;
-  const slot_range *gaps;
+  const mef3__gen_span *gaps;
   size_t n_gaps;
   double *buf[2];
   int64_t k0[2], k1[2]; /* slots held by buffer i */
@@ -191,12 +118,8 @@ static void remove_session(const char *path) {
   nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-int mef3_gen_session(mef3_gen_result *out, const char *path,
-                     const mef3_gen_options *o, mef3_gen_progress_cb cb,
-                     void *payload) {
-  mef3_gen_result res = {0, 0, 0, 0, 0};
-  if (out)
-    *out = res;
+/* The options' own checks (not the gaps'); `path` names the session. */
+static int check_options(const mef3_gen_options *o, const char *path) {
   if (!o || o->version != MEF3_GEN_OPTIONS_VERSION)
     return mef3__error(MEF3_EINVAL, "gen options missing or of another "
                                     "version");
@@ -206,15 +129,40 @@ int mef3_gen_session(mef3_gen_result *out, const char *path,
       o->segment_us < 0 || !isfinite(o->units_conversion_factor))
     return mef3__error(MEF3_EINVAL, "%s: invalid generator options",
                        path ? path : "(null)");
+  return 0;
+}
+
+static int64_t session_slots(const mef3_gen_options *o) {
+  int64_t n = (int64_t)llround((double)o->duration_us * o->fs / 1e6);
+  return n < 1 ? 1 : n;
+}
+
+int mef3_gen_check_options(const mef3_gen_options *o) {
+  int rc = check_options(o, "gen");
+  mef3__gen_span *g = NULL;
+  size_t n;
+  if (!rc)
+    rc = mef3__gen_plan_gaps(&g, &n, o, session_slots(o));
+  mef3__free(g);
+  return rc;
+}
+
+int mef3_gen_session(mef3_gen_result *out, const char *path,
+                     const mef3_gen_options *o, mef3_gen_progress_cb cb,
+                     void *payload) {
+  mef3_gen_result res = {0, 0, 0, 0, 0};
+  if (out)
+    *out = res;
+  int rc = check_options(o, path);
+  if (rc)
+    return rc;
   double ufact = o->units_conversion_factor ? o->units_conversion_factor : 0.1;
   int64_t start = o->start_uutc ? o->start_uutc : DEFAULT_START;
   double bsec = o->block_seconds ? o->block_seconds : 1.0;
   double bs = round(bsec * o->fs);
   if (bs < 1)
     bs = 1;
-  int64_t n_slots = (int64_t)llround((double)o->duration_us * o->fs / 1e6);
-  if (n_slots < 1)
-    n_slots = 1;
+  int64_t n_slots = session_slots(o);
 
   mef3_writer_options wo = MEF3_WRITER_OPTIONS_INIT;
   wo.level_1_password = o->level_1_password;
@@ -231,7 +179,7 @@ int mef3_gen_session(mef3_gen_result *out, const char *path,
   wo.session_description = "EEG-like data generated by mef3pool gen";
   wo.subject_id = "synthetic";
 
-  slot_range *gaps = NULL;
+  mef3__gen_span *gaps = NULL;
   size_t n_gaps = 0;
   mef3_synth **syn = mef3__calloc(o->n_channels, sizeof *syn);
   size_t chunk = (size_t)ceil(CHUNK_SECONDS * o->fs);
@@ -239,9 +187,9 @@ int mef3_gen_session(mef3_gen_result *out, const char *path,
     chunk = 1;
   double *buf = mef3__malloc(2 * o->n_channels * chunk * sizeof *buf);
   mef3_writer *w = NULL;
-  int rc = (!syn || !buf) ? mef3__error(MEF3_ENOMEM, "out of memory") : 0;
+  rc = (!syn || !buf) ? mef3__error(MEF3_ENOMEM, "out of memory") : 0;
   if (!rc)
-    rc = make_gaps(&gaps, &n_gaps, o, n_slots);
+    rc = mef3__gen_plan_gaps(&gaps, &n_gaps, o, n_slots);
   if (!rc)
     rc = mef3_writer_open(&w, path, &wo);
   int width = 2;
