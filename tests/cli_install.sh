@@ -42,9 +42,11 @@ flags=$(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs mef3pool) ||
   fail "pkg-config mef3pool"
 case " $flags " in *" -I/usr/local/include "*) fail "pkg-config: $flags" ;; esac
 # (a sanitizer build's library needs its runtime in the program too)
+# (ldd's output is read whole first: `ldd | grep -q` under pipefail fails
+# when grep stops reading early and ldd dies of SIGPIPE)
 san=
-ldd "$work"/p2/lib*/libmef3pool.so.0 | grep -q libasan &&
-  san="-fsanitize=address,undefined"
+deps=$(ldd "$work"/p2/lib*/libmef3pool.so.0)
+case $deps in *libasan*) san="-fsanitize=address,undefined" ;; esac
 eval "cc $san pc.c $flags -o pc" || fail "compile against the moved prefix: $flags"
 # (pkg-config escapes spaces in what it prints, for a shell to read back)
 eval "libdir=$(PKG_CONFIG_PATH=$pcdir pkg-config --variable=libdir mef3pool)"
