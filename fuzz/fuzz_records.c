@@ -2,8 +2,10 @@
  * fuzz/fuzz_records.c - the record parser (mef3_records_parse) with no
  * keys and with level-1 and level-2 keys, on the input as given and on
  * a copy whose record CRCs, body CRC and header CRC are repaired, so that
- * mutated records reach the type-specific decoding.  Invariant: every
- * record returned has its body, and a text only when available.
+ * mutated records reach the type-specific decoding.  Invariants: every
+ * record returned has its body, and a text only when available and
+ * decoded; an undecodable record has a problem naming its index and
+ * offset, a decoded one none; offsets increase and lie inside the input.
  */
 #include "fuzz_common.h"
 
@@ -18,6 +20,16 @@ static void run(const uint8_t *buf, size_t size) {
           abort();
         if (r[i].text)
           (void)strlen(r[i].text);
+        if (!r[i].undecodable != !r[i].problem ||
+            (r[i].undecodable && (r[i].text || r[i].has_duration)))
+          abort();
+        if (r[i].problem && !strstr(r[i].problem, "at offset"))
+          abort();
+        if (r[i].index != (int64_t)i || r[i].offset < 1024 ||
+            (size_t)r[i].offset >= size ||
+            (i && r[i].offset <= r[i - 1].offset) ||
+            r[i].body_bytes > size - (size_t)r[i].offset)
+          abort();
       }
     }
     mef3_records_free(r, n);

@@ -6,7 +6,9 @@
  * body CRC, entries outside the data file), RED blocks (every block of a
  * session against the truth, one at a time and in a batch; CRC, short
  * buffers, EBUFSIZE, encrypted statistics) and records (the annotations
- * of mef3io's with_annotations; record CRC, truncation).
+ * of mef3io's with_annotations; a bad CRC, a cut body or header, a body
+ * CRC failing, an empty Seiz and an EDFA of duration 0: each damaged
+ * record flagged, the others decoded).
  */
 #include "golden_check.h"
 
@@ -409,21 +411,49 @@ static void test_records(void) {
   }
   mef3_records_free(r, n);
 
+  /* Damage stays with its record: a CRC failure is flagged, the next
+   * record is still decoded. */
   uint8_t *c = dup_buf(b, len, 0);
   c[1024 + 24 + 2] ^= 0x01; /* "onset" -> "oo..." */
-  CHECK_RC(mef3_records_parse(&r, &n, c, len, NULL, "crc.rdat"), MEF3_ECRC);
-  CHECK(r == NULL && n == 0 &&
-        strstr(mef3_error_last()->message, "crc.rdat") != NULL);
+  CHECK_RC(mef3_records_parse(&r, &n, c, len, NULL, "crc.rdat"), 0);
+  CHECK(n == 2);
+  if (n == 2) {
+    CHECK(r[0].undecodable == MEF3_ECRC && !r[0].text && r[0].body_bytes == 16 &&
+          r[0].body[2] == (uint8_t)('s' ^ 1) && r[0].index == 0 &&
+          r[0].offset == 1024);
+    CHECK_MSG(r[0].problem &&
+                  strstr(r[0].problem, "crc.rdat: record 0 at offset 1024: "
+                                       "record CRC mismatch"),
+              "%s", r[0].problem ? r[0].problem : "(none)");
+    CHECK(!r[1].undecodable && !r[1].problem && r[1].index == 1 &&
+          r[1].offset == 1024 + 40 && !strcmp(r[1].text, "offset"));
+  }
+  mef3_records_free(r, n);
   memcpy(c, b, len);
-  CHECK_RC(mef3_records_parse(&r, &n, c, 1024 + 24 + 10, NULL, NULL),
-           MEF3_ECORRUPT); /* body cut */
-  CHECK_RC(mef3_records_parse(&r, &n, c, 1024 + 10, NULL, NULL),
-           MEF3_ECORRUPT); /* record header cut */
+  /* Body cut: the record is kept with the bytes there are. */
+  int64_t t0_disk;
+  memcpy(&t0_disk, b + 1024 + 16, 8);
+  CHECK_RC(mef3_records_parse(&r, &n, c, 1024 + 24 + 10, NULL, "cut.rdat"), 0);
+  CHECK(n == 1 && r[0].undecodable == MEF3_ECORRUPT && r[0].body_bytes == 10 &&
+        !strcmp(r[0].type, "Note") && r[0].time == t0_disk &&
+        strstr(r[0].problem, "runs past the end"));
+  mef3_records_free(r, n);
+  /* Header cut: what there is of it, type included. */
+  CHECK_RC(mef3_records_parse(&r, &n, c, 1024 + 10, NULL, NULL), 0);
+  CHECK(n == 1 && r[0].undecodable == MEF3_ECORRUPT && r[0].body_bytes == 10 &&
+        !strcmp(r[0].type, "Note") && r[0].time == MEF3_UUTC_NO_ENTRY &&
+        strstr(r[0].problem, "<buffer>: record 0 at offset 1024: header cut"));
+  mef3_records_free(r, n);
+  /* Not a records file: that fails. */
   CHECK_RC(mef3_records_parse(&r, &n, c, 1000, NULL, NULL), MEF3_ECORRUPT);
+  CHECK(r == NULL && n == 0);
   /* A body length running past the end. */
   uint32_t huge = 0xFFFFFFF0u;
   memcpy(c + 1024 + 12, &huge, 4);
-  CHECK_RC(mef3_records_parse(&r, &n, c, len, NULL, NULL), MEF3_ECORRUPT);
+  CHECK_RC(mef3_records_parse(&r, &n, c, len, NULL, NULL), 0);
+  CHECK(n == 1 && r[0].undecodable == MEF3_ECORRUPT &&
+        r[0].body_bytes == len - 1024 - 24);
+  mef3_records_free(r, n);
   /* Only as many records as the header announces. */
   memcpy(c, b, len);
   int64_t one = 1;
@@ -436,9 +466,58 @@ static void test_records(void) {
   memcpy(c, b, len);
   fix_body_crc(c, len);
   CHECK_RC(mef3_records_parse(&r, &n, c, len, NULL, NULL), 0);
+  CHECK(n == 2 && !r[0].undecodable && !r[1].undecodable);
   mef3_records_free(r, n);
+  /* When it fails, a record with a good CRC of its own is still trusted;
+   * one without (CRC 0) is flagged. */
+  c[len - 1] ^= 1; /* in the second record's padding */
+  memset(c + 1024, 0, 4);
+  memset(c + 1024 + 40, 0, 4);
+  CHECK_RC(mef3_records_parse(&r, &n, c, len, NULL, NULL), 0);
+  CHECK(n == 2 && r[0].undecodable == MEF3_ECRC &&
+        strstr(r[0].problem, "body CRC") && r[1].undecodable == MEF3_ECRC);
+  mef3_records_free(r, n);
+  memcpy(c, b, len);
+  fix_body_crc(c, len);
   c[len - 1] ^= 1;
-  CHECK_RC(mef3_records_parse(&r, &n, c, len, NULL, NULL), MEF3_ECRC);
+  uint32_t crc1 = mef3_crc32(c + 1024 + 40 + 4, 20 + 16);
+  memcpy(c + 1024 + 40, &crc1, 4);
+  CHECK_RC(mef3_records_parse(&r, &n, c, len, NULL, NULL), 0);
+  CHECK(n == 2 && !r[0].undecodable && !r[1].undecodable);
+  mef3_records_free(r, n);
+  /* An empty Seiz body is a valid record with no channels; an EDFA of
+   * duration 0 has its duration. */
+  memcpy(c, b, len);
+  memcpy(c + 1024 + 4, "Seiz", 4);
+  memset(c + 1024 + 12, 0, 4); /* body of 0 bytes: the next header follows */
+  memmove(c + 1024 + 24, c + 1024 + 40, 40);
+  memcpy(c + 1024 + 24 + 4, "EDFA", 4);
+  memset(c + 1024 + 24 + 24, 0, 8); /* duration 0 */
+  memcpy(c + 1024 + 24 + 24 + 8, "et", 3);
+  uint32_t crc0 = mef3_crc32(c + 1024 + 4, 20);
+  memcpy(c + 1024, &crc0, 4);
+  crc1 = mef3_crc32(c + 1024 + 24 + 4, 20 + 16);
+  memcpy(c + 1024 + 24, &crc1, 4);
+  CHECK_RC(mef3_records_parse(&r, &n, c, 1024 + 24 + 40, NULL, NULL), 0);
+  CHECK(n == 2);
+  if (n == 2) {
+    CHECK(!r[0].undecodable && !strcmp(r[0].type, "Seiz") &&
+          r[0].body_bytes == 0 && r[0].number_of_channels == 0 &&
+          !r[0].has_duration && r[0].text == NULL);
+    CHECK(!r[1].undecodable && !strcmp(r[1].type, "EDFA") &&
+          r[1].has_duration && r[1].duration == 0 &&
+          !strcmp(r[1].text, "et"));
+  }
+  mef3_records_free(r, n);
+  /* A Seiz body between 0 and its 1312 fixed bytes is flagged. */
+  memcpy(c, b, len);
+  memcpy(c + 1024 + 4, "Seiz", 4);
+  crc0 = mef3_crc32(c + 1024 + 4, 20 + 16);
+  memcpy(c + 1024, &crc0, 4);
+  CHECK_RC(mef3_records_parse(&r, &n, c, len, NULL, NULL), 0);
+  CHECK(n == 2 && r[0].undecodable == MEF3_ECORRUPT &&
+        strstr(r[0].problem, "too short") && !r[1].undecodable);
+  mef3_records_free(r, n);
   /* An encrypted record beyond the keys is kept, marked unavailable. */
   memcpy(c, b, len);
   c[1024 + 11] = 2;

@@ -308,7 +308,7 @@ static void test_uh_rewrite(void) {
               "ch01-000000.tidx", 1);
 }
 
-/* A damaged record file: skipped unless strict, which reports it. */
+/* A damaged record: flagged, the others listed; strict reports it. */
 static void test_records_damage(void) {
   const char *s =
       gc_scratch_copy("rdat", "mef3io_golden/with_annotations.mefd");
@@ -322,7 +322,9 @@ static void test_records_damage(void) {
             "records error does not name the file: %s",
             mef3_error_last()->message);
   CHECK_RC(mef3_reader_records(r, &recs, &n, 0), 0);
-  CHECK(n == 0);
+  CHECK(n == 2 && recs[0].undecodable == MEF3_ECRC &&
+        strstr(recs[0].problem, "ch1.rdat: record 0 at offset 1024") &&
+        !recs[1].undecodable && !strcmp(recs[1].text, "offset"));
   mef3_records_free(recs, n);
   /* The signal is unaffected. */
   int32_t v[100];
@@ -339,7 +341,9 @@ static void test_records_damage(void) {
   r = gc_must_open(s, NULL);
   CHECK_RC(mef3_reader_records(r, &recs, &n, 1), MEF3_ECORRUPT);
   CHECK_RC(mef3_reader_records(r, &recs, &n, 0), 0);
-  CHECK(n == 0);
+  CHECK(n == 2 && !recs[0].undecodable && !strcmp(recs[0].text, "onset") &&
+        recs[1].undecodable == MEF3_ECORRUPT && recs[1].body_bytes == 6 &&
+        strstr(recs[1].problem, "record 1 at offset 1064"));
   mef3_records_free(recs, n);
   mef3_reader_close(r);
 }

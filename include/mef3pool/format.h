@@ -307,18 +307,30 @@ typedef enum mef3_record_level {
   MEF3_LEVEL_SEGMENT = 2
 } mef3_record_level;
 
-/* One record (annotation), decoded where its type is known. */
+/*
+ * One record (annotation), decoded where its type is known.  A record that
+ * cannot be decoded (its CRC fails, its body is too short for its type,
+ * the file ends inside it) is still returned, flagged `undecodable`, with
+ * its type, time and raw body as found and its decoded fields zero, so
+ * that one bad record never hides the others.
+ */
 typedef struct mef3_record {
   char type[5]; /* "Note", "Seiz", "EDFA", "SyLg", "Curs", "Epoc", ... */
   uint8_t version_major, version_minor;
   int8_t encryption; /* as on disk */
-  int available;     /* 0 when encrypted beyond the caller's access */
-  int64_t time;      /* µUTC (absolute when the offset is known) */
+  int available;     /* 0 when encrypted beyond the caller's access (or, when
+                        undecodable, when `body` is still encrypted) */
+  int64_t time;      /* µUTC (absolute when the offset is known);
+                        MEF3_UUTC_NO_ENTRY when the header is cut short */
   uint32_t body_bytes;
-  uint8_t *body; /* raw body (decrypted when available) */
+  uint8_t *body; /* raw body (decrypted when available); of an undecodable
+                    record, the bytes there are (body_bytes of them) */
   /* decoded fields (type-specific; zero / NULL when not applicable) */
   char *text;         /* Note, SyLg, EDFA annotation, Seiz annotation, Epoc,
                          Curs name */
+  int has_duration;   /* 1 when `duration` was decoded (EDFA, Epoc, a Seiz
+                         with a body: an empty Seiz body is valid, with no
+                         channels and no duration) */
   int64_t duration;   /* EDFA, Seiz, Epoc (µs) */
   int64_t end_time;   /* Seiz latest offset, Epoc end timestamp */
   int32_t onset_code; /* Seiz */
@@ -327,13 +339,29 @@ typedef struct mef3_record {
   mef3_record_level level;
   char channel[256]; /* empty at session level */
   int32_t segment;   /* -1 unless at segment level */
+  int64_t index;     /* its place in its .rdat (0 = first); -1 for a file */
+  int64_t offset;    /* byte offset of its header in its .rdat; -1: a file */
+  /* 0 for a decoded record; else why it is undecodable: MEF3_ECRC (its
+   * CRC fails) or MEF3_ECORRUPT (malformed, cut short), or, for an entry
+   * standing for a whole records file that cannot be read (index -1, no
+   * type, time MEF3_UUTC_NO_ENTRY, no body), that failure's code. */
+  int undecodable;
+  /* When undecodable: one line naming the file, the record's index and
+   * byte offset, and what is wrong.  NULL otherwise. */
+  char *problem;
 } mef3_record;
 
 /*
  * Parse a record data file (.rdat, `len` bytes).  `*out` is an allocated
- * array (free with mef3_records_free), `*n` its length.  Record CRCs are
- * checked; a record that fails is MEF3_ECRC; a body running past the end
- * is MEF3_ECORRUPT.  Times are left as on disk.
+ * array (free with mef3_records_free), `*n` its length.  Each record's
+ * CRC is checked; a record that fails, or cannot be decoded, is returned
+ * flagged `undecodable` (see mef3_record) and parsing goes on with the
+ * next one, unless the file ends inside it.  When the file's body CRC
+ * fails, records without a CRC of their own are flagged too (nothing
+ * vouches for them).  `path` names the file in the records' `problem`.
+ * Fails only when the buffer is not a records file (its universal header
+ * fails: MEF3_ECRC, MEF3_ECORRUPT) or on MEF3_ENOMEM.  Times are left as
+ * on disk.
  */
 MEF3_EXTERN int mef3_records_parse(mef3_record **out, size_t *n,
                                    const uint8_t *buf, size_t len,

@@ -230,8 +230,14 @@ mef3_reader_read_time_multi(mef3_reader *r, const size_t *channels,
 
 /*
  * All records of the session (session, channel and segment levels),
- * ordered by time.  `*out` is the caller's (mef3_records_free).  Records
- * files that fail to parse are skipped with MEF3_OK unless `strict`.
+ * ordered by time.  `*out` is the caller's (mef3_records_free).  A record
+ * that cannot be decoded is returned flagged `undecodable`, with its type,
+ * time, raw body and a `problem` naming its file, index and offset; a
+ * records file that cannot be read at all is one flagged entry (index -1)
+ * naming the file; the other records are all there.  With `strict`, the
+ * first such record or file fails the call instead (its code, its problem
+ * as the message).  Returns 0, MEF3_ENOMEM, or (strict) MEF3_ECRC,
+ * MEF3_ECORRUPT, MEF3_EIO, ...
  */
 MEF3_EXTERN int mef3_reader_records(mef3_reader *r, mef3_record **out,
                                     size_t *n, int strict);

@@ -14,6 +14,7 @@ The public names:
 * :class:`Error` and its subclasses - every failure of the C library, with
   the C code (``.code``, ``.name``) and message (``.message``).
 * :class:`DamagedBlockWarning` - damaged blocks read as NaN.
+* :class:`DamagedRecordWarning` - records that could not be decoded.
 
 Times are µUTC integers (microseconds since 1970, UTC); windows are
 half-open ``[t0, t1)``.
@@ -26,6 +27,7 @@ from ._errors import (
     CorruptError,
     CRCError,
     DamagedBlockWarning,
+    DamagedRecordWarning,
     Error,
     ExistsError,
     InputOutputError,
@@ -54,4 +56,5 @@ __all__ = [
     "BufferSizeError", "CanceledError", "TimedOutError", "OutOfMemoryError",
     "InputOutputError", "WorkerError", "LimitError", "ExistsError",
     "DamagedBlockWarning",
+    "DamagedRecordWarning",
 ]

@@ -1,5 +1,5 @@
 """The exception classes (made by the C extension, so that it raises the
-same classes) and the warning for damaged blocks."""
+same classes) and the warnings for damaged blocks and records."""
 from ._core import (  # noqa: F401
     AccessError,
     BufferSizeError,
@@ -25,3 +25,11 @@ class DamagedBlockWarning(UserWarning):
     and read as NaN.  The message names the file or channel, the blocks,
     their time range and the C library's message; the read itself
     succeeded."""
+
+
+class DamagedRecordWarning(UserWarning):
+    """A record (annotation) could not be decoded (bad CRC, a body too
+    short for its type, cut off by the end of its file).  The message names
+    the file, the record's index and byte offset; the record is still
+    listed with its type, time and raw body, and the others are all
+    there."""

@@ -22,7 +22,8 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from . import _core
-from ._errors import DamagedBlockWarning, InvalidArgumentError, NotFoundError
+from ._errors import (DamagedBlockWarning, DamagedRecordWarning,
+                      InvalidArgumentError, NotFoundError)
 
 F32, F64, I32 = 0, 1, 2
 _DTYPES = {np.dtype(np.float32): F32, np.dtype(np.float64): F64,
@@ -220,7 +221,9 @@ class Reader:
         """Records (annotations) at session level (``channel=None``) or of
         one channel: dicts with ``type``, ``time`` (µUTC) and, where the
         record has them, ``text``, ``duration``, ``earliest_onset`` /
-        ``latest_offset`` (seizures)."""
+        ``latest_offset`` (seizures).  A record that cannot be decoded is
+        listed with ``undecodable`` True, its ``problem`` and raw ``body``,
+        and raises a :class:`DamagedRecordWarning`."""
         name = None if channel is None else self._ch[self._ci(channel)]["name"]
         out = []
         for r in self._r.records():
@@ -230,12 +233,17 @@ class Reader:
             elif r["level"] == "session" or r["channel"] != name:
                 continue
             d = {"type": r["type"], "time": r["time"]}
+            if r["problem"] is not None:
+                warnings.warn(r["problem"], DamagedRecordWarning, stacklevel=2)
+                d.update(undecodable=True, problem=r["problem"], body=r["body"])
+                out.append(d)
+                continue
             if r["text"] is not None:
                 d["text"] = r["text"]
             if r["type"] in ("EDFA", "Epoc") or (r["type"] != "Seiz"
                                                  and r["duration"]):
                 d["duration"] = r["duration"]
-            if r["type"] == "Seiz":
+            if r["type"] == "Seiz" and r["has_duration"]:
                 d["earliest_onset"] = r["time"]
                 d["latest_offset"] = r["end_time"]
                 d["duration"] = r["end_time"] - r["time"]

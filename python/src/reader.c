@@ -527,7 +527,7 @@ static PyObject *reader_records(ReaderObject *self, PyObject *args) {
     PyObject *text = x->text ? str_or_empty(x->text) : Py_NewRef(Py_None);
     PyObject *d = text ? Py_BuildValue(
                              "{s:s,s:L,s:N,s:L,s:L,s:i,s:i,s:s,s:s,s:i,s:O,s:i,"
-                             "s:y#}",
+                             "s:y#,s:O,s:s,s:L,s:L}",
                              "type", x->type, "time", (long long)x->time,
                              "text", text, "duration", (long long)x->duration,
                              "end_time", (long long)x->end_time, "onset_code",
@@ -537,7 +537,11 @@ static PyObject *reader_records(ReaderObject *self, PyObject *args) {
                              "segment", (int)x->segment, "available",
                              x->available ? Py_True : Py_False, "encryption",
                              (int)x->encryption, "body", (const char *)x->body,
-                             (Py_ssize_t)(x->body ? x->body_bytes : 0))
+                             (Py_ssize_t)(x->body ? x->body_bytes : 0),
+                             "has_duration",
+                             x->has_duration ? Py_True : Py_False, "problem",
+                             x->problem, "index", (long long)x->index,
+                             "offset", (long long)x->offset)
                        : NULL;
     if (!d) {
       Py_CLEAR(list);
@@ -567,7 +571,8 @@ static PyMethodDef reader_methods[] = {
     {"read_time_multi", (PyCFunction)reader_read_time_multi, METH_VARARGS,
      "read_time_multi(chs, t0, t1, type, out, stride) -> [report]"},
     {"records", (PyCFunction)reader_records, METH_VARARGS,
-     "records(strict=False) -> list of dicts, every level."},
+     "records(strict=False) -> list of dicts, every level; an undecodable "
+     "record has a 'problem' (else None) naming its file, index and offset."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef reader_getset[] = {

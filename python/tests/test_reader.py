@@ -156,6 +156,23 @@ def test_records_of_the_mef3io_golden_session(golden):
         assert r.records() == []  # none at session level
 
 
+def test_a_damaged_record_is_flagged_and_the_rest_listed(golden, tmp_path):
+    src = golden / "mef3io_golden" / "with_annotations.mefd"
+    path = tmp_path / "dam aged.mefd"
+    shutil.copytree(src, path)
+    rdat = path / "ch1.timd" / "ch1.rdat"
+    b = bytearray(rdat.read_bytes())
+    b[1024 + 24 + 1] ^= 1  # the first Note's body: its CRC fails
+    rdat.write_bytes(bytes(b))
+    with mef3pool.Reader(path) as r:
+        with pytest.warns(mef3pool.DamagedRecordWarning,
+                          match=r"ch1\.rdat: record 0 at offset 1024: record CRC mismatch"):
+            got = r.records("ch1")
+        assert got[0]["undecodable"] and got[0]["body"][:2] == b"o" + bytes([ord("n") ^ 1])
+        assert "text" not in got[0]
+        assert (got[1]["type"], got[1]["text"]) == ("Note", "offset")
+
+
 def test_encrypted_levels(golden):
     path = golden / "sessions" / "d_encrypted.mefd"
     with mef3pool.Reader(path, password="l2pass") as r2, \

@@ -108,6 +108,7 @@ int mef3_files_records_as(mef3_files *fm, const char *path, const char *token,
     } else {
       mef3__free(all[i].body);
       mef3__free(all[i].text);
+      mef3__free(all[i].problem);
     }
   }
   *out = all;

@@ -390,6 +390,10 @@ static enum MHD_Result api_records(hreq *r) {
     hbuf_json(&b, x->text ? x->text : "");
     if (!strcmp(x->type, "Seiz"))
       hbuf_printf(&b, ",\"end_time\":%" PRId64, x->end_time);
+    if (x->undecodable) {
+      hbuf_put(&b, ",\"undecodable\":true,\"problem\":", 30);
+      hbuf_json(&b, x->problem);
+    }
     hbuf_put(&b, "}", 1);
   }
   hbuf_put(&b, "]", 1);

@@ -4,6 +4,11 @@
  * each segment directory.  Times are converted with the recording time
  * offset of the channel's (or, at session level, the first channel's)
  * first segment.
+ *
+ * One bad record or file never hides the rest: records that cannot be
+ * decoded come back flagged (format/records.c), and a records file that
+ * cannot be read at all becomes one flagged entry naming it, unless the
+ * caller asks for strict, when the first of these fails the call.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +25,41 @@ typedef struct {
   mef3_record *v;
   size_t n, cap;
 } rec_list;
+
+static int grow(rec_list *l, size_t more) {
+  if (l->n + more <= l->cap)
+    return 0;
+  size_t nc = l->cap ? l->cap : 16;
+  while (nc < l->n + more)
+    nc *= 2;
+  mef3_record *nv = mef3__realloc(l->v, nc * sizeof *nv);
+  if (!nv)
+    return mef3__error(MEF3_ENOMEM, "out of memory");
+  l->v = nv;
+  l->cap = nc;
+  return 0;
+}
+
+/* One entry standing for a records file that failed with `code` (the last
+ * error says how, naming the file). */
+static int add_failed_file(rec_list *l, int code, mef3_record_level level,
+                           const char *channel, int32_t segment) {
+  char *problem = mef3__strdup(mef3_error_last()->message);
+  if (!problem || grow(l, 1)) {
+    mef3__free(problem);
+    return mef3__error(MEF3_ENOMEM, "out of memory");
+  }
+  mef3_record *r = &l->v[l->n++];
+  memset(r, 0, sizeof *r);
+  r->time = r->end_time = MEF3_UUTC_NO_ENTRY;
+  r->level = level;
+  snprintf(r->channel, sizeof r->channel, "%s", channel ? channel : "");
+  r->segment = segment;
+  r->index = r->offset = -1;
+  r->undecodable = code;
+  r->problem = problem;
+  return 0;
+}
 
 /* The records of file `path` (taken: freed here; NULL is out of memory). */
 static int add_file(const mef3_reader *rd, rec_list *l, char *path,
@@ -42,18 +82,18 @@ static int add_file(const mef3_reader *rd, rec_list *l, char *path,
   mef3__free(buf);
   mef3__free(path);
   if (rc)
-    return strict || rc == MEF3_ENOMEM ? rc : 0;
-  if (l->n + n > l->cap) {
-    size_t nc = l->cap ? l->cap : 16;
-    while (nc < l->n + n)
-      nc *= 2;
-    mef3_record *nv = mef3__realloc(l->v, nc * sizeof *nv);
-    if (!nv) {
+    return strict || rc == MEF3_ENOMEM
+               ? rc
+               : add_failed_file(l, rc, level, channel, segment);
+  for (size_t i = 0; strict && i < n; i++)
+    if (recs[i].undecodable) {
+      rc = mef3__error(recs[i].undecodable, "%s", recs[i].problem);
       mef3_records_free(recs, n);
-      return mef3__error(MEF3_ENOMEM, "out of memory");
+      return rc;
     }
-    l->v = nv;
-    l->cap = nc;
+  if (grow(l, n)) {
+    mef3_records_free(recs, n);
+    return MEF3_ENOMEM;
   }
   for (size_t i = 0; i < n; i++) {
     mef3_record *r = &recs[i];
@@ -65,7 +105,7 @@ static int add_file(const mef3_reader *rd, rec_list *l, char *path,
     r->segment = segment;
     l->v[l->n++] = *r;
   }
-  mef3__free(recs); /* the bodies and texts moved into l */
+  mef3__free(recs); /* the bodies, texts and problems moved into l */
   return 0;
 }
 
@@ -82,7 +122,13 @@ static int cmp_time(const void *a, const void *b) {
     return x->time < y->time ? -1 : 1;
   if (x->level != y->level)
     return (int)x->level - (int)y->level;
-  return strcmp(x->channel, y->channel);
+  int c = strcmp(x->channel, y->channel);
+  if (c)
+    return c;
+  /* qsort is not stable: file order breaks the remaining ties. */
+  if (x->segment != y->segment)
+    return x->segment < y->segment ? -1 : 1;
+  return x->index < y->index ? -1 : x->index > y->index;
 }
 
 int mef3_reader_records(mef3_reader *r, mef3_record **out, size_t *n,
