@@ -21,9 +21,13 @@ else()
 endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/mef3pool.pc.in
   ${PROJECT_BINARY_DIR}/mef3pool.pc @ONLY)
-configure_file(${PROJECT_SOURCE_DIR}/cmake/mef3pool-rpc.pc.in
-  ${PROJECT_BINARY_DIR}/mef3pool-rpc.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/mef3pool.pc ${PROJECT_BINARY_DIR}/mef3pool-rpc.pc
+install(FILES ${PROJECT_BINARY_DIR}/mef3pool.pc
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+if(MEF3_WITH_GRPC)
+  configure_file(${PROJECT_SOURCE_DIR}/cmake/mef3pool-rpc.pc.in
+    ${PROJECT_BINARY_DIR}/mef3pool-rpc.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/mef3pool-rpc.pc
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endif()
 install(FILES ${PROJECT_SOURCE_DIR}/docs/mef3pool.1
   DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)

@@ -6,7 +6,6 @@
 # protobuf-c 1.4 does not know proto3 `optional` (field presence), so it
 # reads a copy with that keyword dropped: the wire format is the same; only
 # "set to zero" and "not set" become one (see docs/protocol.md).
-find_package(PkgConfig REQUIRED)
 pkg_check_modules(GRPC REQUIRED IMPORTED_TARGET grpc)
 pkg_check_modules(PROTOBUF_C REQUIRED IMPORTED_TARGET libprotobuf-c)
 find_program(PROTOC_C protoc-c REQUIRED)

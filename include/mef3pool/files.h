@@ -61,23 +61,13 @@
 
 #include "common.h"
 #include "format.h"
+#include "log.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 typedef struct mef3_files mef3_files;
-
-/* Log levels of the optional log callback. */
-typedef enum mef3_log_level {
-  MEF3_LOG_DEBUG = 0,
-  MEF3_LOG_INFO = 1,
-  MEF3_LOG_WARN = 2,
-  MEF3_LOG_ERROR = 3
-} mef3_log_level;
-
-typedef void (*mef3_log_fn)(mef3_log_level level, const char *message,
-                            void *payload);
 
 /* A clock in milliseconds (monotonic); injectable for tests.  It may be
  * called from any thread, with the cache lock held: keep it trivial. */

@@ -128,27 +128,6 @@ MEF3_EXTERN int mef3_server_options_from_env(mef3_server_options *opts);
 /* The message of the last failing _set/_from_env on this thread. */
 MEF3_EXTERN const char *mef3_server_config_error(void);
 
-/* ---- logging: levels, to stderr and optionally a file ---- */
-
-typedef struct mef3_server_log mef3_server_log;
-
-/*
- * A logger writing "2026-01-02T03:04:05.678Z LEVEL message" lines to
- * stderr (when `to_stderr`) and appended to `path` (when not NULL).  Its
- * mef3_server_log_write is a mef3_log_fn; pass the logger as payload.
- * Returns 0, MEF3_EIO (cannot open path), MEF3_ENOMEM.
- */
-MEF3_EXTERN int mef3_server_log_open(mef3_server_log **out,
-                                     mef3_log_level level, int to_stderr,
-                                     const char *path);
-MEF3_EXTERN void mef3_server_log_write(mef3_log_level level,
-                                       const char *message, void *payload);
-MEF3_EXTERN void mef3_server_log_close(mef3_server_log *log);
-
-/* Parse "debug", "info", "warn", "error"; 0 or MEF3_EINVAL. */
-MEF3_EXTERN int mef3_server_log_level_parse(const char *s,
-                                            mef3_log_level *out);
-
 #ifdef __cplusplus
 }
 #endif

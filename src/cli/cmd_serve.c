@@ -114,10 +114,10 @@ int mef3_cli_serve(int argc, char **argv) {
       return cli_fail(CLI_USAGE, "serve: %s", mef3_server_config_error());
   }
 
-  mef3_server_log *log;
-  if (mef3_server_log_open(&log, o.log_level, 1, log_file))
+  mef3_log_sink *log;
+  if (mef3_log_sink_open(&log, o.log_level, 1, log_file))
     return cli_fail(CLI_FAIL, "%s: cannot open the log file: %m", log_file);
-  o.log = mef3_server_log_write;
+  o.log = mef3_log_sink_write;
   o.log_payload = log;
 
   /* Block the signals before any thread exists, so all inherit it. */
@@ -131,7 +131,7 @@ int mef3_cli_serve(int argc, char **argv) {
   mef3_server *srv;
   int rc = mef3_server_start(&srv, &o);
   if (rc) {
-    mef3_server_log_close(log);
+    mef3_log_sink_close(log);
     const mef3_error *e = mef3_server_error_last();
     if (rc == MEF3_EIO && e->code == rc && e->message[0])
       return cli_fail(CLI_FAIL, "%s", e->message);
@@ -142,12 +142,12 @@ int mef3_cli_serve(int argc, char **argv) {
     mef3_http_options ho = MEF3_HTTP_OPTIONS_INIT;
     ho.bind_address = o.bind_address;
     ho.port = http_port;
-    ho.log = mef3_server_log_write;
+    ho.log = mef3_log_sink_write;
     ho.log_payload = log;
     rc = mef3_http_start(&http, mef3_server_files(srv), &ho);
     if (rc) {
       mef3_server_free(srv);
-      mef3_server_log_close(log);
+      mef3_log_sink_close(log);
       return cli_fail(CLI_FAIL, "cannot serve HTTP on %s:%d (%s)",
                       o.bind_address, http_port,
                       rc == MEF3_EIO ? "in use, or not an address of this "
@@ -157,13 +157,13 @@ int mef3_cli_serve(int argc, char **argv) {
     char msg[128];
     snprintf(msg, sizeof msg, "web viewer on http://%s:%d/", o.bind_address,
              mef3_http_port(http));
-    mef3_server_log_write(MEF3_LOG_INFO, msg, log);
+    mef3_log_sink_write(MEF3_LOG_INFO, msg, log);
   }
   if (cli_write_port_file(port_file, mef3_server_port(srv)) ||
       (http && cli_write_port_file(http_port_file, mef3_http_port(http)))) {
     mef3_http_free(http);
     mef3_server_free(srv);
-    mef3_server_log_close(log);
+    mef3_log_sink_close(log);
     return CLI_FAIL;
   }
   int sig = 0;
@@ -172,10 +172,10 @@ int mef3_cli_serve(int argc, char **argv) {
   char msg[96];
   snprintf(msg, sizeof msg, "received %s: stopping",
            sig == SIGINT ? "SIGINT" : "SIGTERM");
-  mef3_server_log_write(MEF3_LOG_INFO, msg, log);
+  mef3_log_sink_write(MEF3_LOG_INFO, msg, log);
   mef3_http_free(http); /* before the file manager it reads goes */
   mef3_server_shutdown(srv, (int64_t)llround(grace_s * 1000));
   mef3_server_free(srv);
-  mef3_server_log_close(log);
+  mef3_log_sink_close(log);
   return CLI_OK;
 }

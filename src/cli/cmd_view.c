@@ -90,7 +90,7 @@ int mef3_cli_view(int argc, char **argv) {
         return cli_fail(CLI_USAGE, "--port-file needs a file");
       port_file = v;
     } else if (cli_opt(argc, argv, &i, "--log-level", &v)) {
-      if (!v || mef3_server_log_level_parse(v, &level))
+      if (!v || mef3_log_level_parse(v, &level))
         return cli_fail(CLI_USAGE, "--log-level takes debug, info, warn or "
                                    "error");
     } else if (!strcmp(argv[i], "--password") ||
@@ -121,8 +121,8 @@ int mef3_cli_view(int argc, char **argv) {
     snprintf(pw, sizeof pw, "%s", v);
   }
 
-  mef3_server_log *log;
-  if (mef3_server_log_open(&log, level, 1, NULL))
+  mef3_log_sink *log;
+  if (mef3_log_sink_open(&log, level, 1, NULL))
     return cli_fail(CLI_FAIL, "cannot start the log");
   sigset_t sigs;
   sigemptyset(&sigs);
@@ -132,12 +132,12 @@ int mef3_cli_view(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
 
   mef3_files_options fo = MEF3_FILES_OPTIONS_INIT;
-  fo.log = mef3_server_log_write;
+  fo.log = mef3_log_sink_write;
   fo.log_payload = log;
   mef3_files *fm;
   int rc = mef3_files_new(&fm, &fo);
   if (rc) {
-    mef3_server_log_close(log);
+    mef3_log_sink_close(log);
     return cli_lib_fail(rc, "cannot start the file manager");
   }
   rc = mef3_files_open(fm, path, pw[0] ? pw : NULL, NULL);
@@ -147,13 +147,13 @@ int mef3_cli_view(int argc, char **argv) {
             path);
   } else if (rc) {
     mef3_files_free(fm);
-    mef3_server_log_close(log);
+    mef3_log_sink_close(log);
     return cli_lib_fail(rc, path);
   }
   mef3_http_options ho = MEF3_HTTP_OPTIONS_INIT;
   ho.bind_address = bind;
   ho.port = (int)port;
-  ho.log = mef3_server_log_write;
+  ho.log = mef3_log_sink_write;
   ho.log_payload = log;
   const char *sess[1] = {path};
   ho.sessions = sess;
@@ -162,7 +162,7 @@ int mef3_cli_view(int argc, char **argv) {
   rc = mef3_http_start(&h, fm, &ho);
   if (rc) {
     mef3_files_free(fm);
-    mef3_server_log_close(log);
+    mef3_log_sink_close(log);
     return cli_fail(CLI_FAIL, "cannot serve on %s:%lld (%s)", bind,
                     (long long)port,
                     rc == MEF3_EIO ? "in use, or not an address of this machine"
@@ -178,7 +178,7 @@ int mef3_cli_view(int argc, char **argv) {
   if (cli_write_port_file(port_file, mef3_http_port(h))) {
     mef3_http_free(h);
     mef3_files_free(fm);
-    mef3_server_log_close(log);
+    mef3_log_sink_close(log);
     return CLI_FAIL;
   }
   if (open_it)
@@ -188,6 +188,6 @@ int mef3_cli_view(int argc, char **argv) {
     ;
   mef3_http_free(h);
   mef3_files_free(fm);
-  mef3_server_log_close(log);
+  mef3_log_sink_close(log);
   return CLI_OK;
 }

@@ -1,9 +1,25 @@
 /*
  * cli/main.c - the mef3pool command: a table of subcommands.
+ *
+ * A build without gRPC (-DMEF3_WITH_GRPC=OFF) keeps `serve` and `client`
+ * in the table, answering that they are not built, so a user learns why
+ * rather than reading "unknown command".
  */
 #include <string.h>
 
 #include "cli.h"
+
+#ifndef MEF3_CLI_WITH_GRPC
+static int not_built(int argc, char **argv) {
+  (void)argc;
+  return cli_fail(CLI_FAIL,
+                  "this mef3pool was built without gRPC "
+                  "(cmake -DMEF3_WITH_GRPC=OFF): `%s` is not available",
+                  argv[0]);
+}
+#define mef3_cli_serve not_built
+#define mef3_cli_client not_built
+#endif
 
 typedef struct {
   const char *name;

@@ -122,17 +122,6 @@ static int fail(const knob *k, const char *from, const char *value,
   return MEF3_EINVAL;
 }
 
-int mef3_server_log_level_parse(const char *s, mef3_log_level *out) {
-  static const char *names[] = {"debug", "info", "warn", "error"};
-  for (int i = 0; i < 4; i++)
-    if (!strcasecmp(s, names[i]) ||
-        (i == 2 && !strcasecmp(s, "warning"))) {
-      *out = (mef3_log_level)i;
-      return 0;
-    }
-  return MEF3_EINVAL;
-}
-
 static int apply(mef3_server_options *o, const knob *k, const char *v,
                  const char *from) {
   char *p = (char *)o + k->off, *end;
@@ -144,7 +133,7 @@ static int apply(mef3_server_options *o, const knob *k, const char *v,
     *(const char **)p = v;
     return 0;
   case K_LEVEL:
-    if (mef3_server_log_level_parse(v, (mef3_log_level *)p))
+    if (mef3_log_level_parse(v, (mef3_log_level *)p))
       return fail(k, from, v, "takes debug, info, warn or error");
     return 0;
   case K_BOOL:

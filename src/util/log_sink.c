@@ -1,6 +1,7 @@
 /*
- * server/server_log.c - the server's logger: one line per message, with a
- * UTC timestamp and a level, to stderr and/or appended to a file.
+ * util/log_sink.c - the logger of programs (server, viewer): one line per
+ * message, with a UTC timestamp and a level, to stderr and/or appended to
+ * a file.
  *
  * Any thread may write; a mutex keeps lines whole and in order.  Callers
  * never pass a password (the server logs paths, windows and outcomes only).
@@ -9,21 +10,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
-#include "mef3pool/server.h"
+#include "mef3pool/log.h"
 
-struct mef3_server_log {
+struct mef3_log_sink {
   pthread_mutex_t mu;
   mef3_log_level level;
   int to_stderr;
   FILE *file;
 };
 
-int mef3_server_log_open(mef3_server_log **out, mef3_log_level level,
+int mef3_log_sink_open(mef3_log_sink **out, mef3_log_level level,
                          int to_stderr, const char *path) {
   *out = NULL;
-  mef3_server_log *l = calloc(1, sizeof *l);
+  mef3_log_sink *l = calloc(1, sizeof *l);
   if (!l)
     return MEF3_ENOMEM;
   if (path && !(l->file = fopen(path, "a"))) {
@@ -37,10 +39,10 @@ int mef3_server_log_open(mef3_server_log **out, mef3_log_level level,
   return 0;
 }
 
-void mef3_server_log_write(mef3_log_level level, const char *message,
+void mef3_log_sink_write(mef3_log_level level, const char *message,
                            void *payload) {
   static const char *names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
-  mef3_server_log *l = payload;
+  mef3_log_sink *l = payload;
   if (!l || level < l->level)
     return;
   struct timespec ts;
@@ -64,11 +66,22 @@ void mef3_server_log_write(mef3_log_level level, const char *message,
   pthread_mutex_unlock(&l->mu);
 }
 
-void mef3_server_log_close(mef3_server_log *l) {
+void mef3_log_sink_close(mef3_log_sink *l) {
   if (!l)
     return;
   if (l->file)
     fclose(l->file);
   pthread_mutex_destroy(&l->mu);
   free(l);
+}
+
+int mef3_log_level_parse(const char *s, mef3_log_level *out) {
+  static const char *names[] = {"debug", "info", "warn", "error"};
+  for (int i = 0; i < 4; i++)
+    if (!strcasecmp(s, names[i]) ||
+        (i == 2 && !strcasecmp(s, "warning"))) {
+      *out = (mef3_log_level)i;
+      return 0;
+    }
+  return MEF3_EINVAL;
 }
