@@ -225,6 +225,14 @@ static void run_reader(const live_case *c, const char *s) {
       CHECK_MSG(strstr(rep.first_message, file) != NULL,
                 "%s: message does not name %s: %s", label, file,
                 rep.first_message);
+      char which[128];
+      snprintf(which, sizeof which,
+               "; block %zu of channel ch0%zu (segment %d): samples [%lld, ",
+               bad[0], ch + 1, (int)b[bad[0]].segment,
+               (long long)b[bad[0]].start_sample);
+      CHECK_MSG(strstr(rep.first_message, which) != NULL,
+                "%s: message does not say %s: %s", label, which,
+                rep.first_message);
       if (ch == 0 || c->ch < 0)
         printf("  %-44s %-10s %zu bad: %s: %s\n", c->label, "reader",
                rep.n_bad_blocks, mef3_errname(rep.first_error),

@@ -4,9 +4,12 @@
  * the block table, opens it, reads the whole channel by sample number
  * (int32 and float32) and by time (int32 with valid[]), and asserts:
  * exactly the damaged blocks come back NaN and are listed in the report
- * with the expected code and a message naming the data file and the
- * block's offset, every other sample equals the truth (nothing shifts),
- * and nothing crashes or reads out of bounds (run under ASan too).
+ * with the expected code and a message naming the data file, the
+ * block's offset, the block (index, channel, segment) and the samples and
+ * µUTC span that read as NaN; every other sample equals the truth
+ * (nothing shifts), and nothing crashes or reads out of bounds (run under
+ * ASan too).  test_message_names_the_block checks one message whole
+ * against the golden session's JSON.
  */
 #include <math.h>
 #include <sys/stat.h>
@@ -38,7 +41,8 @@ static int code_in(int code, const int *codes) {
 
 static void check_report(const char *label, const mef3_read_report *rep,
                          const size_t *bad, size_t nbad, const int *codes,
-                         const char *file, const mef3_block_info *blocks) {
+                         const char *file, const mef3_block_info *blocks,
+                         const mef3_channel_info *ci) {
   CHECK_MSG(rep->n_bad_blocks == nbad, "%s: %zu bad blocks reported, want %zu",
             label, rep->n_bad_blocks, nbad);
   for (size_t i = 0;
@@ -61,6 +65,19 @@ static void check_report(const char *label, const mef3_read_report *rep,
            (long long)blocks[bad[0]].file_offset);
   CHECK_MSG(strstr(rep->first_message, off) != NULL,
             "%s: message does not give the block's %s: %s", label, off,
+            rep->first_message);
+  const mef3_block_info *bk = &blocks[bad[0]];
+  char which[256];
+  snprintf(which, sizeof which,
+           "; block %zu of channel %s (segment %d): samples [%lld, %lld), "
+           "µUTC [%lld, %lld) read as NaN",
+           bad[0], ci->name, (int)bk->segment, (long long)bk->start_sample,
+           (long long)(bk->start_sample + bk->n_samples),
+           (long long)bk->start_uutc,
+           (long long)(bk->start_uutc +
+                       llround(bk->n_samples * 1e6 / ci->fs)));
+  CHECK_MSG(strstr(rep->first_message, which) != NULL,
+            "%s: message does not say \"%s\": %s", label, which,
             rep->first_message);
 }
 
@@ -101,7 +118,7 @@ static void expect_bad(const char *label, mef3_reader *r, size_t ch,
   CHECK_MSG(rep.n_valid == (int64_t)(n - bad_samples),
             "%s: n_valid %lld, want %zu", label, (long long)rep.n_valid,
             n - bad_samples);
-  check_report(label, &rep, bad, nbad, codes, file, b);
+  check_report(label, &rep, bad, nbad, codes, file, b, ci);
 
   /* By sample number, float32: the same positions NaN. */
   float *f = malloc(n * sizeof *f);
@@ -113,7 +130,7 @@ static void expect_bad(const char *label, mef3_reader *r, size_t ch,
   for (size_t i = 0; i < n; i++)
     fbad += (v[i] == MEF3_RED_NAN) != (isnan(f[i]) != 0);
   CHECK_MSG(fbad == 0, "%s: float32 NaN positions differ in %zu", label, fbad);
-  check_report(label, &rep, bad, nbad, codes, file, b);
+  check_report(label, &rep, bad, nbad, codes, file, b, ci);
   free(f);
 
   /* By time: each block at the slot of its start time. */
@@ -138,7 +155,7 @@ static void expect_bad(const char *label, mef3_reader *r, size_t ch,
     }
   }
   CHECK_MSG(tbad == 0, "%s: time read: %zu slots wrong", label, tbad);
-  check_report(label, &rep, bad, nbad, codes, file, b);
+  check_report(label, &rep, bad, nbad, codes, file, b, ci);
   free(t);
   free(valid);
   free(v);
@@ -503,6 +520,80 @@ static void test_many_and_segments(void) {
   free(tc);
 }
 
+/*
+ * One message whole, against the golden JSON (not the reader's own
+ * table): a CRC failure in block 3 of ch02's segment 1 of
+ * c_discontinuities (block 23 of the channel) names the data file and
+ * offset, then the block, its channel and segment, and the samples and
+ * µUTC span that read as NaN; `mef3pool read` prints the same.
+ */
+static void test_message_names_the_block(void) {
+  const char *rel = "sessions/c_discontinuities.mefd";
+  const char *s = gc_scratch_copy("message", rel);
+  cJSON *j = tu_read_json(tu_golden("sessions/c_discontinuities.json"));
+  REQUIRE(j);
+  const cJSON *ch =
+      cJSON_GetObjectItem(cJSON_GetObjectItem(j, "channels"), "ch02");
+  const cJSON *seg = cJSON_GetArrayItem(cJSON_GetObjectItem(ch, "segments"), 1);
+  const cJSON *blk = cJSON_GetArrayItem(cJSON_GetObjectItem(seg, "blocks"), 3);
+  REQUIRE(ch && seg && blk && gc_i64(seg, "segment_number") == 1);
+  size_t before = (size_t)cJSON_GetArraySize(cJSON_GetObjectItem(
+      cJSON_GetArrayItem(cJSON_GetObjectItem(ch, "segments"), 0), "blocks"));
+  int64_t off = gc_i64(blk, "file_offset");
+  int64_t s0 = gc_i64(seg, "start_sample") +
+               gc_i64(blk, "start_sample_in_segment");
+  int64_t n = gc_i64(blk, "number_of_samples");
+  int64_t t0 = gc_i64(blk, "start_uutc");
+  int64_t t1 = t0 + llround((double)n * 1e6 / gc_num(ch, "fs"));
+  const char *tdat = path2(s, "/ch02.timd/ch02-000001.segd/ch02-000001.tdat");
+  REQUIRE(gc_flip(tdat, (long)off + 304 + 10, 0x01) == 0);
+  char want[1024];
+  snprintf(want, sizeof want,
+           "%s: at offset %lld: RED block CRC mismatch; block %zu of channel "
+           "ch02 (segment 1): samples [%lld, %lld), µUTC [%lld, %lld) read "
+           "as NaN",
+           tdat, (long long)off, before + 3, (long long)s0,
+           (long long)(s0 + n), (long long)t0, (long long)t1);
+
+  mef3_reader *r = open_copy(s, 1);
+  REQUIRE(r);
+  int found = mef3_reader_find_channel(r, "ch02");
+  REQUIRE(found >= 0);
+  size_t ci = (size_t)found;
+  const mef3_channel_info *info = mef3_reader_channel(r, ci);
+  size_t cap = (size_t)info->n_samples + 1000, got = 0;
+  int32_t *v = malloc(cap * sizeof *v);
+  mef3_read_report rep;
+  CHECK_RC(mef3_reader_read_samples(r, ci, 0, info->n_samples, MEF3_I32, v,
+                                    cap, &got, &rep),
+           0);
+  CHECK_MSG(rep.n_bad_blocks == 1 && rep.first_error == MEF3_ECRC &&
+                !strcmp(rep.first_message, want),
+            "sample read:\n  got  %s\n  want %s", rep.first_message, want);
+  CHECK(v[s0] == MEF3_RED_NAN && v[s0 + n - 1] == MEF3_RED_NAN &&
+        v[s0 - 1] != MEF3_RED_NAN && v[s0 + n] != MEF3_RED_NAN);
+  CHECK_RC(mef3_reader_read_time(r, ci, t0 - 1000000, t1 + 1000000, MEF3_I32,
+                                 v, cap, &got, NULL, &rep),
+           0);
+  CHECK_MSG(rep.n_bad_blocks == 1 && !strcmp(rep.first_message, want),
+            "time read:\n  got  %s\n  want %s", rep.first_message, want);
+  free(v);
+  mef3_reader_close(r);
+
+  const char *dir = tu_scratch("message-cli");
+  char out[4200], err[4200];
+  snprintf(out, sizeof out, "%s/x.f32", dir);
+  snprintf(err, sizeof err, "%s/err.txt", dir);
+  CHECK(tu_system("'%s' read '%s' --channels ch02 --samples 0:%lld -o '%s' "
+                  "2>'%s'",
+                  MEF3_CLI, s, (long long)(s0 + n + 10), out, err) == 0);
+  size_t len = 0;
+  char *e = tu_read_file(err, &len);
+  CHECK_MSG(e && strstr(e, want), "mef3pool read: %s", e ? e : "(no stderr)");
+  free(e);
+  cJSON_Delete(j);
+}
+
 int main(void) {
   REQUIRE(tu_have_golden());
   a_truth =
@@ -532,6 +623,7 @@ int main(void) {
   test_index_points_past_end();
   test_tdat_truncated();
   test_many_and_segments();
+  test_message_names_the_block();
   free(a_truth);
   return check_finish();
 }

@@ -171,8 +171,9 @@ static int in_set(const size_t *set, size_t n, size_t k) {
 /*
  * Read channel `ch` whole by sample number and by time and check it
  * against `truth` (its samples in storage order): blocks in `bad` NaN and
- * reported (first error in `codes`, message naming `file` and the first
- * bad block's offset), every other block's samples equal to the truth.
+ * reported (first error in `codes`, message naming `file`, the first
+ * bad block's offset, the block, its channel and segment), every other
+ * block's samples equal to the truth.
  * The expected time read is built with the reader's placement rule from
  * the damaged session's own block table: each block at the slot nearest
  * its start, later blocks over earlier ones, empty slots NaN.
@@ -247,6 +248,13 @@ static void expect_blocks(const char *label, mef3_reader *r, size_t ch,
     CHECK_MSG(strstr(p->first_message, file) && strstr(p->first_message, off),
               "%s: message does not name %s at %s: %s", label, file, off,
               p->first_message);
+    char which[128];
+    snprintf(which, sizeof which,
+             "; block %zu of channel %s (segment %d): samples [%lld, ", bad[0],
+             ci->name, (int)b[bad[0]].segment,
+             (long long)b[bad[0]].start_sample);
+    CHECK_MSG(strstr(p->first_message, which), "%s: message does not say %s: %s",
+              label, which, p->first_message);
   }
   if (nbad)
     printf("  %-44s %zu bad: %s: %s\n", label, nbad,

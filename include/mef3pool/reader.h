@@ -100,7 +100,10 @@ typedef struct mef3_read_report {
   int64_t n_valid;     /* output slots that hold a sample */
   size_t n_bad_blocks; /* blocks whose samples came back as NaN */
   int first_error;     /* code of the first bad block, 0 if none */
-  char first_message[512];
+  /* The first bad block: the data file, byte offset and what is wrong,
+   * then "; block B of channel C (segment S): samples [s0, s1), µUTC
+   * [t0, t1) read as NaN" (its index entry's span). */
+  char first_message[1024];
   size_t bad_blocks[MEF3_REPORT_MAX_BAD]; /* first bad block indices */
 } mef3_read_report;
 

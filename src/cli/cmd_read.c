@@ -236,8 +236,8 @@ int mef3_cli_read(int argc, char **argv) {
     }
     if (rep.n_bad_blocks)
       fprintf(stderr,
-              "mef3pool: warning: %s: %zu block(s) could not be decoded and "
-              "read as NaN; first: %s\n",
+              "mef3pool: warning: %s: %zu block(s) could not be decoded; "
+              "first: %s\n",
               ci->name, rep.n_bad_blocks, rep.first_message);
   }
   if (show)

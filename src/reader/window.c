@@ -147,15 +147,31 @@ static int range_clean(int32_t mn, int32_t mx) {
   return mn > MEF3_RED_NEG_INF && mx < MEF3_RED_POS_INF;
 }
 
-static void report_bad(mef3_read_report *rep, size_t block, int code,
-                       const char *message) {
+/*
+ * Note block `block` of channel `c` as bad in `rep`.  The first one's
+ * message is the cause (`message`: the data file, the byte offset, what is
+ * wrong) followed by which block of which channel and segment it is and
+ * the samples and µUTC span that read as NaN for it, as the index gives
+ * them: an offset alone does not tell a user what is missing.
+ */
+static void report_bad(mef3_read_report *rep, const rd_channel *c,
+                       size_t block, int code, const char *message) {
   if (!rep)
     return;
   if (rep->n_bad_blocks < MEF3_REPORT_MAX_BAD)
     rep->bad_blocks[rep->n_bad_blocks] = block;
   if (rep->n_bad_blocks == 0) {
+    const mef3_block_info *bi = &c->blocks[block];
+    int64_t t1 = sat_add(bi->start_uutc,
+                         sat_round((double)bi->n_samples * 1e6 / c->info.fs));
     rep->first_error = code;
-    snprintf(rep->first_message, sizeof rep->first_message, "%s", message);
+    snprintf(rep->first_message, sizeof rep->first_message,
+             "%s; block %zu of channel %s (segment %d): samples [%lld, %lld), "
+             "µUTC [%lld, %lld) read as NaN",
+             message, block, c->name, (int)bi->segment,
+             (long long)bi->start_sample,
+             (long long)sat_add(bi->start_sample, bi->n_samples),
+             (long long)bi->start_uutc, (long long)t1);
   }
   rep->n_bad_blocks++;
 }
@@ -204,9 +220,9 @@ static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
       int brc = mef3__error_at(
           MEF3_ECORRUPT, c->segs[first->segment].tdat_path,
           (uint64_t)first->file_offset,
-          "block %zu claims %u samples (more than %u): damaged index", b,
+          "index entry claims %u samples (more than %u): damaged index",
           first->n_samples, MEF3_MAX_BLOCK_SAMPLES);
-      report_bad(rep, b, brc, mef3_error_last()->message);
+      report_bad(rep, c, b, brc, mef3_error_last()->message);
       place(ctx, b, NULL, 0, 0);
       b++;
       continue;
@@ -260,11 +276,11 @@ static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
       if (!brc && (long long)(at + bi->bytes) > got)
         brc = mef3__error_at(MEF3_ECORRUPT, g->tdat_path,
                              (uint64_t)bi->file_offset,
-                             "block %zu of %u bytes runs past the end of the "
+                             "block of %u bytes runs past the end of the "
                              "data file",
-                             k, bi->bytes);
+                             bi->bytes);
       if (brc) {
-        report_bad(rep, k, brc, mef3_error_last()->message);
+        report_bad(rep, c, k, brc, mef3_error_last()->message);
         place(ctx, k, NULL, 0, 0);
       } else {
         mef3_red_job *j = &jobs[nj];
@@ -288,9 +304,9 @@ static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
       int brc = jobs[j].rc;
       if (brc == MEF3_EBUFSIZE || (!brc && jobs[j].n_out != bi->n_samples)) {
         brc = mef3__error_at(MEF3_ECORRUPT, g->tdat_path, jobs[j].offset,
-                             "block %zu holds %zu samples, its index entry "
-                             "says %u",
-                             k, jobs[j].n_out, bi->n_samples);
+                             "block holds %zu samples, its index entry says "
+                             "%u",
+                             jobs[j].n_out, bi->n_samples);
         snprintf(jobs[j].message, sizeof jobs[j].message, "%s",
                  mef3_error_last()->message);
       }
@@ -301,15 +317,15 @@ static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
       if (!brc && hs != MEF3_UUTC_NO_ENTRY &&
           mef3_time_to_uutc(hs, g->rto) != bi->start_uutc) {
         brc = mef3__error_at(MEF3_ECORRUPT, g->tdat_path, jobs[j].offset,
-                             "block %zu starts at %lld us by its header, at "
-                             "%lld us by its index entry",
-                             k, (long long)mef3_time_to_uutc(hs, g->rto),
+                             "block starts at %lld us by its header, at %lld "
+                             "us by its index entry",
+                             (long long)mef3_time_to_uutc(hs, g->rto),
                              (long long)bi->start_uutc);
         snprintf(jobs[j].message, sizeof jobs[j].message, "%s",
                  mef3_error_last()->message);
       }
       if (brc) {
-        report_bad(rep, k, brc, jobs[j].message);
+        report_bad(rep, c, k, brc, jobs[j].message);
         place(ctx, k, NULL, 0, 0);
       } else {
         place(ctx, k, jobs[j].out, jobs[j].n_out,
