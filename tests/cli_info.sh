@@ -55,5 +55,32 @@ check 'grep -Eq "^  ch01 .*data level 1$" d2.txt && grep -Eq "^  ch02 .*data lev
 check 'grep -q "^encryption: metadata section 2 none, section 3 none; data none$" b.txt' \
   "uniform encryption on one line"
 
+# Descriptive metadata: the session's description, subject and place
+# (section 3: only when the password opens it), channels' references and
+# filters; text and JSON.  The golden writer put "Oracle Tester", ORC-001.
+"$cli" info "$S/b_multi_8ch.mefd" >desc.txt
+check 'grep -q "^description  MEF3 oracle session$" desc.txt &&
+  grep -q "^subject      Oracle Tester (id ORC-001)$" desc.txt &&
+  grep -q "^location     tmp-oracle$" desc.txt &&
+  grep -Eq "^ch08 +8 oracle-ref +0.1 +1250 +60 +60  ch08$" desc.txt' \
+  "descriptive metadata: $(cat desc.txt)"
+"$cli" info "$S/d_encrypted.mefd" --password l1pass >d1.txt
+"$cli" info "$S/d_encrypted.mefd" --password l1pass --json >d1.json
+check '! grep -q "ORC-001\|Oracle Tester\|tmp-oracle" d1.txt d1.json &&
+  grep -q "^subject      (in metadata section 3, which the password does not open)$" d1.txt' \
+  "level 1 shows nothing of section 3: $(cat d1.txt)"
+"$cli" info "$S/d_encrypted.mefd" --password l2pass --json >d2.json
+check '/usr/bin/python3 - d1.json d2.json <<PY
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+ok = a["subject"] is None and a["session_description"] == "MEF3 oracle session"
+ok &= b["subject"] == {"name_1": "Oracle", "name_2": "Tester", "id": "ORC-001",
+                       "recording_location": "tmp-oracle"}
+c = b["channels"][1]
+ok &= c["reference_description"] == "oracle-ref" and c["filters"] == {
+    "low": 0.1, "high": 250, "notch": 60, "ac_line": 60}
+sys.exit(0 if ok else 1)
+PY' "info --json descriptive metadata by access level"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

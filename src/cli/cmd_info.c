@@ -10,13 +10,16 @@
 #include "cli.h"
 
 static const char info_usage[] =
-    "usage: mef3pool info SESSION [--password P | --password-file F] [--json]\n\n"
+    "usage: mef3pool info SESSION [--password P | --password-file F] "
+    "[--json]\n\n"
     "Show the channels of a MEF 3.0 session (.mefd), channel (.timd) or\n"
     "session packed as an uncompressed tar (.mefd.tar, read in place):\n"
     "sampling rates, time spans, sample and block counts, segments, gaps,\n"
-    "encryption state and units.  Times are µUTC; with a level-1 password\n"
-    "they are relative (the recording time offset is in section 3).\n\n"
-    CLI_PASSWORD_HELP;
+    "encryption state and units; the session's and channels' descriptions,\n"
+    "subject and place (metadata section 3, when the password opens it),\n"
+    "references and filter settings.  Times are µUTC; with a level-1 password\n"
+    "they are relative (the recording time offset is in section "
+    "3).\n\n" CLI_PASSWORD_HELP;
 
 /* A time for people: ISO 8601 UTC, "+S s (relative)" when the recording
  * time offset is unknown, and never the "no entry" value as a date. */
@@ -83,12 +86,48 @@ static size_t channel_gaps(const mef3_reader *r, size_t c, gap **out) {
   return n;
 }
 
+/* A filter or line frequency: MEF's "no entry" is -1 (any negative). */
+static void json_setting(double hz) {
+  if (hz < 0)
+    printf("null");
+  else
+    printf("%.17g", hz);
+}
+
+/*
+ * What describes the session as a whole, from channel 0's metadata (every
+ * channel of a session carries the same): its description (section 2),
+ * and the subject and place (section 3: null when the password does not
+ * open it, so nothing of it is shown to a level-1 holder).
+ */
+static void print_json_session(const mef3_reader *r) {
+  const mef3_metadata *md = mef3_reader_channel(r, 0)->metadata;
+  printf(",\"session_description\":");
+  cli_json_string(stdout, md->session_description);
+  printf(",\"subject\":");
+  if (!md->section_3_available) {
+    printf("null");
+    return;
+  }
+  printf("{\"name_1\":");
+  cli_json_string(stdout, md->subject_name_1);
+  printf(",\"name_2\":");
+  cli_json_string(stdout, md->subject_name_2);
+  printf(",\"id\":");
+  cli_json_string(stdout, md->subject_id);
+  printf(",\"recording_location\":");
+  cli_json_string(stdout, md->recording_location);
+  printf("}");
+}
+
 static void print_json(mef3_reader *r) {
   printf("{\"path\":");
   cli_json_string(stdout, mef3_reader_path(r));
   printf(",\"session\":");
   cli_json_string(stdout, mef3_reader_session_name(r));
-  printf(",\"access_level\":%d,\"channels\":[", mef3_reader_access_level(r));
+  printf(",\"access_level\":%d", mef3_reader_access_level(r));
+  print_json_session(r);
+  printf(",\"channels\":[");
   for (size_t c = 0; c < mef3_reader_channel_count(r); c++) {
     const mef3_channel_info *ci = mef3_reader_channel(r, c);
     const mef3_metadata *md = ci->metadata;
@@ -108,12 +147,19 @@ static void print_json(mef3_reader *r) {
            ci->data_encryption);
     printf(",\"channel_description\":");
     cli_json_string(stdout, md->channel_description);
+    printf(",\"reference_description\":");
+    cli_json_string(stdout, md->reference_description);
     printf(",\"acquisition_channel_number\":%" PRId64,
            md->acquisition_channel_number);
-    printf(",\"filters\":{\"low\":%.17g,\"high\":%.17g,\"notch\":%.17g,"
-           "\"ac_line\":%.17g}",
-           md->low_frequency_filter_setting, md->high_frequency_filter_setting,
-           md->notch_filter_frequency_setting, md->ac_line_frequency);
+    printf(",\"filters\":{\"low\":");
+    json_setting(md->low_frequency_filter_setting);
+    printf(",\"high\":");
+    json_setting(md->high_frequency_filter_setting);
+    printf(",\"notch\":");
+    json_setting(md->notch_filter_frequency_setting);
+    printf(",\"ac_line\":");
+    json_setting(md->ac_line_frequency);
+    printf("}");
     if (md->section_3_available)
       printf(",\"recording_time_offset\":%" PRId64 ",\"gmt_offset\":%d",
              md->recording_time_offset, md->gmt_offset);
@@ -234,6 +280,53 @@ static void print_encryption(const mef3_reader *r) {
   }
 }
 
+/* A setting for people: "-" for MEF's "no entry" (negative). */
+static void fmt_setting(char *buf, size_t len, double hz) {
+  if (hz < 0)
+    snprintf(buf, len, "-");
+  else
+    snprintf(buf, len, "%g", hz);
+}
+
+static const char *or_dash(const char *s) {
+  return s[0] ? s : "-";
+}
+
+/*
+ * The descriptive metadata: the session's description, subject and place
+ * (section 3, shown only when the password opens it), then per channel
+ * its acquisition number, reference, filters and description.
+ */
+static void print_description(const mef3_reader *r) {
+  const mef3_metadata *md0 = mef3_reader_channel(r, 0)->metadata;
+  printf("\ndescription  %s\n", or_dash(md0->session_description));
+  if (md0->section_3_available) {
+    char who[300];
+    snprintf(who, sizeof who, "%s%s%s", md0->subject_name_1,
+             md0->subject_name_1[0] && md0->subject_name_2[0] ? " " : "",
+             md0->subject_name_2);
+    printf("subject      %s (id %s)\n", or_dash(who), or_dash(md0->subject_id));
+    printf("location     %s\n", or_dash(md0->recording_location));
+  } else {
+    printf("subject      (in metadata section 3, which the password does "
+           "not open)\n");
+  }
+  printf("\n%-16s %5s %-12s %8s %8s %8s %7s  %s\n", "channel", "acq",
+         "reference", "low (Hz)", "high", "notch", "AC line", "description");
+  for (size_t c = 0; c < mef3_reader_channel_count(r); c++) {
+    const mef3_channel_info *ci = mef3_reader_channel(r, c);
+    const mef3_metadata *md = ci->metadata;
+    char lo[32], hi[32], notch[32], ac[32];
+    fmt_setting(lo, sizeof lo, md->low_frequency_filter_setting);
+    fmt_setting(hi, sizeof hi, md->high_frequency_filter_setting);
+    fmt_setting(notch, sizeof notch, md->notch_filter_frequency_setting);
+    fmt_setting(ac, sizeof ac, md->ac_line_frequency);
+    printf("%-16s %5" PRId64 " %-12s %8s %8s %8s %7s  %s\n", ci->name,
+           md->acquisition_channel_number, or_dash(md->reference_description),
+           lo, hi, notch, ac, or_dash(md->channel_description));
+  }
+}
+
 static void print_text(mef3_reader *r) {
   size_t n = mef3_reader_channel_count(r);
   printf("session   %s (%s)\n", mef3_reader_session_name(r),
@@ -261,6 +354,7 @@ static void print_text(mef3_reader *r) {
            ci->units_conversion_factor);
     relative |= ci->times_relative;
   }
+  print_description(r);
   print_gaps(r);
   print_encryption(r);
   if (relative)
@@ -271,8 +365,8 @@ static void print_text(mef3_reader *r) {
 int mef3_cli_info(int argc, char **argv) {
   const char *path, *password;
   int json;
-  int ex = cli_session_args(argc, argv, "info", info_usage, &path, &password,
-                            &json);
+  int ex =
+      cli_session_args(argc, argv, "info", info_usage, &path, &password, &json);
   if (ex >= 0)
     return ex;
   mef3_reader *r = cli_open_session(path, password);
