@@ -53,7 +53,7 @@ f=[x[\"units_conversion_factor\"] for x in __import__(\"json\").load(open(\"info
 sys.exit(0 if list(a)==[v*f for v in t] else 1)"' "f64 is raw x factor"
 # csv header and npy shape
 "$cli" read "$s" --channels ch01,ch02 --start 0s --end 0.5s --format csv >w.csv
-check '[ "$(head -1 w.csv)" = "\"ch01\",\"ch02\"" ] && [ $(wc -l <w.csv) -eq 129 ]' "csv: header and 128 rows"
+check '[ "$(head -1 w.csv)" = "\"time_uutc\",\"time_s\",\"ch01\",\"ch02\"" ] && [ $(wc -l <w.csv) -eq 129 ]' "csv: header and 128 rows"
 "$cli" read "$s" --channels ch01,ch02 --start 0s --end 0.5s --format npy -o w.npy
 check 'head -c 128 w.npy | grep -aq "(2, 128)"' "npy shape (2, 128)"
 "$cli" read "$s" --channels ch01,ch04 --start 0s --end 1s --format npy -o mixed.npy 2>err.txt
@@ -80,9 +80,9 @@ check '[ $? -eq 1 ] && [ $(wc -l <err.txt) -eq 1 ] && grep -q "/nonexistent.mefd
 check '[ $? -eq 1 ] && grep -q "nope" err.txt' "unknown channel: exit 1"
 "$cli" read "$s" --start 0s 2>/dev/null
 check '[ $? -eq 2 ]' "read without --end: exit 2"
-"$cli" read "$s" --samples 5:1 -o x 2>/dev/null
+"$cli" read "$s" --samples 5:1 -o x.f32 2>/dev/null
 check '[ $? -eq 2 ]' "reversed --samples: exit 2"
-"$cli" read "$s" --channels ch01 --samples 0:99999 -o x 2>/dev/null
+"$cli" read "$s" --channels ch01 --samples 0:99999 -o x.f32 2>/dev/null
 check '[ $? -eq 1 ]' "samples past the end: exit 1"
 "$cli" info 2>/dev/null
 check '[ $? -eq 2 ]' "info without a session: exit 2"

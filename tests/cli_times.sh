@@ -41,7 +41,7 @@ check '[ $(stat -c %s before.i32) -eq 1024 ] && grep -q "outside the recording" 
 "$cli" read "$s" --channels ch01 --start 25:00:00 --end 25:00:01 -o late.f32 2>err.txt
 check '[ $? -eq 0 ] && [ $(wc -l <err.txt) -eq 1 ] && grep -q "outside the recording" err.txt' "25:00:00 is relative and outside"
 for t in 2020-13-01T00:00:00Z 2020-02-30T00:00:00Z 2020-09-13T24:00:00Z 10x 0x10s 1:2:3 nan s ""; do
-  "$cli" read "$s" --channels ch01 --start "$t" --end 1s -o x 2>err.txt
+  "$cli" read "$s" --channels ch01 --start "$t" --end 1s -o x.f32 2>err.txt
   check '[ $? -eq 2 ] && [ $(wc -l <err.txt) -eq 1 ] && grep -q "ISO 8601" err.txt' "bad time \"$t\": exit 2, one line naming the forms"
 done
 
@@ -65,12 +65,12 @@ check '[ $? -eq 1 ] && [ $(wc -l <err.txt) -eq 1 ] && grep -q "plain integer tim
 "$cli" read "$s" --channels " ch01 , ch02 " --samples 0:100 --format i32 -o sp.i32
 "$cli" read "$s" --channels ch01,ch02 --samples 0:100 --format i32 -o nosp.i32
 check 'cmp -s sp.i32 nosp.i32' "--channels \" ch01 , ch02 \" is ch01,ch02"
-"$cli" read "$s" --channels "ch01,eeg9" --samples 0:10 -o x 2>err.txt
+"$cli" read "$s" --channels "ch01,eeg9" --samples 0:10 -o x.f32 2>err.txt
 check '[ $? -eq 1 ] && [ $(wc -l <err.txt) -eq 1 ] &&
   grep -q "no channel named \"eeg9\"; it has 8: ch01, ch02, ch03, ch04, ch05, ch06, ch07, ch08$" err.txt' \
   "unknown channel: the 8 there are"
 "$cli" gen g20.mefd --channels 20 --fs 100 --duration 2s >/dev/null
-"$cli" read g20.mefd --channels ch21 --samples 0:10 -o x 2>err.txt
+"$cli" read g20.mefd --channels ch21 --samples 0:10 -o x.f32 2>err.txt
 check '[ $? -eq 1 ] && grep -q "it has 20: ch01, ch02, ch03, ch04, ch05, ch06, ch07, ch08, \.\.\.$" err.txt' \
   "unknown channel of 20: the first few and the count"
 

@@ -1,20 +1,25 @@
 /*
  * cli/cmd_read.c - `mef3pool read`: decode a time window or a range of
  * stored samples of some channels and write them as raw little-endian
- * binary (f32, f64, i32), CSV or NumPy .npy.
+ * binary (f32, f64, i32), CSV, NumPy .npy or .npz (the structured
+ * formats: cli_out.h).  The format is --format's, else the -o file's
+ * extension's; what a format cannot hold (CSV rows of channels at
+ * different rates, an npy of unequal lengths) is refused before reading.
  */
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_out.h"
 
 static const char read_usage[] =
     "usage: mef3pool read SESSION [--channels a,b] (--start T0 --end T1 |\n"
     "                     --samples S0:S1) [--password P | --password-file F]\n"
-    "                     [--format f32|f64|i32|csv|npy] [-o FILE]\n\n"
+    "                     [--format f32|f64|i32|csv|npy|npz] [-o FILE]\n\n"
     "Decode channels of a MEF 3.0 session over the time window [T0, T1) or\n"
     "the stored samples [S0, S1).  T0/T1 are absolute µUTC integers, ISO\n"
     "8601 UTC times (2021-01-01T00:10:00.5Z), or times after the session's\n"
@@ -22,49 +27,95 @@ static const char read_usage[] =
     "hh:mm:ss[.f].  A window wholly outside the recording reads as NaN,\n"
     "with a note on stderr.  Without --channels every channel is read\n"
     "(--channels \"ch01, ch02\": spaces around names are ignored).\n\n"
-    "Formats: f32/f64 physical units (raw x units conversion factor), i32\n"
-    "raw counts (-2147483648 where there is no sample), all little-endian,\n"
-    "channels one after another, each complete; csv has one column per\n"
-    "channel; npy is a (channels, samples) float32 array (channels must\n"
-    "then have equal lengths).  Slots with no sample are NaN.  Output goes\n"
-    "to stdout unless -o is given.\n\n"
-    CLI_PASSWORD_HELP;
+    "Formats (without --format, the extension of -o FILE says: .f32, .f64,\n"
+    ".i32, .csv, .npy, .npz; another is a usage error; no -o: f32):\n"
+    "  f32, f64  physical units (raw x units conversion factor), i32 raw\n"
+    "            counts (-2147483648 where there is no sample); little-\n"
+    "            endian, channels one after another, each complete\n"
+    "  csv       a header line, then one row per sample: time_uutc (µUTC),\n"
+    "            time_s (seconds from the first row), one column per\n"
+    "            channel; the channels must share a rate (and, for\n"
+    "            --samples, their sample times)\n"
+    "  npy       a (channels, samples) float32 array (equal lengths)\n"
+    "  npz       NumPy archive (np.load): data, float64 (channels,\n"
+    "            samples) when the rates are equal, else data_0, data_1,\n"
+    "            ... per channel; channels, fs, start_uutc (of sample 0),\n"
+    "            units, units_conversion_factor\n"
+    "Slots with no sample are NaN.  Output goes to stdout unless -o is\n"
+    "given.\n\n" CLI_PASSWORD_HELP;
 
-typedef enum { FMT_F32, FMT_F64, FMT_I32, FMT_CSV, FMT_NPY } out_format;
+typedef enum {
+  FMT_F32,
+  FMT_F64,
+  FMT_I32,
+  FMT_CSV,
+  FMT_NPY,
+  FMT_NPZ
+} out_format;
+static const char *const format_names[] = {"f32", "f64", "i32",
+                                           "csv", "npy", "npz"};
+#define N_FORMATS (sizeof format_names / sizeof *format_names)
 
 static int parse_format(const char *s, out_format *f) {
-  static const char *names[] = {"f32", "f64", "i32", "csv", "npy"};
-  for (int i = 0; i < 5; i++)
-    if (!strcmp(s, names[i])) {
+  for (size_t i = 0; i < N_FORMATS; i++)
+    if (!strcasecmp(s, format_names[i])) {
       *f = (out_format)i;
       return 0;
     }
   return -1;
 }
 
-static int write_npy(FILE *f, const float *data, size_t rows, size_t cols) {
-  char header[128];
-  int k = snprintf(header, sizeof header,
-                   "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, "
-                   "%zu), }",
-                   rows, cols);
-  size_t total = 10 + (size_t)k + 1;
-  size_t pad = (64 - total % 64) % 64;
-  uint16_t hlen = (uint16_t)(k + pad + 1);
-  fwrite("\x93NUMPY\x01\x00", 1, 8, f);
-  uint8_t le[2] = {(uint8_t)(hlen & 0xff), (uint8_t)(hlen >> 8)};
-  fwrite(le, 1, 2, f);
-  fwrite(header, 1, (size_t)k, f);
-  for (size_t i = 0; i < pad; i++)
-    fputc(' ', f);
-  fputc('\n', f);
-  return fwrite(data, sizeof *data, rows * cols, f) == rows * cols ? 0 : -1;
+/* The format an -o FILE's extension names; a usage error without one. */
+static int format_of_path(const char *path, out_format *f) {
+  const char *base = strrchr(path, '/'), *dot;
+  base = base ? base + 1 : path;
+  dot = strrchr(base, '.');
+  if (dot && dot != base && !parse_format(dot + 1, f))
+    return 0;
+  if (dot && dot != base)
+    return cli_fail(CLI_USAGE,
+                    "read: -o %s: unknown extension \"%s\"; name the file "
+                    ".f32, .f64, .i32, .csv, .npy or .npz, or give --format",
+                    path, dot);
+  return cli_fail(CLI_USAGE,
+                  "read: -o %s has no extension to tell the format by; name "
+                  "it .f32, .f64, .i32, .csv, .npy or .npz, or give --format",
+                  path);
+}
+
+/* µUTC of the stored samples [s0, s0 + n) of channel `c`: a block's
+ * samples follow its start time at 1/fs (the reader's rule). */
+static int sample_times(const mef3_reader *r, size_t c, int64_t s0, size_t n,
+                        int64_t *out) {
+  const mef3_block_info *b;
+  size_t nb;
+  int rc = mef3_reader_blocks(r, c, &b, &nb);
+  if (rc)
+    return rc;
+  double fs = mef3_reader_channel(r, c)->fs;
+  size_t lo = 0, hi = nb;
+  while (hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (b[mid].start_sample <= s0)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  for (size_t i = 0; i < n && nb; i++) {
+    int64_t k = s0 + (int64_t)i;
+    while (lo + 1 < nb && b[lo + 1].start_sample <= k)
+      lo++;
+    out[i] =
+        b[lo].start_uutc + llround((double)(k - b[lo].start_sample) * 1e6 / fs);
+  }
+  return 0;
 }
 
 int mef3_cli_read(int argc, char **argv) {
   const char *path = NULL, *password = NULL, *chans = NULL, *start = NULL,
              *end = NULL, *samples = NULL, *outp = NULL, *pwfile = NULL, *v;
   out_format fmt = FMT_F32;
+  int fmt_given = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       fputs(read_usage, stdout);
@@ -88,7 +139,9 @@ int mef3_cli_read(int argc, char **argv) {
 #undef OPT
     if (cli_opt(argc, argv, &i, "--format", &v)) {
       if (!v || parse_format(v, &fmt))
-        return cli_fail(CLI_USAGE, "--format takes f32, f64, i32, csv or npy");
+        return cli_fail(CLI_USAGE,
+                        "--format takes f32, f64, i32, csv, npy or npz");
+      fmt_given = 1;
       continue;
     }
     if (argv[i][0] == '-' && argv[i][1])
@@ -115,6 +168,11 @@ int mef3_cli_read(int argc, char **argv) {
         s1 < s0)
       return cli_fail(CLI_USAGE, "--samples takes S0:S1 with 0 <= S0 <= S1");
   }
+  if (outp && !fmt_given) {
+    int fex = format_of_path(outp, &fmt);
+    if (fex)
+      return fex;
+  }
   FILE *out = stdout;
   if (!outp && isatty(STDOUT_FILENO) && fmt != FMT_CSV)
     return cli_fail(CLI_USAGE, "read: refusing to write binary data to a "
@@ -137,6 +195,8 @@ int mef3_cli_read(int argc, char **argv) {
   size_t n_names = 0;
   size_t *idx = NULL, *lens = NULL;
   void **data = NULL;
+  int64_t *starts = NULL, *times = NULL, *other = NULL;
+  cli_out_channel *cols = NULL;
   size_t nch = mef3_reader_channel_count(r);
   if (chans) {
     if (cli_split_names(chans, &names, &n_names) || n_names == 0) {
@@ -148,7 +208,9 @@ int mef3_cli_read(int argc, char **argv) {
   idx = calloc(nch, sizeof *idx);
   lens = calloc(nch, sizeof *lens);
   data = calloc(nch, sizeof *data);
-  if (!idx || !lens || !data) {
+  starts = calloc(nch, sizeof *starts);
+  cols = calloc(nch, sizeof *cols);
+  if (!idx || !lens || !data || !starts || !cols) {
     ret = cli_fail(CLI_FAIL, "out of memory");
     goto done;
   }
@@ -195,9 +257,66 @@ int mef3_cli_read(int argc, char **argv) {
     }
     cli_note_outside(t0, t1, base, rec_end);
   }
-  mef3_sample_type type = fmt == FMT_F64   ? MEF3_F64
-                          : fmt == FMT_I32 ? MEF3_I32
-                                           : MEF3_F32;
+  /* What the format cannot hold is refused before a long read. */
+  const mef3_channel_info *c0 = mef3_reader_channel(r, idx[0]);
+  for (size_t k = 1; k < nch && (fmt == FMT_CSV || fmt == FMT_NPY); k++) {
+    const mef3_channel_info *ck = mef3_reader_channel(r, idx[k]);
+    int64_t n0 = samples ? s1 - s0 : mef3_window_samples(t0, t1, c0->fs);
+    int64_t nk = samples ? s1 - s0 : mef3_window_samples(t0, t1, ck->fs);
+    if (fmt == FMT_CSV && ck->fs != c0->fs) {
+      ret = cli_fail(CLI_FAIL,
+                     "csv rows are sample times, and %s (%g Hz) and %s (%g "
+                     "Hz) do not share them; read them separately, or as "
+                     "npz",
+                     c0->name, c0->fs, ck->name, ck->fs);
+      goto done;
+    }
+    if (fmt == FMT_NPY && nk != n0) {
+      ret = cli_fail(CLI_FAIL,
+                     "npy needs channels of equal length (%s has %" PRId64
+                     " samples, %s %" PRId64 "); read them separately, or "
+                     "as npz",
+                     c0->name, n0, ck->name, nk);
+      goto done;
+    }
+  }
+  /* The times of stored samples: each row's for csv, sample 0's for npz
+   * (a read too long to hold is refused below, by the read). */
+  if (samples && (fmt == FMT_CSV || fmt == FMT_NPZ) &&
+      s1 - s0 <= (int64_t)1 << 32) {
+    size_t m = fmt == FMT_CSV ? (size_t)(s1 - s0) : 1;
+    times = malloc((m ? m : 1) * sizeof *times);
+    other = malloc((m ? m : 1) * sizeof *other);
+    if (!times || !other) {
+      ret = cli_fail(CLI_FAIL, "out of memory");
+      goto done;
+    }
+    for (size_t k = 0; k < nch; k++) {
+      const mef3_channel_info *ck = mef3_reader_channel(r, idx[k]);
+      size_t mk = s0 < ck->n_samples ? m : 0;
+      rc = sample_times(r, idx[k], s0, mk, k ? other : times);
+      if (rc) {
+        ret = cli_lib_fail(rc, ck->name);
+        goto done;
+      }
+      starts[k] = mk ? (k ? other : times)[0] : ck->end_uutc;
+      if (fmt == FMT_CSV && k && memcmp(times, other, mk * sizeof *times)) {
+        ret = cli_fail(CLI_FAIL,
+                       "csv rows are sample times, and the stored samples "
+                       "%" PRId64 ":%" PRId64 " of %s and %s lie at "
+                       "different times; read them separately, or by "
+                       "--start/--end",
+                       s0, s1, c0->name, ck->name);
+        goto done;
+      }
+    }
+  } else {
+    for (size_t k = 0; k < nch; k++)
+      starts[k] = t0;
+  }
+  mef3_sample_type type = fmt == FMT_F64 || fmt == FMT_NPZ ? MEF3_F64
+                          : fmt == FMT_I32                 ? MEF3_I32
+                                                           : MEF3_F32;
   size_t es = mef3_sample_size(type);
   /* Progress per channel on a terminal, for reads of a second or more. */
   int show =
@@ -248,50 +367,17 @@ int mef3_cli_read(int argc, char **argv) {
     goto done;
   }
   int werr = 0;
-  if (fmt == FMT_CSV) {
-    size_t rows = 0;
+  if (fmt == FMT_CSV || fmt == FMT_NPY || fmt == FMT_NPZ) {
     for (size_t k = 0; k < nch; k++) {
-      fprintf(out, "%s", k ? "," : "");
-      cli_json_string(out, mef3_reader_channel(r, idx[k])->name);
-      if (lens[k] > rows)
-        rows = lens[k];
+      const mef3_channel_info *ck = mef3_reader_channel(r, idx[k]);
+      cols[k] = (cli_out_channel){ck->name,  ck->units_description,
+                                  ck->fs,    ck->units_conversion_factor,
+                                  starts[k], samples ? times : NULL,
+                                  data[k],   lens[k]};
     }
-    fputc('\n', out);
-    for (size_t i = 0; i < rows; i++) {
-      for (size_t k = 0; k < nch; k++) {
-        if (k)
-          fputc(',', out);
-        if (i < lens[k]) {
-          float x = ((float *)data[k])[i];
-          if (isnan(x))
-            fputs("nan", out);
-          else
-            fprintf(out, "%.9g", x);
-        }
-      }
-      fputc('\n', out);
-    }
-  } else if (fmt == FMT_NPY) {
-    for (size_t k = 1; k < nch; k++)
-      if (lens[k] != lens[0]) {
-        ret = cli_fail(CLI_FAIL,
-                       "npy needs channels of equal length "
-                       "(%s has %zu samples, %s %zu); read them "
-                       "separately",
-                       mef3_reader_channel(r, idx[0])->name, lens[0],
-                       mef3_reader_channel(r, idx[k])->name, lens[k]);
-        goto done;
-      }
-    size_t cells = nch * lens[0];
-    float *all = malloc((cells ? cells : 1) * sizeof *all);
-    if (!all) {
-      ret = cli_fail(CLI_FAIL, "out of memory");
-      goto done;
-    }
-    for (size_t k = 0; k < nch; k++)
-      memcpy(all + k * lens[0], data[k], lens[0] * sizeof *all);
-    werr = write_npy(out, all, nch, lens[0]);
-    free(all);
+    werr = fmt == FMT_CSV   ? cli_out_csv(out, cols, nch)
+           : fmt == FMT_NPY ? cli_out_npy(out, cols, nch)
+                            : cli_out_npz(out, cols, nch);
   } else {
     for (size_t k = 0; k < nch && !werr; k++)
       werr = fwrite(data[k], es, lens[k], out) != lens[k];
@@ -310,6 +396,10 @@ done:
   free(data);
   free(lens);
   free(idx);
+  free(starts);
+  free(cols);
+  free(times);
+  free(other);
   cli_free_split(names, n_names);
   mef3_reader_close(r);
   return ret;
