@@ -162,11 +162,10 @@ int mef3__mfile_new(mfile **out, mef3_files *fm, const char *given,
   size_t nch = mef3_reader_channel_count(r);
   f->ch = mef3__calloc(nch ? nch : 1, sizeof *f->ch);
   f->n_ch = f->ch ? nch : 0; /* mfile_free walks what exists */
-  int rc =
-      f->given && f->real && f->pkey && f->ch &&
-              (!password || !*password || f->password)
-          ? 0
-          : MEF3_ENOMEM;
+  int rc = f->given && f->real && f->pkey && f->ch &&
+                   (!password || !*password || f->password)
+               ? 0
+               : MEF3_ENOMEM;
   for (size_t i = 0; !rc && i < f->n_ch; i++) {
     const mef3_channel_info *ci = mef3_reader_channel(r, i);
     fchan *c = &f->ch[i];
@@ -427,9 +426,8 @@ int mef3_files_new(mef3_files **out, const mef3_files_options *opts) {
    * channels at 256 Hz, or of 16 channels with the windows prefetched
    * around it), at most a quarter of the budget. */
   int64_t reserve = o.tile_cache_bytes / 4;
-  mef3__tilemem_init(&fm->tmem, reserve < ((int64_t)8 << 20)
-                                    ? (size_t)reserve
-                                    : (size_t)8 << 20);
+  mef3__tilemem_init(&fm->tmem, reserve < ((int64_t)8 << 20) ? (size_t)reserve
+                                                             : (size_t)8 << 20);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -600,18 +598,6 @@ typedef struct claim {
   int done;
 } claim;
 
-static void publish_copy(mef3_files *fm, mef3__tile *t, const float *src,
-                         int64_t S, int *oom) {
-  float *buf = mef3__tilemem_get(&fm->tmem, (size_t)S);
-  if (!buf) {
-    *oom = 1;
-    mef3__tcache_fail(&fm->cache, t);
-    return;
-  }
-  memcpy(buf, src, (size_t)S * sizeof *buf);
-  mef3__tcache_publish(&fm->cache, t, buf, (size_t)S, 0);
-}
-
 /*
  * Out of descriptors in a read a caller waits for: give back what the
  * manager holds only for later, then the read is tried once more.
@@ -653,7 +639,9 @@ static void shed_descriptors(mef3_files *fm) {
                   n);
 }
 
-/* Decode claims in process, with a leased reader. */
+/* Decode claims in process, with a leased reader; after a failure the
+ * claims left fail too (their reader is gone, or memory or descriptors
+ * ran out once more after giving some back). */
 static int decode_local(mef3_files *fm, mfile *f, const mef3__tcache_key *keys,
                         claim *cl, size_t n) {
   mef3_reader *r = NULL;
@@ -662,19 +650,11 @@ static int decode_local(mef3_files *fm, mfile *f, const mef3__tcache_key *keys,
     if (cl[i].done)
       continue;
     const mef3__tcache_key *k = &keys[cl[i].key];
-    const fchan *c = &f->ch[k->ch];
-    float *buf = NULL;
     for (;;) {
       if (!rc && !r)
         rc = mef3__mfile_lease(f, &r);
-      if (!rc && !buf && !(buf = mef3__tilemem_get(&fm->tmem, (size_t)c->S)))
-        rc = mef3__error(MEF3_ENOMEM, "out of memory");
-      /* Strict: a read that fails (memory, a disk error) fails the tile
-       * rather than caching NaN for data that exists; damaged blocks are
-       * NaN either way. */
       if (!rc)
-        rc = mef3_reader_read_tile(r, k->ch, k->idx, c->fs, c->cs, c->S, buf,
-                                   NULL, 1);
+        rc = mef3__lane_decode_tile(fm, r, f, k->ch, k->idx, cl[i].t, 0);
       if (rc != MEF3_ELIMIT || shed)
         break;
       shed = 1;
@@ -683,11 +663,9 @@ static int decode_local(mef3_files *fm, mfile *f, const mef3__tcache_key *keys,
     }
     cl[i].done = 1;
     if (rc) {
-      mef3__free(buf);
       mef3__tcache_fail(&fm->cache, cl[i].t);
       continue;
     }
-    mef3__tcache_publish(&fm->cache, cl[i].t, buf, (size_t)c->S, 0);
     atomic_fetch_add(&fm->local_tiles, 1);
   }
   if (r)
@@ -737,34 +715,68 @@ static int cmp_size(const void *a, const void *b) {
 
 typedef struct req {
   mef3_future *fut;
-  int window;   /* a window read of several channels, else tiles */
-  size_t first; /* into the order array */
+  size_t first; /* into the batch arrays */
   size_t count;
 } req;
 
+/* The batch arrays of a request: claims ord[0..m) go to [at, at + m). */
+typedef struct batches {
+  size_t *cl;     /* claim of each */
+  size_t *ch;     /* its channel */
+  int64_t *idx;   /* its tile */
+  mef3__tile **t; /* its tile in the cache */
+} batches;
+
+static void batch_fill(batches *b, size_t at, const size_t *ord, size_t m,
+                       const mef3__tcache_key *keys, const claim *cl) {
+  for (size_t k = 0; k < m; k++) {
+    const claim *x = &cl[ord[k]];
+    b->cl[at + k] = ord[k];
+    b->ch[at + k] = keys[x->key].ch;
+    b->idx[at + k] = keys[x->key].idx;
+    b->t[at + k] = x->t;
+  }
+}
+
+/* Submit claims ord[0..m) as one request into slot `at` of the batches;
+ * 1 when submitted (rq[*nr] set), 0 when left to decode_local. */
+static int submit(mef3_files *fm, mef3_pool *pool, mfile *f, batches *b,
+                  size_t at, const size_t *ord, size_t m,
+                  const mef3__tcache_key *keys, const claim *cl, req *rq,
+                  size_t *nr) {
+  batch_fill(b, at, ord, m, keys, cl);
+  mef3_future *fut = NULL;
+  if (mef3__lane_submit(pool, f, m, b->ch + at, b->idx + at, &fut)) {
+    mef3__files_log(fm, MEF3_LOG_ERROR,
+                    "%s: channel %s: foreground pool submit failed (%s); "
+                    "decoding in process",
+                    f->real, f->ch[b->ch[at]].name, mef3_error_last()->message);
+    return 0;
+  }
+  rq[(*nr)++] = (req){fut, at, m};
+  return 1;
+}
+
 /* Decode claims in the foreground pool.  Tile b of channels that share
- * start, rate and tile size is one window read over the tile's time
- * window, split among the workers (the window holds exactly S samples, so
- * its rows are the tiles); the other tiles go as tiles requests of one
- * channel, at most ceil(n / workers) each.  Whatever fails here is left
- * for decode_local. */
+ * start, rate and tile size is one window read (lane.c), split among the
+ * workers; the other tiles go as tiles requests of one channel, at most
+ * ceil(n / workers) each; every request under REQ_MAX_BYTES.  Whatever
+ * fails here is left for decode_local. */
 static void decode_pool(mef3_files *fm, mef3_pool *pool, mfile *f,
                         const mef3__tcache_key *keys, claim *cl, size_t n) {
   size_t W = (size_t)(fm->fg_workers > 0 ? fm->fg_workers : 1);
   size_t *ord = mef3__malloc(n * sizeof *ord);
+  size_t *single = mef3__malloc(n * sizeof *single);
   req *rq = mef3__calloc(n, sizeof *rq);
-  const char **names = mef3__malloc(n * sizeof *names);
-  int64_t *idx = mef3__malloc(n * sizeof *idx);
-  if (!ord || !rq || !names || !idx)
+  batches b = {mef3__malloc(n * sizeof *b.cl), mef3__malloc(n * sizeof *b.ch),
+               mef3__malloc(n * sizeof *b.idx), mef3__malloc(n * sizeof *b.t)};
+  if (!ord || !single || !rq || !b.cl || !b.ch || !b.idx || !b.t)
     goto out; /* all left to decode_local */
   for (size_t i = 0; i < n; i++)
     ord[i] = i;
   sort_ctx sc = {f, keys, cl};
   qsort_r(ord, n, sizeof *ord, cmp_claims, &sc);
-  size_t nr = 0, n_single = 0;
-  size_t *single = mef3__malloc(n * sizeof *single);
-  if (!single)
-    goto out;
+  size_t nr = 0, n_single = 0, used = 0;
   for (size_t i = 0; i < n;) {
     size_t j = i + 1;
     while (j < n && same_group(f, &keys[cl[ord[i]].key], &keys[cl[ord[j]].key]))
@@ -774,27 +786,15 @@ static void decode_pool(mef3_files *fm, mef3_pool *pool, mfile *f,
       i = j;
       continue;
     }
-    const mef3__tcache_key *k0 = &keys[cl[ord[i]].key];
-    const fchan *c = &f->ch[k0->ch];
-    for (size_t k = i; k < j; k++)
-      names[k] = f->ch[keys[cl[ord[k]].key].ch].name;
-    int64_t t0, t1;
-    mef3_tile_window(c->cs, c->fs, k0->idx, c->S, &t0, &t1);
-    /* a request per worker at least, each under REQ_MAX_BYTES */
+    /* a request per worker at least */
+    const fchan *c = &f->ch[keys[cl[ord[i]].key].ch];
     size_t per = (j - i + W - 1) / W, cap = mef3__req_max_tiles(c->S);
     if (per > cap)
       per = cap;
     for (size_t a = i; a < j; a += per) {
       size_t m = j - a < per ? j - a : per;
-      mef3_future *fut = NULL;
-      if (mef3_pool_read_window(&fut, pool, f->pkey, names + a, m, t0, t1, 1) ==
-          0)
-        rq[nr++] = (req){fut, 1, a, m};
-      else
-        mef3__files_log(fm, MEF3_LOG_ERROR,
-                        "%s: foreground pool submit failed (%s); decoding "
-                        "in process",
-                        f->real, mef3_error_last()->message);
+      if (submit(fm, pool, f, &b, used, ord + a, m, keys, cl, rq, &nr))
+        used += m;
     }
     i = j;
   }
@@ -807,59 +807,37 @@ static void decode_pool(mef3_files *fm, mef3_pool *pool, mfile *f,
     if (per > cap)
       per = cap;
     size_t j = i;
-    while (j < n_single && j - i < per && keys[cl[single[j]].key].ch == ch) {
-      idx[j - i] = keys[cl[single[j]].key].idx;
+    while (j < n_single && j - i < per && keys[cl[single[j]].key].ch == ch)
       j++;
-    }
-    /* they go into the order array after the groups' slots */
-    const fchan *c = &f->ch[ch];
-    mef3_future *fut = NULL;
-    if (mef3_pool_submit_tiles(&fut, pool, f->pkey, c->name, idx, j - i, c->fs,
-                               c->cs, c->S) == 0)
-      rq[nr++] = (req){fut, 0, n + i, j - i};
-    else
-      mef3__files_log(fm, MEF3_LOG_ERROR,
-                      "%s: channel %s: foreground pool submit failed (%s); "
-                      "decoding in process",
-                      f->real, c->name, mef3_error_last()->message);
+    if (submit(fm, pool, f, &b, used, single + i, j - i, keys, cl, rq, &nr))
+      used += j - i;
     i = j;
   }
-  int oom = 0;
   for (size_t q = 0; q < nr; q++) {
     mef3_future_wait(rq[q].fut, -1);
-    int st = mef3_future_status(rq[q].fut);
-    size_t rows = 0, cols = 0;
-    const float *src = NULL;
-    if (st == 0)
-      src = rq[q].window ? mef3_future_window(rq[q].fut, &rows, &cols)
-                         : mef3_future_tiles(rq[q].fut, &rows, &cols);
-    const size_t *slot =
-        rq[q].first >= n ? single + (rq[q].first - n) : ord + rq[q].first;
-    const fchan *c = &f->ch[keys[cl[slot[0]].key].ch];
-    if (!src || rows != rq[q].count || cols != (size_t)c->S) {
+    size_t at = rq[q].first, failed = 0;
+    if (mef3__lane_publish(fm, f, rq[q].fut, rq[q].count, b.ch + at, b.t + at,
+                           0, &failed)) {
       mef3__files_log(fm, MEF3_LOG_ERROR,
-                      "%s: channel %s: foreground pool decode failed (%s); "
-                      "decoding in process",
-                      f->real, c->name,
-                      st ? mef3_future_message(rq[q].fut) : "bad result");
+                      "%s: foreground pool decode failed (%s); decoding "
+                      "in process",
+                      f->real, mef3_error_last()->message);
     } else {
-      for (size_t k = 0; k < rq[q].count; k++) {
-        claim *x = &cl[slot[k]];
-        publish_copy(fm, x->t, src + k * cols, c->S, &oom);
-        x->done = 1;
-        if (!oom)
-          atomic_fetch_add(&fm->pool_tiles, 1);
-      }
+      /* (a tile that failed for memory is claimed again by the read) */
+      for (size_t k = 0; k < rq[q].count; k++)
+        cl[b.cl[at + k]].done = 1;
+      atomic_fetch_add(&fm->pool_tiles, rq[q].count - failed);
     }
     mef3_future_free(rq[q].fut);
   }
-  (void)oom; /* a tile that failed for memory is retried by the read */
-  mef3__free(single);
 out:
   mef3__free(ord);
+  mef3__free(single);
   mef3__free(rq);
-  mef3__free(names);
-  mef3__free(idx);
+  mef3__free(b.cl);
+  mef3__free(b.ch);
+  mef3__free(b.idx);
+  mef3__free(b.t);
 }
 
 /* ---- reads ---- */
@@ -1018,7 +996,7 @@ static int load_tiles(mef3_files *fm, mfile *f, const mef3__tcache_key *keys,
       break;
     /* Before decoding, the file must still be where it was opened (it may
      * have been replaced by a link leading out since: paths.c). */
-    if (ncl && f->tree && (rc = mef3__files_tree_check(f->tree))) {
+    if (ncl && (rc = mef3__lane_check(f))) {
       for (size_t i = 0; i < ncl; i++)
         mef3__tcache_fail(&fm->cache, cl[i].t);
       break;
@@ -1460,8 +1438,8 @@ int mef3_files_read_as(mef3_files *fm, const char *path, const char *token,
   if (!out)
     return mef3__error(MEF3_EINVAL, "no output pointer");
   *out = NULL;
-  return read_window(fm, path, token, channels, n_channels, start_uutc, end_uutc,
-                     NULL, 0, NULL, out);
+  return read_window(fm, path, token, channels, n_channels, start_uutc,
+                     end_uutc, NULL, 0, NULL, out);
 }
 
 int mef3_files_read_into(mef3_files *fm, const char *path,
@@ -1472,16 +1450,15 @@ int mef3_files_read_into(mef3_files *fm, const char *path,
                                  start_uutc, end_uutc, data, cap, n_samples);
 }
 
-int mef3_files_read_into_as(mef3_files *fm, const char *path,
-                            const char *token, const char *const *channels,
-                            size_t n_channels, int64_t start_uutc,
-                            int64_t end_uutc, float *data, size_t cap,
-                            size_t *n_samples) {
+int mef3_files_read_into_as(mef3_files *fm, const char *path, const char *token,
+                            const char *const *channels, size_t n_channels,
+                            int64_t start_uutc, int64_t end_uutc, float *data,
+                            size_t cap, size_t *n_samples) {
   if (!data || !n_samples)
     return mef3__error(MEF3_EINVAL, "no output buffer");
   *n_samples = 0;
-  return read_window(fm, path, token, channels, n_channels, start_uutc, end_uutc,
-                     data, cap, n_samples, NULL);
+  return read_window(fm, path, token, channels, n_channels, start_uutc,
+                     end_uutc, data, cap, n_samples, NULL);
 }
 
 void mef3_signal_free(mef3_signal *s) {

@@ -1,8 +1,8 @@
 /*
  * files/files_impl.h - the file manager's internals, shared by files.c
  * (files, reads), access.c (open, close, views and tokens), prefetch.c
- * (the prefetch lanes) and paths.c (path confinement).  Not installed; tests and benchmarks use the few hooks at
- * the end.
+ * (the prefetch lanes) and paths.c (path confinement).  Not installed; tests
+ * and benchmarks use the few hooks at the end.
  *
  * Locks, in the order they may be taken (never the other way round):
  *   pools_mu  - creating the pools, passwords in the pools, the files map
@@ -106,7 +106,7 @@ struct mef3_files {
 
   mef3__tcache cache;
   struct mef3__envcache *env; /* tile pyramids (envelope.c) */
-  mef3__tilemem tmem; /* new tiles' memory, touched ahead (tilemem.h) */
+  mef3__tilemem tmem;         /* new tiles' memory, touched ahead (tilemem.h) */
 
   /* prefetch bookkeeping and the thread lane */
   pthread_mutex_t pf_mu;
@@ -159,12 +159,33 @@ void mef3__mfile_release(mfile *f, mef3_reader *r);
 /* The prefetch pool, created at first use; NULL: decode in threads. */
 mef3_pool *mef3__files_pf_pool(mef3_files *fm);
 
+/* ---- lane.c: decoding claimed tiles, for both lanes ---- */
+/* With a data root: 0 when the file is still where it was opened, else
+ * MEF3_EINVAL (a message says which link); no root: 0. */
+int mef3__lane_check(const mfile *f);
+/* Submit a batch of `n` claimed tiles of `f` to `pool`: tile idx[0] of
+ * the distinct channels ch[] that share their start, rate and tile size
+ * (a window read), or tiles idx[] of the one channel ch[0] == ch[i]. */
+int mef3__lane_submit(mef3_pool *pool, const mfile *f, size_t n,
+                      const size_t *ch, const int64_t *idx, mef3_future **out);
+/* Publish the result of a finished mef3__lane_submit into `tiles` (its
+ * batch's order).  0: every tile published, but *n_failed that failed
+ * for memory; else the error (the future's, or a result of the wrong
+ * shape), no tile touched. */
+int mef3__lane_publish(mef3_files *fm, const mfile *f, mef3_future *fut,
+                       size_t n, const size_t *ch, mef3__tile *const *tiles,
+                       int prefetched, size_t *n_failed);
+/* Decode tile `idx` of channel `ch` in process with `r` and publish it
+ * into `t`; on failure (the error set) `t` is untouched. */
+int mef3__lane_decode_tile(mef3_files *fm, mef3_reader *r, const mfile *f,
+                           size_t ch, int64_t idx, mef3__tile *t,
+                           int prefetched);
+
 /* ---- access.c ---- */
 /* The view a call names: `path` and `token` (NULL or "": the level-0
  * view), with a reference; NULL and the error set (MEF3_ENOTFOUND,
  * MEF3_EPASSWORD, MEF3_EINVAL) if none. */
-mfile *mef3__files_lookup(mef3_files *fm, const char *path,
-                          const char *token);
+mfile *mef3__files_lookup(mef3_files *fm, const char *path, const char *token);
 /* Tell a new pool what the view's key opens. */
 void mef3__files_pool_access(mef3_pool *p, const mfile *f);
 

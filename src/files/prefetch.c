@@ -96,31 +96,14 @@ static void pf_fail_all(pfreq *r, int status, const char *msg) {
 }
 
 /* Done-callback of a pool request (the pool's service thread, or the
- * thread that canceled it): copy the tiles out of shared memory. */
+ * thread that canceled it): its tiles into the cache. */
 static void pool_done(mef3_future *f, void *payload) {
   pfreq *r = payload;
-  int st = mef3_future_status(f);
-  size_t rows = 0, cols = 0;
-  const float *src = NULL;
-  if (st == 0)
-    src = r->n > 1 ? mef3_future_window(f, &rows, &cols)
-                   : mef3_future_tiles(f, &rows, &cols);
-  int64_t S = r->file->ch[r->ch[0]].S;
-  if (!src || rows != r->n || cols != (size_t)S) {
-    pf_fail_all(r, st ? st : MEF3_ERROR,
-                st ? mef3_future_message(f) : "unexpected result shape");
-    return;
-  }
   size_t failed = 0;
-  for (size_t i = 0; i < r->n; i++) {
-    float *buf = mef3__malloc((size_t)S * sizeof *buf);
-    if (!buf) {
-      mef3__tcache_fail(&r->fm->cache, r->tiles[i]);
-      failed++;
-      continue;
-    }
-    memcpy(buf, src + i * cols, (size_t)S * sizeof *buf);
-    mef3__tcache_publish(&r->fm->cache, r->tiles[i], buf, (size_t)S, 1);
+  if (mef3__lane_publish(r->fm, r->file, f, r->n, r->ch, r->tiles, 1,
+                         &failed)) {
+    pf_fail_all(r, mef3_error_last()->code, mef3_error_last()->message);
+    return;
   }
   if (failed)
     pf_log_failure(r, MEF3_ENOMEM, "out of memory");
@@ -130,7 +113,7 @@ static void pool_done(mef3_future *f, void *payload) {
 /* Decode a request in process (a prefetch thread). */
 static void run_local(pfreq *r) {
   mef3_reader *rd = NULL;
-  int rc = r->file->tree ? mef3__files_tree_check(r->file->tree) : 0;
+  int rc = mef3__lane_check(r->file);
   if (!rc)
     rc = mef3__mfile_lease(r->file, &rd);
   if (rc) {
@@ -141,24 +124,16 @@ static void run_local(pfreq *r) {
   int first = 0;
   char msg[512] = "";
   for (size_t i = 0; i < r->n; i++) {
-    const fchan *c = &r->file->ch[r->ch[i]];
-    float *buf = mef3__malloc((size_t)c->S * sizeof *buf);
-    /* Strict, as in files.c: a failed read fails the tile, never caches
-     * NaN for data that exists. */
-    int trc = buf ? mef3_reader_read_tile(rd, r->ch[i], r->b, c->fs, c->cs,
-                                          c->S, buf, NULL, 1)
-                  : mef3__error(MEF3_ENOMEM, "out of memory for a tile");
+    int trc = mef3__lane_decode_tile(r->fm, rd, r->file, r->ch[i], r->b,
+                                     r->tiles[i], 1);
     if (trc) {
       if (!first) {
         first = trc;
         snprintf(msg, sizeof msg, "%s", mef3_error_last()->message);
       }
-      mef3__free(buf);
       mef3__tcache_fail(&r->fm->cache, r->tiles[i]);
       failed++;
-      continue;
     }
-    mef3__tcache_publish(&r->fm->cache, r->tiles[i], buf, (size_t)c->S, 1);
   }
   mef3__mfile_release(r->file, rd);
   if (failed)
@@ -218,26 +193,11 @@ static void enqueue_local(mef3_files *fm, pfreq *r) {
 }
 
 /* Submit a claimed request to the prefetch pool. */
-static void submit_pool(mef3_files *fm, mef3_pool *pool, pfreq *r) {
-  const fchan *c = &r->file->ch[r->ch[0]];
+static void submit_pool(mef3_pool *pool, pfreq *r) {
   mef3_future *fut = NULL;
-  int rc;
-  if (r->file->tree && (rc = mef3__files_tree_check(r->file->tree))) {
-    pf_fail_all(r, rc, mef3_error_last()->message); /* replaced */
-    return;
-  }
-  if (r->n == 1) {
-    rc = mef3_pool_submit_tiles(&fut, pool, r->file->pkey, c->name, &r->b, 1,
-                                c->fs, c->cs, c->S);
-  } else {
-    const char *names[PF_MAX_TILES];
-    for (size_t i = 0; i < r->n; i++)
-      names[i] = r->file->ch[r->ch[i]].name;
-    int64_t t0, t1;
-    mef3_tile_window(c->cs, c->fs, r->b, c->S, &t0, &t1);
-    rc = mef3_pool_read_window(&fut, pool, r->file->pkey, names, r->n, t0, t1,
-                               1);
-  }
+  int rc = mef3__lane_check(r->file); /* replaced since its open? */
+  if (!rc)
+    rc = mef3__lane_submit(pool, r->file, r->n, r->ch, &r->b, &fut);
   if (rc) {
     pf_fail_all(r, mef3_error_last()->code, mef3_error_last()->message);
     return;
@@ -246,7 +206,6 @@ static void submit_pool(mef3_files *fm, mef3_pool *pool, pfreq *r) {
   mef3_future_on_done(fut, pool_done, r); /* may run at once */
   if (atomic_load(&r->cancel_req))
     mef3_future_cancel(fut); /* a read asked meanwhile */
-  (void)fm;
 }
 
 void mef3__prefetch_schedule(mef3_files *fm, mfile *f, int64_t b,
@@ -312,7 +271,7 @@ void mef3__prefetch_schedule(mef3_files *fm, mfile *f, int64_t b,
     atomic_store(&r->tiles_end, fm->pf_submitted);
     pthread_mutex_unlock(&fm->pf_mu);
     if (pool)
-      submit_pool(fm, pool, r);
+      submit_pool(pool, r);
     else
       enqueue_local(fm, r);
     pf_unref(r);
