@@ -1,7 +1,6 @@
 /*
- * files/files_impl.h - the file manager's internals, shared by files.c
- * (files, reads), access.c (open, close, views and tokens), prefetch.c
- * (the prefetch lanes) and paths.c (path confinement).  Not installed; tests
+ * files/files_impl.h - the file manager's internals, shared by its files
+ * (files.c lists them).  Not installed; tests
  * and benchmarks use the few hooks at the end.
  *
  * Locks, in the order they may be taken (never the other way round):
@@ -39,6 +38,33 @@ typedef struct fchan {
   double ufact;
   char *units;
 } fchan;
+
+/* Order of channels by what makes one window read give their tiles:
+ * start, rate, tile size (0: one grid). */
+static inline int mef3__fchan_cmp(const fchan *x, const fchan *y) {
+  if (x->cs != y->cs)
+    return x->cs < y->cs ? -1 : 1;
+  if (x->fs != y->fs)
+    return x->fs < y->fs ? -1 : 1;
+  if (x->S != y->S)
+    return x->S < y->S ? -1 : 1;
+  return 0;
+}
+
+static inline int64_t mef3__floordiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* What a read needs of one distinct channel (read.c; prefetch.c plans
+ * around it). */
+typedef struct mef3__span {
+  size_t ch;
+  int has_data;
+  int64_t i1;     /* grid sample of `start` */
+  int64_t b1, b2; /* tiles */
+  size_t key0;    /* its first key (tile max(b1, 0)) */
+} mef3__span;
 
 #define MEF3__TOKEN_BYTES 16
 
@@ -141,23 +167,38 @@ static inline size_t mef3__req_max_tiles(int64_t S) {
   return k ? k : 1;
 }
 
-/* ---- files.c ---- */
+/* ---- registry.c ---- */
 /* Build a view from a freshly opened reader, which it takes (and closes
  * on failure); `password` is kept for the view's readers. */
 int mef3__mfile_new(mfile **out, mef3_files *fm, const char *given,
                     const char *real, const char *password, mef3_reader *r);
-/* Grid sample of time t on a channel starting at cs (grid.c: rounded as
- * mef3_files_window_samples, halves to even). */
-int64_t mef3__files_slot(int64_t t, int64_t cs, double fs);
-
-void mef3__files_log(mef3_files *fm, mef3_log_level level, const char *fmt, ...)
-    MEF3__PRINTF(3, 4);
 void mef3__mfile_unref(mfile *f);
 /* Lease an in-process reader of `f` (opening one if none is idle). */
 int mef3__mfile_lease(mfile *f, mef3_reader **out);
 void mef3__mfile_release(mfile *f, mef3_reader *r);
-/* The prefetch pool, created at first use; NULL: decode in threads. */
-mef3_pool *mef3__files_pf_pool(mef3_files *fm);
+/* Out of descriptors: let prefetch finish, then close every idle reader
+ * of every file (reopened when next needed); logged. */
+void mef3__files_shed_idle_readers(mef3_files *fm);
+
+/* ---- files.c ---- */
+void mef3__files_log(mef3_files *fm, mef3_log_level level, const char *fmt, ...)
+    MEF3__PRINTF(3, 4);
+
+/* ---- grid.c ---- */
+/* Grid sample of time t on a channel starting at cs (rounded as
+ * mef3_files_window_samples, halves to even). */
+int64_t mef3__files_slot(int64_t t, int64_t cs, double fs);
+
+/* ---- pools.c ---- */
+/* The foreground (prefetch 0) or prefetch pool, created at first use;
+ * NULL: the process pool is off or could not start (decode in process). */
+mef3_pool *mef3__files_pool(mef3_files *fm, int prefetch);
+
+/* ---- sweeper.c ---- */
+/* Start the idle sweeper (0, or MEF3_ELIMIT: no thread); stop and join it
+ * (nothing when it never started). */
+int mef3__sweeper_start(mef3_files *fm, int64_t ttl_ms);
+void mef3__sweeper_stop(mef3_files *fm);
 
 /* ---- lane.c: decoding claimed tiles, for both lanes ---- */
 /* With a data root: 0 when the file is still where it was opened, else
@@ -201,6 +242,10 @@ void mef3__prefetch_schedule(mef3_files *fm, mfile *f, int64_t b,
 int mef3__prefetch_steal(mef3_files *fm, mef3__tile_owner *owner);
 /* Drop a reference the cache handed out with a tile owner. */
 void mef3__prefetch_owner_unref(mef3__tile_owner *owner);
+/* Hand the windows ahead and behind [start, end) of a read of the `nsp`
+ * spans `sp` to the prefetch lanes, nearest first. */
+void mef3__prefetch_around(mef3_files *fm, mfile *f, const mef3__span *sp,
+                           size_t nsp, int64_t start, int64_t end);
 /* Stop the thread lane: cancel what is queued, join the threads. */
 void mef3__prefetch_stop_threads(mef3_files *fm);
 

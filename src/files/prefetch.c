@@ -212,7 +212,7 @@ void mef3__prefetch_schedule(mef3_files *fm, mfile *f, int64_t b,
                              const size_t *chs, size_t n) {
   const fchan *c = &f->ch[chs[0]];
   int64_t tile_bytes = c->S * (int64_t)sizeof(float);
-  mef3_pool *pool = mef3__files_pf_pool(fm); /* NULL: the thread lane */
+  mef3_pool *pool = mef3__files_pool(fm, 1); /* NULL: the thread lane */
   /* Requests of a few channels: every prefetch worker gets some, and a
    * read can take back the part still queued. */
   size_t lanes = pool ? (size_t)fm->pf_workers : (size_t)fm->o.prefetch_threads;
@@ -341,4 +341,123 @@ void mef3__files_prefetch_wait(mef3_files *fm) {
   while (fm->pf_outstanding > 0)
     pthread_cond_wait(&fm->pf_cv, &fm->pf_mu);
   pthread_mutex_unlock(&fm->pf_mu);
+}
+
+/* ---- planning: which tiles around a read ---- */
+
+/* Tiles of [ta, tb) on channel c's grid: first and last index. */
+static int range_tiles(const fchan *c, int64_t ta, int64_t tb, int64_t *ba,
+                       int64_t *bb) {
+  double ia = round(((double)ta - (double)c->cs) * c->fs / 1e6);
+  double ib = round(((double)tb - (double)c->cs) * c->fs / 1e6);
+  if (!(fabs(ia) < 4e18) || !(fabs(ib) < 4e18) || ib <= ia)
+    return 0;
+  *ba = mef3__floordiv((int64_t)ia, c->S);
+  *bb = mef3__floordiv((int64_t)ib - 1, c->S);
+  return 1;
+}
+
+typedef struct pfent {
+  int64_t b;
+  size_t cls; /* first span with the same start, rate and tile size */
+  size_t ch;
+} pfent;
+
+static int cmp_ahead(const void *a, const void *b) {
+  const pfent *x = a, *y = b;
+  if (x->b != y->b)
+    return x->b < y->b ? -1 : 1;
+  if (x->cls != y->cls)
+    return x->cls < y->cls ? -1 : 1;
+  return x->ch < y->ch ? -1 : x->ch > y->ch;
+}
+
+static int cmp_behind(const void *a, const void *b) {
+  const pfent *x = a, *y = b;
+  if (x->b != y->b)
+    return x->b > y->b ? -1 : 1; /* nearest the window first */
+  return cmp_ahead(a, b);
+}
+
+/*
+ * Prefetch the windows ahead and behind [start, end): ahead first (the
+ * usual direction), each nearest tile first, tiles of one index of
+ * channels alike handed over together.  Never the window's own tiles,
+ * nothing before a channel's start or from its end on.
+ */
+void mef3__prefetch_around(mef3_files *fm, mfile *f, const mef3__span *sp,
+                           size_t nsp, int64_t start, int64_t end) {
+  int A = fm->o.prefetch_ahead_windows, B = fm->o.prefetch_behind_windows;
+  int64_t W = end - start, reach;
+  enum { MAX_PER_RANGE = 4096 };
+  pfent *list = NULL;
+  size_t cap = 0;
+  size_t *chs = mef3__malloc((nsp ? nsp : 1) * sizeof *chs);
+  size_t *cls = mef3__malloc((nsp ? nsp : 1) * sizeof *cls);
+  if (!chs || !cls)
+    goto out;
+  for (size_t u = 0; u < nsp; u++) {
+    cls[u] = u;
+    for (size_t v = 0; v < u; v++)
+      if (!mef3__fchan_cmp(&f->ch[sp[u].ch], &f->ch[sp[v].ch])) {
+        cls[u] = v;
+        break;
+      }
+  }
+  for (int dir = 0; dir < 2; dir++) {
+    int k = dir == 0 ? A : B;
+    if (k <= 0 || __builtin_mul_overflow(W, (int64_t)k, &reach))
+      continue;
+    int64_t ta, tb;
+    if (dir == 0) {
+      ta = end;
+      if (__builtin_add_overflow(end, reach, &tb))
+        continue;
+    } else {
+      tb = start;
+      if (__builtin_sub_overflow(start, reach, &ta))
+        continue;
+    }
+    size_t n = 0;
+    for (size_t u = 0; u < nsp; u++) {
+      const fchan *c = &f->ch[sp[u].ch];
+      int64_t ba, bb;
+      if (!sp[u].has_data || !range_tiles(c, ta, tb, &ba, &bb))
+        continue;
+      if (ba < 0)
+        ba = 0;
+      if (bb - ba >= MAX_PER_RANGE)
+        bb = ba + MAX_PER_RANGE - 1;
+      for (int64_t b = ba; b <= bb; b++) {
+        if (b >= sp[u].b1 && b <= sp[u].b2)
+          continue; /* the window itself: read just now */
+        int64_t t0, t1;
+        mef3_tile_window(c->cs, c->fs, b, c->S, &t0, &t1);
+        if (t0 >= c->ce)
+          break; /* past the end of the channel: nothing to load */
+        if (n == cap) {
+          size_t nc = cap ? cap * 2 : 64;
+          pfent *nl = mef3__realloc(list, nc * sizeof *nl);
+          if (!nl)
+            goto out;
+          list = nl;
+          cap = nc;
+        }
+        list[n++] = (pfent){b, cls[u], sp[u].ch};
+      }
+    }
+    if (n)
+      qsort(list, n, sizeof *list, dir == 0 ? cmp_ahead : cmp_behind);
+    for (size_t i = 0; i < n;) {
+      size_t j = i, m = 0;
+      while (j < n && list[j].b == list[i].b && list[j].cls == list[i].cls)
+        chs[m++] = list[j++].ch;
+      mef3__prefetch_schedule(fm, f, list[i].b, chs, m);
+      i = j;
+    }
+  }
+out:
+  mef3__free(list);
+  mef3__free(chs);
+  mef3__free(cls);
 }
