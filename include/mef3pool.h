@@ -4,6 +4,7 @@
 
 #include "mef3pool/common.h"
 #include "mef3pool/format.h"
+#include "mef3pool/grid.h"
 #include "mef3pool/reader.h"
 #include "mef3pool/writer.h"
 #include "mef3pool/gen.h"

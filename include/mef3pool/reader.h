@@ -23,6 +23,7 @@
 #define MEF3POOL_READER_H
 
 #include "format.h"
+#include "grid.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -155,7 +156,8 @@ MEF3_EXTERN int mef3_reader_contigua(const mef3_reader *r, size_t ch,
 
 /*
  * Number of samples in the window [t0, t1) at rate fs:
- * round((t1 - t0) * fs / 1e6), halves away from zero; 0 when t1 <= t0.
+ * round((t1 - t0) * fs / 1e6), halves away from zero; 0 when t1 <= t0
+ * (mef3_grid_samples with MEF3_ROUND_AWAY).
  * (The file manager and the server round halves to even, as the original
  * server: mef3_files_window_samples.)
  */
@@ -183,17 +185,7 @@ MEF3_EXTERN int mef3_reader_read_time(mef3_reader *r, size_t ch, int64_t t0,
                                       void *out, size_t cap, size_t *n_out,
                                       uint8_t *valid, mef3_read_report *report);
 
-/*
- * The time window of tile `b` of a channel starting at `cs` µUTC with
- * rate `fs` and `S` samples per tile (ARCHITECTURE.md):
- * [cs + round(b*S*1e6/fs), cs + round((b+1)*S*1e6/fs)), halves away from
- * zero.
- */
-MEF3_EXTERN void mef3_tile_window(int64_t cs, double fs, int64_t b, int64_t S,
-                                  int64_t *t0, int64_t *t1);
-
-/* Samples per tile of `seconds` at `fs`: max(1, round(seconds * fs)). */
-MEF3_EXTERN int64_t mef3_tile_samples(double seconds, double fs);
+/* (The tile window and tile size: mef3pool/grid.h.) */
 
 /*
  * Read tile `b` of channel `ch` as float32 physical values into `out`

@@ -105,8 +105,7 @@ static int sample_times(const mef3_reader *r, size_t c, int64_t s0, size_t n,
     int64_t k = s0 + (int64_t)i;
     while (lo + 1 < nb && b[lo + 1].start_sample <= k)
       lo++;
-    out[i] =
-        b[lo].start_uutc + llround((double)(k - b[lo].start_sample) * 1e6 / fs);
+    out[i] = mef3_grid_time(b[lo].start_uutc, k - b[lo].start_sample, fs);
   }
   return 0;
 }

@@ -10,6 +10,7 @@
 #include <math.h>
 
 #include "cli_out.h"
+#include "mef3pool/grid.h"
 
 /* A header field: quoted, inner quotes doubled. */
 static void field(FILE *f, const char *s) {
@@ -35,7 +36,7 @@ int cli_out_csv(FILE *f, const cli_out_channel *ch, size_t n) {
   const int64_t *times = n ? ch[0].times : NULL;
   for (size_t i = 0; i < rows && !ferror(f); i++) {
     int64_t t = times ? times[i]
-                      : ch[0].start_uutc + llround((double)i * 1e6 / ch[0].fs);
+                      : mef3_grid_time(ch[0].start_uutc, (int64_t)i, ch[0].fs);
     int64_t first = times ? times[0] : ch[0].start_uutc;
     /* From the µUTC column, so the two columns never disagree. */
     double s = (double)(t - first) / 1e6;

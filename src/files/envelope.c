@@ -516,7 +516,7 @@ int mef3_files_envelope_as(mef3_files *fm, const char *path,
                        f->ch[q[u].ch].fs);
       goto done;
     }
-  int64_t n = mef3_window_samples(start_uutc, end_uutc, fs);
+  int64_t n = mef3_files_window_samples(start_uutc, end_uutc, fs);
   if (n <= 0) {
     rc = mef3__error(MEF3_EINVAL,
                      "window [%lld, %lld) is shorter than one sample at %g Hz",
@@ -537,7 +537,8 @@ int mef3_files_envelope_as(mef3_files *fm, const char *path,
       double i1 = 0;
       q[u].has_data = c->cs != MEF3_UUTC_NO_ENTRY &&
                       !__builtin_sub_overflow(start_uutc, c->cs, &d) &&
-                      fabs(i1 = (double)llround((double)d * fs / 1e6)) < 4e18;
+                      fabs(i1 = (double)mef3__files_slot(start_uutc, c->cs,
+                                                         fs)) < 4e18;
       int64_t a = q[u].has_data ? (int64_t)i1 : 0;
       if (!raw)
         a = env_fdiv(a, MEF3_ENVELOPE_BASE) * MEF3_ENVELOPE_BASE;
@@ -556,7 +557,7 @@ int mef3_files_envelope_as(mef3_files *fm, const char *path,
     q[u].p0 = np;
     if (!q[u].has_data)
       continue;
-    int64_t ngrid = llround((double)(c->ce - c->cs) * fs / 1e6);
+    int64_t ngrid = mef3__files_slot(c->ce, c->cs, fs);
     int64_t last = env_fdiv(ngrid + 1, c->S); /* a slot past the end, rounded */
     int64_t b0 = env_fdiv(q[u].a, c->S);
     int64_t b1 = env_fdiv(q[u].a + (int64_t)ncol * spc - 1, c->S) + 1;
@@ -634,7 +635,7 @@ int mef3_files_envelope_as(mef3_files *fm, const char *path,
     }
     env->first_sample[r] = cq->a;
     env->first_uutc[r] =
-        cq->has_data ? c->cs + llround((double)cq->a * 1e6 / fs) : start_uutc;
+        cq->has_data ? mef3_grid_time(c->cs, cq->a, fs) : start_uutc;
     if (!(env->channel_names[r] = mef3__strdup(c->name))) {
       rc = mef3__error(MEF3_ENOMEM, "out of memory");
       goto done;

@@ -38,6 +38,15 @@ void mef3__files_log(mef3_files *fm, mef3_log_level level, const char *fmt,
   fm->o.log(level, buf, fm->o.log_payload);
 }
 
+/* ---- the window rule ---- */
+
+/* The file manager answers as the original server, whose Python computes
+ * int(round(x)) on doubles: halves to even (mef3pool/grid.h). */
+int64_t mef3_files_window_samples(int64_t start_uutc, int64_t end_uutc,
+                                  double fs) {
+  return mef3_grid_samples(start_uutc, end_uutc, fs, MEF3_ROUND_EVEN);
+}
+
 /* ---- create and free ---- */
 
 static int cores(void) {

@@ -184,10 +184,11 @@ void mef3__files_shed_idle_readers(mef3_files *fm);
 void mef3__files_log(mef3_files *fm, mef3_log_level level, const char *fmt, ...)
     MEF3__PRINTF(3, 4);
 
-/* ---- grid.c ---- */
-/* Grid sample of time t on a channel starting at cs (rounded as
- * mef3_files_window_samples, halves to even). */
-int64_t mef3__files_slot(int64_t t, int64_t cs, double fs);
+/* Grid sample of time t on a channel starting at cs: the file manager's
+ * rule, halves to even (mef3pool/grid.h), as mef3_files_window_samples. */
+static inline int64_t mef3__files_slot(int64_t t, int64_t cs, double fs) {
+  return mef3_grid_slot(t, cs, fs, MEF3_ROUND_EVEN);
+}
 
 /* ---- pools.c ---- */
 /* The foreground (prefetch 0) or prefetch pool, created at first use;

@@ -348,8 +348,8 @@ void mef3__files_prefetch_wait(mef3_files *fm) {
 /* Tiles of [ta, tb) on channel c's grid: first and last index. */
 static int range_tiles(const fchan *c, int64_t ta, int64_t tb, int64_t *ba,
                        int64_t *bb) {
-  double ia = round(((double)ta - (double)c->cs) * c->fs / 1e6);
-  double ib = round(((double)tb - (double)c->cs) * c->fs / 1e6);
+  double ia = (double)mef3__files_slot(ta, c->cs, c->fs);
+  double ib = (double)mef3__files_slot(tb, c->cs, c->fs);
   if (!(fabs(ia) < 4e18) || !(fabs(ib) < 4e18) || ib <= ia)
     return 0;
   *ba = mef3__floordiv((int64_t)ia, c->S);

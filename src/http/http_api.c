@@ -529,7 +529,7 @@ static enum MHD_Result api_signal(hreq *r, int envelope) {
   size_t len = 0;
   char *firsts = NULL;
   if (!envelope) {
-    int64_t n = mef3_window_samples(t0, t1, fs);
+    int64_t n = mef3_files_window_samples(t0, t1, fs);
     if (n <= 0 || (uint64_t)n * rows > (uint64_t)h->o.max_samples) {
       mef3_file_info_free(in);
       free_channels(chans);
@@ -557,10 +557,10 @@ static enum MHD_Result api_signal(hreq *r, int envelope) {
     snprintf(h_n, sizeof h_n, "%zu", got);
     int64_t i1 = c0->start_uutc == MEF3_UUTC_NO_ENTRY
                      ? 0
-                     : llround((double)(t0 - c0->start_uutc) * fs / 1e6);
+                     : mef3_grid_slot(t0, c0->start_uutc, fs, MEF3_ROUND_EVEN);
     int64_t ts = c0->start_uutc == MEF3_UUTC_NO_ENTRY
                      ? t0
-                     : c0->start_uutc + llround((double)i1 * 1e6 / fs);
+                     : mef3_grid_time(c0->start_uutc, i1, fs);
     snprintf(h_t0, sizeof h_t0, "%" PRId64, ts);
     snprintf(h_extra1, sizeof h_extra1, "samples");
     snprintf(h_extra2, sizeof h_extra2, "float32le");

@@ -42,13 +42,11 @@
 #define GROUP_MAX_BYTES ((size_t)4 << 20)
 
 int64_t mef3_window_samples(int64_t t0, int64_t t1, double fs) {
-  if (t1 <= t0 || !(fs > 0.0))
-    return 0;
-  return sat_round(diff_d(t1, t0) * fs / 1e6);
+  return mef3_grid_samples(t0, t1, fs, MEF3_ROUND_AWAY);
 }
 
 static int64_t slot_of(int64_t t, int64_t t0, double fs) {
-  return sat_round(diff_d(t, t0) * fs / 1e6);
+  return mef3_grid_slot(t, t0, fs, MEF3_ROUND_AWAY);
 }
 
 static void fill_nan(void *out, mef3_sample_type type, size_t pos, size_t n) {
@@ -335,19 +333,6 @@ static int decode_range(mef3_reader *r, rd_channel *c, size_t lo, size_t hi,
     b = e;
   }
   return 0;
-}
-
-/* ---- tiles ---- */
-
-void mef3_tile_window(int64_t cs, double fs, int64_t b, int64_t S, int64_t *t0,
-                      int64_t *t1) {
-  *t0 = cs + (int64_t)llround((double)b * (double)S * 1e6 / fs);
-  *t1 = cs + (int64_t)llround((double)(b + 1) * (double)S * 1e6 / fs);
-}
-
-int64_t mef3_tile_samples(double seconds, double fs) {
-  int64_t s = (int64_t)llround(seconds * fs);
-  return s < 1 ? 1 : s;
 }
 
 /* ---- time windows ---- */
