@@ -32,7 +32,7 @@ static void encoder(void) {
   size_t n = (size_t)FS * SECONDS;
   double *v = malloc(n * sizeof *v);
   int32_t *x = malloc(n * sizeof *x);
-  mef3_synth *s;
+  mef3_synth *s = NULL;
   if (!v || !x || mef3_synth_new(&s, 1, 0, 1, FS))
     die("setup");
   double t = bench_now();

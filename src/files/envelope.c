@@ -55,7 +55,9 @@ struct mef3__envcache {
   pthread_mutex_t mu;
   envp **buckets;
   size_t nb, count;
-  envp lru; /* sentinel: lru.next most recent */
+  /* Sentinel of the LRU list (lru->next most recent), allocated apart:
+   * an envp ends in a flexible array, so it cannot sit inside a struct. */
+  envp *lru;
   int64_t budget;
   uint64_t bytes, built, hits, evictions;
 };
@@ -81,12 +83,15 @@ int mef3__envcache_new(mef3__envcache **out, int64_t budget) {
     return MEF3_ENOMEM;
   c->nb = 1024;
   c->buckets = mef3__calloc(c->nb, sizeof *c->buckets);
-  if (!c->buckets) {
+  c->lru = mef3__calloc(1, sizeof *c->lru);
+  if (!c->buckets || !c->lru) {
+    mef3__free(c->buckets);
+    mef3__free(c->lru);
     mef3__free(c);
     return MEF3_ENOMEM;
   }
   pthread_mutex_init(&c->mu, NULL);
-  c->lru.next = c->lru.prev = &c->lru;
+  c->lru->next = c->lru->prev = c->lru;
   c->budget = budget > 0 ? budget : 1;
   *out = c;
   return 0;
@@ -113,18 +118,19 @@ static void unref_locked(envp *e) {
 void mef3__envcache_free(mef3__envcache *c) {
   if (!c)
     return;
-  for (envp *e = c->lru.next, *nx; e != &c->lru; e = nx) {
+  for (envp *e = c->lru->next, *nx; e != c->lru; e = nx) {
     nx = e->next;
     mef3__free(e);
   }
   mef3__free(c->buckets);
+  mef3__free(c->lru);
   pthread_mutex_destroy(&c->mu);
   mef3__free(c);
 }
 
 void mef3__envcache_file_drop(mef3__envcache *c, uint64_t file) {
   pthread_mutex_lock(&c->mu);
-  for (envp *e = c->lru.next, *nx; e != &c->lru; e = nx) {
+  for (envp *e = c->lru->next, *nx; e != c->lru; e = nx) {
     nx = e->next;
     if (e->file == file) {
       unhash_locked(c, e);
@@ -144,10 +150,10 @@ static envp *get(mef3__envcache *c, uint64_t file, uint32_t ch, int64_t b) {
     c->hits++;
     e->prev->next = e->next; /* most recently used */
     e->next->prev = e->prev;
-    e->next = c->lru.next;
-    e->prev = &c->lru;
-    c->lru.next->prev = e;
-    c->lru.next = e;
+    e->next = c->lru->next;
+    e->prev = c->lru;
+    c->lru->next->prev = e;
+    c->lru->next = e;
   }
   pthread_mutex_unlock(&c->mu);
   return e;
@@ -191,16 +197,16 @@ static envp *insert(mef3__envcache *c, envp *e) {
     h = hash(e->file, e->ch, e->b, c->nb);
     e->hnext = c->buckets[h];
     c->buckets[h] = e;
-    e->next = c->lru.next;
-    e->prev = &c->lru;
-    c->lru.next->prev = e;
-    c->lru.next = e;
+    e->next = c->lru->next;
+    e->prev = c->lru;
+    c->lru->next->prev = e;
+    c->lru->next = e;
     e->hashed = 1;
     e->refs++; /* the table's */
     c->count++;
     c->bytes += e->bytes;
-    while ((int64_t)c->bytes > c->budget && c->lru.prev != e) {
-      envp *old = c->lru.prev;
+    while ((int64_t)c->bytes > c->budget && c->lru->prev != e) {
+      envp *old = c->lru->prev;
       unhash_locked(c, old);
       unref_locked(old);
       c->evictions++;
