@@ -37,6 +37,7 @@ typedef struct {
   mef3_reader *r;
   size_t nch;
   const char **names;
+  double *rates;
   int64_t start, span;
   double fs;
 } sess;
@@ -47,8 +48,11 @@ static void sess_open(sess *s, const char *path) {
     die(path);
   s->nch = mef3_reader_channel_count(s->r);
   s->names = malloc(s->nch * sizeof *s->names);
-  for (size_t i = 0; i < s->nch; i++)
+  s->rates = malloc(s->nch * sizeof *s->rates);
+  for (size_t i = 0; i < s->nch; i++) {
     s->names[i] = mef3_reader_channel(s->r, i)->name;
+    s->rates[i] = mef3_reader_channel(s->r, i)->fs;
+  }
   const mef3_channel_info *c0 = mef3_reader_channel(s->r, 0);
   s->start = c0->start_uutc;
   s->span = c0->end_uutc - c0->start_uutc;
@@ -80,8 +84,8 @@ static double window_ms(sess *s, mef3_pool *p, int reps) {
         die("read");
     } else {
       mef3_future *f;
-      if (mef3_pool_read_window(&f, p, s->path, s->names, s->nch, t0, t0 + len,
-                                0))
+      if (mef3_pool_read_window(&f, p, s->path, s->names, s->rates, s->nch, t0,
+                                t0 + len, 0))
         die("read_window");
       mef3_future_wait(f, -1);
       size_t rows, cols;
@@ -203,6 +207,7 @@ static void run(const char *path, int reps) {
   mef3_pool_free(p2);
   mef3_reader_close(s.r);
   free(s.names);
+  free(s.rates);
 }
 
 int main(int argc, char **argv) {

@@ -153,6 +153,7 @@ typedef struct fh_req {
   /* window, chunk */
   size_t chans[8];
   const char *names[8];
+  double fs[8];
   size_t n_chans;
   int64_t t0, t1;
   int splits;
@@ -186,14 +187,18 @@ static inline int fh_submit(fh_req *q, mef3_pool *p, const fh_refs *x,
   for (size_t i = 0; i < q->n_chans; i++) {
     q->chans[i] = (size_t)fh_range(g, 0, (int64_t)nch - 1);
     q->names[i] = mef3_reader_channel(r, q->chans[i])->name;
+    q->fs[i] = mef3_reader_channel(r, q->chans[i])->fs;
   }
   const mef3_channel_info *c0 = mef3_reader_channel(r, q->chans[0]);
   q->t0 = fh_range(g, c0->start_uutc - 5000000, c0->end_uutc);
   q->t1 = q->t0 + fh_range(g, 100000, 30000000);
   if (q->kind == FH_WINDOW) {
     q->splits = (int)fh_range(g, 0, 3);
-    return mef3_pool_read_window(&q->f, p, path, q->names, q->n_chans, q->t0,
-                                 q->t1, q->splits);
+    /* half with the rates (as the file manager reads), half learning
+     * them from a worker */
+    return mef3_pool_read_window(&q->f, p, path, q->names,
+                                 q->splits % 2 ? q->fs : NULL, q->n_chans,
+                                 q->t0, q->t1, q->splits);
   }
   snprintf(q->key, sizeof q->key, "chunk-%ld",
            atomic_fetch_add(&fh_key_seq, 1));

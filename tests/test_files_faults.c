@@ -243,7 +243,7 @@ static void fd_pool(rlim_t high) {
   REQUIRE(p);
   const char *name = ch_name[0];
   mef3_future *f = NULL;
-  CHECK_RC(mef3_pool_read_window(&f, p, copies[0], &name, 1, t_start,
+  CHECK_RC(mef3_pool_read_window(&f, p, copies[0], &name, NULL, 1, t_start,
                                  t_start + 20000000, 1),
            0);
   if (f) {
@@ -268,7 +268,7 @@ static void fd_pool(rlim_t high) {
     for (size_t ch = 0; ch < n_ch; ch++) {
       const char *pn = ch_name[ch];
       f = NULL;
-      rc = mef3_pool_read_window(&f, p, copies[i], &pn, 1, ch_start[ch],
+      rc = mef3_pool_read_window(&f, p, copies[i], &pn, NULL, 1, ch_start[ch],
                                  ch_start[ch] + 20000000, 1);
       if (rc) {
         CHECK_MSG(ran_out(rc, mef3_error_last()->message), "submit: %s (%s)",
@@ -311,7 +311,7 @@ static void fd_pool(rlim_t high) {
       for (size_t ch = 0; ch < n_ch; ch++) {
         const char *pn = ch_name[ch];
         f = NULL;
-        if (mef3_pool_read_window(&f, p, copies[i], &pn, 1, ch_start[ch],
+        if (mef3_pool_read_window(&f, p, copies[i], &pn, NULL, 1, ch_start[ch],
                                   ch_start[ch] + 20000000, 1) != 0) {
           failed++;
           continue;

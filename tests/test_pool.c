@@ -1,7 +1,8 @@
 /*
  * tests/test_pool.c - the reader process pool with real worker processes
  * on golden sessions: results bit-identical to in-process reads, window
- * splitting and trimming, prefetch keys, cancellation, timeouts,
+ * splitting and trimming, windows sized by the caller's rates, prefetch
+ * keys, cancellation, timeouts,
  * callbacks, warm-up, two pools, a worker killed mid-request, shutdown
  * with work queued, many threads at once, and nothing left behind.
  */
@@ -131,8 +132,9 @@ static void test_window(void) {
   mef3_pool *p = new_pool(3, "window");
   for (int splits = 0; splits <= 5; splits += 5) {
     mef3_future *f;
-    CHECK_RC(mef3_pool_read_window(&f, p, session, names, nch, t0, t1, splits),
-             0);
+    CHECK_RC(
+        mef3_pool_read_window(&f, p, session, names, NULL, nch, t0, t1, splits),
+        0);
     CHECK_RC(mef3_future_wait(f, -1), 0);
     CHECK_RC(mef3_future_status(f), 0);
     size_t rows = 0, n = 0;
@@ -156,21 +158,114 @@ static void test_window(void) {
     mef3_future_free(f);
   }
   mef3_future *f = NULL;
-  CHECK_RC(mef3_pool_read_window(&f, p, session, names, 0, t0, t1, 0),
+  CHECK_RC(mef3_pool_read_window(&f, p, session, names, NULL, 0, t0, t1, 0),
            MEF3_EINVAL);
   CHECK(f == NULL);
   const char *bad[] = {"ch01", "missing"};
-  CHECK_RC(mef3_pool_read_window(&f, p, session, bad, 2, t0, t1, 0), 0);
+  CHECK_RC(mef3_pool_read_window(&f, p, session, bad, NULL, 2, t0, t1, 0), 0);
   mef3_future_wait(f, -1);
   CHECK(mef3_future_status(f) == MEF3_ENOTFOUND);
   mef3_future_free(f);
   /* a file that does not exist: a clear error, the pool goes on */
-  CHECK_RC(mef3_pool_read_window(&f, p, "/nonexistent.mefd", bad, 1, t0, t1, 0),
+  CHECK_RC(mef3_pool_read_window(&f, p, "/nonexistent.mefd", bad, NULL, 1, t0,
+                                 t1, 0),
            0);
   mef3_future_wait(f, -1);
   CHECK(mef3_future_status(f) == MEF3_ENOTFOUND);
   CHECK(strstr(mef3_future_message(f), "/nonexistent.mefd") != NULL);
   mef3_future_free(f);
+  mef3_pool_free(p);
+  mef3_reader_close(r);
+}
+
+/* Windows sized by the caller's rates: the same rows as the pool's own
+ * table gives, the caller's rates deciding the length, bad rates refused,
+ * and an unknown channel or file failing through the future as without
+ * rates. */
+static void test_window_rates(void) {
+  mef3_reader *r;
+  REQUIRE(mef3_reader_open(&r, session, NULL) == 0);
+  size_t nch = mef3_reader_channel_count(r);
+  const char *names[16];
+  double fs[16], half[16];
+  for (size_t i = 0; i < nch; i++) {
+    names[i] = mef3_reader_channel(r, nch - 1 - i)->name;
+    fs[i] = mef3_reader_channel(r, nch - 1 - i)->fs;
+    half[i] = fs[i] / 2;
+  }
+  const mef3_channel_info *c0 = mef3_reader_channel(r, 0);
+  int64_t t0 = c0->start_uutc + 1000000, t1 = t0 + 2000000;
+  mef3_pool *p = new_pool(2, "rates");
+  for (int splits = 0; splits <= 5; splits += 5) {
+    mef3_future *a, *b;
+    CHECK_RC(
+        mef3_pool_read_window(&a, p, session, names, fs, nch, t0, t1, splits),
+        0);
+    CHECK_RC(
+        mef3_pool_read_window(&b, p, session, names, NULL, nch, t0, t1, splits),
+        0);
+    mef3_future_wait(a, -1);
+    mef3_future_wait(b, -1);
+    CHECK_RC(mef3_future_status(a), 0);
+    size_t ra = 0, na = 0, rb = 0, nb = 0;
+    const float *wa = mef3_future_window(a, &ra, &na);
+    const float *wb = mef3_future_window(b, &rb, &nb);
+    REQUIRE(wa && wb);
+    CHECK(ra == nch && rb == nch && na == 512 && nb == 512);
+    CHECK(same_floats(wa, wb, nch * na));
+    mef3_future_free(a);
+    mef3_future_free(b);
+  }
+  /* the caller's rates size the result: at half rate, half the samples,
+   * each row the first half of the channel's window */
+  mef3_future *f = NULL;
+  CHECK_RC(mef3_pool_read_window(&f, p, session, names, half, nch, t0, t1, 0),
+           0);
+  mef3_future_wait(f, -1);
+  CHECK_RC(mef3_future_status(f), 0);
+  size_t rows = 0, n = 0;
+  const float *w = mef3_future_window(f, &rows, &n);
+  REQUIRE(w);
+  CHECK(rows == nch && n == 256);
+  for (size_t k = 0; k < nch; k++) {
+    size_t ch = nch - 1 - k, got;
+    size_t need = (size_t)mef3_window_samples(t0, t1, fs[k]);
+    float *want = malloc(need * sizeof *want);
+    CHECK_RC(mef3_reader_read_time(r, ch, t0, t1, MEF3_F32, want, need, &got,
+                                   NULL, NULL),
+             0);
+    CHECK_MSG(same_floats(w + k * n, want, n), "row %zu differs", k);
+    free(want);
+  }
+  mef3_future_free(f);
+  /* rates that are not a positive number */
+  const double bad_fs[] = {0.0, -256.0, NAN, INFINITY};
+  for (size_t i = 0; i < 4; i++) {
+    double rr[2] = {256.0, bad_fs[i]};
+    const char *two[] = {"ch01", "ch02"};
+    f = NULL;
+    CHECK_RC(mef3_pool_read_window(&f, p, session, two, rr, 2, t0, t1, 0),
+             MEF3_EINVAL);
+    CHECK(f == NULL);
+    CHECK(strstr(mef3_error_last()->message, "ch02") != NULL);
+  }
+  const char *bad[] = {"ch01", "missing"};
+  const double rr[] = {256.0, 256.0};
+  CHECK_RC(mef3_pool_read_window(&f, p, session, bad, rr, 2, t0, t1, 0), 0);
+  mef3_future_wait(f, -1);
+  CHECK(mef3_future_status(f) == MEF3_ENOTFOUND);
+  CHECK(strstr(mef3_future_message(f), "missing") != NULL);
+  mef3_future_free(f);
+  CHECK_RC(
+      mef3_pool_read_window(&f, p, "/nonexistent.mefd", bad, rr, 1, t0, t1, 0),
+      0);
+  mef3_future_wait(f, -1);
+  CHECK(mef3_future_status(f) == MEF3_ENOTFOUND);
+  CHECK(strstr(mef3_future_message(f), "/nonexistent.mefd") != NULL);
+  mef3_future_free(f);
+  mef3_pool_stats st;
+  mef3_pool_stats_get(p, &st);
+  CHECK(st.worker_restarts == 0);
   mef3_pool_free(p);
   mef3_reader_close(r);
 }
@@ -349,7 +444,7 @@ static void *hammer(void *arg) {
     int64_t blk = (h->id + i) % 7;
     int rc;
     if (i % 3 == 0)
-      rc = mef3_pool_read_window(&f, h->p, session, chans, 4,
+      rc = mef3_pool_read_window(&f, h->p, session, chans, NULL, 4,
                                  1600000000000000LL + i * 100000,
                                  1600000001000000LL + i * 100000, 2);
     else
@@ -571,6 +666,7 @@ int main(void) {
 
   test_tiles_match_in_process();
   test_window();
+  test_window_rates();
   test_prefetch();
   test_cancel_timeout_callbacks();
   test_warmup_and_two_pools();

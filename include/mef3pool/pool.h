@@ -30,6 +30,10 @@
  * Threads: any number of threads may submit, wait, cancel and free at
  * once.  Each pool runs one service thread that feeds workers, collects
  * results, replaces dead workers and runs done-callbacks.
+ *
+ * Requests carry their geometry: tiles their rate, start and size,
+ * windows their channels' rates (or NULL, and the pool learns them from
+ * a worker once per file).  docs/pool.md maps the implementation.
  */
 #ifndef MEF3POOL_POOL_H
 #define MEF3POOL_POOL_H
@@ -140,18 +144,33 @@ MEF3_EXTERN int mef3_pool_warmup(mef3_pool *pool, const char *path,
  * number of workers) decoded in parallel.  The result
  * (mef3_future_window) is a (n_channels, n_samples) float32 array in the
  * requested order, n_samples being the shortest of the channels' window
- * lengths (edges trimmed).  An empty channel list is MEF3_EINVAL.
+ * lengths (mef3_window_samples; edges trimmed, a longer channel keeps its
+ * first n_samples).
+ *
+ * `fs` gives the channels' sampling rates (fs[i] for channels[i]), which
+ * size the result, the way mef3_pool_submit_tiles takes its geometry: a
+ * caller that knows them (the file manager) passes them, and the window
+ * goes to the workers at once.  NULL when the caller does not know them:
+ * the pool then asks a worker for the file's channel table (one INFO
+ * round trip before the first window of a file; the table is kept until
+ * mef3_pool_forget()).  Either way an unknown channel or file fails
+ * through the future (MEF3_ENOTFOUND).
+ *
+ * Returns 0, MEF3_EINVAL (no channels, a NULL name, t1 < t0, a rate that
+ * is not a positive number), MEF3_ENOMEM, MEF3_ECANCELED (shutting
+ * down).
  */
 MEF3_EXTERN int mef3_pool_read_window(mef3_future **out, mef3_pool *pool,
                                       const char *path,
                                       const char *const *channels,
-                                      size_t n_channels, int64_t t0, int64_t t1,
-                                      int n_splits);
+                                      const double *fs, size_t n_channels,
+                                      int64_t t0, int64_t t1, int n_splits);
 
 /*
  * Prefetch a chunk in the background under `key`: a window read as above
- * (one group).  Idempotent per key: scheduling a key that is already
- * scheduled does nothing and returns 0.
+ * (one group, rates from the file's channel table, as with `fs` NULL).
+ * Idempotent per key: scheduling a key that is already scheduled does
+ * nothing and returns 0.
  */
 MEF3_EXTERN int mef3_pool_prefetch_chunk(mef3_pool *pool, const char *key,
                                          const char *path,

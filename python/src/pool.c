@@ -285,8 +285,9 @@ static PyObject *pool_read_window(PoolObject *self, PyObject *args) {
   PyObject *out = NULL;
   if ((path = mef3py_path_bytes(path_obj))) {
     mef3_future *f;
+    /* The Python call names no rates: the pool learns them (NULL). */
     int rc = mef3_pool_read_window(&f, self->pool, PyBytes_AS_STRING(path), chs,
-                                   (size_t)n, t0, t1, n_splits);
+                                   NULL, (size_t)n, t0, t1, n_splits);
     if (rc)
       mef3py_raise_last(rc);
     else

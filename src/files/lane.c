@@ -49,19 +49,29 @@ int mef3__lane_submit(mef3_pool *pool, const mfile *f, size_t n,
   if (!is_window(n, ch))
     return mef3_pool_submit_tiles(out, pool, f->pkey, c->name, idx, n, c->fs,
                                   c->cs, c->S);
+  /* the rates go along, so the pool asks no worker for them */
   enum { STACK_NAMES = 64 };
   const char *stack[STACK_NAMES];
+  double stack_fs[STACK_NAMES];
   const char **names =
       n <= STACK_NAMES ? stack : mef3__malloc(n * sizeof *names);
-  if (!names)
-    return mef3__error(MEF3_ENOMEM, "out of memory");
-  for (size_t i = 0; i < n; i++)
-    names[i] = f->ch[ch[i]].name;
-  int64_t t0, t1;
-  mef3_tile_window(c->cs, c->fs, idx[0], c->S, &t0, &t1);
-  int rc = mef3_pool_read_window(out, pool, f->pkey, names, n, t0, t1, 1);
+  double *fs = n <= STACK_NAMES ? stack_fs : mef3__malloc(n * sizeof *fs);
+  int rc = 0;
+  if (!names || !fs) {
+    rc = mef3__error(MEF3_ENOMEM, "out of memory");
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      names[i] = f->ch[ch[i]].name;
+      fs[i] = f->ch[ch[i]].fs;
+    }
+    int64_t t0, t1;
+    mef3_tile_window(c->cs, c->fs, idx[0], c->S, &t0, &t1);
+    rc = mef3_pool_read_window(out, pool, f->pkey, names, fs, n, t0, t1, 1);
+  }
   if (names != stack)
     mef3__free(names);
+  if (fs != stack_fs)
+    mef3__free(fs);
   return rc;
 }
 

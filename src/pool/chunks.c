@@ -2,7 +2,8 @@
  * pool/chunks.c - the keyed chunk registry: windows prefetched under a
  * caller's key, to be taken later by that key.
  *
- * A key maps to the future of one window read (one group).  Scheduling a
+ * A key maps to the future of one window read (one group), sized by the
+ * file's channel table (chantab.c): the caller gives no rates.  Scheduling a
  * key that is already there does nothing, so many threads may ask for the
  * same chunk and one read runs; taking a key removes it and hands its
  * future (waited for) to the taker.  Chunks nobody took are freed when
@@ -27,7 +28,7 @@ int mef3_pool_prefetch_chunk(mef3_pool *p, const char *key, const char *path,
   if (have)
     return 0;
   mef3_future *f;
-  int rc = mef3__submit_window(&f, p, path, channels, n, t0, t1, 1);
+  int rc = mef3__submit_window(&f, p, path, channels, NULL, n, t0, t1, 1);
   if (rc)
     return rc;
   pthread_mutex_lock(&p->mu);

@@ -198,10 +198,11 @@ mef3__job *mef3__info_job_locked(mef3_pool *p, const char *path, int target,
  * (the shortest): its region, one job per group, queued.  0 or an error
  * with which the caller completes the future. */
 int mef3__expand_window_locked(mef3_pool *p, mef3_future *f, size_t n);
-/* A window future (read_window, prefetch_chunk). */
+/* A window future (read_window, prefetch_chunk); `fs` NULL: sized by the
+ * file's channel table. */
 int mef3__submit_window(mef3_future **out, mef3_pool *p, const char *path,
-                        const char *const *channels, size_t nch, int64_t t0,
-                        int64_t t1, int n_splits);
+                        const char *const *channels, const double *fs,
+                        size_t nch, int64_t t0, int64_t t1, int n_splits);
 void mef3__access_free(mef3__file_access *a);
 
 /* ---- chantab.c ---- */

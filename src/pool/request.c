@@ -8,7 +8,9 @@
  * tiles request is one job.  A window is one job per group of channels,
  * all writing rows of one region of (channels, n) floats, n being the
  * shortest of the channels' window lengths; sizing it takes each
- * channel's rate, from the file's channel table (chantab.c).
+ * channel's rate: the caller's when it gives them (the file manager
+ * does), else from the file's channel table (chantab.c), which costs an
+ * INFO round trip on a file's first window.
  *
  * The queue is FIFO, except that a job aimed at one worker (warm-up, an
  * INFO job asking again) waits for that worker while others pass it.
@@ -18,6 +20,7 @@
  * Passwords come from the access map (set_access) into the frame; the
  * map's copies are wiped when they go.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -225,17 +228,22 @@ int mef3__expand_window_locked(mef3_pool *p, mef3_future *f, size_t n) {
   return 0;
 }
 
-/* Queue window `f`: expanded now when its file's table is known, else
- * waiting for it.  A bad request (an unknown channel) is not an error of
+/* Queue window `f`: expanded now when its length is known - `*known_n`,
+ * from the caller's rates, or by its file's channel table - else waiting
+ * for the table.  A bad request (an unknown channel) is not an error of
  * the call: `*fail_rc` is set and the caller fails the future, as when
  * the table comes later.  Returns 0 or an error (`f` not queued). */
-static int queue_window_locked(mef3_pool *p, mef3_future *f, int *fail_rc) {
+static int queue_window_locked(mef3_pool *p, mef3_future *f,
+                               const size_t *known_n, int *fail_rc) {
   *fail_rc = 0;
-  const mef3__chantab *t = mef3__chantab_get_locked(p, f->path);
-  if (!t)
-    return mef3__chantab_wait_locked(p, f);
-  size_t n;
-  int rc = mef3__chantab_samples(t, f, &n);
+  size_t n = known_n ? *known_n : 0;
+  int rc = 0;
+  if (!known_n) {
+    const mef3__chantab *t = mef3__chantab_get_locked(p, f->path);
+    if (!t)
+      return mef3__chantab_wait_locked(p, f);
+    rc = mef3__chantab_samples(t, f, &n);
+  }
   if (!rc)
     rc = mef3__expand_window_locked(p, f, n);
   if (rc && rc != MEF3_ENOMEM) {
@@ -243,6 +251,26 @@ static int queue_window_locked(mef3_pool *p, mef3_future *f, int *fail_rc) {
     return 0;
   }
   return rc;
+}
+
+/* The length of window `f` by the caller's rates `fs` (the shortest of
+ * its channels' windows): 0, or MEF3_EINVAL for a rate that is not a
+ * positive number or a row of more than 2^32 samples. */
+static int samples_by_rates(const mef3_future *f, const double *fs, size_t *n) {
+  int64_t nmin = -1;
+  for (size_t k = 0; k < f->n_names; k++) {
+    int64_t m = mef3_window_samples(f->t0, f->t1, fs[k]);
+    if (!(fs[k] > 0.0) || isinf(fs[k]) || m > ((int64_t)1 << 32))
+      return mef3__error(MEF3_EINVAL,
+                         "%s: invalid window request: channel \"%s\" at %g "
+                         "Hz over %lld us",
+                         f->path, f->names[k], fs[k],
+                         (long long)(f->t1 - f->t0));
+    if (nmin < 0 || m < nmin)
+      nmin = m;
+  }
+  *n = (size_t)(nmin < 0 ? 0 : nmin);
+  return 0;
 }
 
 /* A window future holding copies of what its jobs are built from. */
@@ -276,8 +304,8 @@ static int window_future(mef3_future **out, mef3_pool *p, const char *path,
 }
 
 int mef3__submit_window(mef3_future **out, mef3_pool *p, const char *path,
-                        const char *const *channels, size_t nch, int64_t t0,
-                        int64_t t1, int n_splits) {
+                        const char *const *channels, const double *fs,
+                        size_t nch, int64_t t0, int64_t t1, int n_splits) {
   *out = NULL;
   if (!p || !path || (nch && !channels))
     return mef3__error(MEF3_EINVAL, "missing argument");
@@ -289,6 +317,11 @@ int mef3__submit_window(mef3_future **out, mef3_pool *p, const char *path,
   int rc = window_future(&f, p, path, channels, nch, t0, t1, n_splits);
   if (rc)
     return rc;
+  size_t n = 0;
+  if (fs && (rc = samples_by_rates(f, fs, &n)) != 0) {
+    mef3__future_discard(f);
+    return rc;
+  }
   int fail_rc = 0;
   pthread_mutex_lock(&p->mu);
   if (p->stopping)
@@ -296,7 +329,7 @@ int mef3__submit_window(mef3_future **out, mef3_pool *p, const char *path,
   if (!rc)
     rc = mef3__service_start_locked(p);
   if (!rc)
-    rc = queue_window_locked(p, f, &fail_rc);
+    rc = queue_window_locked(p, f, fs ? &n : NULL, &fail_rc);
   if (rc) {
     pthread_mutex_unlock(&p->mu);
     mef3__future_discard(f);
@@ -319,9 +352,11 @@ int mef3__submit_window(mef3_future **out, mef3_pool *p, const char *path,
 }
 
 int mef3_pool_read_window(mef3_future **out, mef3_pool *p, const char *path,
-                          const char *const *channels, size_t n, int64_t t0,
-                          int64_t t1, int n_splits) {
-  return mef3__submit_window(out, p, path, channels, n, t0, t1, n_splits);
+                          const char *const *channels, const double *fs,
+                          size_t n_channels, int64_t t0, int64_t t1,
+                          int n_splits) {
+  return mef3__submit_window(out, p, path, channels, fs, n_channels, t0, t1,
+                             n_splits);
 }
 
 /* ---- tiles ---- */
