@@ -33,3 +33,12 @@ class DamagedRecordWarning(UserWarning):
     the file, the record's index and byte offset; the record is still
     listed with its type, time and raw body, and the others are all
     there."""
+
+
+__all__ = [
+    "Error", "InvalidArgumentError", "NotFoundError", "CRCError", "PasswordError",
+    "AccessError", "CorruptError", "UnsupportedError", "BufferSizeError",
+    "CanceledError", "TimedOutError", "OutOfMemoryError", "InputOutputError",
+    "WorkerError", "LimitError", "ExistsError", "DamagedBlockWarning",
+    "DamagedRecordWarning",
+]

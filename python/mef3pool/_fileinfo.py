@@ -114,3 +114,6 @@ def _paths(obj) -> Optional[List[str]]:
 for _c in (FileInfo, UnknownNameError):
     _c.__module__ = "mef3pool"
 del _c
+
+
+__all__ = ["FileInfo", "UnknownNameError"]

@@ -372,3 +372,6 @@ class ReaderProcessPool:
         return s
 
     counters = stats
+
+
+__all__ = ["ReaderProcessPool", "PoolFuture"]

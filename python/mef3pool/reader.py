@@ -460,3 +460,6 @@ class MefReader:
     def close(self):
         """Close the reader."""
         self._r.close()
+
+
+__all__ = ["Reader", "MefReader"]

@@ -267,3 +267,6 @@ class Writer:
     def sync(self) -> None:
         """Checkpoint metadata and indices of every channel now."""
         self._w.sync()
+
+
+__all__ = ["Writer", "infer_precision"]
