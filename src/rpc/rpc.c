@@ -369,7 +369,7 @@ int mef3__rpc_field_has_nul(grpc_byte_buffer *bb, uint32_t field) {
  * races inside it (and on descriptors it shares between its threads) that
  * are not there.  Those reports are suppressed; everything of ours stays
  * checked, and our state shared with gRPC threads is guarded by our own
- * mutexes (see server.c).
+ * mutexes (see server_impl.h).
  */
 const char *__tsan_default_suppressions(void);
 __attribute__((visibility("default"))) const char *
