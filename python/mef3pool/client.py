@@ -10,6 +10,18 @@ The methods and return values of ``mef3io_server.client.Mef3Client``:
 mef3io-server alike.  Added: passwords (``open_file(path, password=...)``),
 a deadline per call, ``raise_errors``, a context manager.
 
+Encrypted sessions: ``open_file(path, password=...)`` receives the
+server's access token for that view of the file (docs/security.md); the C
+client keeps it per path, spelled as given, and sends it with every later
+``get_file_info``, ``get_signal_range`` and ``close_file`` of that path
+(``access_token`` / ``set_access_token`` hand it to another client).  The
+token is a credential: it is never part of a returned dict or a repr.
+
+The connection is plain text: the C client has no TLS (nor does ``mef3pool
+serve``), so passwords, tokens and samples cross the wire in clear.  Use it
+on loopback, or through a TLS-terminating proxy or an SSH tunnel whose
+local end is the address given here.
+
 Every call runs in C with the GIL released (the streamed chunks of a read
 are reassembled there, into memory the returned array views without a
 copy); one client may be used from any number of threads at once.
@@ -42,9 +54,12 @@ class Client:
         back in the result's ``error_message``.  True: every failure raises
         the :class:`mef3pool.Error` subclass of its code.
 
-    The connection is made at the first call.  A server that cannot be
-    reached raises :class:`InputOutputError` (the original raises
-    ``grpc.RpcError``) from every method.
+    There are no TLS arguments: the C client speaks plain text only (see
+    the module's documentation).  The connection is made at the first
+    call.  A server that cannot be reached raises
+    :class:`InputOutputError` (the original raises ``grpc.RpcError``) from
+    every method.  For a session opened with a password, every later call
+    on its path carries the access token that open received.
     """
 
     def __init__(self, address: str = "localhost:50052", *,
@@ -152,6 +167,22 @@ class Client:
                 "fs": sig.fs, "start_uutc": int(sig.start_uutc),
                 "end_uutc": int(sig.end_uutc), "dtype": "float32",
                 "shape": a.shape, "error_message": ""}
+
+    def access_token(self, file_path: PathLike) -> Optional[str]:
+        """The access token this client holds for ``file_path`` (32 hex
+        digits, from its ``open_file`` with a password, or given with
+        :meth:`set_access_token`), or None.  A credential: keep it out of
+        logs."""
+        return self._c.token_get(os.fspath(file_path))
+
+    def set_access_token(self, file_path: PathLike,
+                         token: Optional[str]) -> None:
+        """Send ``token`` with every later call on ``file_path`` (as if
+        this client had opened it; e.g. a token another client's open
+        received); None forgets it, and later calls reach only the view
+        open without a password.  A token not of 32 characters is
+        :class:`InvalidArgumentError`."""
+        self._c.token_set(os.fspath(file_path), token or None)
 
     def list_open_files(self) -> List[str]:
         """ListOpenFiles: the paths open on the server."""

@@ -239,6 +239,54 @@ static PyObject *client_read(ClientObject *self, PyObject *args) {
   return mef3py_signal_wrap(s);
 }
 
+/* The access token kept for a path (str), or None. */
+static PyObject *client_token_get(ClientObject *self, PyObject *path_obj) {
+  PyObject *path = wire_path(path_obj);
+  if (!path)
+    return NULL;
+  char tok[MEF3_FILES_TOKEN_CHARS + 1] = "";
+  int rc = 0, closed = 0;
+  ENTER(self);
+  if (self->c)
+    rc = mef3_client_token_get(self->c, PyBytes_AS_STRING(path), tok);
+  else
+    closed = 1;
+  LEAVE(self);
+  Py_DECREF(path);
+  if (closed)
+    return closed_error();
+  if (rc == MEF3_ENOTFOUND)
+    Py_RETURN_NONE;
+  if (rc)
+    return raise_client(rc);
+  PyObject *r = PyUnicode_FromString(tok);
+  memset(tok, 0, sizeof tok); /* a credential: no copy left on the stack */
+  return r;
+}
+
+/* Keep `token` for a path (None or "": forget it). */
+static PyObject *client_token_set(ClientObject *self, PyObject *args) {
+  PyObject *path_obj, *path;
+  const char *token = NULL;
+  if (!PyArg_ParseTuple(args, "Oz", &path_obj, &token))
+    return NULL;
+  if (!(path = wire_path(path_obj)))
+    return NULL;
+  int rc = 0, closed = 0;
+  ENTER(self);
+  if (self->c)
+    rc = mef3_client_token_set(self->c, PyBytes_AS_STRING(path), token);
+  else
+    closed = 1;
+  LEAVE(self);
+  Py_DECREF(path);
+  if (closed)
+    return closed_error();
+  if (rc)
+    return raise_client(rc);
+  Py_RETURN_NONE;
+}
+
 static PyObject *client_get_closed(ClientObject *self, void *c) {
   return PyBool_FromLong(self->c == NULL);
 }
@@ -257,6 +305,10 @@ static PyMethodDef client_methods[] = {
     {"read", (PyCFunction)client_read, METH_VARARGS,
      "read(path, channels, start_uutc, end_uutc) -> Signal\n\nGetSignalRange "
      "reassembled into one (channels, samples) float32 window."},
+    {"token_get", (PyCFunction)client_token_get, METH_O,
+     "token_get(path) -> str or None\n\nThe access token kept for path."},
+    {"token_set", (PyCFunction)client_token_set, METH_VARARGS,
+     "token_set(path, token)\n\nKeep token for path (None: forget it)."},
     {"close", (PyCFunction)client_close, METH_NOARGS,
      "close()\n\nClose the connection; waits for calls in flight."},
     {NULL, NULL, 0, NULL}};

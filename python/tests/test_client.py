@@ -218,3 +218,66 @@ def test_shutdown(server):
     with pytest.raises(mef3pool.InvalidArgumentError, match="closed"):
         c.list_open_files()
     assert mef3pool.Mef3Client is mef3pool.Client
+
+
+def test_access_tokens_on_every_call(server, root):
+    """An open with a password earns the view's access token; the client
+    sends it with every later info, read and close of the path (the
+    server refuses those calls without it, docs/security.md).  Level 1
+    and level 2 are separate views (relative vs absolute times), each read
+    bit for bit as the C file manager reads it with that password."""
+    path = "d_encrypted.mefd"
+    local = str(root / path)
+    with mef3pool.Client(server) as l1, mef3pool.Client(server) as l2, \
+            mef3pool.Client(server) as other, \
+            mef3pool.FileManager(use_process_pool=False) as m1, \
+            mef3pool.FileManager(use_process_pool=False) as m2:
+        assert l1.access_token(path) is None
+        r1 = l1.open_file(path, password="l1pass")
+        assert r1["file_opened"], r1["error_message"]
+        tok = l1.access_token(path)
+        assert len(tok) == 32 and int(tok, 16) >= 0
+        # never in what the methods return, nor in the repr
+        assert tok not in repr(r1) and tok not in repr(l1)
+        r2 = l2.open_file(path, password="l2pass")
+        assert r2["file_opened"] and l2.access_token(path) not in (None, tok)
+        want1, want2 = m1.open_file(local, "l1pass"), m2.open_file(local, "l2pass")
+        assert want1.times_relative and not want2.times_relative
+        assert (r1["start_uutc"], r2["start_uutc"]) == \
+            (want1.start_uutc, want2.start_uutc)
+        for c, r, m in ((l1, r1, m1), (l2, r2, m2)):
+            assert c.get_file_info(path)["start_uutc"] == r["start_uutc"]
+            a, b = r["start_uutc"], r["start_uutc"] + 20_000_000
+            got = c.get_signal_range(path, ["ch01"], a, b)
+            assert got["error_message"] == "", got["error_message"]
+            assert tok not in repr(got)
+            want = m.read_signal_range(local, ["ch01"], a, b)["array"]
+            assert got["array"].tobytes() == want.tobytes()
+        # Without the token: refused, whoever else holds it.
+        info = other.get_file_info(path)
+        assert not info["file_opened"]
+        assert "PERMISSION_DENIED" in info["error_message"]
+        assert other.get_signal_range(path, ["ch01"], r1["start_uutc"],
+                                      r1["start_uutc"] + 10**6)["array"] is None
+        with mef3pool.Client(server, raise_errors=True) as strict:
+            with pytest.raises(mef3pool.PasswordError):
+                strict.get_file_info(path)
+            # A token handed over opens that one view.
+            strict.set_access_token(path, tok)
+            assert strict.get_file_info(path)["start_uutc"] == r1["start_uutc"]
+            with pytest.raises(mef3pool.InvalidArgumentError, match="32"):
+                strict.set_access_token(path, "abc")
+            strict.set_access_token(path, None)
+            assert strict.access_token(path) is None
+            with pytest.raises(mef3pool.PasswordError):
+                strict.get_file_info(path)
+            strict.set_access_token(path, tok)
+            # The close carries the token: it ends the level-1 view only.
+            assert l1.close_file(path) == {"file_path": path,
+                                           "file_opened": False}
+            assert l1.access_token(path) is None
+            with pytest.raises(mef3pool.PasswordError, match="not valid"):
+                strict.get_file_info(path)
+        assert l2.get_file_info(path)["start_uutc"] == r2["start_uutc"]
+        l2.close_file(path)
+        assert path not in other.list_open_files()
