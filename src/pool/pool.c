@@ -84,8 +84,8 @@ static int pool_alloc(mef3_pool *p, const mef3_pool_options *o,
   p->pfds = mef3__calloc((size_t)p->nw + 1, sizeof *p->pfds);
   p->pfd_worker = mef3__calloc((size_t)p->nw + 1, sizeof *p->pfd_worker);
   /* The CONFIG frame, and an input buffer large enough for any answer
-   * (a worker's MSG_DONE is at most a few hundred bytes). */
-  mef3__buf_u32(&p->config, MSG_CONFIG);
+   * (a worker's MEF3__MSG_DONE is at most a few hundred bytes). */
+  mef3__buf_u32(&p->config, MEF3__MSG_CONFIG);
   mef3__buf_u32(&p->config, (uint32_t)o->max_readers_per_worker);
   mef3__buf_u32(&p->config, (uint32_t)(o->check_block_crc != 0));
   p->in.p = mef3__malloc(4096);
@@ -183,7 +183,7 @@ static int forget_path(mef3_pool *p, const char *key, const char *path) {
    * the service thread then only sends it. */
   mef3__forget_msg *m = mef3__calloc(1, sizeof *m);
   if (m) {
-    mef3__buf_u32(&m->frame, MSG_FORGET);
+    mef3__buf_u32(&m->frame, MEF3__MSG_FORGET);
     mef3__buf_str(&m->frame, path);
   }
   if (!m || m->frame.oom) {
@@ -331,7 +331,7 @@ static void cancel_jobs(mef3_pool *p, mef3__job *q) {
   for (mef3__job *j = q, *nx; j; j = nx) {
     nx = j->next;
     mef3_future *f = j->fut;
-    if (j->type == MSG_INFO) {
+    if (j->type == MEF3__MSG_INFO) {
       if (f)
         mef3__future_complete(p, f, MEF3_ECANCELED, "canceled: pool shut down");
     } else {

@@ -86,7 +86,7 @@ struct mef3_future {
  * an INFO request. */
 typedef struct mef3__job {
   struct mef3__job *next;
-  int type; /* MSG_INFO, MSG_TILES, MSG_WINDOW */
+  int type; /* MEF3__MSG_INFO, MEF3__MSG_TILES, MEF3__MSG_WINDOW */
   uint32_t id;
   mef3_future *fut; /* NULL for an internal INFO job */
   int target;       /* worker index, or -1 for any */
@@ -125,7 +125,7 @@ typedef struct mef3__file_access {
 
 typedef struct mef3__forget_msg {
   struct mef3__forget_msg *next;
-  mef3__buf frame; /* the MSG_FORGET frame, built by the caller */
+  mef3__buf frame; /* the MEF3__MSG_FORGET frame, built by the caller */
 } mef3__forget_msg;
 
 struct mef3_pool {
@@ -163,7 +163,7 @@ struct mef3_pool {
   struct pollfd *pfds;
   int *pfd_worker;
   mef3__buf in;
-  mef3__buf config; /* the MSG_CONFIG frame every new worker gets */
+  mef3__buf config; /* the MEF3__MSG_CONFIG frame every new worker gets */
 };
 
 /* ---- pool.c ---- */

@@ -215,7 +215,7 @@ int mef3__frame_recv(int sock, mef3__buf *b, int *fd) {
   int rc = read_full(sock, &len, 4, fd);
   if (rc <= 0)
     return rc;
-  if (len > MSG_MAX_BYTES) {
+  if (len > MEF3__MSG_MAX_BYTES) {
     errno = EPROTO;
     return -1;
   }

@@ -13,16 +13,16 @@
 #include <stdint.h>
 
 enum {
-  MSG_CONFIG = 1, /* host -> worker: max readers, CRC checks */
-  MSG_SLAB,       /* host -> worker: a slab descriptor (with fd) */
-  MSG_INFO,       /* host -> worker: open a file, describe its channels */
-  MSG_TILES,      /* host -> worker: decode tiles of one channel */
-  MSG_WINDOW,     /* host -> worker: decode a window of channels */
-  MSG_FORGET,     /* host -> worker: close the readers of a file */
-  MSG_DONE        /* worker -> host: a request finished */
+  MEF3__MSG_CONFIG = 1, /* host -> worker: max readers, CRC checks */
+  MEF3__MSG_SLAB,       /* host -> worker: a slab descriptor (with fd) */
+  MEF3__MSG_INFO,       /* host -> worker: open a file, describe its channels */
+  MEF3__MSG_TILES,      /* host -> worker: decode tiles of one channel */
+  MEF3__MSG_WINDOW,     /* host -> worker: decode a window of channels */
+  MEF3__MSG_FORGET,     /* host -> worker: close the readers of a file */
+  MEF3__MSG_DONE        /* worker -> host: a request finished */
 };
 
-#define MSG_MAX_BYTES ((size_t)64 << 20)
+#define MEF3__MSG_MAX_BYTES ((size_t)64 << 20)
 
 /* A growable output buffer / a cursor over an input body.  A `fixed`
  * buffer writes into memory it does not own (MEF3__BUF_ON: an array on

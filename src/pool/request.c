@@ -130,7 +130,7 @@ mef3__job *mef3__info_job_locked(mef3_pool *p, const char *path, int target,
     mef3__error(MEF3_ENOMEM, "%s: out of memory for a request", path);
     return NULL;
   }
-  j->type = MSG_INFO;
+  j->type = MEF3__MSG_INFO;
   j->id = ++p->next_id;
   j->fut = fut;
   j->target = target;
@@ -145,7 +145,8 @@ mef3__job *mef3__info_job_locked(mef3_pool *p, const char *path, int target,
     return NULL;
   }
   j->slab = j->info_region.slab;
-  body_head(&j->body, MSG_INFO, j->id, &j->info_region, 0, j->info_region.len);
+  body_head(&j->body, MEF3__MSG_INFO, j->id, &j->info_region, 0,
+            j->info_region.len);
   body_file_locked(p, &j->body, path);
   if (j->body.oom) {
     mef3__error(MEF3_ENOMEM, "%s: out of memory for a request", path);
@@ -170,12 +171,13 @@ static mef3__job *window_job_locked(mef3_pool *p, mef3_future *f, size_t a,
   mef3__job *j = mef3__calloc(1, sizeof *j);
   if (!j)
     return NULL;
-  j->type = MSG_WINDOW;
+  j->type = MEF3__MSG_WINDOW;
   j->id = ++p->next_id;
   j->fut = f;
   j->target = -1;
   j->slab = f->region.slab;
-  body_head(&j->body, MSG_WINDOW, j->id, &f->region, a * row, (b - a) * row);
+  body_head(&j->body, MEF3__MSG_WINDOW, j->id, &f->region, a * row,
+            (b - a) * row);
   body_file_locked(p, &j->body, f->path);
   mef3__buf_u64(&j->body, (uint64_t)f->t0);
   mef3__buf_u64(&j->body, (uint64_t)f->t1);
@@ -383,7 +385,7 @@ int mef3_pool_submit_tiles(mef3_future **out, mef3_pool *p, const char *path,
   if ((rc = mef3__shm_alloc(&p->shm, n * (size_t)S * sizeof(float),
                             &f->region)) != 0)
     goto fail;
-  j->type = MSG_TILES;
+  j->type = MEF3__MSG_TILES;
   j->fut = f;
   j->target = -1;
   j->slab = f->region.slab;
@@ -394,7 +396,7 @@ int mef3_pool_submit_tiles(mef3_future **out, mef3_pool *p, const char *path,
     goto fail;
   }
   j->id = ++p->next_id;
-  body_head(&j->body, MSG_TILES, j->id, &f->region, 0, f->region.len);
+  body_head(&j->body, MEF3__MSG_TILES, j->id, &f->region, 0, f->region.len);
   body_file_locked(p, &j->body, path);
   mef3__buf_str(&j->body, channel);
   mef3__buf_f64(&j->body, fs);

@@ -7,7 +7,7 @@
  * work that waits (process.c), hands every idle worker the next job it
  * may take (first the descriptor of a slab the worker has not mapped
  * yet), then sleeps in poll() on the workers' sockets and its wake-up
- * eventfd.  An answer (MSG_DONE) completes its job's part of a future;
+ * eventfd.  An answer (MEF3__MSG_DONE) completes its job's part of a future;
  * end of stream or a frame that breaks the protocol is a lost worker,
  * whose job fails with what its exit status says, and which the next turn
  * replaces.  Futures complete and callbacks run here with no pool lock
@@ -37,7 +37,7 @@
 
 void mef3__job_done(mef3_pool *p, mef3__job *j, int rc, uint64_t bytes,
                     const char *msg) {
-  if (j->type == MSG_INFO) {
+  if (j->type == MEF3__MSG_INFO) {
     mef3__chantab_info_done(p, j, rc, bytes, msg);
     return;
   }
@@ -109,7 +109,7 @@ static int dispatch(mef3__pworker *w, mef3__job *j) {
       return MEF3_ENOMEM;
     uint8_t space[32];
     mef3__buf b = MEF3__BUF_ON(space);
-    mef3__buf_u32(&b, MSG_SLAB);
+    mef3__buf_u32(&b, MEF3__MSG_SLAB);
     mef3__buf_u32(&b, s->id);
     mef3__buf_u64(&b, s->size);
     mef3__buf_u32(&b, (uint32_t)s->dedicated);
@@ -163,7 +163,8 @@ static void on_readable(mef3_pool *p, int i) {
   int rc = (int)mef3__cur_u32(&c);
   uint64_t bytes = mef3__cur_u64(&c);
   const char *msg = mef3__cur_str(&c);
-  if (r != 1 || c.bad || type != MSG_DONE || !w->cur || w->cur->id != id) {
+  if (r != 1 || c.bad || type != MEF3__MSG_DONE || !w->cur ||
+      w->cur->id != id) {
     /* end of stream, or reset: it is gone; else it broke the protocol
      * (a frame too long, one it should not send) and is ended */
     int gone = r == 0 || (r < 0 && rerr != EPROTO && rerr != ENOMEM);

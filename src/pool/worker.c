@@ -4,7 +4,7 @@
  * A worker serves one request at a time from its socket: it opens readers
  * lazily (one per file and password, at most max_readers, least recently
  * used closed first), decodes into the shared-memory region the request
- * names, and answers with a small MSG_DONE frame (status, bytes written,
+ * names, and answers with a small MEF3__MSG_DONE frame (status, bytes written,
  * message).  Slabs arrive once as descriptors and stay mapped; dedicated
  * slabs are unmapped after their one request.  The worker ends when its
  * socket reaches end of stream, which also happens when the host dies.
@@ -151,7 +151,7 @@ static int reply(worker *w, uint32_t id, int rc, uint64_t bytes,
    * not need memory.  Messages are shorter than a mef3_error's. */
   uint8_t space[64 + sizeof(((mef3_error *)0)->message)];
   mef3__buf b = MEF3__BUF_ON(space);
-  mef3__buf_u32(&b, MSG_DONE);
+  mef3__buf_u32(&b, MEF3__MSG_DONE);
   mef3__buf_u32(&b, id);
   mef3__buf_u32(&b, (uint32_t)rc);
   mef3__buf_u64(&b, bytes);
@@ -161,7 +161,7 @@ static int reply(worker *w, uint32_t id, int rc, uint64_t bytes,
   return x;
 }
 
-/* MSG_INFO: describe every channel into the region. */
+/* MEF3__MSG_INFO: describe every channel into the region. */
 static int do_info(worker *w, mef3__cur *c, uint8_t *out, uint64_t cap,
                    uint64_t *bytes) {
   const char *path = mef3__cur_str(c);
@@ -198,7 +198,7 @@ static int do_info(worker *w, mef3__cur *c, uint8_t *out, uint64_t cap,
   return 0;
 }
 
-/* MSG_TILES: tiles of one channel, NaN where the read fails. */
+/* MEF3__MSG_TILES: tiles of one channel, NaN where the read fails. */
 static int do_tiles(worker *w, mef3__cur *c, uint8_t *out, uint64_t cap,
                     uint64_t *bytes) {
   const char *path = mef3__cur_str(c);
@@ -238,7 +238,7 @@ static int do_tiles(worker *w, mef3__cur *c, uint8_t *out, uint64_t cap,
   return 0;
 }
 
-/* MSG_WINDOW: rows of a (channels, n) float32 window. */
+/* MEF3__MSG_WINDOW: rows of a (channels, n) float32 window. */
 static int do_window(worker *w, mef3__cur *c, uint8_t *out, uint64_t cap,
                      uint64_t *bytes) {
   const char *path = mef3__cur_str(c);
@@ -303,7 +303,7 @@ static int serve(worker *w, mef3__buf *in, int fd) {
   mef3__cur c = {in->p, in->len, 0, 0};
   uint32_t type = mef3__cur_u32(&c);
   switch (type) {
-  case MSG_CONFIG:
+  case MEF3__MSG_CONFIG:
     w->max_readers = (int)mef3__cur_u32(&c);
     w->check_crc = (int)mef3__cur_u32(&c);
     if (w->max_readers < 1)
@@ -311,7 +311,7 @@ static int serve(worker *w, mef3__buf *in, int fd) {
     while ((int)w->n_readers > w->max_readers)
       reader_drop(w, 0);
     return c.bad ? MEF3__WORKER_EXIT_PROTOCOL : 0;
-  case MSG_SLAB: {
+  case MEF3__MSG_SLAB: {
     uint32_t id = mef3__cur_u32(&c);
     uint64_t size = mef3__cur_u64(&c);
     uint32_t dedicated = mef3__cur_u32(&c);
@@ -337,7 +337,7 @@ static int serve(worker *w, mef3__buf *in, int fd) {
     w->slabs[w->n_slabs++] = (wslab){id, base, size, (int)dedicated};
     return 0;
   }
-  case MSG_FORGET: {
+  case MEF3__MSG_FORGET: {
     const char *path = mef3__cur_str(&c);
     if (c.bad)
       return MEF3__WORKER_EXIT_PROTOCOL;
@@ -348,9 +348,9 @@ static int serve(worker *w, mef3__buf *in, int fd) {
         i++;
     return 0;
   }
-  case MSG_INFO:
-  case MSG_TILES:
-  case MSG_WINDOW: {
+  case MEF3__MSG_INFO:
+  case MEF3__MSG_TILES:
+  case MEF3__MSG_WINDOW: {
     uint32_t id = mef3__cur_u32(&c);
     uint32_t slab = mef3__cur_u32(&c);
     uint64_t off = mef3__cur_u64(&c);
@@ -362,9 +362,9 @@ static int serve(worker *w, mef3__buf *in, int fd) {
     const char *path = mef3__cur_str(&peek);
     uint64_t bytes = 0;
     mef3_error_clear();
-    int rc = type == MSG_INFO    ? do_info(w, &c, out, cap, &bytes)
-             : type == MSG_TILES ? do_tiles(w, &c, out, cap, &bytes)
-                                 : do_window(w, &c, out, cap, &bytes);
+    int rc = type == MEF3__MSG_INFO    ? do_info(w, &c, out, cap, &bytes)
+             : type == MEF3__MSG_TILES ? do_tiles(w, &c, out, cap, &bytes)
+                                       : do_window(w, &c, out, cap, &bytes);
     if (rc == -1 && c.bad)
       return MEF3__WORKER_EXIT_PROTOCOL;
     wslab *s = find_slab(w, slab);
