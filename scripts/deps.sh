@@ -6,8 +6,8 @@ pkgs=(build-essential cmake pkg-config libssl-dev libcjson-dev clang
       libclang-rt-14-dev python3
       libgrpc-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
       protobuf-compiler-grpc python3-grpcio python3-protobuf python3-numpy
-      python3-dev python3-setuptools python3-wheel python3-pip python3-pytest
-      python3-dask python3-distributed python3-xarray python3-pandas
+      python3-dev python3-setuptools python3-wheel python3-pip python3-venv
+      python3-pytest python3-dask python3-distributed python3-xarray python3-pandas
       libmicrohttpd-dev zlib1g-dev openssl nginx-light chromium
       debhelper dh-python lintian fakeroot systemd)
 # Node.js and npm drive the browser tests (playwright-core); a machine that
