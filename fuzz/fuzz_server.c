@@ -68,7 +68,7 @@
 
 #include "mef3pool/files.h"
 #include "mef3pool/server.h"
-#include "rpc/rpc.h"
+#include "rpc/call.h"
 #include <grpc/support/alloc.h>
 #include "server/server_internal.h"
 
@@ -478,10 +478,7 @@ typedef struct {
 
 struct fcall {
   int m, cancel, concurrent;
-  grpc_call *call;
-  grpc_metadata_array md_init, md_trail;
-  grpc_status_code status;
-  grpc_slice details;
+  mef3__rpc_call rpc; /* on the shared queue: the status is rpc.status */
   grpc_byte_buffer *recv;
   int status_done, msgs_done;
   ftag t_begin, t_msg, t_status;
@@ -510,23 +507,12 @@ static void bb_flatten(grpc_byte_buffer *bb, uint8_t **out, size_t *len) {
 }
 
 static void start_recv(fcall *c) {
-  grpc_op op;
-  memset(&op, 0, sizeof op);
-  op.op = GRPC_OP_RECV_MESSAGE;
-  op.data.recv_message.recv_message = &c->recv;
-  if (grpc_call_start_batch(c->call, &op, 1, &c->t_msg, NULL) != GRPC_CALL_OK)
+  if (mef3__rpc_call_recv(&c->rpc, &c->recv, &c->t_msg))
     FAIL("cannot start RECV_MESSAGE");
 }
 
 static void start_status(fcall *c) {
-  grpc_op op;
-  memset(&op, 0, sizeof op);
-  op.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-  op.data.recv_status_on_client.trailing_metadata = &c->md_trail;
-  op.data.recv_status_on_client.status = &c->status;
-  op.data.recv_status_on_client.status_details = &c->details;
-  if (grpc_call_start_batch(c->call, &op, 1, &c->t_status, NULL) !=
-      GRPC_CALL_OK)
+  if (mef3__rpc_call_status(&c->rpc, NULL, &c->t_status))
     FAIL("cannot start RECV_STATUS_ON_CLIENT");
 }
 
@@ -547,42 +533,18 @@ static fcall *call_start(int m, const uint8_t *req, size_t len, int cancel,
   c->t_begin = (ftag){c, 0};
   c->t_msg = (ftag){c, 1};
   c->t_status = (ftag){c, 2};
-  grpc_metadata_array_init(&c->md_init);
-  grpc_metadata_array_init(&c->md_trail);
-  grpc_slice method = grpc_slice_from_static_string(method_names[m]);
-  gpr_timespec dl =
-      gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                   gpr_time_from_millis(CALL_DEADLINE_MS, GPR_TIMESPAN));
-  c->call = grpc_channel_create_call(chan, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
-                                     method, NULL, dl, NULL);
-  if (!c->call)
+  if (mef3__rpc_call_open(&c->rpc, chan, cq, method_names[m],
+                          mef3__rpc_deadline(CALL_DEADLINE_MS)))
     FAIL("grpc_channel_create_call failed");
   grpc_slice body = grpc_slice_from_copied_buffer((const char *)req, len);
   grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&body, 1);
   grpc_slice_unref(body);
-  grpc_metadata md;
-  memset(&md, 0, sizeof md);
-  if (token) {
-    md.key = grpc_slice_from_static_string(MEF3_RPC_TOKEN_KEY);
-    md.value = grpc_slice_from_copied_string(token);
-  }
-  grpc_op ops[4];
-  memset(ops, 0, sizeof ops);
-  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-  ops[0].data.send_initial_metadata.count = token ? 1 : 0;
-  ops[0].data.send_initial_metadata.metadata = token ? &md : NULL;
-  ops[1].op = GRPC_OP_SEND_MESSAGE;
-  ops[1].data.send_message.send_message = bb;
-  ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-  ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-  ops[3].data.recv_initial_metadata.recv_initial_metadata = &c->md_init;
-  if (grpc_call_start_batch(c->call, ops, 4, &c->t_begin, NULL) != GRPC_CALL_OK)
+  mef3__rpc_md md = {MEF3_RPC_TOKEN_KEY, token};
+  if (mef3__rpc_call_send(&c->rpc, &md, token ? 1 : 0, bb, NULL, &c->t_begin))
     FAIL("cannot start a call");
   grpc_byte_buffer_destroy(bb);
-  if (token)
-    grpc_slice_unref(md.value);
   if (cancel && m != M_RANGE)
-    grpc_call_cancel(c->call, NULL);
+    mef3__rpc_call_cancel(&c->rpc);
   running++;
   return c;
 }
@@ -593,10 +555,7 @@ static void call_free(fcall *c) {
   free(c->msgs);
   free(c->lens);
   free(c->req);
-  grpc_metadata_array_destroy(&c->md_init);
-  grpc_metadata_array_destroy(&c->md_trail);
-  grpc_slice_unref(c->details);
-  grpc_call_unref(c->call);
+  mef3__rpc_call_dispose(&c->rpc);
   free(c);
 }
 
@@ -639,7 +598,7 @@ static void wait_for(fcall *c) {
       x->msgs[x->n_msgs] = p;
       x->lens[x->n_msgs++] = n;
       if (x->cancel)
-        grpc_call_cancel(x->call, NULL);
+        mef3__rpc_call_cancel(&x->rpc);
       start_recv(x);
     }
     if (x->status_done && x->msgs_done) {
@@ -721,9 +680,10 @@ static void check_status_code(const fcall *c, const char *code) {
   if (code && *code && rc == MEF3_ERROR && strcmp(code, "MEF3_ERROR"))
     FAIL("%s: unknown error_code %s", method_names[c->m], code);
   grpc_status_code want = mef3__rpc_status_of(rc);
-  if (c->status != want && !(c->cancel && c->status == GRPC_STATUS_CANCELLED))
+  if (c->rpc.status != want &&
+      !(c->cancel && c->rpc.status == GRPC_STATUS_CANCELLED))
     FAIL("%s: status %s, but error_code %s maps to %s", method_names[c->m],
-         mef3__rpc_status_name(c->status), code ? code : "(none)",
+         mef3__rpc_status_name(c->rpc.status), code ? code : "(none)",
          mef3__rpc_status_name(want));
 }
 
@@ -748,13 +708,13 @@ static void check_unary(fcall *c) {
     FAIL("%s: %zu replies", method_names[c->m], c->n_msgs);
   if (c->n_msgs == 0) {
     /* only a refused request (malformed, NUL byte) or our own cancel */
-    if (c->status == GRPC_STATUS_INVALID_ARGUMENT ||
-        (c->cancel && c->status == GRPC_STATUS_CANCELLED))
+    if (c->rpc.status == GRPC_STATUS_INVALID_ARGUMENT ||
+        (c->cancel && c->rpc.status == GRPC_STATUS_CANCELLED))
       return;
-    if (c->m == M_BOGUS && c->status == GRPC_STATUS_UNIMPLEMENTED)
+    if (c->m == M_BOGUS && c->rpc.status == GRPC_STATUS_UNIMPLEMENTED)
       return;
     FAIL("%s: no reply, status %s", method_names[c->m],
-         mef3__rpc_status_name(c->status));
+         mef3__rpc_status_name(c->rpc.status));
   }
   if (c->m == M_BOGUS)
     FAIL("a method the server does not have was answered");
@@ -763,7 +723,7 @@ static void check_unary(fcall *c) {
         list_open_files_response__unpack(NULL, c->lens[0], c->msgs[0]);
     if (!r)
       FAIL("ListOpenFilesResponse does not parse");
-    if (c->status != GRPC_STATUS_OK ||
+    if (c->rpc.status != GRPC_STATUS_OK ||
         (r->error_message && r->error_message[0]))
       FAIL("ListOpenFiles failed: %s", r->error_message);
     for (size_t i = 0; i < r->n_file_paths; i++)
@@ -902,15 +862,15 @@ static void check_range(fcall *c) {
          (long long)total);
   int complete = nch > 0 && off == total;
   if (!n_err) {
-    if (c->cancel && c->status == GRPC_STATUS_CANCELLED) {
+    if (c->cancel && c->rpc.status == GRPC_STATUS_CANCELLED) {
       /* ours: anything sent so far is fine */
     } else if (c->n_msgs == 0) {
-      if (c->status != GRPC_STATUS_INVALID_ARGUMENT)
+      if (c->rpc.status != GRPC_STATUS_INVALID_ARGUMENT)
         FAIL("GetSignalRange: no chunk, status %s",
-             mef3__rpc_status_name(c->status));
-    } else if (c->status != GRPC_STATUS_OK || !complete) {
+             mef3__rpc_status_name(c->rpc.status));
+    } else if (c->rpc.status != GRPC_STATUS_OK || !complete) {
       FAIL("GetSignalRange: %lld of %lld samples, status %s", (long long)off,
-           (long long)total, mef3__rpc_status_name(c->status));
+           (long long)total, mef3__rpc_status_name(c->rpc.status));
     }
   }
   if (rq && nch > 0) {
@@ -957,9 +917,9 @@ static void check_range(fcall *c) {
 }
 
 static void check_call(fcall *c) {
-  if (c->status == GRPC_STATUS_DEADLINE_EXCEEDED)
+  if (c->rpc.status == GRPC_STATUS_DEADLINE_EXCEEDED)
     FAIL("%s: no answer within %d ms", method_names[c->m], CALL_DEADLINE_MS);
-  char *det = grpc_slice_to_c_string(c->details);
+  char *det = grpc_slice_to_c_string(c->rpc.details);
   check_text("status details", det);
   gpr_free(det);
   if (c->m == M_RANGE)

@@ -85,64 +85,16 @@ static void setup_tree(void) {
   watch_tree(outside);
 }
 
-/* A raw unary call (bytes in, reply bytes and status out), for what the C
- * client cannot send: strings holding NUL bytes. */
+/* A raw unary call (tu_rpc_unary) whose reply, if any, is a
+ * FileInfoResponse. */
 static grpc_status_code raw_call(const char *addr, const char *method,
                                  const uint8_t *req, size_t n,
                                  FileInfoResponse **reply) {
-  *reply = NULL;
-  grpc_init();
-  grpc_channel_credentials *cred = grpc_insecure_credentials_create();
-  grpc_channel *ch = grpc_channel_create(addr, cred, NULL);
-  grpc_channel_credentials_release(cred);
-  grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
-  grpc_slice m = grpc_slice_from_static_string(method);
-  grpc_call *call =
-      grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, m, NULL,
-                               mef3__rpc_deadline(20000), NULL);
-  grpc_slice body = grpc_slice_from_copied_buffer((const char *)req, n);
-  grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&body, 1), *in = NULL;
-  grpc_slice_unref(body);
-  grpc_metadata_array md, tr;
-  grpc_metadata_array_init(&md);
-  grpc_metadata_array_init(&tr);
-  grpc_status_code st = GRPC_STATUS_UNKNOWN;
-  grpc_slice details = grpc_empty_slice();
-  grpc_op ops[6];
-  memset(ops, 0, sizeof ops);
-  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-  ops[1].op = GRPC_OP_SEND_MESSAGE;
-  ops[1].data.send_message.send_message = bb;
-  ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-  ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-  ops[3].data.recv_initial_metadata.recv_initial_metadata = &md;
-  ops[4].op = GRPC_OP_RECV_MESSAGE;
-  ops[4].data.recv_message.recv_message = &in;
-  ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-  ops[5].data.recv_status_on_client.trailing_metadata = &tr;
-  ops[5].data.recv_status_on_client.status = &st;
-  ops[5].data.recv_status_on_client.status_details = &details;
-  if (grpc_call_start_batch(call, ops, 6, (void *)1, NULL) == GRPC_CALL_OK)
-    grpc_completion_queue_pluck(cq, (void *)1,
-                                gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-  if (in) {
-    *reply = (FileInfoResponse *)mef3__rpc_unpack(
-        &file_info_response__descriptor, in);
-    grpc_byte_buffer_destroy(in);
-  }
-  grpc_byte_buffer_destroy(bb);
-  grpc_slice_unref(details);
-  grpc_metadata_array_destroy(&md);
-  grpc_metadata_array_destroy(&tr);
-  grpc_call_unref(call);
-  grpc_completion_queue_shutdown(cq);
-  while (grpc_completion_queue_pluck(cq, NULL,
-                                     gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
-             .type != GRPC_QUEUE_SHUTDOWN)
-    ;
-  grpc_completion_queue_destroy(cq);
-  grpc_channel_destroy(ch);
-  grpc_shutdown();
+  void *in;
+  size_t len;
+  grpc_status_code st = tu_rpc_unary(addr, method, req, n, NULL, &in, &len);
+  *reply = in ? file_info_response__unpack(NULL, len, in) : NULL;
+  free(in);
   return st;
 }
 

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include "check.h"
+#include "rpc/call.h"
 
 void *tu_read_file(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
@@ -121,4 +122,43 @@ int tu_memfd_maps(void) {
   if (f)
     fclose(f);
   return n;
+}
+
+int tu_rpc_unary(const char *addr, const char *method, const void *req,
+                 size_t n, const char *token, void **reply,
+                 size_t *reply_len) {
+  *reply = NULL;
+  *reply_len = 0;
+  grpc_init();
+  grpc_channel_credentials *cred = grpc_insecure_credentials_create();
+  grpc_channel *ch = grpc_channel_create(addr, cred, NULL);
+  grpc_channel_credentials_release(cred);
+  grpc_slice body = grpc_slice_from_copied_buffer(req, n);
+  grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&body, 1), *in = NULL;
+  grpc_slice_unref(body);
+  mef3__rpc_md md = {MEF3_RPC_TOKEN_KEY, token};
+  mef3__rpc_call c;
+  grpc_status_code st = GRPC_STATUS_UNKNOWN;
+  if (!mef3__rpc_call_begin(&c, ch, method, mef3__rpc_deadline(20000), &md,
+                            token ? 1 : 0, bb, &in) &&
+      !mef3__rpc_call_end(&c, NULL))
+    st = c.status;
+  if (in) {
+    grpc_byte_buffer_reader rd;
+    if (grpc_byte_buffer_reader_init(&rd, in)) {
+      grpc_slice s = grpc_byte_buffer_reader_readall(&rd);
+      grpc_byte_buffer_reader_destroy(&rd);
+      *reply_len = GRPC_SLICE_LENGTH(s);
+      *reply = malloc(*reply_len ? *reply_len : 1);
+      if (*reply)
+        memcpy(*reply, GRPC_SLICE_START_PTR(s), *reply_len);
+      grpc_slice_unref(s);
+    }
+    grpc_byte_buffer_destroy(in);
+  }
+  grpc_byte_buffer_destroy(bb);
+  mef3__rpc_call_dispose(&c);
+  grpc_channel_destroy(ch);
+  grpc_shutdown();
+  return (int)st;
 }

@@ -30,4 +30,15 @@ int tu_memfd_maps(void);
 /* 1 when the golden folder exists. */
 int tu_have_golden(void);
 
+/*
+ * A raw unary call (through src/rpc/call.h) for what the C client cannot
+ * send, strings holding NUL bytes: `n` request bytes to `method` of the
+ * server at `addr` (with `token` as the access-token metadata when not
+ * NULL), within 20 s.  The reply's bytes go to *reply (malloc'd; NULL
+ * when none came) and *reply_len; returns the call's gRPC status code.
+ */
+int tu_rpc_unary(const char *addr, const char *method, const void *req,
+                 size_t n, const char *token, void **reply,
+                 size_t *reply_len);
+
 #endif

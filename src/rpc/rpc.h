@@ -34,7 +34,7 @@
 #define MEF3_RPC_LIST "/gRPCMef3Server/ListOpenFiles"
 
 /* The header our clients send with the session path of each call
- * (%XX-encoded beyond printable ASCII, see client.c), for a proxy's
+ * (%XX-encoded beyond printable ASCII, see client_call.c), for a proxy's
  * session affinity; servers ignore it.  At most _MAX bytes. */
 #define MEF3_RPC_SESSION_HEADER "x-mef3-session"
 #define MEF3_RPC_SESSION_HEADER_MAX 2048
