@@ -19,6 +19,8 @@
  * open, in channels of six; when the system still says "too many open
  * files" on reopening, more channels are parked and it is tried again.
  * Everything runs on the caller's thread, as the rest of the writer.
+ * It calls no other part of the writer (only closes and reopens the
+ * descriptors of the state in writer_impl.h).
  */
 #include <errno.h>
 #include <fcntl.h>

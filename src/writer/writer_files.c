@@ -22,6 +22,7 @@
  *
  * Whole files (.tmet) are replaced by writing NAME.tmp and renaming it
  * over NAME, which a reader sees as either the old or the new file.
+ * The bottom of the writer: it knows nothing of sessions or channels.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,8 +1,21 @@
-/* writer/writer_impl.h - the writer's private state, shared by
- * writer/writer_session.c (session, channels, segments, metadata,
- * checkpoints), writer/writer_samples.c (sample intake and blocks),
- * writer/writer_records.c (annotations) and writer/writer_files.c (the
- * append-only file primitive). */
+/*
+ * writer/writer_impl.h - the writer's private state and the functions
+ * its files share.
+ *
+ * The writer is layered like the library: each file calls only the files
+ * above it in this list (lowest first), so its dependencies form no
+ * circle.
+ *   writer_files.c    append-only MEF files, atomic replacement
+ *   writer_header.c   UUIDs and the universal header of every file
+ *   writer_fds.c      the descriptor budget (parking channels)
+ *   writer_segment.c  a segment's directory, .tdat/.tidx and metadata
+ *   writer_time.c     the recording time offset (settling it rewrites
+ *                     the metadata of the open segments)
+ *   writer_records.c  annotations (.rdat/.ridx)
+ *   writer_samples.c  sample intake, blocks, the segment's statistics
+ *   writer_session.c  the public API: open, channels, flush, sync, close
+ * (gen.c, gen_gaps.c and synth.c use only the public writer API.)
+ */
 #ifndef MEF3_WRITER_IMPL_H
 #define MEF3_WRITER_IMPL_H
 
@@ -146,25 +159,24 @@ struct mef3_writer {
   uint64_t use_clock;
 };
 
-/* 16 random (or seeded) bytes. */
+/* Headers (writer_header.c).  16 random (or seeded) bytes. */
 int mef3__writer_uuid(mef3_writer *w, uint8_t out[16]);
+/* The universal header of a new file of `type`: the fields common to the
+ * files of a writer, `level` as level UUID, and `file_uuid` (NULL: a new
+ * one) as file and provenance UUID.  Fails only when no UUID can be
+ * had. */
+int mef3__writer_file_header(mef3_writer *w, mef3_universal_header *uh,
+                             const char *type, int32_t segment,
+                             const char *channel, const uint8_t level[16],
+                             const uint8_t *file_uuid);
 
-/* On-disk form of `t`: -(t - offset).  Resolves an automatic offset at
- * the first time seen.  MEF3_EINVAL when t is not after the offset. */
-int mef3__writer_disk_time(mef3_writer *w, int64_t t, int64_t *out);
-
-/* Universal header fields common to the files of a writer. */
-void mef3__writer_uh_init(mef3_writer *w, mef3_universal_header *uh,
-                          const char *type, int32_t segment,
-                          const char *channel, const uint8_t level[16]);
-
-/* Segments (writer_session.c). */
-int mef3__segment_open_next(mef3_writer *w, wr_channel *c);
-int mef3__segment_checkpoint(mef3_writer *w, wr_channel *c);
-int mef3__segment_finish(mef3_writer *w, wr_channel *c);
-
-/* Samples (writer_samples.c): write the pending samples as a block. */
-int mef3__channel_flush(mef3_writer *w, wr_channel *c);
+/* On-disk form of a time already known to be valid (see
+ * mef3__writer_disk_time): -(t - offset), "no entry" as it is. */
+static inline int64_t mef3__writer_disk(const mef3_writer *w, int64_t t) {
+  if (t == MEF3_UUTC_NO_ENTRY)
+    return t;
+  return -(t - (w->rto == MEF3_UUTC_NO_ENTRY ? 0 : w->rto));
+}
 
 /* The descriptor budget (writer_fds.c).  Before touching a channel's
  * files, mef3__channel_use: it reopens them if they were parked, parking
@@ -176,11 +188,38 @@ void mef3__writer_make_room(mef3_writer *w, const wr_channel *keep);
 /* A channel whose descriptors were just opened joins the active set. */
 void mef3__writer_activated(mef3_writer *w, wr_channel *c);
 
+/* Segments (writer_segment.c).  Create segment `number` of `c` (its
+ * statistics start at the channel's sample count); with `publish` it is
+ * built under a temporary name and renamed into place, without it the
+ * caller publishes it (the channel's directory is new). */
+int mef3__segment_create(mef3_writer *w, wr_channel *c, int32_t number,
+                         int publish);
+/* Create the next segment of `c` (after mef3_writer_new_segment or the
+ * first block). */
+int mef3__segment_open_next(mef3_writer *w, wr_channel *c);
+/* Rewrite the segment's .tmet from its running statistics. */
+int mef3__segment_write_metadata(mef3_writer *w, wr_channel *c);
+/* Headers of .tdat/.tidx with true counts, then the .tmet (synced in
+ * the sync modes). */
+int mef3__segment_checkpoint(mef3_writer *w, wr_channel *c);
+/* Checkpoint and close the open segment. */
+int mef3__segment_finish(mef3_writer *w, wr_channel *c);
+/* Close its descriptors and free its names (no checkpoint). */
+void mef3__segment_free(wr_segment *g);
+
+/* The recording time offset (writer_time.c).  On-disk form of `t`:
+ * -(t - offset).  Settles an automatic offset at the first time seen.
+ * MEF3_EINVAL when t is not after the offset. */
+int mef3__writer_disk_time(mef3_writer *w, int64_t t, int64_t *out);
+
 /* Records (writer_records.c). */
 int mef3__records_init(mef3__wrecords *r, mef3_writer *w, int dirfd,
                        const char *dir, const char *base, int32_t segment,
                        const char *channel);
 int mef3__records_checkpoint(mef3_writer *w, mef3__wrecords *r);
 void mef3__records_close(mef3__wrecords *r);
+
+/* Samples (writer_samples.c): write the pending samples as a block. */
+int mef3__channel_flush(mef3_writer *w, wr_channel *c);
 
 #endif

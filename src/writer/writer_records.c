@@ -12,6 +12,8 @@
  * .ridx before the call returns.  Record times, and
  * the onset and offset inside a Seiz body, are stored in the on-disk form
  * (negated, recording time offset applied), like every other time.
+ * Place in the writer: above files, headers, the descriptor budget and
+ * writer_time.c; only writer_session.c calls into it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,9 +24,10 @@
 
 #include "codec/crypto.h"
 #include "util/bytes.h"
-#include "util/error.h"
-#include "writer/writer_impl.h"
 #include "util/alloc.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+#include "writer/writer_impl.h"
 
 #define SEIZ_BYTES 1312
 #define SEIZ_CHANNEL_BYTES 272
@@ -61,10 +64,8 @@ static int create_file(mef3_writer *w, mef3__wrecords *r, mef3__wfile *f,
   snprintf(name, sizeof name, "%s.%s", r->base, type);
   snprintf(tmp, sizeof tmp, "%s.tmp", name);
   mef3_universal_header uh;
-  mef3__writer_uh_init(w, &uh, type, r->segment_number, r->channel_name,
-                       r->level_uuid);
-  int rc = mef3__writer_uuid(w, uh.file_uuid);
-  memcpy(uh.provenance_uuid, uh.file_uuid, 16);
+  int rc = mef3__writer_file_header(w, &uh, type, r->segment_number,
+                                    r->channel_name, r->level_uuid, NULL);
   if (!strcmp(type, "ridx"))
     uh.maximum_entry_size = MEF3_RECORD_INDEX_BYTES;
   unlinkat(r->dirfd, tmp, 0); /* a leftover of an earlier failure */
@@ -77,11 +78,9 @@ static int create_file(mef3_writer *w, mef3__wrecords *r, mef3__wfile *f,
                      name, strerror(errno));
   if (!rc) {
     /* Messages name the final file. */
-    size_t len = strlen(r->dir) + strlen(name) + 2;
-    char *p = mef3__malloc(len);
+    char *p = mef3__join(r->dir, name);
     if (!p)
       return mef3__error(MEF3_ENOMEM, "out of memory");
-    snprintf(p, len, "%s/%s", r->dir, name);
     mef3__free(f->path);
     f->path = p;
   }

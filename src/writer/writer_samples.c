@@ -16,9 +16,12 @@
  * at once: the block to .tdat, then its entry to .tidx, so that the index
  * never names bytes that are not on disk (with io_buffer_bytes, both are
  * collected and the .tdat buffer is always written before the .tidx
- * buffer).  The segment's running
- * statistics (counts, extremes, contiguous runs) feed the metadata
- * written at checkpoints.
+ * buffer).  The segment's running statistics (counts, extremes,
+ * contiguous runs) feed the metadata written at checkpoints.
+ *
+ * Place in the writer: it opens segments and checkpoints them
+ * (writer_segment.c) and stores times through writer_time.c; only
+ * writer_session.c calls into it.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -30,6 +33,111 @@
 
 static int64_t slot_time(const wr_channel *c, int64_t k) {
   return c->anchor + (int64_t)llround((double)k * 1e6 / c->fs);
+}
+
+/* Room in the writer's block buffer for a block of `n` samples. */
+static int reserve_block(mef3_writer *w, uint32_t n) {
+  size_t need = mef3_red_max_block_bytes(n);
+  if (need <= w->blk_cap)
+    return 0;
+  uint8_t *nb = mef3__realloc(w->blk, need);
+  if (!nb)
+    return mef3__error(MEF3_ENOMEM, "out of memory");
+  w->blk = nb;
+  w->blk_cap = need;
+  return 0;
+}
+
+/* Encode the pending samples as one block into w->blk (room reserved)
+ * and make its index entry. */
+static int encode_block(mef3_writer *w, wr_channel *c, int64_t on_disk,
+                        uint8_t flags, mef3_red_enc_info *info,
+                        uint8_t entry[MEF3_INDEX_BYTES]) {
+  uint32_t n = c->n_pend;
+  int rc = mef3_red_encode(w->enc, w->blk, w->blk_cap, info, c->pend, n,
+                           on_disk, flags, &w->keys);
+  if (rc)
+    return rc;
+  wr_segment *g = &c->seg;
+  mef3_index_entry e;
+  e.file_offset = (int64_t)(MEF3_UH_BYTES + g->tdat.body_bytes);
+  e.start_time = on_disk;
+  e.start_sample = g->n_samples; /* within the segment, as pymef writes */
+  e.number_of_samples = n;
+  e.block_bytes = info->block_bytes;
+  e.maximum_sample_value = info->maximum;
+  e.minimum_sample_value = info->minimum;
+  e.flags = flags;
+  mef3_index_write(entry, &e);
+  return 0;
+}
+
+/* Append the block in w->blk to the .tdat and its entry to the .tidx,
+ * with the header fields that go out with the header written after it. */
+static int append_block(mef3_writer *w, wr_channel *c, int64_t on_disk,
+                        int64_t t1, const mef3_red_enc_info *info,
+                        const uint8_t entry[MEF3_INDEX_BYTES]) {
+  wr_segment *g = &c->seg;
+  uint32_t n = c->n_pend;
+  int64_t first = g->n_blocks ? g->tdat.uh.start_time : on_disk;
+  int64_t last = mef3__writer_disk(w, t1);
+  if (g->n_blocks && g->tdat.uh.end_time < last)
+    last = g->tdat.uh.end_time; /* on disk, later is more negative */
+  g->tdat.uh.start_time = g->tidx.uh.start_time = first;
+  g->tdat.uh.end_time = g->tidx.uh.end_time = last;
+  if (n > g->tdat.uh.maximum_entry_size)
+    g->tdat.uh.maximum_entry_size = n;
+  int rc = mef3__wfile_append(&g->tdat, w->blk, info->block_bytes, 1);
+  /* The index reaches the disk only after the blocks it names. */
+  if (!rc && mef3__wfile_would_write(&g->tidx, MEF3_INDEX_BYTES))
+    rc = mef3__wfile_write_buffer(&g->tdat);
+  if (!rc)
+    rc = mef3__wfile_append(&g->tidx, entry, MEF3_INDEX_BYTES, 1);
+  if (!rc && w->opts.sync_mode == MEF3_SYNC_BLOCK) {
+    rc = mef3__wfile_sync(&g->tdat);
+    if (!rc)
+      rc = mef3__wfile_sync(&g->tidx);
+  }
+  return rc;
+}
+
+/* The segment's running statistics (the metadata's), after a block of
+ * the pending samples over [t0, t1) went out. */
+static void count_block(wr_segment *g, uint32_t n, int64_t t0, int64_t t1,
+                        int disc, const mef3_red_enc_info *info) {
+  if (g->n_blocks == 0) {
+    g->start_uutc = t0;
+    g->min_raw = info->minimum;
+    g->max_raw = info->maximum;
+  } else {
+    if (info->minimum < g->min_raw)
+      g->min_raw = info->minimum;
+    if (info->maximum > g->max_raw)
+      g->max_raw = info->maximum;
+  }
+  if (t1 > g->end_uutc || g->n_blocks == 0)
+    g->end_uutc = t1;
+  g->n_blocks++;
+  g->n_samples += n;
+  if (info->block_bytes > g->max_block_bytes)
+    g->max_block_bytes = info->block_bytes;
+  if (n > g->max_block_samples)
+    g->max_block_samples = n;
+  if (info->difference_bytes > g->max_difference_bytes)
+    g->max_difference_bytes = info->difference_bytes;
+  if (disc) {
+    g->n_discontinuities++;
+    g->run_blocks = g->run_bytes = g->run_samples = 0;
+  }
+  g->run_blocks++;
+  g->run_bytes += info->block_bytes;
+  g->run_samples += n;
+  if (g->run_blocks > g->max_run_blocks)
+    g->max_run_blocks = g->run_blocks;
+  if (g->run_bytes > g->max_run_bytes)
+    g->max_run_bytes = g->run_bytes;
+  if (g->run_samples > g->max_run_samples)
+    g->max_run_samples = g->run_samples;
 }
 
 int mef3__channel_flush(mef3_writer *w, wr_channel *c) {
@@ -51,15 +159,9 @@ int mef3__channel_flush(mef3_writer *w, wr_channel *c) {
   rc = mef3__writer_disk_time(w, t0, &on_disk); /* valid: see begin_write */
   if (rc)
     return c->failed = rc;
-
-  size_t need = mef3_red_max_block_bytes(n);
-  if (need > w->blk_cap) {
-    uint8_t *nb = mef3__realloc(w->blk, need);
-    if (!nb)
-      return mef3__error(MEF3_ENOMEM, "out of memory");
-    w->blk = nb;
-    w->blk_cap = need;
-  }
+  rc = reserve_block(w, n); /* not sticky: nothing was written */
+  if (rc)
+    return rc;
   int disc = c->disc_next || g->n_blocks == 0;
   uint8_t flags = disc ? MEF3_RED_DISCONTINUITY : 0;
   if (c->data_enc == 1)
@@ -67,79 +169,13 @@ int mef3__channel_flush(mef3_writer *w, wr_channel *c) {
   else if (c->data_enc == 2)
     flags |= MEF3_RED_LEVEL_2;
   mef3_red_enc_info info;
-  rc = mef3_red_encode(w->enc, w->blk, w->blk_cap, &info, c->pend, n, on_disk,
-                       flags, &w->keys);
-  if (rc)
-    return c->failed = rc;
-
-  mef3_index_entry e;
-  e.file_offset = (int64_t)(MEF3_UH_BYTES + g->tdat.body_bytes);
-  e.start_time = on_disk;
-  e.start_sample = g->n_samples; /* within the segment, as pymef writes */
-  e.number_of_samples = n;
-  e.block_bytes = info.block_bytes;
-  e.maximum_sample_value = info.maximum;
-  e.minimum_sample_value = info.minimum;
-  e.flags = flags;
   uint8_t entry[MEF3_INDEX_BYTES];
-  mef3_index_write(entry, &e);
-  /* Header fields that go out with the header written after the block. */
-  int64_t first = g->n_blocks ? g->tdat.uh.start_time : on_disk;
-  int64_t last = -(t1 - (w->rto == MEF3_UUTC_NO_ENTRY ? 0 : w->rto));
-  if (g->n_blocks && g->tdat.uh.end_time < last)
-    last = g->tdat.uh.end_time; /* on disk, later is more negative */
-  g->tdat.uh.start_time = g->tidx.uh.start_time = first;
-  g->tdat.uh.end_time = g->tidx.uh.end_time = last;
-  if (n > g->tdat.uh.maximum_entry_size)
-    g->tdat.uh.maximum_entry_size = n;
-  rc = mef3__wfile_append(&g->tdat, w->blk, info.block_bytes, 1);
-  /* The index reaches the disk only after the blocks it names. */
-  if (!rc && mef3__wfile_would_write(&g->tidx, sizeof entry))
-    rc = mef3__wfile_write_buffer(&g->tdat);
+  rc = encode_block(w, c, on_disk, flags, &info, entry);
   if (!rc)
-    rc = mef3__wfile_append(&g->tidx, entry, sizeof entry, 1);
-  if (!rc && w->opts.sync_mode == MEF3_SYNC_BLOCK) {
-    rc = mef3__wfile_sync(&g->tdat);
-    if (!rc)
-      rc = mef3__wfile_sync(&g->tidx);
-  }
+    rc = append_block(w, c, on_disk, t1, &info, entry);
   if (rc)
     return c->failed = rc;
-
-  /* Segment statistics. */
-  if (g->n_blocks == 0) {
-    g->start_uutc = t0;
-    g->min_raw = info.minimum;
-    g->max_raw = info.maximum;
-  } else {
-    if (info.minimum < g->min_raw)
-      g->min_raw = info.minimum;
-    if (info.maximum > g->max_raw)
-      g->max_raw = info.maximum;
-  }
-  if (t1 > g->end_uutc || g->n_blocks == 0)
-    g->end_uutc = t1;
-  g->n_blocks++;
-  g->n_samples += n;
-  if (info.block_bytes > g->max_block_bytes)
-    g->max_block_bytes = info.block_bytes;
-  if (n > g->max_block_samples)
-    g->max_block_samples = n;
-  if (info.difference_bytes > g->max_difference_bytes)
-    g->max_difference_bytes = info.difference_bytes;
-  if (disc) {
-    g->n_discontinuities++;
-    g->run_blocks = g->run_bytes = g->run_samples = 0;
-  }
-  g->run_blocks++;
-  g->run_bytes += info.block_bytes;
-  g->run_samples += n;
-  if (g->run_blocks > g->max_run_blocks)
-    g->max_run_blocks = g->run_blocks;
-  if (g->run_bytes > g->max_run_bytes)
-    g->max_run_bytes = g->run_bytes;
-  if (g->run_samples > g->max_run_samples)
-    g->max_run_samples = g->run_samples;
+  count_block(g, n, t0, t1, disc, &info);
 
   c->total_samples += n;
   c->n_pend = 0;
