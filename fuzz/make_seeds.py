@@ -4,9 +4,10 @@
     fuzz/make_seeds.py GOLDEN_DIR OUT_DIR
 
 writes OUT_DIR/<target>/<name> for fuzz_uh, fuzz_metadata, fuzz_index,
-fuzz_red, fuzz_records and fuzz_session: small files cut from the golden
-sessions (headers, metadata, indices, single RED blocks, a record file,
-one-segment sessions) plus a few hand-mutated ones.  The committed corpus
+fuzz_red, fuzz_red_roundtrip, fuzz_records and fuzz_session: small files
+cut from the golden sessions (headers, metadata, indices, single RED
+blocks, a record file, one-segment sessions) plus a few hand-mutated
+ones, and synthetic sample sources for the RED round trip.  The committed corpus
 (fuzz/corpus/) is these seeds after fuzzing, minimized with -merge=1; see
 fuzz/README.md.
 """
@@ -145,3 +146,27 @@ put('fuzz_session', 'd2_l1', session(8, seg('d2_encrypted_blocks', 'ch02')))
 put('fuzz_session', 'annotations',
     session(1, seg('with_annotations', 'ch1', 0, 'mef3io_golden'), RDAT))
 put('fuzz_session', 'c_seg1', session(0, seg('c_discontinuities', 'ch02', 1)))
+
+# RED round trips: a control byte (kind | discontinuity << 3 | level << 4)
+# and the samples' source; see fuzz_red_roundtrip.c.  Synthetic and
+# deterministic; the raw-kind seed is a golden block's bytes.
+import random
+rng = random.Random(13)
+put('fuzz_red_roundtrip', 'raw_golden', bytes([0x30]) + ab[0][:4000])
+put('fuzz_red_roundtrip', 'raw_random',
+    bytes([0x38]) + bytes(rng.randrange(256) for _ in range(2048)))
+put('fuzz_red_roundtrip', 'walk',
+    bytes([0x01]) + bytes(rng.randrange(-20, 21) & 0xff for _ in range(1500)))
+put('fuzz_red_roundtrip', 'walk_level1',
+    bytes([0x19]) + bytes(rng.randrange(-5, 6) & 0xff for _ in range(300)))
+put('fuzz_red_roundtrip', 'boundary',
+    bytes([0x22]) + b''.join(struct.pack('<h', rng.choice((127, -127, 128, -128, 300, -32768)))
+                             for _ in range(700)))
+put('fuzz_red_roundtrip', 'extremes', bytes([0x33]) + bytes(range(16)) * 20)
+put('fuzz_red_roundtrip', 'equal_nan',
+    bytes([0x34]) + struct.pack('<iH', -2**31, 4999))
+put('fuzz_red_roundtrip', 'equal_one', bytes([0x24]) + struct.pack('<iH', 7, 0))
+put('fuzz_red_roundtrip', 'mix',
+    bytes([0x0d]) + bytes(rng.randrange(256) for _ in range(3000)))
+put('fuzz_red_roundtrip', 'one_sample', bytes([0x30]) + struct.pack('<i', 2**31 - 1))
+put('fuzz_red_roundtrip', 'empty', bytes([0x30]))
