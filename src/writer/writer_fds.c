@@ -18,6 +18,10 @@
  * The budget is a quarter of the descriptor limit (RLIMIT_NOFILE) at
  * open, in channels of six; when the system still says "too many open
  * files" on reopening, more channels are parked and it is tried again.
+ * One write touches a parked channel without reopening it: settling an
+ * automatic recording time offset rewrites every segment's metadata
+ * (writer_time.c), and a parked one's directory is opened for that write
+ * alone, since parking others could park the channel being written.
  * Everything runs on the caller's thread, as the rest of the writer.
  * It calls no other part of the writer (only closes and reopens the
  * descriptors of the state in writer_impl.h).
@@ -133,6 +137,25 @@ static int unpark(mef3_writer *w, wr_channel *c) {
   if (rc)
     park(w, c); /* all or nothing */
   return rc;
+}
+
+int mef3__segment_dirfd(mef3_writer *w, wr_channel *c, int *out, int *opened) {
+  *opened = 0;
+  *out = c->seg.dirfd;
+  if (*out >= 0)
+    return 0;
+  /* Parked: open it for this write only.  Parking others to make room
+   * could park the channel the caller is writing, so a full table is an
+   * error here. */
+  char name[600];
+  snprintf(name, sizeof name, "%s.timd/%s.segd", c->name, c->seg.base);
+  *out = openat(w->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (*out < 0)
+    return mef3__error(
+        errno == EMFILE || errno == ENFILE ? MEF3_ELIMIT : MEF3_EIO,
+        "%s/%s: cannot reopen: %s", w->path, name, strerror(errno));
+  *opened = 1;
+  return 0;
 }
 
 int mef3__channel_use(mef3_writer *w, wr_channel *c) {

@@ -187,6 +187,10 @@ int mef3__channel_use(mef3_writer *w, wr_channel *c);
 void mef3__writer_make_room(mef3_writer *w, const wr_channel *keep);
 /* A channel whose descriptors were just opened joins the active set. */
 void mef3__writer_activated(mef3_writer *w, wr_channel *c);
+/* The directory of c's open segment for one write, whether c is active
+ * or parked, without changing the active set: its own descriptor, or one
+ * opened now that the caller closes (*opened = 1). */
+int mef3__segment_dirfd(mef3_writer *w, wr_channel *c, int *out, int *opened);
 
 /* Segments (writer_segment.c).  Create segment `number` of `c` (its
  * statistics start at the channel's sample count); with `publish` it is

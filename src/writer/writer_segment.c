@@ -116,8 +116,14 @@ int mef3__segment_write_metadata(mef3_writer *w, wr_channel *c) {
     mef3_uh_write(m, &uh);
     char name[256];
     snprintf(name, sizeof name, "%s.tmet", g->base);
-    rc = mef3__write_atomic(g->dirfd, g->dir, name, m, MEF3_METADATA_BYTES,
-                            w->opts.sync_mode != MEF3_SYNC_NONE);
+    /* Settling the offset rewrites parked channels' metadata too. */
+    int dirfd, opened;
+    rc = mef3__segment_dirfd(w, c, &dirfd, &opened);
+    if (!rc)
+      rc = mef3__write_atomic(dirfd, g->dir, name, m, MEF3_METADATA_BYTES,
+                              w->opts.sync_mode != MEF3_SYNC_NONE);
+    if (opened)
+      close(dirfd);
   }
   mef3__free(m);
   return rc;
