@@ -56,10 +56,13 @@ typedef struct mef3_pool_options {
   const char *worker_path;    /* NULL = search (see above) */
   const char *name;           /* shown in messages ("fg", "prefetch") */
   int check_block_crc;        /* workers verify block CRCs (default 1) */
+  /* NULL, or a canonical directory: workers open every file beneath it
+   * (mef3_reader_options.root).  Copied. */
+  const char *root;
 } mef3_pool_options;
 
 #define MEF3_POOL_OPTIONS_INIT                                                 \
-  { MEF3_POOL_OPTIONS_VERSION, 4, 64, NULL, NULL, 1 }
+  { MEF3_POOL_OPTIONS_VERSION, 4, 64, NULL, NULL, 1, NULL }
 
 /* Counters, readable at any time (a consistent snapshot). */
 typedef struct mef3_pool_stats {

@@ -39,10 +39,15 @@ typedef struct mef3_reader_options {
   int check_block_crc;  /* verify the CRC of every data block (default 1) */
   int check_file_crc;   /* verify header/body CRCs of .tmet/.tidx (1) */
   size_t max_open_data_files; /* data files kept open at once; 0 = 64 */
+  /* NULL, or a canonical absolute directory the session lies below: every
+   * file is then opened beneath it with openat2(RESOLVE_BENEATH), so no
+   * path or link - one swapped in while the reader runs included - leads
+   * outside (such an open fails, MEF3_EINVAL).  Copied, not kept. */
+  const char *root;
 } mef3_reader_options;
 
 #define MEF3_READER_OPTIONS_INIT                                               \
-  { MEF3_READER_OPTIONS_VERSION, NULL, 1, 1, 0 }
+  { MEF3_READER_OPTIONS_VERSION, NULL, 1, 1, 0, NULL }
 
 /* One segment of a channel. */
 typedef struct mef3_segment_info {

@@ -258,6 +258,7 @@ int mef3_files_open_as(mef3_files *fm, const char *path, const char *password,
   mef3_reader *r = NULL;
   mef3_reader_options ro = MEF3_READER_OPTIONS_INIT;
   ro.password = pw;
+  ro.root = fm->root; /* every open beneath it, the workers' too */
   rc = mef3_reader_open(&r, real, &ro);
   int level = rc ? 0 : mef3_reader_access_level(r);
   mfile *f = NULL;

@@ -138,7 +138,7 @@ int mef3_files_new(mef3_files **out, const mef3_files_options *opts) {
     if (!realpath(o.data_root, root))
       return mef3__error(errno == ENOENT ? MEF3_ENOTFOUND : MEF3_EINVAL,
                          "data root %s: %s", o.data_root, strerror(errno));
-    if (!mef3__is_dir(root))
+    if (!mef3__is_dir(NULL, root))
       return mef3__error(MEF3_EINVAL, "data root %s is not a directory",
                          o.data_root);
   }

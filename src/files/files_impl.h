@@ -76,6 +76,7 @@ typedef struct mfile {
   uint64_t id;    /* never reused: tiles of a closed file cannot match */
   char *given;    /* the path as first opened */
   char *real;     /* canonical path */
+  char *root;     /* the manager's data root (opens beneath it), or NULL */
   char *pkey;     /* its key in the pools: real, or real//level-L */
   char *password; /* NULL: none (always for level 0); wiped when freed */
   uint8_t token[MEF3__TOKEN_BYTES]; /* levels 1 and 2; wiped when freed */

@@ -24,22 +24,27 @@
  * put back, the file reads again.  Cached tiles are served without a
  * check (they were read while the tree was still inside).
  *
- * What this does not cover: a tree changed in the instant between a
- * check and the open that follows it, by someone who can write inside
- * the root (closing that needs every open relative to a descriptor of
- * the root, openat2 with RESOLVE_BENEATH, in the reader and the workers).
+ * This check gives the early, clear refusal ("a symbolic link leading
+ * outside the data root"); it is not what closes the race.  Every open
+ * below the root - by the reader, the workers, and this walk's own
+ * listings - goes through openat2(RESOLVE_BENEATH) (util/beneath.h), so a
+ * link swapped in between a check and the open that follows it cannot
+ * lead out either (tests/reader/test_reader_confine_race.c).
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "files/files_impl.h"
 #include "util/alloc.h"
+#include "util/beneath.h"
 
 /* 1 when `p` is `root` or below it (both canonical). */
 static int inside(const char *root, const char *p) {
@@ -144,6 +149,7 @@ typedef struct {
 struct mef3__files_tree {
   pthread_mutex_t mu; /* guards `dirs` */
   char *root, *real;
+  mef3__beneath *beneath; /* the root, for listing beneath it */
   dstamps dirs;
 };
 
@@ -187,16 +193,23 @@ static int stamp(dstamps *s, const char *dir, const struct stat *st) {
 /* Depth-first walk below `dir` (a session: session, channel, segment
  * directories), checking the target of every symbolic link and recording
  * every directory into `rec`. */
-static int walk(const char *root, const char *dir, int depth, dstamps *rec) {
+static int walk(const mef3__beneath *b, const char *root, const char *dir,
+                int depth, dstamps *rec) {
   if (depth > 8)
     return 0; /* deeper than any MEF tree; the reader will not go there */
   struct stat st;
   if (stat(dir, &st) != 0)
     return 0; /* the reader will report it */
   int rc = stamp(rec, dir, &st);
-  DIR *d = rc ? NULL : opendir(dir);
-  if (!d)
+  /* Listed through the root's descriptor: a link swapped in since the
+   * stat cannot make this list a directory outside. */
+  int fd = rc ? -1 : mef3__beneath_open(b, dir, O_RDONLY | O_DIRECTORY);
+  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+  if (!d) {
+    if (fd >= 0)
+      close(fd);
     return rc; /* the reader will report it */
+  }
   struct dirent *e;
   char p[PATH_MAX], real[PATH_MAX], sb[SHOWN_MAX + 1];
   while (!rc && (e = readdir(d))) {
@@ -215,9 +228,9 @@ static int walk(const char *root, const char *dir, int depth, dstamps *rec) {
                          "the data root",
                          shown(p, sb));
       else if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
-        rc = walk(root, p, depth + 1, rec);
+        rc = walk(b, root, p, depth + 1, rec);
     } else if (S_ISDIR(st.st_mode)) {
-      rc = walk(root, p, depth + 1, rec);
+      rc = walk(b, root, p, depth + 1, rec);
     }
   }
   closedir(d);
@@ -238,9 +251,9 @@ int mef3__files_tree_new(mef3__files_tree **out, const char *root,
     return mef3__error(MEF3_ENOMEM, "out of memory");
   }
   struct stat st;
-  int rc = 0;
-  if (stat(real, &st) == 0 && S_ISDIR(st.st_mode))
-    rc = walk(root, real, 0, &t->dirs);
+  int rc = mef3__beneath_new(&t->beneath, root);
+  if (!rc && stat(real, &st) == 0 && S_ISDIR(st.st_mode))
+    rc = walk(t->beneath, root, real, 0, &t->dirs);
   if (rc) {
     mef3__files_tree_free(t);
     return rc;
@@ -253,6 +266,7 @@ void mef3__files_tree_free(mef3__files_tree *t) {
   if (!t)
     return;
   stamps_free(&t->dirs);
+  mef3__beneath_free(t->beneath);
   mef3__free(t->root);
   mef3__free(t->real);
   pthread_mutex_destroy(&t->mu);
@@ -277,7 +291,7 @@ int mef3__files_tree_check(mef3__files_tree *t) {
   int rc = 0;
   if (changed) { /* walk again; keep the old record if this fails */
     dstamps fresh = {0};
-    rc = walk(t->root, t->real, 0, &fresh);
+    rc = walk(t->beneath, t->root, t->real, 0, &fresh);
     if (rc) {
       stamps_free(&fresh);
     } else {

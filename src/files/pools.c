@@ -22,6 +22,7 @@ mef3_pool *mef3__files_pool(mef3_files *fm, int prefetch) {
     po.max_workers = prefetch ? fm->pf_workers : fm->fg_workers;
     po.worker_path = fm->worker_path;
     po.name = prefetch ? "prefetch" : "fg";
+    po.root = fm->root;
     mef3_pool *p = NULL;
     if (mef3_pool_new(&p, &po) != 0) {
       *broken = 1;

@@ -44,6 +44,7 @@ static void mfile_free(mfile *f) {
   mef3__free(f->ch);
   mef3__free(f->given);
   mef3__free(f->real);
+  mef3__free(f->root);
   mef3__free(f->pkey);
   wipe_free(f->password);
   for (volatile uint8_t *t = f->token; t < f->token + sizeof f->token; t++)
@@ -61,6 +62,7 @@ void mef3__mfile_unref(mfile *f) {
 static int open_reader(const mfile *f, mef3_reader **out) {
   mef3_reader_options ro = MEF3_READER_OPTIONS_INIT;
   ro.password = f->password;
+  ro.root = f->root;
   return mef3_reader_open(out, f->real, &ro);
 }
 
@@ -106,6 +108,7 @@ int mef3__mfile_new(mfile **out, mef3_files *fm, const char *given,
   pthread_mutex_init(&f->rmu, NULL);
   f->given = mef3__strdup(given);
   f->real = mef3__strdup(real);
+  f->root = fm->root ? mef3__strdup(fm->root) : NULL;
   f->password = password && *password ? mef3__strdup(password) : NULL;
   f->access_level = mef3_reader_access_level(r);
   size_t pk = strlen(real) + 16;
@@ -119,7 +122,7 @@ int mef3__mfile_new(mfile **out, mef3_files *fm, const char *given,
   size_t nch = mef3_reader_channel_count(r);
   f->ch = mef3__calloc(nch ? nch : 1, sizeof *f->ch);
   f->n_ch = f->ch ? nch : 0; /* mfile_free walks what exists */
-  int rc = f->given && f->real && f->pkey && f->ch &&
+  int rc = f->given && f->real && f->pkey && f->ch && (!fm->root || f->root) &&
                    (!password || !*password || f->password)
                ? 0
                : MEF3_ENOMEM;

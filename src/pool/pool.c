@@ -88,6 +88,7 @@ static int pool_alloc(mef3_pool *p, const mef3_pool_options *o,
   mef3__buf_u32(&p->config, MEF3__MSG_CONFIG);
   mef3__buf_u32(&p->config, (uint32_t)o->max_readers_per_worker);
   mef3__buf_u32(&p->config, (uint32_t)(o->check_block_crc != 0));
+  mef3__buf_str(&p->config, o->root ? o->root : ""); /* "": no root */
   p->in.p = mef3__malloc(4096);
   p->in.cap = p->in.p ? 4096 : 0;
   if (!p->worker_path || !p->name || !p->w || !p->pfds || !p->pfd_worker ||
@@ -136,6 +137,7 @@ int mef3_pool_new(mef3_pool **out, const mef3_pool_options *opts) {
   p->opts = o;
   p->opts.worker_path = NULL;
   p->opts.name = NULL;
+  p->opts.root = NULL; /* (copied into the CONFIG frame) */
   p->nw = o.max_workers;
   p->wake_fd = p->ev_fd = -1;
   int rc = pool_alloc(p, &o, wp);

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 enum {
-  MEF3__MSG_CONFIG = 1, /* host -> worker: max readers, CRC checks */
+  MEF3__MSG_CONFIG = 1, /* host -> worker: max readers, CRC checks, data root */
   MEF3__MSG_SLAB,       /* host -> worker: a slab descriptor (with fd) */
   MEF3__MSG_INFO,       /* host -> worker: open a file, describe its channels */
   MEF3__MSG_TILES,      /* host -> worker: decode tiles of one channel */

@@ -53,6 +53,7 @@ typedef struct worker {
   int sock;
   int max_readers;
   int check_crc;
+  char *root;       /* files are opened beneath it; NULL: anywhere */
   wreader *readers; /* grown as readers open, up to max_readers */
   size_t n_readers, cap_readers;
   wslab *slabs;
@@ -88,6 +89,7 @@ static int get_reader(worker *w, const char *path, const char *pw,
   mef3_reader_options o = MEF3_READER_OPTIONS_INIT;
   o.password = pw[0] ? pw : NULL;
   o.check_block_crc = w->check_crc;
+  o.root = w->root;
   mef3_reader *r;
   int rc = mef3_reader_open(&r, path, &o);
   if (rc)
@@ -306,6 +308,13 @@ static int serve(worker *w, mef3__buf *in, int fd) {
   case MEF3__MSG_CONFIG:
     w->max_readers = (int)mef3__cur_u32(&c);
     w->check_crc = (int)mef3__cur_u32(&c);
+    {
+      const char *root = mef3__cur_str(&c);
+      mef3__free(w->root);
+      w->root = root[0] ? mef3__strdup(root) : NULL;
+      if (root[0] && !w->root)
+        return MEF3__WORKER_EXIT_NOMEM; /* never read unconfined */
+    }
     if (w->max_readers < 1)
       w->max_readers = 1;
     while ((int)w->n_readers > w->max_readers)
@@ -414,6 +423,7 @@ int mef3_pool_worker_main(int fd) {
   while (w.n_readers)
     reader_drop(&w, 0);
   mef3__free(w.readers);
+  mef3__free(w.root);
   while (w.n_slabs)
     drop_slab(&w, &w.slabs[0]);
   mef3__free(w.slabs);

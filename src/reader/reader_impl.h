@@ -3,6 +3,7 @@
 #ifndef MEF3_READER_IMPL_H
 #define MEF3_READER_IMPL_H
 
+#include "util/beneath.h"
 #include "mef3pool/reader.h"
 
 struct mef3__tar;
@@ -51,6 +52,7 @@ struct mef3_reader {
   char *session_name;
   int is_session;        /* opened a .mefd (1) or a single .timd (0) */
   struct mef3__tar *tar; /* a session read from a tar archive, else NULL */
+  mef3__beneath *root;   /* opts.root opened, else NULL (util/beneath.h) */
   mef3_reader_options opts;
   char *password;
   int access_level;

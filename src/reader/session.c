@@ -62,6 +62,7 @@ void mef3_reader_close(mef3_reader *r) {
     free_channel(&r->ch[i]);
   mef3__free(r->ch);
   mef3__tar_close(r->tar);
+  mef3__beneath_free(r->root);
   mef3_red_ctx_free(r->red);
   mef3__free(r->io);
   mef3__free(r->dec);
@@ -451,13 +452,22 @@ int mef3_reader_open(mef3_reader **out, const char *path,
   if (opts && opts->version != MEF3_READER_OPTIONS_VERSION)
     return mef3__error(MEF3_EINVAL, "reader options version %u, expected %u",
                        opts->version, MEF3_READER_OPTIONS_VERSION);
+  mef3__beneath *root = NULL;
+  if (opts && opts->root && mef3__beneath_new(&root, opts->root))
+    return mef3_error_last()->code;
   int is_tar = 0;
-  if (!mef3__is_dir(path)) {
+  if (!mef3__is_dir(root, path)) {
     struct stat st;
-    if (stat(path, &st) != 0)
-      return mef3__error(MEF3_ENOTFOUND, "%s: no such session: %s", path,
-                         strerror(errno));
+    if ((root ? mef3__beneath_stat(root, path, &st) : stat(path, &st)) != 0) {
+      int err = errno;
+      mef3__beneath_free(root);
+      return mef3__error(err == EXDEV ? MEF3_EINVAL : MEF3_ENOTFOUND,
+                         "%s: no such session: %s", path,
+                         mef3__beneath_strerror(err));
+    }
     is_tar = S_ISREG(st.st_mode) && mef3__ends_with(path, ".tar");
+    if (!is_tar)
+      mef3__beneath_free(root);
     if (!is_tar && S_ISREG(st.st_mode) && compressed_tar_name(path))
       return mef3__error(MEF3_EUNSUPPORTED,
                          "%s: a compressed archive; only an uncompressed tar "
@@ -471,11 +481,15 @@ int mef3_reader_open(mef3_reader **out, const char *path,
                          path);
   }
   mef3_reader *r = mef3__calloc(1, sizeof *r);
-  if (!r)
+  if (!r) {
+    mef3__beneath_free(root);
     return mef3__error(MEF3_ENOMEM, "out of memory");
+  }
   mef3_reader_options defaults = MEF3_READER_OPTIONS_INIT;
   r->opts = opts ? *opts : defaults;
   r->opts.password = NULL;
+  r->opts.root = NULL; /* (the caller's string; r->root holds it) */
+  r->root = root;
   if (!r->opts.max_open_data_files)
     r->opts.max_open_data_files = 64;
   int rc = 0;
@@ -499,7 +513,7 @@ int mef3_reader_open(mef3_reader **out, const char *path,
     return mef3__error(MEF3_ENOMEM, "out of memory");
   }
 
-  if (is_tar && (rc = mef3__tar_open(&r->tar, path)) != 0) {
+  if (is_tar && (rc = mef3__tar_open(&r->tar, r->root, path)) != 0) {
     mef3_reader_close(r);
     return rc;
   }

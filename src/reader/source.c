@@ -43,7 +43,7 @@ static const char *rel_of(const mef3_reader *r, const char *path) {
 
 int mef3__rd_is_dir(const mef3_reader *r, const char *path) {
   if (!r->tar)
-    return mef3__is_dir(path);
+    return mef3__is_dir(r->root, path);
   const char *rel = rel_of(r, path);
   return rel && mef3__tar_is_dir(r->tar, rel);
 }
@@ -51,7 +51,7 @@ int mef3__rd_is_dir(const mef3_reader *r, const char *path) {
 int mef3__rd_list(const mef3_reader *r, char ***out, size_t *n, const char *dir,
                   const char *suffix) {
   if (!r->tar)
-    return mef3__list_dir(out, n, dir, suffix);
+    return mef3__list_dir(r->root, out, n, dir, suffix);
   const char *rel = rel_of(r, dir);
   if (!rel) {
     *out = NULL;
@@ -64,7 +64,7 @@ int mef3__rd_list(const mef3_reader *r, char ***out, size_t *n, const char *dir,
 int mef3__rd_read_file(const mef3_reader *r, uint8_t **out, size_t *len,
                        const char *path, size_t max) {
   if (!r->tar)
-    return mef3__read_file(out, len, path, max);
+    return mef3__read_file(r->root, out, len, path, max);
   *out = NULL;
   *len = 0;
   const char *rel = rel_of(r, path);
@@ -96,8 +96,13 @@ int mef3__rd_read_file(const mef3_reader *r, uint8_t **out, size_t *len,
 int mef3__rd_locate_data(const mef3_reader *r, rd_segment *s) {
   if (!r->tar) {
     struct stat st;
-    if (stat(s->tdat_path, &st) != 0)
-      return mef3__error(MEF3_ENOTFOUND, "%s: missing data file", s->tdat_path);
+    if ((r->root ? mef3__beneath_stat(r->root, s->tdat_path, &st)
+                 : stat(s->tdat_path, &st)) != 0)
+      return errno == EXDEV
+                 ? mef3__error(MEF3_EINVAL, "%s: %s", s->tdat_path,
+                               mef3__beneath_strerror(errno))
+                 : mef3__error(MEF3_ENOTFOUND, "%s: missing data file",
+                               s->tdat_path);
     return 0;
   }
   const char *rel = rel_of(r, s->tdat_path);
@@ -132,10 +137,10 @@ int mef3__reader_data_fd(mef3_reader *r, rd_segment *s) {
       r->open_fds--;
     }
   }
-  s->fd = open(s->tdat_path, O_RDONLY | O_CLOEXEC);
+  s->fd = mef3__open_in(r->root, s->tdat_path, O_RDONLY);
   if (s->fd < 0)
     return mef3__error(mef3__errno_code(errno), "%s: cannot open: %s",
-                       s->tdat_path, strerror(errno));
+                       s->tdat_path, mef3__beneath_strerror(errno));
   r->open_fds++;
   return 0;
 }

@@ -492,7 +492,8 @@ static void strip_root(mef3__tar *t) {
   }
 }
 
-int mef3__tar_open(mef3__tar **out, const char *path) {
+int mef3__tar_open(mef3__tar **out, const mef3__beneath *root,
+                   const char *path) {
   *out = NULL;
   mef3__tar *t = mef3__calloc(1, sizeof *t);
   if (!t)
@@ -502,12 +503,12 @@ int mef3__tar_open(mef3__tar **out, const char *path) {
     mef3__tar_close(t);
     return mef3__error(MEF3_ENOMEM, "out of memory");
   }
-  t->fd = open(path, O_RDONLY | O_CLOEXEC);
+  t->fd = mef3__open_in(root, path, O_RDONLY);
   if (t->fd < 0) {
     int err = errno;
     mef3__tar_close(t);
     return mef3__error(mef3__errno_code(err), "%s: cannot open: %s", path,
-                       strerror(err));
+                       mef3__beneath_strerror(err));
   }
   struct stat st;
   if (fstat(t->fd, &st) != 0 || !S_ISREG(st.st_mode)) {

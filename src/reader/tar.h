@@ -22,7 +22,10 @@ typedef struct mef3__tar mef3__tar;
  * archive without its end-of-archive block; MEF3_ENOMEM.  The archive's
  * descriptor stays open (close-on-exec) until mef3__tar_close.
  */
-int mef3__tar_open(mef3__tar **out, const char *path);
+struct mef3__beneath;
+/* (beneath `root` when not NULL: util/beneath.h) */
+int mef3__tar_open(mef3__tar **out, const struct mef3__beneath *root,
+                   const char *path);
 void mef3__tar_close(mef3__tar *t);
 
 /* The archive's descriptor (borrowed). */

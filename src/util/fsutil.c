@@ -35,6 +35,8 @@ int mef3__errno_code(int err) {
     return MEF3_ELIMIT;
   case ENOMEM:
     return MEF3_ENOMEM;
+  case EXDEV:
+    return MEF3_EINVAL;
   default:
     return MEF3_EIO;
   }
@@ -63,13 +65,19 @@ long long mef3__pread_full(int fd, void *buf, size_t len, uint64_t off) {
   return (long long)got;
 }
 
-int mef3__read_file(uint8_t **out, size_t *len, const char *path, size_t max) {
+int mef3__open_in(const mef3__beneath *root, const char *path, int flags) {
+  return root ? mef3__beneath_open(root, path, flags)
+              : open(path, flags | O_CLOEXEC);
+}
+
+int mef3__read_file(const mef3__beneath *root, uint8_t **out, size_t *len,
+                    const char *path, size_t max) {
   *out = NULL;
   *len = 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = mef3__open_in(root, path, O_RDONLY);
   if (fd < 0)
     return mef3__error(mef3__errno_code(errno), "%s: cannot open: %s", path,
-                       strerror(errno));
+                       mef3__beneath_strerror(errno));
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
@@ -103,14 +111,19 @@ static int cmp_names(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int mef3__list_dir(char ***out, size_t *n_out, const char *dir,
-                   const char *suffix) {
+int mef3__list_dir(const mef3__beneath *root, char ***out, size_t *n_out,
+                   const char *dir, const char *suffix) {
   *out = NULL;
   *n_out = 0;
-  DIR *d = opendir(dir);
-  if (!d)
-    return mef3__error(mef3__errno_code(errno), "%s: cannot list: %s", dir,
-                       strerror(errno));
+  int fd = mef3__open_in(root, dir, O_RDONLY | O_DIRECTORY);
+  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+  if (!d) {
+    int err = errno;
+    if (fd >= 0)
+      close(fd);
+    return mef3__error(mef3__errno_code(err), "%s: cannot list: %s", dir,
+                       mef3__beneath_strerror(err));
+  }
   char **names = NULL;
   size_t n = 0, cap = 0;
   struct dirent *e;
@@ -212,7 +225,8 @@ int mef3__ends_with(const char *s, const char *suffix) {
   return ls >= lx && memcmp(s + ls - lx, suffix, lx) == 0;
 }
 
-int mef3__is_dir(const char *path) {
+int mef3__is_dir(const mef3__beneath *root, const char *path) {
   struct stat st;
-  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+  int rc = root ? mef3__beneath_stat(root, path, &st) : stat(path, &st);
+  return rc == 0 && S_ISDIR(st.st_mode);
 }

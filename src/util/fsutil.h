@@ -5,14 +5,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/beneath.h"
+
+/* Every function taking a `root` opens beneath it when it is not NULL
+ * (util/beneath.h: a path leading outside fails with MEF3_EINVAL). */
+
+/* open(path, flags | O_CLOEXEC), beneath `root` when given; -1 + errno. */
+int mef3__open_in(const mef3__beneath *root, const char *path, int flags);
+
 /* Read a whole regular file of at most `max` bytes into a buffer from
  * mef3__malloc. Errors name the path: MEF3_ENOTFOUND, MEF3_EIO, MEF3_ECORRUPT
- * (too large), MEF3_ENOMEM. */
-int mef3__read_file(uint8_t **out, size_t *len, const char *path, size_t max);
+ * (too large), MEF3_ENOMEM, MEF3_EINVAL (outside the root). */
+int mef3__read_file(const mef3__beneath *root, uint8_t **out, size_t *len,
+                    const char *path, size_t max);
 
 /* Names in directory `dir` ending in `suffix` (e.g. ".timd"), sorted with
  * strcmp.  `*out` is an array of names (mef3__malloc). */
-int mef3__list_dir(char ***out, size_t *n, const char *dir, const char *suffix);
+int mef3__list_dir(const mef3__beneath *root, char ***out, size_t *n,
+                   const char *dir, const char *suffix);
 void mef3__free_list(char **names, size_t n);
 
 /* "a/b" joined; NULL when out of memory. */
@@ -25,7 +35,7 @@ char *mef3__base_name(const char *path);
 /* 1 when `s` ends with `suffix`. */
 int mef3__ends_with(const char *s, const char *suffix);
 /* 1 when `path` is a directory. */
-int mef3__is_dir(const char *path);
+int mef3__is_dir(const mef3__beneath *root, const char *path);
 
 /* pread all of `len` bytes; returns bytes read (short at end of file) or
  * -1 with errno set.  Every read of file contents in the library goes
@@ -35,7 +45,8 @@ long long mef3__pread_full(int fd, void *buf, size_t len, uint64_t off);
 /*
  * The code for a failed open(), opendir() or read of a file: MEF3_ENOTFOUND
  * (ENOENT, ENOTDIR), MEF3_ELIMIT (no descriptor left: EMFILE, ENFILE),
- * MEF3_ENOMEM, else MEF3_EIO.
+ * MEF3_ENOMEM, MEF3_EINVAL (EXDEV: it leads outside the data root), else
+ * MEF3_EIO.  (mef3__beneath_strerror says it in words.)
  */
 int mef3__errno_code(int err);
 

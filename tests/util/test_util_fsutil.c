@@ -67,12 +67,12 @@ static void paths(void) {
   CHECK(!mef3__ends_with("x.timd", ".segd") && !mef3__ends_with("d", ".timd"));
   CHECK(mef3__ends_with(".timd", ".timd"));
 
-  CHECK(mef3__is_dir(dir));
+  CHECK(mef3__is_dir(NULL, dir));
   char path[1200];
   snprintf(path, sizeof path, "%s/plain", dir);
-  CHECK(!mef3__is_dir(path));
+  CHECK(!mef3__is_dir(NULL, path));
   snprintf(path, sizeof path, "%s/missing", dir);
-  CHECK(!mef3__is_dir(path));
+  CHECK(!mef3__is_dir(NULL, path));
 }
 
 static void read_file(void) {
@@ -80,32 +80,32 @@ static void read_file(void) {
   uint8_t *buf;
   size_t len;
   snprintf(path, sizeof path, "%s/plain", dir);
-  CHECK_RC(mef3__read_file(&buf, &len, path, 100), 0);
+  CHECK_RC(mef3__read_file(NULL, &buf, &len, path, 100), 0);
   CHECK(len == 11 && buf && !memcmp(buf, "hello world", 11));
   mef3__free(buf);
-  CHECK_RC(mef3__read_file(&buf, &len, path, 11), 0); /* exactly the limit */
+  CHECK_RC(mef3__read_file(NULL, &buf, &len, path, 11), 0); /* exactly the limit */
   mef3__free(buf);
-  CHECK_RC(mef3__read_file(&buf, &len, path, 10), MEF3_ECORRUPT);
+  CHECK_RC(mef3__read_file(NULL, &buf, &len, path, 10), MEF3_ECORRUPT);
   CHECK(buf == NULL && len == 0 && says(path) && says("larger"));
 
   snprintf(path, sizeof path, "%s/empty", dir);
-  CHECK_RC(mef3__read_file(&buf, &len, path, 100), 0);
+  CHECK_RC(mef3__read_file(NULL, &buf, &len, path, 100), 0);
   CHECK(len == 0 && buf != NULL);
   mef3__free(buf);
 
   snprintf(path, sizeof path, "%s/missing", dir);
-  CHECK_RC(mef3__read_file(&buf, &len, path, 100), MEF3_ENOTFOUND);
+  CHECK_RC(mef3__read_file(NULL, &buf, &len, path, 100), MEF3_ENOTFOUND);
   CHECK(buf == NULL && says(path));
   snprintf(path, sizeof path, "%s/plain/below", dir);
-  CHECK_RC(mef3__read_file(&buf, &len, path, 100), MEF3_ENOTFOUND);
-  CHECK_RC(mef3__read_file(&buf, &len, dir, 100), MEF3_EIO);
+  CHECK_RC(mef3__read_file(NULL, &buf, &len, path, 100), MEF3_ENOTFOUND);
+  CHECK_RC(mef3__read_file(NULL, &buf, &len, dir, 100), MEF3_EIO);
   CHECK(says(dir) && says("not a regular file"));
 }
 
 static void list_dir(void) {
   char **names;
   size_t n;
-  CHECK_RC(mef3__list_dir(&names, &n, dir, ".timd"), 0);
+  CHECK_RC(mef3__list_dir(NULL, &names, &n, dir, ".timd"), 0);
   /* sorted by strcmp: "B" before "a"; the directory "z.timd" too; the
    * hidden one and other suffixes left out */
   static const char *want[] = {"B.timd", "a b.timd", "a.timd", "z.timd"};
@@ -114,20 +114,20 @@ static void list_dir(void) {
     CHECK_MSG(!strcmp(names[i], want[i]), "name %zu: %s", i, names[i]);
   mef3__free_list(names, n);
 
-  CHECK_RC(mef3__list_dir(&names, &n, dir, ".nothing"), 0);
+  CHECK_RC(mef3__list_dir(NULL, &names, &n, dir, ".nothing"), 0);
   CHECK(n == 0);
   mef3__free_list(names, n);
-  CHECK_RC(mef3__list_dir(&names, &n, dir, ""), 0);
+  CHECK_RC(mef3__list_dir(NULL, &names, &n, dir, ""), 0);
   CHECK(n == 8); /* every name but the hidden one */
   mef3__free_list(names, n);
   mef3__free_list(NULL, 0);
 
   char path[1200];
   snprintf(path, sizeof path, "%s/missing", dir);
-  CHECK_RC(mef3__list_dir(&names, &n, path, ".timd"), MEF3_ENOTFOUND);
+  CHECK_RC(mef3__list_dir(NULL, &names, &n, path, ".timd"), MEF3_ENOTFOUND);
   CHECK(names == NULL && n == 0 && says(path));
   snprintf(path, sizeof path, "%s/plain", dir);
-  CHECK_RC(mef3__list_dir(&names, &n, path, ".timd"), MEF3_ENOTFOUND);
+  CHECK_RC(mef3__list_dir(NULL, &names, &n, path, ".timd"), MEF3_ENOTFOUND);
 }
 
 static int fault_calls;
@@ -161,7 +161,7 @@ static void pread_full(void) {
   size_t len;
   err = ENOMEM; /* a whole-file read goes through the hook too */
   mef3__set_read_fault(fault_at_8, &err);
-  CHECK_RC(mef3__read_file(&buf, &len, path, 100), 0); /* reads at 0 */
+  CHECK_RC(mef3__read_file(NULL, &buf, &len, path, 100), 0); /* reads at 0 */
   mef3__free(buf);
   mef3__set_read_fault(NULL, NULL);
   CHECK(mef3__pread_full(fd, b, 2, 8) == 2 && !memcmp(b, "rl", 2));
