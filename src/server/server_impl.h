@@ -10,7 +10,6 @@
  *   server_unary.c       OpenFile, FileInfo, CloseFile, ListOpenFiles
  *   server_range_begin.c GetSignalRange's first job: checks, the plan
  *   server_range.c       GetSignalRange's chunks: reads, sends
- *   server_range_split.c a window's split into chunk windows
  *   server_creds.c       the access token of a call
  *   listen.c, sendbuf.c  the address check, chunk memory
  *
@@ -26,6 +25,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "mef3pool/grid.h"
 #include "mef3pool/server.h"
 #include "rpc/rpc.h"
 #include "server/sendbuf.h"
@@ -203,19 +203,5 @@ void mef3__range_error(mef3__call *c, int rc, const char *msg);
  * slot, resolve the channels, plan the chunks.  0, or an error was sent. */
 int mef3__range_begin(mef3_server *s, mef3__call *c);
 
-/* ---- server_range_split.c ---- */
-
-/*
- * Split the window [start, end) of `total` samples at rate `fs` into
- * chunks of `per_chunk` samples read as windows of their own: chunk k is
- * [ts[k], te[k]) and holds exactly samples [k*per_chunk, ...) of the whole
- * window on every channel (channel i starting at cs[i]).  `ts` and `te`
- * have room for one entry per chunk.  Returns 0, or -1 when some boundary
- * has no such time (the window is then read whole and cut) or memory is
- * short.
- */
-int mef3__range_split(int64_t start, int64_t end, double fs, const int64_t *cs,
-                      size_t nch, int64_t total, int64_t per_chunk, int64_t *ts,
-                      int64_t *te);
 
 #endif

@@ -16,7 +16,7 @@
  * deadline are checked before every chunk's read, so a cancelled request
  * stops its decode work at the next chunk boundary.  A window longer than
  * one chunk is read chunk by chunk, each chunk a window of its own whose
- * samples are exactly those of the whole window (server_range_split.c);
+ * samples are exactly those of the whole window (mef3_grid_split);
  * when no exact split exists, it is read whole and cut.  At most
  * max_streams streams hold a slot; the slot is given back when the last
  * batch starts (mef3__call_finish).

@@ -220,8 +220,8 @@ static void plan_chunks(mef3_server *s, mef3__stream *st) {
   }
   st->split =
       cs && st->ts && st->te &&
-      !mef3__range_split(st->req->start_uutc, st->req->end_uutc, st->fs, cs,
-                         st->nch, st->total, st->per_chunk, st->ts, st->te);
+      !mef3_grid_split(st->req->start_uutc, st->total, st->per_chunk, cs,
+                       st->nch, st->fs, st->ts, st->te); /* mef3pool/grid.h */
   free(cs);
   if (!st->split) {
     free(st->ts);
