@@ -142,5 +142,37 @@ rc=$?
 check '[ $rc -eq 1 ] && grep -q "equal length" err && [ ! -e lens.npy ]' \
   "npy of unequal lengths refused before writing: rc $rc"
 
+# `client read` writes the same files, through the server: the format from
+# the extension, and for ch01 (integer counts, factor 1: float32 exact)
+# byte for byte what `read` writes of the same window (ch01: counts x 1,
+# exact in float32).
+"$cli" serve --port 0 --port-file port --root "$golden/sessions" \
+  --reader-processes 2 --prefetch-processes 1 2>server.log &
+spid=$!
+trap 'kill -TERM $spid 2>/dev/null' EXIT
+for _ in $(seq 300); do [ -s port ] && break; sleep 0.1; done
+addr=127.0.0.1:$(cat port)
+"$cli" client "$addr" open b_multi_8ch.mefd >/dev/null
+# (f64 and npz of ch02 would differ: x0.1 is exact in double, not in the
+# server's float32)
+for f in f32 f64 csv npy npz; do
+  rd --channels ch01 --start 1s --end 2s --format $f >direct.$f
+  "$cli" client "$addr" read b_multi_8ch.mefd --channels ch01 \
+    --start 1s --end 2s -o "served.$f"
+  check '[ $? -eq 0 ] && cmp -s direct.$f served.$f' \
+    "client read -o x.$f equals read --format $f"
+done
+"$cli" client "$addr" read b_multi_8ch.mefd --start 1s --end 2s -o x.i32 2>err
+rc=$?
+check '[ $rc -eq 2 ] && grep -q "no i32" err && [ ! -e x.i32 ]' \
+  "client read -o x.i32 refused (the server sends float32): rc $rc"
+"$cli" client "$addr" read b_multi_8ch.mefd --start 1s --end 2s -o x.dat 2>err
+rc=$?
+check '[ $rc -eq 2 ] && grep -q "unknown extension" err' \
+  "client read -o x.dat refused: rc $rc"
+kill -TERM $spid
+wait $spid
+trap - EXIT
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

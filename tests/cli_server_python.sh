@@ -89,7 +89,7 @@ assert whole.shape == (3, int(round(1400.5 * 499.7))), whole.shape
 assert np.array_equal(whole, ref[:, :whole.shape[1]])
 assert np.array_equal(part, ref[[2, 0], i0:i0 + n])
 PY
-if "$cli" client "$paddr" read nope.mefd --start 0 --end 1000000 -o /dev/null \
+if "$cli" client "$paddr" read nope.mefd --start 0 --end 1000000 --format f32 -o /dev/null \
   2>"$work/err.txt"; then bad=$((bad + 1)); echo "FAILED: read of nope.mefd";
 else ok=$((ok + 1)); fi
 t "$cli" client "$paddr" list

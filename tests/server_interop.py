@@ -234,7 +234,7 @@ p = run("read", b8, "--channels", " ch01 , ch02 ", "--start", "0s", "--end",
 check(p.returncode == 0 and "2 channels x 256 samples" in p.stdout,
       f"client --channels with spaces: {p.stderr}")
 p = run("read", b8, "--channels", "ch01,zz", "--start", "0s", "--end", "1s",
-        "-o", os.devnull)
+        "--format", "f32", "-o", os.devnull)
 check(p.returncode == 1 and 'no channel named "zz"; it has 8: ch01, ch02'
       in p.stderr, f"client unknown channel: {p.stderr}")
 p = run("read", b8, "--channels", "ch01", "--start", "5", "--end", "9000",

@@ -1,8 +1,9 @@
 /*
- * cli/cli_out.h - the structured output formats of `mef3pool read`:
- * CSV with time columns (out_csv.c), NumPy .npy arrays (out_npy.c) and
- * .npz archives (out_npz.c) in a zip container of our own (out_zip.c).
- * Raw binary output is plain fwrite and stays in cmd_read.c.
+ * cli/cli_out.h - the output formats of `mef3pool read` and `client read`:
+ * choosing one (out_format.c), CSV with time columns (out_csv.c), NumPy
+ * .npy arrays (out_npy.c) and .npz archives (out_npz.c) in a zip
+ * container of our own (out_zip.c).  Raw binary output is plain fwrite,
+ * in the commands.
  *
  * All of it runs on the command's one thread.  Writers return 0, or -1
  * with errno set when the stream failed (the caller names the file).
@@ -12,6 +13,22 @@
 
 #include <stdint.h>
 #include <stdio.h>
+
+/* The formats, in the order of their names (out_format.c). */
+typedef enum {
+  FMT_F32,
+  FMT_F64,
+  FMT_I32,
+  FMT_CSV,
+  FMT_NPY,
+  FMT_NPZ
+} cli_format;
+
+/* "f32", "npz", ... (any case) -> *f; 0, or -1 for no such format. */
+int cli_format_parse(const char *s, cli_format *f);
+/* The format the extension of `path` names, or a usage error of command
+ * `cmd` (its exit code, the message printed) when it names none. */
+int cli_format_of_path(const char *cmd, const char *path, cli_format *f);
 
 /* One channel as read: its samples and what they mean. */
 typedef struct cli_out_channel {

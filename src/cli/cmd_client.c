@@ -8,10 +8,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_out.h"
 #include "mef3pool/client.h"
 
 static const char client_usage[] =
@@ -22,7 +24,7 @@ static const char client_usage[] =
     "                                      open a session, show its channels\n"
     "  info PATH [--json]                  channels of an open session\n"
     "  read PATH [--channels a,b] --start T0 --end T1\n"
-    "       [--format f32|npy|csv|summary] [-o FILE]\n"
+    "       [--format f32|f64|csv|npy|npz|summary] [-o FILE]\n"
     "                                      read a window (float32, physical\n"
     "                                      units; NaN where no sample)\n"
     "  list                                the open sessions, one a line\n"
@@ -35,10 +37,12 @@ static const char client_usage[] =
     "(2021-01-01T00:10:00Z), or times after the session's start: a number\n"
     "with a unit us, ms, s, m or h (--start 10s) or hh:mm:ss[.f].  A window\n"
     "wholly outside the recording reads as NaN, with a note on stderr.\n"
-    "f32 output holds the\n"
-    "channels one after another, each complete, little-endian; npy is a\n"
-    "(channels, samples) float32 array; csv has one column per channel;\n"
-    "summary prints the shape, the time taken and a few values.\n"
+    "Without --format, the extension of -o FILE names the format (.f32,\n"
+    ".f64, .csv, .npy, .npz), as for `mef3pool read`; else f32.  f32/f64\n"
+    "hold the channels one after another, each complete, little-endian;\n"
+    "npy is a (channels, samples) float32 array; npz and csv are those of\n"
+    "`mef3pool read` (csv: time columns, then one per channel); summary\n"
+    "prints the shape, the time taken and a few values.\n"
     "Errors are one line on stderr; exit codes 0, 1 (failure), 2 (usage).\n";
 
 /* Set while a password may still be asked for: a refusal for the lack
@@ -117,27 +121,68 @@ static int on_progress(int64_t done, int64_t total, void *payload) {
   return 0;
 }
 
-static int write_npy(FILE *f, const float *data, size_t rows, size_t cols) {
-  char header[128];
-  int k = snprintf(header, sizeof header,
-                   "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, "
-                   "%zu), }",
-                   rows, cols);
-  size_t pad = (64 - (10 + (size_t)k + 1) % 64) % 64;
-  uint16_t hlen = (uint16_t)((size_t)k + pad + 1);
-  uint8_t le[2] = {(uint8_t)(hlen & 0xff), (uint8_t)(hlen >> 8)};
-  fwrite("\x93NUMPY\x01\x00", 1, 8, f);
-  fwrite(le, 1, 2, f);
-  fwrite(header, 1, (size_t)k, f);
-  for (size_t i = 0; i < pad; i++)
-    fputc(' ', f);
-  fputc('\n', f);
-  return fwrite(data, sizeof *data, rows * cols, f) == rows * cols ? 0 : -1;
+/*
+ * Write a served window in `fmt` to `outp` (NULL: stdout) through the
+ * same writers as `mef3pool read` (cli_out.h): the channels' units and
+ * factors from the file's info, sample i at the window start + i/fs.
+ */
+static int write_signal(const char *outp, cli_format fmt, const mef3_signal *sig,
+                        const mef3_file_info *fi) {
+  size_t nch = sig->n_channels, n = sig->n_samples;
+  int wide = fmt == FMT_F64 || fmt == FMT_NPZ;
+  size_t cells = nch * n;
+  double *d = wide ? malloc((cells > 0 ? cells : 1) * sizeof *d) : NULL;
+  cli_out_channel *cols = calloc(nch ? nch : 1, sizeof *cols);
+  if ((wide && !d) || !cols) {
+    free(d);
+    free(cols);
+    return cli_fail(CLI_FAIL, "out of memory");
+  }
+  for (size_t i = 0; wide && i < nch * n; i++)
+    d[i] = sig->data[i];
+  for (size_t k = 0; k < nch; k++) {
+    const mef3_file_channel *fc = NULL;
+    for (size_t j = 0; j < fi->n_channels && !fc; j++)
+      if (!strcmp(fi->channels[j].name, sig->channel_names[k]))
+        fc = &fi->channels[j];
+    cols[k] = (cli_out_channel){sig->channel_names[k],
+                                fc ? fc->units : "",
+                                sig->fs,
+                                fc ? fc->units_conversion_factor : 1.0,
+                                sig->start_uutc,
+                                NULL,
+                                wide ? (const void *)(d + k * n)
+                                     : (const void *)(sig->data + k * n),
+                                n};
+  }
+  FILE *out = stdout;
+  int werr = 0;
+  if (outp && !(out = fopen(outp, fmt == FMT_CSV ? "w" : "wb"))) {
+    free(d);
+    free(cols);
+    return cli_fail(CLI_FAIL, "%s: cannot create: %m", outp);
+  }
+  if (fmt == FMT_CSV)
+    werr = cli_out_csv(out, cols, nch);
+  else if (fmt == FMT_NPY)
+    werr = cli_out_npy(out, cols, nch);
+  else if (fmt == FMT_NPZ)
+    werr = cli_out_npz(out, cols, nch);
+  else if (fmt == FMT_F64)
+    werr = fwrite(d, sizeof *d, nch * n, out) != nch * n;
+  else
+    werr = fwrite(sig->data, sizeof(float), nch * n, out) != nch * n;
+  free(d);
+  free(cols);
+  if (fflush(out) || ferror(out) || werr ||
+      (out != stdout && fclose(out) != 0))
+    return cli_fail(CLI_FAIL, "%s: write failed: %m", outp ? outp : "stdout");
+  return CLI_OK;
 }
 
 static int do_read(mef3_client *c, const char *path, int argc, char **argv) {
   const char *chans = NULL, *start = NULL, *end = NULL, *outp = NULL,
-             *fmt = "f32", *v;
+             *fmt_s = NULL, *v;
   for (int i = 0; i < argc; i++) {
     if (cli_opt(argc, argv, &i, "--channels", &v))
       chans = v;
@@ -149,7 +194,7 @@ static int do_read(mef3_client *c, const char *path, int argc, char **argv) {
              cli_opt(argc, argv, &i, "--output", &v))
       outp = v;
     else if (cli_opt(argc, argv, &i, "--format", &v))
-      fmt = v;
+      fmt_s = v;
     else
       return cli_fail(CLI_USAGE, "client read: unknown argument %s", argv[i]);
     if (!v)
@@ -157,12 +202,23 @@ static int do_read(mef3_client *c, const char *path, int argc, char **argv) {
   }
   if (!start || !end)
     return cli_fail(CLI_USAGE, "client read: give --start and --end");
-  int summary = !strcmp(fmt, "summary");
-  if (strcmp(fmt, "f32") && strcmp(fmt, "npy") && strcmp(fmt, "csv") &&
-      !summary)
-    return cli_fail(CLI_USAGE, "client read: --format takes f32, npy, csv or "
-                               "summary (the server sends float32)");
-  if (!outp && isatty(STDOUT_FILENO) && strcmp(fmt, "csv") && !summary)
+  /* The format: --format, else -o FILE's extension, else f32. */
+  int summary = fmt_s && !strcasecmp(fmt_s, "summary");
+  cli_format fmt = FMT_F32;
+  if (fmt_s && !summary && (cli_format_parse(fmt_s, &fmt) || fmt == FMT_I32))
+    return cli_fail(CLI_USAGE, "client read: --format takes f32, f64, csv, "
+                               "npy, npz or summary (the server sends "
+                               "float32: no i32)");
+  if (!fmt_s && outp) {
+    int fex = cli_format_of_path("client read", outp, &fmt);
+    if (fex)
+      return fex;
+    if (fmt == FMT_I32)
+      return cli_fail(CLI_USAGE, "client read: -o %s: the server sends "
+                                 "float32, no i32 counts",
+                      outp);
+  }
+  if (!outp && isatty(STDOUT_FILENO) && fmt != FMT_CSV && !summary)
     return cli_fail(CLI_USAGE, "client read: refusing to write binary data to "
                                "a terminal; use -o FILE or --format csv");
   mef3_file_info *fi;
@@ -203,7 +259,6 @@ static int do_read(mef3_client *c, const char *path, int argc, char **argv) {
   }
   if (t1 > t0)
     cli_note_outside(t0, t1, fi->start_uutc, fi->end_uutc);
-  mef3_file_info_free(fi);
   progress_state ps = {isatty(STDERR_FILENO), 0};
   mef3_signal *sig;
   double took = mono();
@@ -213,8 +268,10 @@ static int do_read(mef3_client *c, const char *path, int argc, char **argv) {
   if (ps.on && ps.last > 0)
     fputs("\r\033[K", stderr);
   cli_free_split(names, n_names);
-  if (rc)
+  if (rc) {
+    mef3_file_info_free(fi);
     return client_fail(rc, path);
+  }
   if (summary) {
     size_t nan = 0, cells = sig->n_channels * sig->n_samples;
     for (size_t i = 0; i < cells; i++)
@@ -232,44 +289,13 @@ static int do_read(mef3_client *c, const char *path, int argc, char **argv) {
     if (sig->n_channels > 8)
       printf("  (%zu more channels)\n", sig->n_channels - 8);
     mef3_signal_free(sig);
+    mef3_file_info_free(fi);
     return CLI_OK;
   }
-  FILE *out = stdout;
-  if (outp && !(out = fopen(outp, "wb"))) {
-    mef3_signal_free(sig);
-    return cli_fail(CLI_FAIL, "%s: cannot create: %m", outp);
-  }
-  int werr = 0;
-  size_t nch = sig->n_channels, n = sig->n_samples;
-  if (!strcmp(fmt, "csv")) {
-    for (size_t k = 0; k < nch; k++) {
-      fputs(k ? "," : "", out);
-      cli_json_string(out, sig->channel_names[k]);
-    }
-    fputc('\n', out);
-    for (size_t i = 0; i < n; i++) {
-      for (size_t k = 0; k < nch; k++) {
-        float x = sig->data[k * n + i];
-        if (k)
-          fputc(',', out);
-        if (isnan(x))
-          fputs("nan", out);
-        else
-          fprintf(out, "%.9g", x);
-      }
-      fputc('\n', out);
-    }
-  } else if (!strcmp(fmt, "npy")) {
-    werr = write_npy(out, sig->data, nch, n);
-  } else {
-    werr = fwrite(sig->data, sizeof(float), nch * n, out) != nch * n;
-  }
+  int werr = write_signal(outp, fmt, sig, fi);
   mef3_signal_free(sig);
-  if (fflush(out) || ferror(out) || werr ||
-      (out != stdout && fclose(out) != 0)) {
-    return cli_fail(CLI_FAIL, "%s: write failed: %m", outp ? outp : "stdout");
-  }
-  return CLI_OK;
+  mef3_file_info_free(fi);
+  return werr;
 }
 
 /* One command; path NULL for list. */

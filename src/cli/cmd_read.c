@@ -44,45 +44,6 @@ static const char read_usage[] =
     "Slots with no sample are NaN.  Output goes to stdout unless -o is\n"
     "given.\n\n" CLI_PASSWORD_HELP;
 
-typedef enum {
-  FMT_F32,
-  FMT_F64,
-  FMT_I32,
-  FMT_CSV,
-  FMT_NPY,
-  FMT_NPZ
-} out_format;
-static const char *const format_names[] = {"f32", "f64", "i32",
-                                           "csv", "npy", "npz"};
-#define N_FORMATS (sizeof format_names / sizeof *format_names)
-
-static int parse_format(const char *s, out_format *f) {
-  for (size_t i = 0; i < N_FORMATS; i++)
-    if (!strcasecmp(s, format_names[i])) {
-      *f = (out_format)i;
-      return 0;
-    }
-  return -1;
-}
-
-/* The format an -o FILE's extension names; a usage error without one. */
-static int format_of_path(const char *path, out_format *f) {
-  const char *base = strrchr(path, '/'), *dot;
-  base = base ? base + 1 : path;
-  dot = strrchr(base, '.');
-  if (dot && dot != base && !parse_format(dot + 1, f))
-    return 0;
-  if (dot && dot != base)
-    return cli_fail(CLI_USAGE,
-                    "read: -o %s: unknown extension \"%s\"; name the file "
-                    ".f32, .f64, .i32, .csv, .npy or .npz, or give --format",
-                    path, dot);
-  return cli_fail(CLI_USAGE,
-                  "read: -o %s has no extension to tell the format by; name "
-                  "it .f32, .f64, .i32, .csv, .npy or .npz, or give --format",
-                  path);
-}
-
 /* µUTC of the stored samples [s0, s0 + n) of channel `c`: a block's
  * samples follow its start time at 1/fs (the reader's rule). */
 static int sample_times(const mef3_reader *r, size_t c, int64_t s0, size_t n,
@@ -113,7 +74,7 @@ static int sample_times(const mef3_reader *r, size_t c, int64_t s0, size_t n,
 int mef3_cli_read(int argc, char **argv) {
   const char *path = NULL, *password = NULL, *chans = NULL, *start = NULL,
              *end = NULL, *samples = NULL, *outp = NULL, *pwfile = NULL, *v;
-  out_format fmt = FMT_F32;
+  cli_format fmt = FMT_F32;
   int fmt_given = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -137,7 +98,7 @@ int mef3_cli_read(int argc, char **argv) {
     OPT("--output", outp)
 #undef OPT
     if (cli_opt(argc, argv, &i, "--format", &v)) {
-      if (!v || parse_format(v, &fmt))
+      if (!v || cli_format_parse(v, &fmt))
         return cli_fail(CLI_USAGE,
                         "--format takes f32, f64, i32, csv, npy or npz");
       fmt_given = 1;
@@ -168,7 +129,7 @@ int mef3_cli_read(int argc, char **argv) {
       return cli_fail(CLI_USAGE, "--samples takes S0:S1 with 0 <= S0 <= S1");
   }
   if (outp && !fmt_given) {
-    int fex = format_of_path(outp, &fmt);
+    int fex = cli_format_of_path("read", outp, &fmt);
     if (fex)
       return fex;
   }
