@@ -91,5 +91,26 @@ for seed in 1 2 3; do
     --block-seconds 0.5
 done
 
+# Passwords off the command line: --password-file (line 1: level 1, line
+# 2: level 2) and MEF3POOL_PASSWORD=L1,L2 write what --password writes.
+printf 'one\ntwo\n' >pw.txt
+"$cli" gen pwf.mefd --channels 1 --fs 256 --duration 10s --password-file pw.txt \
+  >/dev/null
+rc=$?
+lvl() { "$cli" info "$1" --password "$2" --json 2>/dev/null |
+  /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["access_level"])'; }
+check '[ $rc -eq 0 ] && [ "$(lvl pwf.mefd one)" = 1 ] && [ "$(lvl pwf.mefd two)" = 2 ]' \
+  "gen --password-file: rc $rc"
+MEF3POOL_PASSWORD=one,two "$cli" gen pwe.mefd --channels 1 --fs 256 \
+  --duration 10s >/dev/null
+check '[ "$(lvl pwe.mefd one)" = 1 ] && [ "$(lvl pwe.mefd two)" = 2 ]' \
+  "gen with MEF3POOL_PASSWORD=L1,L2"
+check '! "$cli" info pwe.mefd --password wrong >/dev/null 2>&1' \
+  "a wrong password does not open what gen encrypted"
+"$cli" gen pwboth.mefd --channels 1 --fs 256 --duration 10s --password a \
+  --password-file pw.txt >/dev/null 2>err
+rc=$?
+check '[ $rc -eq 2 ] && [ ! -e pwboth.mefd ]' "--password and --password-file: rc $rc"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -39,6 +39,10 @@ int cli_lib_fail(int rc, const char *what);
 /* The same with error `e` (a client's or a server's last error). */
 int cli_fail_with(int rc, const char *what, const mef3_error *e);
 
+/* A duration in µs (gen's --duration, --gap, --segment): a non-negative
+ * number with an optional unit us, ms, s, m, h; a bare number is seconds.
+ * 0 or -1. */
+int cli_parse_duration(const char *s, int64_t *out);
 /* Parse a time (cli_time.c): an integer is absolute µUTC; ISO 8601 UTC
  * ("2021-01-01T00:10:00.5Z"); relative to `base`: hh:mm:ss[.f] or a
  * number with a unit us, ms, s, m, h ("10s", "-2.5ms").  0 or -1. */
@@ -77,6 +81,10 @@ int cli_session_args(int argc, char **argv, const char *name, const char *usage,
  * an unreadable file: the error said).
  */
 int cli_password(const char *given, const char *file, const char **out);
+/* The two passwords a writer takes, from `file`: its first line is the
+ * level-1 password, its second (if any) the level-2 one (*l2 NULL when
+ * absent).  -1 to go on, or an exit code (the error said). */
+int cli_password_pair(const char *file, const char **l1, const char **l2);
 /* After a failure `rc`: when it is MEF3_EPASSWORD and stdin is a
  * terminal, ask for the password of `what` on the terminal, without echo;
  * 1 when one was typed (*out set), else 0. */

@@ -67,6 +67,28 @@ int cli_password(const char *given, const char *file, const char **out) {
   return -1;
 }
 
+int cli_password_pair(const char *file, const char **l1, const char **l2) {
+  *l1 = *l2 = NULL;
+  FILE *f = fopen(file, "r");
+  if (!f)
+    return cli_fail(CLI_FAIL, "%s: cannot read the password file: %s", file,
+                    strerror(errno));
+  hold();
+  size_t half = sizeof held / 2;
+  int ok = fgets(held, (int)half, f) != NULL;
+  if (ok && !fgets(held + half, (int)half, f))
+    held[half] = '\0';
+  fclose(f);
+  held[strcspn(held, "\r\n")] = '\0';
+  held[half + strcspn(held + half, "\r\n")] = '\0';
+  if (!ok || !held[0])
+    return cli_fail(CLI_FAIL, "%s: the password file has no first line",
+                    file);
+  *l1 = held;
+  *l2 = held[half] ? held + half : NULL;
+  return -1;
+}
+
 int cli_password_prompt(int rc, const char *what, const char **out) {
   if (rc != MEF3_EPASSWORD || !isatty(STDIN_FILENO))
     return 0;

@@ -150,8 +150,9 @@ static int parse_clock(const char *s, int64_t *out) {
   return 0;
 }
 
-/* A number with a unit as µs. */
-static int parse_suffixed(const char *s, int64_t *out) {
+/* A number with a unit (us, ms, s, m or min, h) as µs; a bare number
+ * counts in `bare` µs, or is refused when `bare` is 0. */
+static int parse_number_unit(const char *s, double bare, int64_t *out) {
   char *end;
   errno = 0;
   double v = strtod(s, &end);
@@ -159,7 +160,9 @@ static int parse_suffixed(const char *s, int64_t *out) {
       strspn(s, "+-0123456789.eE") != (size_t)(end - s))
     return -1;
   double unit;
-  if (!strcmp(end, "us"))
+  if (!*end && bare > 0)
+    unit = bare;
+  else if (!strcmp(end, "us"))
     unit = 1;
   else if (!strcmp(end, "ms"))
     unit = 1e3;
@@ -177,6 +180,14 @@ static int parse_suffixed(const char *s, int64_t *out) {
   return 0;
 }
 
+int cli_parse_duration(const char *s, int64_t *out) {
+  int64_t v;
+  if (!s || !*s || parse_number_unit(s, 1e6, &v) || v < 0)
+    return -1;
+  *out = v;
+  return 0;
+}
+
 int cli_parse_time(const char *s, int64_t base, int64_t *out) {
   if (!s || !*s)
     return -1;
@@ -187,7 +198,7 @@ int cli_parse_time(const char *s, int64_t base, int64_t *out) {
   }
   if (isdigit((unsigned char)s[0]) && strlen(s) >= 10 && s[4] == '-')
     return parse_iso(s, out);
-  if (parse_clock(s, &v) && parse_suffixed(s, &v))
+  if (parse_clock(s, &v) && parse_number_unit(s, 0, &v))
     return -1;
   if (__builtin_add_overflow(base, v, out))
     return -1;

@@ -20,7 +20,8 @@ static const char gen_usage[] =
     "usage: mef3pool gen OUT.mefd --channels N --fs HZ --duration D\n"
     "                    [--seed S] [--block-seconds B] [--gaps N]\n"
     "                    [--gap START:LEN]... [--segment D]\n"
-    "                    [--password L1[,L2]] [--encrypt-data[=1|2]]\n"
+    "                    [--password L1[,L2] | --password-file F]\n"
+    "                    [--encrypt-data[=1|2]]\n"
     "                    [--start T] [--ufact UV]\n\n"
     "Write a new MEF 3.0 session of EEG-like data: 1/f background, alpha\n"
     "rhythm, spikes, blinks, muscle and electrode artefacts, line noise,\n"
@@ -37,7 +38,9 @@ static const char gen_usage[] =
     "                      durations); may be repeated\n"
     "  --segment D         start a new segment every D\n"
     "  --password L1[,L2]  encrypt metadata: section 2 with L1, section 3\n"
-    "                      with L2 (or L1)\n"
+    "                      with L2 (or L1); seen by every user in ps:\n"
+    "                      prefer --password-file F (line 1: L1, line 2:\n"
+    "                      L2) or MEF3POOL_PASSWORD=L1[,L2]\n"
     "  --encrypt-data[=L]  also encrypt the data blocks at level L (1)\n"
     "  --start T           time of the first sample (default 2021-01-01):\n"
     "                      µUTC, ISO 8601 UTC (2022-03-01T08:00:00Z) or\n"
@@ -47,35 +50,6 @@ static const char gen_usage[] =
     "gap must hold a sample slot, have samples before and after it and\n"
     "not touch another gap; a gap that cannot be placed (or more random\n"
     "gaps than fit) is a usage error, before anything is written.\n";
-
-/* A duration in µs: a number with an optional unit (us, ms, s, m, h);
- * a plain number is seconds.  0 or -1. */
-static int parse_duration(const char *s, int64_t *out) {
-  if (!s || !*s)
-    return -1;
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || !isfinite(v) || v < 0)
-    return -1;
-  double unit;
-  if (!*end || !strcmp(end, "s"))
-    unit = 1e6;
-  else if (!strcmp(end, "ms"))
-    unit = 1e3;
-  else if (!strcmp(end, "us"))
-    unit = 1;
-  else if (!strcmp(end, "m") || !strcmp(end, "min"))
-    unit = 60e6;
-  else if (!strcmp(end, "h"))
-    unit = 3600e6;
-  else
-    return -1;
-  if (v * unit > 9e18)
-    return -1;
-  *out = (int64_t)llround(v * unit);
-  return 0;
-}
 
 static int parse_double(const char *s, double *out) {
   if (!s || !*s)
@@ -108,13 +82,13 @@ static int progress(double done, void *payload) {
 }
 
 int mef3_cli_gen(int argc, char **argv) {
-  const char *out = NULL, *val = NULL, *password = NULL;
+  const char *out = NULL, *val = NULL, *password = NULL, *pw_file = NULL;
   mef3_gen_options o = MEF3_GEN_OPTIONS_INIT;
   int have_channels = 0, have_fs = 0, have_duration = 0, rc = CLI_OK;
   mef3_gen_gap *gaps = NULL;
   size_t n_gaps = 0;
   char **pw = NULL;
-  size_t n_pw = 0;
+  size_t n_pw = 0, n_levels = 0; /* split --password; passwords given */
   for (int i = 1; i < argc && rc == CLI_OK; i++) {
     const char *a = argv[i];
     uint64_t u;
@@ -132,7 +106,7 @@ int mef3_cli_gen(int argc, char **argv) {
         rc = cli_fail(CLI_USAGE, "gen: --fs needs a rate in Hz");
       have_fs = 1;
     } else if (cli_opt(argc, argv, &i, "--duration", &val)) {
-      if (parse_duration(val, &o.duration_us) || o.duration_us <= 0)
+      if (cli_parse_duration(val, &o.duration_us) || o.duration_us <= 0)
         rc = cli_fail(CLI_USAGE, "gen: --duration needs a length such as "
                                  "30m");
       have_duration = 1;
@@ -157,8 +131,8 @@ int mef3_cli_gen(int argc, char **argv) {
       }
       memcpy(start, val, (size_t)(colon - val));
       start[colon - val] = '\0';
-      if (parse_duration(start, &g.start_us) ||
-          parse_duration(colon + 1, &g.length_us) || g.length_us <= 0) {
+      if (cli_parse_duration(start, &g.start_us) ||
+          cli_parse_duration(colon + 1, &g.length_us) || g.length_us <= 0) {
         rc = cli_fail(CLI_USAGE, "gen: --gap needs START:LEN, durations "
                                  "such as 10m:30s");
         break;
@@ -171,12 +145,16 @@ int mef3_cli_gen(int argc, char **argv) {
       gaps = ng;
       gaps[n_gaps++] = g;
     } else if (cli_opt(argc, argv, &i, "--segment", &val)) {
-      if (parse_duration(val, &o.segment_us) || o.segment_us <= 0)
+      if (cli_parse_duration(val, &o.segment_us) || o.segment_us <= 0)
         rc = cli_fail(CLI_USAGE, "gen: --segment needs a duration");
     } else if (cli_opt(argc, argv, &i, "--password", &val)) {
       if (!val || !*val)
         rc = cli_fail(CLI_USAGE, "gen: --password needs L1[,L2]");
       password = val;
+    } else if (cli_opt(argc, argv, &i, "--password-file", &val)) {
+      if (!val || !*val)
+        rc = cli_fail(CLI_USAGE, "gen: --password-file needs a file");
+      pw_file = val;
     } else if (!strcmp(a, "--encrypt-data")) {
       o.data_encryption = 1;
     } else if (!strncmp(a, "--encrypt-data=", 15)) {
@@ -207,15 +185,35 @@ int mef3_cli_gen(int argc, char **argv) {
   if (rc == CLI_OK && (!out || !have_channels || !have_fs || !have_duration))
     rc = cli_fail(CLI_USAGE, "gen: OUT.mefd, --channels, --fs and "
                              "--duration are required");
+  if (rc == CLI_OK && password && pw_file)
+    rc = cli_fail(CLI_USAGE, "gen: give --password or --password-file, not "
+                             "both");
+  if (rc == CLI_OK && !password && !pw_file) {
+    const char *env = getenv("MEF3POOL_PASSWORD");
+    if (env && *env)
+      password = env; /* L1[,L2], as --password */
+  }
+  if (rc == CLI_OK && pw_file) {
+    const char *l1, *l2;
+    int ex = cli_password_pair(pw_file, &l1, &l2);
+    if (ex >= 0)
+      rc = ex;
+    else {
+      o.level_1_password = l1;
+      o.level_2_password = l2;
+      n_levels = l2 ? 2 : 1;
+    }
+  }
   if (rc == CLI_OK && password) {
     if (cli_split(password, &pw, &n_pw) || n_pw < 1 || n_pw > 2)
       rc = cli_fail(CLI_USAGE, "gen: --password takes L1 or L1,L2");
     else {
       o.level_1_password = pw[0];
       o.level_2_password = n_pw > 1 ? pw[1] : NULL;
+      n_levels = n_pw;
     }
   }
-  if (rc == CLI_OK && o.data_encryption > (int)n_pw)
+  if (rc == CLI_OK && o.data_encryption > (int)n_levels)
     rc = cli_fail(CLI_USAGE,
                   "gen: --encrypt-data=%d needs a level-%d "
                   "password",
