@@ -6,6 +6,8 @@
 #ifndef MEF3POOL_LOG_H
 #define MEF3POOL_LOG_H
 
+#include <stdarg.h>
+
 #include "common.h"
 
 #ifdef __cplusplus
@@ -22,6 +24,18 @@ typedef enum mef3_log_level {
 
 typedef void (*mef3_log_fn)(mef3_log_level level, const char *message,
                             void *payload);
+
+/* Format a message (at most 1 KiB; longer ones are cut) and hand it to
+ * `fn` with `payload`; nothing when `fn` is NULL.  What every layer's log
+ * calls, so a line is formatted in one place. */
+MEF3_EXTERN void mef3_log_printf(mef3_log_fn fn, void *payload,
+                                 mef3_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The same with a va_list, for a layer's own varargs wrapper. */
+MEF3_EXTERN void mef3_log_vprintf(mef3_log_fn fn, void *payload,
+                                  mef3_log_level level, const char *fmt,
+                                  va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 typedef struct mef3_log_sink mef3_log_sink;
 

@@ -28,14 +28,10 @@
 
 void mef3__files_log(mef3_files *fm, mef3_log_level level, const char *fmt,
                      ...) {
-  if (!fm->o.log)
-    return;
-  char buf[1024];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
+  mef3_log_vprintf(fm->o.log, fm->o.log_payload, level, fmt, ap);
   va_end(ap);
-  fm->o.log(level, buf, fm->o.log_payload);
 }
 
 /* ---- the window rule ---- */

@@ -89,14 +89,10 @@ void hbuf_json(hbuf *b, const char *s) {
 /* ---- logging, replies ---- */
 
 void mef3__http_log(mef3_http *h, mef3_log_level lv, const char *fmt, ...) {
-  if (!h->o.log)
-    return;
-  char buf[1024];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
+  mef3_log_vprintf(h->o.log, h->o.log_payload, lv, fmt, ap);
   va_end(ap);
-  h->o.log(lv, buf, h->o.log_payload);
 }
 
 unsigned mef3__http_status(int code) {

@@ -31,12 +31,10 @@
 void mef3__server_log(mef3_server *s, mef3_log_level lv, const char *fmt, ...) {
   if (!mef3__server_logs(s, lv))
     return;
-  char buf[1024];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
+  mef3_log_vprintf(s->o.log, s->o.log_payload, lv, fmt, ap);
   va_end(ap);
-  s->o.log(lv, buf, s->o.log_payload);
 }
 
 /* The file manager logs through the server's logger and level. */

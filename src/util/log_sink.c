@@ -7,6 +7,7 @@
  * never pass a password (the server logs paths, windows and outcomes only).
  */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,4 +85,21 @@ int mef3_log_level_parse(const char *s, mef3_log_level *out) {
       return 0;
     }
   return MEF3_EINVAL;
+}
+
+void mef3_log_vprintf(mef3_log_fn fn, void *payload, mef3_log_level level,
+                      const char *fmt, va_list ap) {
+  if (!fn)
+    return;
+  char buf[1024];
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  fn(level, buf, payload);
+}
+
+void mef3_log_printf(mef3_log_fn fn, void *payload, mef3_log_level level,
+                     const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  mef3_log_vprintf(fn, payload, level, fmt, ap);
+  va_end(ap);
 }
