@@ -43,30 +43,6 @@ static inline int fh_children(int *out, int cap) {
   return k;
 }
 
-/* Open descriptors, and those that are memfds. */
-static inline int fh_fds(int *memfds) {
-  DIR *d = opendir("/proc/self/fd");
-  int n = 0, m = 0;
-  struct dirent *e;
-  while (d && (e = readdir(d))) {
-    if (e->d_name[0] == '.')
-      continue;
-    char path[300], link[512];
-    snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
-    ssize_t k = readlink(path, link, sizeof link - 1);
-    if (k < 0)
-      continue; /* the DIR's own, gone */
-    link[k] = '\0';
-    n++;
-    m += strncmp(link, "/memfd:", 7) == 0;
-  }
-  if (d)
-    closedir(d);
-  if (memfds)
-    *memfds = m;
-  return n - 1; /* the DIR's own descriptor */
-}
-
 static inline double fh_now(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);

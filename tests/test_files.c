@@ -195,15 +195,6 @@ static void gen_session(const char *path, int nch, double fs, int seconds,
 
 static int children(void) { return tu_children(NULL, 0); }
 
-static int count_fds(void) {
-  DIR *d = opendir("/proc/self/fd");
-  int n = 0;
-  while (d && readdir(d))
-    n++;
-  if (d)
-    closedir(d);
-  return n;
-}
 
 /* ---- open, info, list, close ---- */
 
@@ -1180,7 +1171,7 @@ static void test_logging(void) {
 /* ---- lifecycle ---- */
 
 static void test_many_managers(void) {
-  int fds = count_fds();
+  int fds = tu_fds(NULL);
   for (int i = 0; i < 12; i++) {
     mef3_files_options o = MEF3_FILES_OPTIONS_INIT;
     o.reader_processes = 2;
@@ -1202,7 +1193,7 @@ static void test_many_managers(void) {
     mef3_files_free(fm);
     CHECK(children() == 0);
   }
-  CHECK(count_fds() == fds);
+  CHECK(tu_fds(NULL) == fds);
 }
 
 static double now_s(void) {

@@ -174,7 +174,7 @@ static void fd_manager(int use_pool, int base, rlim_t high) {
   fo.tile_duration_s = 5.0;
   mef3_files *fm = NULL;
   REQUIRE(mef3_files_new(&fm, &fo) == 0);
-  int fds = fh_fds(NULL);
+  int fds = tu_fds(NULL);
   set_limit(limit_leaving(base));
   int limited = 0;
   int open = fill(fm, label, &limited);
@@ -336,7 +336,7 @@ static int fd_child(void) {
   struct rlimit rl;
   REQUIRE(getrlimit(RLIMIT_NOFILE, &rl) == 0);
   rlim_t high = rl.rlim_cur;
-  int fds0 = fh_fds(NULL);
+  int fds0 = tu_fds(NULL);
   fd_idle_readers(high);
   fd_manager(0, 24, high);
   fd_manager(1, 36, high);
@@ -344,8 +344,8 @@ static int fd_child(void) {
   set_limit(high);
   CHECK(fh_children(NULL, 0) == 0);
   int memfds = 0;
-  CHECK_MSG(fh_fds(&memfds) == fds0, "%d descriptors, %d at start",
-            fh_fds(NULL), fds0);
+  CHECK_MSG(tu_fds(&memfds) == fds0, "%d descriptors, %d at start",
+            tu_fds(NULL), fds0);
   CHECK(memfds == 0);
   return check_finish();
 }
@@ -543,11 +543,11 @@ int main(void) {
   test_out_of_descriptors();
   fh_setup_sessions("files-faults");
   int memfds0 = 0;
-  int fds0 = fh_fds(&memfds0);
+  int fds0 = tu_fds(&memfds0);
   test_manager_kills();
   test_manager_worker_faults();
   CHECK(fh_children(NULL, 0) == 0);
-  int memfds = 0, fds = fh_fds(&memfds);
+  int memfds = 0, fds = tu_fds(&memfds);
   CHECK_MSG(fds == fds0, "%d descriptors open, %d at start", fds, fds0);
   CHECK_MSG(memfds == memfds0, "%d memfds open, %d at start", memfds, memfds0);
   CHECK(tu_memfd_maps() == 0);

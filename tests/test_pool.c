@@ -33,15 +33,6 @@ static int children(pid_t *out, int cap) {
   return n;
 }
 
-static int count_fds(void) {
-  DIR *d = opendir("/proc/self/fd");
-  int n = 0;
-  while (d && readdir(d))
-    n++;
-  if (d)
-    closedir(d);
-  return n - 3; /* ".", ".." and the DIR's own descriptor */
-}
 
 static mef3_pool *new_pool(int workers, const char *name) {
   mef3_pool_options o = MEF3_POOL_OPTIONS_INIT;
@@ -662,7 +653,7 @@ int main(void) {
   snprintf(s1, sizeof s1, "%s", session);
   session = s1;
   test_leak_count_ignores_paths();
-  int fds0 = count_fds();
+  int fds0 = tu_fds(NULL);
 
   test_tiles_match_in_process();
   test_window();
@@ -679,8 +670,8 @@ int main(void) {
   /* nothing left behind */
   pid_t kids[8];
   CHECK(children(kids, 8) == 0);
-  CHECK_MSG(count_fds() == fds0, "%d descriptors open, %d at start",
-            count_fds(), fds0);
+  CHECK_MSG(tu_fds(NULL) == fds0, "%d descriptors open, %d at start",
+            tu_fds(NULL), fds0);
   CHECK(tu_memfd_maps() == 0);
   return check_finish();
 }

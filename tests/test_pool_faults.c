@@ -430,14 +430,14 @@ int main(void) {
   }
   fh_setup_sessions("pool-faults");
   int memfds0 = 0;
-  int fds0 = fh_fds(&memfds0);
+  int fds0 = tu_fds(&memfds0);
 
   test_worker_faults();
   test_kills();
   test_host_out_of_memory();
 
   CHECK(fh_children(NULL, 0) == 0);
-  int memfds = 0, fds = fh_fds(&memfds);
+  int memfds = 0, fds = tu_fds(&memfds);
   CHECK_MSG(fds == fds0, "%d descriptors open, %d at start", fds, fds0);
   CHECK_MSG(memfds == memfds0, "%d memfds open, %d at start", memfds, memfds0);
   CHECK(tu_memfd_maps() == 0);

@@ -20,6 +20,9 @@ const char *tu_scratch(const char *tag);
 int tu_copy_tree(const char *from, const char *to);
 /* Run a shell command; returns its exit status (or -1). */
 int tu_system(const char *fmt, ...);
+/* This process's open descriptors, and in *memfds (may be NULL) how many
+ * of them are memfds (the pool's shared memory). */
+int tu_fds(int *memfds);
 /* Process ids of this process's children, from /proc: returns how many
  * there are and stores up to `cap` of them in `out` (may be NULL). */
 int tu_children(int *out, int cap);

@@ -61,7 +61,7 @@ int main(void) {
   snprintf(session, sizeof session, "%s/s.mefd", tu_scratch("fds"));
   mef3_writer_options o = MEF3_WRITER_OPTIONS_INIT;
   o.rto_mode = MEF3_RTO_AUTO;
-  int fds = fh_fds(NULL);
+  int fds = tu_fds(NULL);
   mef3_writer *w;
   CHECK_RC(mef3_writer_open(&w, session, &o), 0);
   REQUIRE(w != NULL);
@@ -93,7 +93,7 @@ int main(void) {
     CHECK_RC(mef3_writer_write_i32(w, c, T0, x, FS), 0);
   }
   CHECK_RC(mef3_writer_close(w), 0);
-  CHECK_MSG(fh_fds(NULL) == fds, "%d descriptors open, %d before", fh_fds(NULL),
+  CHECK_MSG(tu_fds(NULL) == fds, "%d descriptors open, %d before", tu_fds(NULL),
             fds);
 
   mef3_reader *r;
