@@ -82,6 +82,21 @@ MEF3_EXTERN void mef3_error_clear(void);
 MEF3_EXTERN const char *mef3_version(void);
 
 /*
+ * Versioned structs.  Every options or record struct of this API starts
+ * with `unsigned int version`, set by its _INIT macro to the header's
+ * MEF3_..._VERSION.  The rule that keeps old callers working:
+ *  - a later version only adds fields, at the end, and bumps the number;
+ *    no field is removed, moved or given another meaning;
+ *  - the library accepts every version from 1 to its own: for an older
+ *    one it reads only the fields that version had and uses the defaults
+ *    of the _INIT macro for the rest;
+ *  - it refuses 0 (a struct not initialized) and a version newer than its
+ *    own, with MEF3_EINVAL and a message naming the struct and the range
+ *    it takes ("mef3_reader_options version 7: this library takes 1 to 2").
+ * So start from the _INIT macro and set the fields you need.
+ */
+
+/*
  * The allocator hook: every allocation the library makes (its structures,
  * decode buffers, path strings, the results it hands out) goes through
  * these functions once set; by default they are the C library's.  The

@@ -23,6 +23,7 @@
 #include "files/files_impl.h"
 #include "util/fsutil.h"
 #include "util/alloc.h"
+#include "util/version.h"
 
 /* ---- logging ---- */
 
@@ -102,9 +103,9 @@ int mef3_files_new(mef3_files **out, const mef3_files_options *opts) {
   *out = NULL;
   mef3_files_options o = MEF3_FILES_OPTIONS_INIT;
   if (opts) {
-    if (opts->version != MEF3_FILES_OPTIONS_VERSION)
-      return mef3__error(MEF3_EINVAL, "files options version %u, expected %u",
-                         opts->version, MEF3_FILES_OPTIONS_VERSION);
+    if (mef3__version_check("mef3_files_options", opts->version,
+                            MEF3_FILES_OPTIONS_VERSION))
+      return MEF3_EINVAL;
     o = *opts;
   }
   int rc = check_options(&o);

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "http/http_impl.h"
+#include "util/version.h"
 
 /* ---- buffers ---- */
 
@@ -323,7 +324,8 @@ int mef3_http_start(mef3_http **out, mef3_files *fm,
   *out = NULL;
   mef3_http_options o = MEF3_HTTP_OPTIONS_INIT;
   if (opts) {
-    if (opts->version != MEF3_HTTP_OPTIONS_VERSION)
+    if (mef3__version_check("mef3_http_options", opts->version,
+                            MEF3_HTTP_OPTIONS_VERSION))
       return MEF3_EINVAL;
     o = *opts;
   }

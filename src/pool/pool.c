@@ -32,6 +32,7 @@
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "util/version.h"
 
 #define SLAB_BYTES ((size_t)64 << 20)
 
@@ -111,9 +112,9 @@ int mef3_pool_new(mef3_pool **out, const mef3_pool_options *opts) {
   *out = NULL;
   mef3_pool_options o = MEF3_POOL_OPTIONS_INIT;
   if (opts) {
-    if (opts->version != MEF3_POOL_OPTIONS_VERSION)
-      return mef3__error(MEF3_EINVAL, "pool options version %u, expected %u",
-                         opts->version, MEF3_POOL_OPTIONS_VERSION);
+    if (mef3__version_check("mef3_pool_options", opts->version,
+                            MEF3_POOL_OPTIONS_VERSION))
+      return MEF3_EINVAL;
     o = *opts;
   }
   if (o.max_workers <= 0)

@@ -25,6 +25,7 @@
 #include "util/fsutil.h"
 #include "util/timemath.h"
 #include "util/alloc.h"
+#include "util/version.h"
 
 #define MAX_INDEX_FILE_BYTES ((size_t)1 << 31)
 #define MAX_RECORD_FILE_BYTES ((size_t)1 << 30)
@@ -449,9 +450,9 @@ int mef3_reader_open(mef3_reader **out, const char *path,
   *out = NULL;
   if (!path || !*path)
     return mef3__error(MEF3_EINVAL, "no path given");
-  if (opts && opts->version != MEF3_READER_OPTIONS_VERSION)
-    return mef3__error(MEF3_EINVAL, "reader options version %u, expected %u",
-                       opts->version, MEF3_READER_OPTIONS_VERSION);
+  if (opts && mef3__version_check("mef3_reader_options", opts->version,
+                                  MEF3_READER_OPTIONS_VERSION))
+    return MEF3_EINVAL;
   mef3__beneath *root = NULL;
   if (opts && opts->root && mef3__beneath_new(&root, opts->root))
     return mef3_error_last()->code;

@@ -12,6 +12,7 @@
 #include "util/alloc.h"
 
 #include "util/error.h"
+#include "util/version.h"
 
 _Atomic(const mef3_allocator *) mef3__allocator = NULL;
 
@@ -23,9 +24,9 @@ int mef3_set_allocator(const mef3_allocator *a) {
     atomic_store_explicit(&mef3__allocator, NULL, memory_order_release);
     return 0;
   }
-  if (a->version != MEF3_ALLOCATOR_VERSION)
-    return mef3__error(MEF3_EINVAL, "allocator version %u, expected %u",
-                       a->version, MEF3_ALLOCATOR_VERSION);
+  if (mef3__version_check("mef3_allocator", a->version,
+                          MEF3_ALLOCATOR_VERSION))
+    return MEF3_EINVAL;
   if (!a->malloc_fn || !a->realloc_fn || !a->free_fn)
     return mef3__error(MEF3_EINVAL,
                        "an allocator needs malloc_fn, realloc_fn and free_fn");

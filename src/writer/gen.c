@@ -30,6 +30,7 @@
 #include "util/error.h"
 #include "util/alloc.h"
 #include "writer/gen_gaps.h"
+#include "util/version.h"
 
 #define DEFAULT_START 1609459200000000LL /* 2021-01-01T00:00:00Z */
 #define CHUNK_SECONDS 4.0
@@ -120,9 +121,11 @@ static void remove_session(const char *path) {
 
 /* The options' own checks (not the gaps'); `path` names the session. */
 static int check_options(const mef3_gen_options *o, const char *path) {
-  if (!o || o->version != MEF3_GEN_OPTIONS_VERSION)
-    return mef3__error(MEF3_EINVAL, "gen options missing or of another "
-                                    "version");
+  if (!o)
+    return mef3__error(MEF3_EINVAL, "gen options missing");
+  if (mef3__version_check("mef3_gen_options", o->version,
+                          MEF3_GEN_OPTIONS_VERSION))
+    return MEF3_EINVAL;
   if (o->n_channels < 1 || o->n_channels > 100000 || !(o->fs > 0) ||
       !isfinite(o->fs) || o->duration_us <= 0 || o->block_seconds < 0 ||
       !isfinite(o->block_seconds) || (o->n_gaps && !o->gaps) ||

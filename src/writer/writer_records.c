@@ -28,6 +28,7 @@
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "writer/writer_impl.h"
+#include "util/version.h"
 
 #define SEIZ_BYTES 1312
 #define SEIZ_CHANNEL_BYTES 272
@@ -205,11 +206,11 @@ int mef3_writer_add_note(mef3_writer *w, size_t ch, int64_t time_uutc,
 }
 
 int mef3_writer_add_seizure(mef3_writer *w, size_t ch, const mef3_seizure *s) {
-  if (!s || s->version != MEF3_SEIZURE_VERSION)
-    return mef3__error(MEF3_EINVAL,
-                       "%s: seizure missing or of another "
-                       "version",
-                       w->path);
+  if (!s)
+    return mef3__error(MEF3_EINVAL, "%s: seizure missing", w->path);
+  if (mef3__version_check("mef3_seizure", s->version, MEF3_SEIZURE_VERSION))
+    return mef3__error(MEF3_EINVAL, "%s: %s", w->path,
+                       mef3_error_last()->message);
   if (s->offset_uutc < s->onset_uutc || (s->n_channels && !s->channels) ||
       s->n_channels > 100000)
     return mef3__error(MEF3_EINVAL, "%s: invalid seizure", w->path);

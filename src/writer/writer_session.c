@@ -32,6 +32,7 @@
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "writer/writer_impl.h"
+#include "util/version.h"
 
 #define DEFAULT_CHECKPOINT_BLOCKS 60
 #define MAX_NAME_BYTES 200
@@ -48,9 +49,9 @@ static int level_ok(int level, int allow_default) {
 }
 
 static int check_options(const char *path, const mef3_writer_options *opts) {
-  if (opts->version != MEF3_WRITER_OPTIONS_VERSION)
-    return mef3__error(MEF3_EINVAL, "writer options version %u, expected %u",
-                       opts->version, MEF3_WRITER_OPTIONS_VERSION);
+  if (mef3__version_check("mef3_writer_options", opts->version,
+                          MEF3_WRITER_OPTIONS_VERSION))
+    return MEF3_EINVAL;
   if (!path || strlen(path) < 6 || strcmp(path + strlen(path) - 5, ".mefd"))
     return mef3__error(MEF3_EINVAL, "%s: a session path must end in .mefd",
                        path ? path : "(null)");
@@ -332,11 +333,12 @@ typedef struct channel_settings {
 
 static int check_channel_options(channel_settings *out, const mef3_writer *w,
                                  const mef3_channel_options *o) {
-  if (!o || o->version != MEF3_CHANNEL_OPTIONS_VERSION)
-    return mef3__error(MEF3_EINVAL,
-                       "%s: channel options missing or of "
-                       "another version",
-                       w->path);
+  if (!o)
+    return mef3__error(MEF3_EINVAL, "%s: channel options missing", w->path);
+  if (mef3__version_check("mef3_channel_options", o->version,
+                          MEF3_CHANNEL_OPTIONS_VERSION))
+    return mef3__error(MEF3_EINVAL, "%s: %s", w->path,
+                       mef3_error_last()->message);
   if (!name_ok(o->name))
     return mef3__error(MEF3_EINVAL, "%s: invalid channel name \"%s\"", w->path,
                        o->name ? o->name : "(null)");
