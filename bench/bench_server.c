@@ -60,7 +60,7 @@ static void note(const char *fmt, const char *what) {
 
 static void die(const char *what) {
   fprintf(stderr, "bench_server: %s: %s\n", what,
-          mef3_client_error_last()->message);
+          mef3_error_last()->message);
   exit(1);
 }
 

@@ -151,7 +151,7 @@ static inline int th_log_has(const th_server *s, const char *text) {
 
 /* The message of the last client error. */
 static inline const char *th_err(void) {
-  return mef3_client_error_last()->message;
+  return mef3_error_last()->message;
 }
 
 #endif

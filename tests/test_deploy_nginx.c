@@ -317,7 +317,7 @@ static void *load_thread(void *arg) {
                                 sess_start[sess] + (int64_t)(a * 1e6),
                                 sess_start[sess] + (int64_t)((a + 10) * 1e6),
                                 &s, NULL, NULL);
-      const char *msg = mef3_client_error_last()->message;
+      const char *msg = mef3_error_last()->message;
       if (!rc) {
         if (s->n_channels == NCH && s->n_samples == n && same(s->data, want, NCH * n))
           ok = 1;

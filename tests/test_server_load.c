@@ -246,7 +246,7 @@ static void lat_add(lat *l, double ms) {
  * session opened with a password: this client's token died with it, or
  * this client never opened it). */
 static int is_not_open(int rc) {
-  const char *m = mef3_client_error_last()->message;
+  const char *m = mef3_error_last()->message;
   return (rc == MEF3_ENOTFOUND &&
           (strstr(m, "not open") || strstr(m, "File not open"))) ||
          (rc == MEF3_EPASSWORD &&
@@ -260,7 +260,7 @@ static void fail(client *cl, int op, int rc, const char *what) {
   if (k < 20) {
     pthread_mutex_lock(&report_mu);
     fprintf(stderr, "client %d: %s: %s: %s (%s)\n", cl->id, op_name[op], what,
-            mef3_errname(rc), mef3_client_error_last()->message);
+            mef3_errname(rc), mef3_error_last()->message);
     pthread_mutex_unlock(&report_mu);
   }
 }

@@ -7,7 +7,8 @@
  * usual functions.
  *
  * Errors: functions return 0 or a negative MEF3_E... code; the detail is
- * kept per thread and read with mef3_client_error_last().  A server's
+ * the thread's last error, read with mef3_error_last() (common.h) like
+ * every other failure of the library.  A server's
  * error_message becomes the detail and its error_code (or, from servers
  * that send none, MEF3_ERROR) the code; a gRPC status that is not OK maps
  * back through the server's table (DEADLINE_EXCEEDED is MEF3_ETIMEDOUT,
@@ -131,7 +132,8 @@ MEF3_EXTERN int mef3_client_read_into(mef3_client *c, const char *path,
                                       mef3_client_progress_fn progress,
                                       void *payload);
 
-/* The detail of the last failing client call on this thread; never NULL. */
+/* The same as mef3_error_last() (kept for callers written before the
+ * library had one error channel); never NULL. */
 MEF3_EXTERN const mef3_error *mef3_client_error_last(void);
 
 #ifdef __cplusplus

@@ -60,7 +60,7 @@ typedef struct mef3_http_options {
  * Serve `fm` (borrowed: it must outlive the server) on
  * bind_address:port.  Returns 0, MEF3_EINVAL (bad option, unreadable TLS
  * files), MEF3_EIO (cannot listen: the message names the address),
- * MEF3_ENOMEM.
+ * MEF3_ENOMEM; the message is the thread's last error (mef3_error_last).
  */
 MEF3_EXTERN int mef3_http_start(mef3_http **out, mef3_files *fm,
                                 const mef3_http_options *opts);

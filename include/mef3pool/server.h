@@ -51,17 +51,18 @@ typedef struct mef3_server_options {
 
 /*
  * Create a file manager, bind `bind_address:port` and start serving.
- * Returns 0, MEF3_EINVAL (bad option), MEF3_EIO (cannot listen: the
- * message of mef3_server_error_last names the address and why, e.g.
- * "cannot listen on nonsense:50051: no such host (...)", "port in use",
- * "not an address of this machine"), MEF3_ENOMEM.  The server owns its
- * file manager.
+ * Returns 0, MEF3_EINVAL (bad option, the message names it), MEF3_EIO
+ * (cannot listen: the message names the address and why, e.g. "cannot
+ * listen on nonsense:50051: no such host (...)", "port in use", "not an
+ * address of this machine"), MEF3_ENOMEM, or the file manager's error.
+ * The message is the thread's last error (mef3_error_last).  The server
+ * owns its file manager.
  */
 MEF3_EXTERN int mef3_server_start(mef3_server **out,
                                   const mef3_server_options *opts);
 
-/* Why the last mef3_server_start on this thread failed to listen (code 0
- * and an empty message otherwise); borrowed, per thread. */
+/* The same as mef3_error_last() (kept for callers written before the
+ * library had one error channel). */
 MEF3_EXTERN const mef3_error *mef3_server_error_last(void);
 
 /* The port the server listens on (useful with port 0). */
@@ -116,7 +117,7 @@ MEF3_EXTERN const mef3_server_knob *mef3_server_knobs(size_t *n);
 /*
  * Set a knob by its flag name ("--port") from a string.  Strings are
  * borrowed (keep them alive).  Returns 0 or MEF3_EINVAL with a message
- * (mef3_server_config_error) naming the knob and what it takes.
+ * (mef3_error_last) naming the knob and what it takes.
  */
 MEF3_EXTERN int mef3_server_options_set(mef3_server_options *opts,
                                         const char *flag, const char *value);
@@ -125,7 +126,8 @@ MEF3_EXTERN int mef3_server_options_set(mef3_server_options *opts,
  * afterwards win).  Returns 0 or MEF3_EINVAL as above. */
 MEF3_EXTERN int mef3_server_options_from_env(mef3_server_options *opts);
 
-/* The message of the last failing _set/_from_env on this thread. */
+/* The message of the last failure on this thread (after a failing
+ * _set/_from_env: theirs), mef3_error_last()->message. */
 MEF3_EXTERN const char *mef3_server_config_error(void);
 
 #ifdef __cplusplus

@@ -8,8 +8,8 @@
  * (the read included: chunks are reassembled in C).  As for the file
  * manager, each call holds the object's guard for reading and close()
  * takes it for writing, so the connection is freed only after the calls
- * in flight have returned.  The detail of a failure is the client's own
- * per-thread error (mef3_client_error_last), read on the calling thread.
+ * in flight have returned.  The detail of a failure is the library's
+ * per-thread error (mef3_error_last), read on the calling thread.
  */
 #include "signal_obj.h"
 
@@ -26,7 +26,7 @@ static PyObject *closed_error(void) {
 }
 
 static PyObject *raise_client(int rc) {
-  const mef3_error *e = mef3_client_error_last();
+  const mef3_error *e = mef3_error_last();
   return mef3py_raise(rc, e->code == rc ? e->message : NULL);
 }
 

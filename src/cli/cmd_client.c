@@ -54,7 +54,7 @@ static int client_fail(int rc, const char *what) {
     wants_password = 1;
     return CLI_FAIL;
   }
-  return cli_fail_with(rc, what, mef3_client_error_last());
+  return cli_fail_with(rc, what, mef3_error_last());
 }
 
 static void print_info(const mef3_file_info *fi, int json) {

@@ -65,7 +65,7 @@ int mef3_cli_serve(int argc, char **argv) {
       return CLI_OK;
     }
   if (mef3_server_options_from_env(&o))
-    return cli_fail(CLI_USAGE, "serve: %s", mef3_server_config_error());
+    return cli_fail(CLI_USAGE, "serve: %s", mef3_error_last()->message);
   for (int i = 1; i < argc; i++) {
     if (cli_opt(argc, argv, &i, "--log-file", &v)) {
       if (!v)
@@ -111,7 +111,7 @@ int mef3_cli_serve(int argc, char **argv) {
     if (!cli_opt(argc, argv, &i, flag, &v) || !v)
       return cli_fail(CLI_USAGE, "serve: %s needs a value", flag);
     if (mef3_server_options_set(&o, flag, v))
-      return cli_fail(CLI_USAGE, "serve: %s", mef3_server_config_error());
+      return cli_fail(CLI_USAGE, "serve: %s", mef3_error_last()->message);
   }
 
   mef3_log_sink *log;
@@ -132,7 +132,7 @@ int mef3_cli_serve(int argc, char **argv) {
   int rc = mef3_server_start(&srv, &o);
   if (rc) {
     mef3_log_sink_close(log);
-    const mef3_error *e = mef3_server_error_last();
+    const mef3_error *e = mef3_error_last();
     if (rc == MEF3_EIO && e->code == rc && e->message[0])
       return cli_fail(CLI_FAIL, "%s", e->message);
     return cli_lib_fail(rc, "cannot start the server");

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "client/client_impl.h"
+#include "util/version.h"
 
 /* ---- tokens ---- */
 
@@ -39,17 +40,16 @@ void mef3__client_token_of(mef3_client *c, const char *path,
 
 int mef3_client_token_set(mef3_client *c, const char *path, const char *token) {
   if (!c || !path)
-    return mef3__client_error(MEF3_EINVAL, "client: no client or path");
+    return mef3__error(MEF3_EINVAL, "client: no client or path");
   if (token && *token && strlen(token) != MEF3_FILES_TOKEN_CHARS)
-    return mef3__client_error(MEF3_EINVAL,
-                              "client: an access token has %d characters",
-                              MEF3_FILES_TOKEN_CHARS);
+    return mef3__error(MEF3_EINVAL, "client: an access token has %d characters",
+                       MEF3_FILES_TOKEN_CHARS);
   mef3__client_token *fresh = NULL;
   if (token && *token) {
     fresh = calloc(1, sizeof *fresh);
     if (!fresh || !(fresh->path = strdup(path))) {
       free(fresh);
-      return mef3__client_error(MEF3_ENOMEM, "client: out of memory");
+      return mef3__error(MEF3_ENOMEM, "client: out of memory");
     }
     memcpy(fresh->token, token, sizeof fresh->token);
   }
@@ -75,14 +75,17 @@ int mef3_client_token_get(mef3_client *c, const char *path,
                           char out[MEF3_FILES_TOKEN_CHARS + 1]) {
   out[0] = '\0';
   if (!c || !path)
-    return mef3__client_error(MEF3_EINVAL, "client: no client or path");
+    return mef3__error(MEF3_EINVAL, "client: no client or path");
   mef3__client_token_of(c, path, out);
-  return out[0]
-             ? 0
-             : mef3__client_error(MEF3_ENOTFOUND, "%s: no access token", path);
+  return out[0] ? 0 : mef3__error(MEF3_ENOTFOUND, "%s: no access token", path);
 }
 
 /* ---- the client ---- */
+
+/* The thread's last error under the client's older name (client.h). */
+const mef3_error *mef3_client_error_last(void) {
+  return mef3_error_last();
+}
 
 /* gRPC is initialized once per client and shut down with it. */
 int mef3_client_new(mef3_client **out, const char *address,
@@ -91,13 +94,15 @@ int mef3_client_new(mef3_client **out, const char *address,
   mef3_client_options d = MEF3_CLIENT_OPTIONS_INIT;
   if (!opts)
     opts = &d;
-  if (!address || !*address || opts->version != MEF3_CLIENT_OPTIONS_VERSION)
-    return mef3__client_error(MEF3_EINVAL,
-                              "client: an address HOST:PORT is needed");
+  if (!address || !*address)
+    return mef3__error(MEF3_EINVAL, "client: an address HOST:PORT is needed");
+  if (mef3__version_check("mef3_client_options", opts->version,
+                          MEF3_CLIENT_OPTIONS_VERSION))
+    return MEF3_EINVAL;
   mef3_client *c = calloc(1, sizeof *c);
   if (!c || !(c->address = strdup(address))) {
     free(c);
-    return mef3__client_error(MEF3_ENOMEM, "client: out of memory");
+    return mef3__error(MEF3_ENOMEM, "client: out of memory");
   }
   grpc_init();
   grpc_arg args[3];
@@ -150,7 +155,7 @@ static int info_from_reply(const FileInfoResponse *r, mef3_file_info **out) {
   if (!fi || !(fi->path = mef3_strdup(r->file_path ? r->file_path : "")) ||
       !(fi->channels = mef3_calloc(n ? n : 1, sizeof *fi->channels))) {
     mef3_file_info_free(fi);
-    return mef3__client_error(MEF3_ENOMEM, "client: out of memory");
+    return mef3__error(MEF3_ENOMEM, "client: out of memory");
   }
   fi->n_channels = n;
   for (size_t i = 0; i < n; i++) {
@@ -233,7 +238,7 @@ int mef3_client_info(mef3_client *c, const char *path, mef3_file_info **out) {
   if (r->error_message && *r->error_message)
     rc = mef3__client_server_error(r->error_message, r->error_code);
   else if (!r->file_opened)
-    rc = mef3__client_error(MEF3_ENOTFOUND, "%s: not open", path);
+    rc = mef3__error(MEF3_ENOTFOUND, "%s: not open", path);
   else
     rc = info_from_reply(r, out);
   file_info_response__free_unpacked(r, NULL);
@@ -271,12 +276,12 @@ int mef3_client_list(mef3_client *c, char ***out, size_t *n) {
   } else {
     char **v = mef3_calloc(r->n_file_paths ? r->n_file_paths : 1, sizeof *v);
     if (!v)
-      rc = mef3__client_error(MEF3_ENOMEM, "client: out of memory");
+      rc = mef3__error(MEF3_ENOMEM, "client: out of memory");
     for (size_t i = 0; v && i < r->n_file_paths; i++)
       if (!(v[i] = mef3_strdup(r->file_paths[i]))) {
         mef3_files_list_free(v, i);
         v = NULL;
-        rc = mef3__client_error(MEF3_ENOMEM, "client: out of memory");
+        rc = mef3__error(MEF3_ENOMEM, "client: out of memory");
       }
     if (v) {
       *out = v;

@@ -37,6 +37,11 @@ static int session_header(char *dst, size_t cap, const char *path) {
   return n > 0;
 }
 
+int mef3__client_server_error(const char *msg, const char *code) {
+  int c = mef3__rpc_code_of_name(code);
+  return mef3__error(c ? c : MEF3_ERROR, "%s", msg);
+}
+
 int mef3__client_begin(mef3__rpc_call *r, mef3_client *cl, const char *method,
                        const char *session, const ProtobufCMessage *req,
                        grpc_byte_buffer **first) {
@@ -45,7 +50,7 @@ int mef3__client_begin(mef3__rpc_call *r, mef3_client *cl, const char *method,
   memset(r, 0, sizeof *r);
   grpc_byte_buffer *bb = mef3__rpc_pack(req);
   if (!bb)
-    return mef3__client_error(MEF3_ENOMEM, "client: cannot start a call");
+    return mef3__error(MEF3_ENOMEM, "client: cannot start a call");
   /* The session path as a header; longer than 2 KiB encoded, none is sent
    * (a proxy's header limits are 4 KiB or more) and the call is spread
    * instead. */
@@ -66,22 +71,21 @@ int mef3__client_begin(mef3__rpc_call *r, mef3_client *cl, const char *method,
   mef3__client_wipe(token, sizeof token);
   grpc_byte_buffer_destroy(bb);
   if (rc == MEF3_ENOMEM)
-    return mef3__client_error(MEF3_ENOMEM, "client: cannot start a call");
+    return mef3__error(MEF3_ENOMEM, "client: cannot start a call");
   if (rc)
-    return mef3__client_error(MEF3_ERROR,
-                              "client: grpc_call_start_batch failed (%d)",
-                              r->batch_error);
+    return mef3__error(MEF3_ERROR, "client: grpc_call_start_batch failed (%d)",
+                       r->batch_error);
   return 0;
 }
 
 int mef3__client_end(mef3__rpc_call *r, mef3_client *cl, int no_more) {
   grpc_byte_buffer *extra = NULL;
   if (mef3__rpc_call_end(r, no_more ? &extra : NULL))
-    return mef3__client_error(MEF3_ERROR, "client: cannot receive the status");
+    return mef3__error(MEF3_ERROR, "client: cannot receive the status");
   if (extra) {
     grpc_byte_buffer_destroy(extra);
-    return mef3__client_error(
-        MEF3_EIO, "%s: the server sent chunks past the window", cl->address);
+    return mef3__error(MEF3_EIO, "%s: the server sent chunks past the window",
+                       cl->address);
   }
   if (r->status == GRPC_STATUS_OK)
     return 0;
@@ -89,11 +93,11 @@ int mef3__client_end(mef3__rpc_call *r, mef3_client *cl, int no_more) {
   int len = (int)GRPC_SLICE_LENGTH(r->details);
   const char *txt = (const char *)GRPC_SLICE_START_PTR(r->details);
   if (r->status == GRPC_STATUS_UNAVAILABLE)
-    return mef3__client_error(code, "%s: server unavailable (%.*s)",
-                              cl->address, len, txt);
-  return mef3__client_error(code, "%s: %s%s%.*s", cl->address,
-                            mef3__rpc_status_name(r->status), len ? ": " : "",
-                            len, txt);
+    return mef3__error(code, "%s: server unavailable (%.*s)", cl->address, len,
+                       txt);
+  return mef3__error(code, "%s: %s%s%.*s", cl->address,
+                     mef3__rpc_status_name(r->status), len ? ": " : "", len,
+                     txt);
 }
 
 ProtobufCMessage *mef3__client_unary(mef3_client *cl, const char *method,
@@ -110,12 +114,11 @@ ProtobufCMessage *mef3__client_unary(mef3_client *cl, const char *method,
     *rc = mef3__client_end(&r, cl, 1);
     if (got) {
       if (!*rc && !(reply = mef3__rpc_unpack(rd, bb)))
-        *rc = mef3__client_error(MEF3_EIO, "%s: malformed reply to %s",
-                                 cl->address, method);
+        *rc = mef3__error(MEF3_EIO, "%s: malformed reply to %s", cl->address,
+                          method);
       grpc_byte_buffer_destroy(bb);
     } else if (!*rc) {
-      *rc = mef3__client_error(MEF3_EIO, "%s: no reply to %s", cl->address,
-                               method);
+      *rc = mef3__error(MEF3_EIO, "%s: no reply to %s", cl->address, method);
     }
   }
   mef3__rpc_call_dispose(&r);

@@ -6,7 +6,9 @@
  *   client_call.c   a call of this client: its metadata (session header,
  *                   token) through rpc/call.h, its status as our error
  *   client_range.c  GetSignalRange: chunks reassembled into one window
- *   client_error.c  the per-thread error detail (mef3_client_error_last)
+ *
+ * Errors are set with the core's mef3__error (util/error.h): one
+ * per-thread channel, read with mef3_error_last().
  *
  * Private to mef3pool (not installed).
  */
@@ -17,6 +19,7 @@
 
 #include "mef3pool/client.h"
 #include "rpc/call.h"
+#include "util/error.h"
 
 /* The token of one path opened through this client. */
 typedef struct mef3__client_token {
@@ -33,17 +36,6 @@ struct mef3_client {
   mef3__client_token *tokens;
 };
 
-/* ---- client_error.c ---- */
-
-/* Record `code` and a one-line message as this thread's last client
- * error; returns `code`. */
-int mef3__client_error(int code, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* A server's error_message (and error_code, NULL or unknown: MEF3_ERROR)
- * as our error; returns the code. */
-int mef3__client_server_error(const char *msg, const char *code);
-
 /* ---- client.c ---- */
 
 /* The token kept for `path` into `out` ("" when none). */
@@ -54,6 +46,10 @@ void mef3__client_token_of(mef3_client *c, const char *path,
 void mef3__client_wipe(void *p, size_t n);
 
 /* ---- client_call.c ---- */
+
+/* A server's error_message (and error_code, NULL or unknown: MEF3_ERROR)
+ * as this thread's last error; returns the code. */
+int mef3__client_server_error(const char *msg, const char *code);
 
 /*
  * Start a call of `method` with the request `req`, sending the session

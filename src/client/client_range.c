@@ -67,11 +67,10 @@ static mef3_signal *sig_new(const SignalChunk *ch, size_t nch, size_t n) {
 static int sig_view(mef3_signal *v, const SignalChunk *ch, size_t nch, size_t n,
                     float *dst, size_t cap) {
   if (n && nch > cap / n)
-    return mef3__client_error(
-        MEF3_ELIMIT,
-        "client: %zu channels x %zu samples do not fit the %zu "
-        "floats given",
-        nch, n, cap);
+    return mef3__error(MEF3_ELIMIT,
+                       "client: %zu channels x %zu samples do not fit the %zu "
+                       "floats given",
+                       nch, n, cap);
   *v = (mef3_signal){
       .n_channels = nch, .n_samples = n, .fs = ch->fs, .data = dst};
   return 0;
@@ -161,10 +160,10 @@ static int check_chunk(const assembly *a, const SignalChunk *ch) {
       ch->shape[0] < 0 || ch->shape[1] < 0 ||
       ch->array_bytes.len != rows * len * sizeof(float) ||
       (a->got && rows != a->nch))
-    return mef3__client_error(MEF3_EIO,
-                              "%s: a chunk is not a float32 (channels, "
-                              "samples) array matching the others",
-                              a->c->address);
+    return mef3__error(MEF3_EIO,
+                       "%s: a chunk is not a float32 (channels, "
+                       "samples) array matching the others",
+                       a->c->address);
   return 0;
 }
 
@@ -180,13 +179,11 @@ static int place_chunk(assembly *a, const SignalChunk *ch, mef3__rpc_msg *m) {
   if (a->dst)
     a->sig = &a->view;
   else if (!a->sig && !(a->sig = sig_new(ch, a->nch, total)))
-    return mef3__client_error(MEF3_ENOMEM, "client: out of memory");
+    return mef3__error(MEF3_ENOMEM, "client: out of memory");
   if (ch->sample_offset != (int64_t)a->got || a->got + len > a->sig->n_samples)
-    return mef3__client_error(MEF3_EIO, "%s: chunks out of order",
-                              a->c->address);
+    return mef3__error(MEF3_EIO, "%s: chunks out of order", a->c->address);
   if (place_msg(a->sig, m, a->got, len))
-    return mef3__client_error(MEF3_EIO, "%s: malformed SignalChunk",
-                              a->c->address);
+    return mef3__error(MEF3_EIO, "%s: malformed SignalChunk", a->c->address);
   a->got += len;
   a->complete = a->got == a->sig->n_samples;
   return 0;
@@ -200,7 +197,7 @@ static int keep_chunk(assembly *a, SignalChunk *ch) {
     size_t ncap = k->cap ? k->cap * 2 : 8;
     SignalChunk **v = realloc(k->v, ncap * sizeof *v);
     if (!v)
-      return mef3__client_error(MEF3_ENOMEM, "client: out of memory");
+      return mef3__error(MEF3_ENOMEM, "client: out of memory");
     k->v = v;
     k->cap = ncap;
   }
@@ -219,12 +216,11 @@ static int take_message(assembly *a, grpc_byte_buffer *bb) {
   int inplace = ch && ch->total_samples > 0;
   if (ch && !inplace && own_samples(ch, &msg)) {
     ch = NULL; /* freed */
-    rc = mef3__client_error(MEF3_ENOMEM, "client: out of memory");
+    rc = mef3__error(MEF3_ENOMEM, "client: out of memory");
   } else if (!ch && oom) {
-    rc = mef3__client_error(MEF3_ENOMEM, "client: out of memory for a message");
+    rc = mef3__error(MEF3_ENOMEM, "client: out of memory for a message");
   } else if (!ch) {
-    rc = mef3__client_error(MEF3_EIO, "%s: malformed SignalChunk",
-                            a->c->address);
+    rc = mef3__error(MEF3_EIO, "%s: malformed SignalChunk", a->c->address);
   } else if (!(rc = check_chunk(a, ch))) {
     a->nch = (size_t)ch->shape[0];
     rc = inplace ? place_chunk(a, ch, &msg) : keep_chunk(a, ch);
@@ -240,7 +236,7 @@ static int take_message(assembly *a, grpc_byte_buffer *bb) {
       a->progress((int64_t)a->got, inplace ? (int64_t)a->sig->n_samples : 0,
                   a->payload)) {
     a->stop = 1;
-    rc = mef3__client_error(MEF3_ECANCELED, "read cancelled");
+    rc = mef3__error(MEF3_ECANCELED, "read cancelled");
   }
   return rc;
 }
@@ -253,7 +249,7 @@ static int join_kept(assembly *a) {
       !(rc = sig_view(&a->view, a->kept.v[0], a->nch, a->got, a->dst, a->cap)))
     a->sig = &a->view;
   else if (!a->dst && !(a->sig = sig_new(a->kept.v[0], a->nch, a->got)))
-    rc = mef3__client_error(MEF3_ENOMEM, "client: out of memory");
+    rc = mef3__error(MEF3_ENOMEM, "client: out of memory");
   if (a->sig) {
     size_t off = 0;
     for (size_t k = 0; k < a->kept.n; k++) {
@@ -272,17 +268,17 @@ static int finish_stream(assembly *a, mef3__rpc_call *r, int rc) {
    * reads (the status would never come). */
   if (rc && r->sent)
     mef3__rpc_call_cancel(r);
-  mef3_error first = *mef3_client_error_last(); /* the one to tell */
+  mef3_error first = *mef3_error_last(); /* the one to tell */
   int st = r->sent ? mef3__client_end(r, a->c, a->complete && !rc) : 0;
   if (rc)
-    mef3__client_error(first.code, "%s", first.message);
+    mef3__error(first.code, "%s", first.message);
   else
     rc = st;
   mef3__rpc_call_dispose(r);
   if (!rc && !a->sig && !a->kept.n)
-    rc = mef3__client_error(MEF3_EIO, "%s: no data returned", a->c->address);
+    rc = mef3__error(MEF3_EIO, "%s: no data returned", a->c->address);
   if (!rc && a->sig && a->got != a->sig->n_samples)
-    rc = mef3__client_error(
+    rc = mef3__error(
         MEF3_EIO, "%s: the stream ended after %zu of %zu samples per channel",
         a->c->address, a->got, a->sig->n_samples);
   if (!rc && a->kept.n)
@@ -358,7 +354,7 @@ int mef3_client_read_into(mef3_client *c, const char *path,
                           size_t cap, mef3_client_shape *shape,
                           mef3_client_progress_fn progress, void *payload) {
   if (!data || !shape)
-    return mef3__client_error(MEF3_EINVAL, "client: no output buffer");
+    return mef3__error(MEF3_EINVAL, "client: no output buffer");
   *shape = (mef3_client_shape){0, 0, 0};
   return read_range(c, path, channels, n_channels, start_uutc, end_uutc, data,
                     cap, shape, NULL, progress, payload);

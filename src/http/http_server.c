@@ -320,7 +320,7 @@ int mef3_http_port(const mef3_http *h) { return h ? h->port : 0; }
 int mef3_http_start(mef3_http **out, mef3_files *fm,
                     const mef3_http_options *opts) {
   if (!out || !fm)
-    return MEF3_EINVAL;
+    return mef3__error(MEF3_EINVAL, "http: no output pointer or file manager");
   *out = NULL;
   mef3_http_options o = MEF3_HTTP_OPTIONS_INIT;
   if (opts) {
@@ -329,24 +329,29 @@ int mef3_http_start(mef3_http **out, mef3_files *fm,
       return MEF3_EINVAL;
     o = *opts;
   }
-  if (o.port < 0 || o.port > 65535 || o.max_connections < 1 ||
-      o.max_samples < 1 || !o.bind_address || (!o.tls_cert != !o.tls_key))
-    return MEF3_EINVAL;
+  if (o.port < 0 || o.port > 65535)
+    return mef3__error(MEF3_EINVAL, "http: port %d is not 0 to 65535", o.port);
+  if (o.max_connections < 1 || o.max_samples < 1 || !o.bind_address)
+    return mef3__error(MEF3_EINVAL, "http: max_connections and max_samples "
+                                    "must be at least 1, bind_address set");
+  if (!o.tls_cert != !o.tls_key)
+    return mef3__error(MEF3_EINVAL, "http: TLS needs both a certificate and "
+                                    "a key");
   mef3_http *h = calloc(1, sizeof *h);
   if (!h)
-    return MEF3_ENOMEM;
+    return mef3__error(MEF3_ENOMEM, "http: out of memory");
   h->fm = fm;
   h->o = o;
   h->o.bind_address = strdup(o.bind_address);
   h->sessions = calloc(o.n_sessions ? o.n_sessions : 1, sizeof *h->sessions);
   if (!h->o.bind_address || !h->sessions) {
     mef3_http_free(h);
-    return MEF3_ENOMEM;
+    return mef3__error(MEF3_ENOMEM, "http: out of memory");
   }
   for (size_t i = 0; i < o.n_sessions; i++) {
     if (!(h->sessions[i] = strdup(o.sessions[i]))) {
       mef3_http_free(h);
-      return MEF3_ENOMEM;
+      return mef3__error(MEF3_ENOMEM, "http: out of memory");
     }
     h->n_sessions++;
   }
@@ -354,14 +359,15 @@ int mef3_http_start(mef3_http **out, mef3_files *fm,
   const char *root = mef3_files_root(fm);
   if (root && !(h->root = strdup(root))) {
     mef3_http_free(h);
-    return MEF3_ENOMEM;
+    return mef3__error(MEF3_ENOMEM, "http: out of memory");
   }
   if (o.tls_cert) {
     h->tls_cert = read_pem(o.tls_cert);
     h->tls_key = read_pem(o.tls_key);
     if (!h->tls_cert || !h->tls_key) {
+      const char *bad = h->tls_cert ? o.tls_key : o.tls_cert;
       mef3_http_free(h);
-      return MEF3_EINVAL;
+      return mef3__error(MEF3_EINVAL, "%s: cannot read it (http TLS)", bad);
     }
   }
   struct sockaddr_storage ss;
@@ -379,7 +385,9 @@ int mef3_http_start(mef3_http **out, mef3_files *fm,
     flags |= MHD_USE_IPv6;
   } else {
     mef3_http_free(h);
-    return MEF3_EINVAL;
+    return mef3__error(MEF3_EINVAL, "http: bind address %s is not a numeric "
+                                    "IPv4 or IPv6 address",
+                       o.bind_address);
   }
   if (h->tls_cert)
     flags |= MHD_USE_TLS;
@@ -393,7 +401,8 @@ int mef3_http_start(mef3_http **out, mef3_files *fm,
       MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
   if (!h->d) {
     mef3_http_free(h);
-    return MEF3_EIO;
+    return mef3__error(MEF3_EIO, "http: cannot listen on %s port %d",
+                       o.bind_address, o.port);
   }
   const union MHD_DaemonInfo *di =
       MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);

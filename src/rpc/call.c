@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "rpc/call.h"
+#include "util/error.h"
 
 /* The tags of the blocking steps (own queue only). */
 #define TAG_BEGIN ((void *)1)
@@ -17,6 +18,12 @@
 
 /* At most this many metadata entries per request. */
 #define MAX_MD 4
+
+/* A batch gRPC refused, as this thread's last error; MEF3_ERROR. */
+static int batch_failed(grpc_call_error e, const char *what) {
+  return mef3__error(MEF3_ERROR, "rpc: cannot %s (grpc_call_error %d)", what,
+                     (int)e);
+}
 
 int mef3__rpc_call_open(mef3__rpc_call *c, grpc_channel *ch,
                         grpc_completion_queue *cq, const char *method,
@@ -28,13 +35,15 @@ int mef3__rpc_call_open(mef3__rpc_call *c, grpc_channel *ch,
   c->own_cq = cq == NULL;
   c->cq = cq ? cq : grpc_completion_queue_create_for_pluck(NULL);
   if (!c->cq)
-    return MEF3_ENOMEM;
+    return mef3__error(MEF3_ENOMEM, "rpc: %s: no completion queue", method);
   /* The method's name outlives the call (a string literal, or the
    * caller's for the call's life). */
   grpc_slice m = grpc_slice_from_static_string(method);
   c->call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
                                      m, NULL, deadline, NULL);
-  return c->call ? 0 : MEF3_ENOMEM;
+  return c->call ? 0
+                 : mef3__error(MEF3_ENOMEM, "rpc: %s: cannot create the call",
+                               method);
 }
 
 int mef3__rpc_call_send(mef3__rpc_call *c, const mef3__rpc_md *md, size_t nmd,
@@ -43,7 +52,8 @@ int mef3__rpc_call_send(mef3__rpc_call *c, const mef3__rpc_md *md, size_t nmd,
   if (first)
     *first = NULL;
   if (!c->call || nmd > MAX_MD)
-    return MEF3_ERROR;
+    return mef3__error(MEF3_ERROR, "rpc: no call, or more than %d metadata",
+                       MAX_MD);
   grpc_metadata m[MAX_MD];
   memset(m, 0, sizeof m);
   for (size_t i = 0; i < nmd; i++) {
@@ -70,7 +80,7 @@ int mef3__rpc_call_send(mef3__rpc_call *c, const mef3__rpc_md *md, size_t nmd,
   }
   if (e != GRPC_CALL_OK) {
     c->batch_error = (int)e;
-    return MEF3_ERROR;
+    return batch_failed(e, "send the request");
   }
   c->sent = 1;
   return 0;
@@ -84,7 +94,7 @@ int mef3__rpc_call_recv(mef3__rpc_call *c, grpc_byte_buffer **msg, void *tag) {
   op.data.recv_message.recv_message = msg;
   grpc_call_error e = grpc_call_start_batch(c->call, &op, 1, tag, NULL);
   c->batch_error = (int)e;
-  return e == GRPC_CALL_OK ? 0 : MEF3_ERROR;
+  return e == GRPC_CALL_OK ? 0 : batch_failed(e, "receive a message");
 }
 
 int mef3__rpc_call_status(mef3__rpc_call *c, grpc_byte_buffer **extra,
@@ -102,7 +112,7 @@ int mef3__rpc_call_status(mef3__rpc_call *c, grpc_byte_buffer **extra,
   grpc_call_error e =
       grpc_call_start_batch(c->call, op, extra ? 2 : 1, tag, NULL);
   c->batch_error = (int)e;
-  return e == GRPC_CALL_OK ? 0 : MEF3_ERROR;
+  return e == GRPC_CALL_OK ? 0 : batch_failed(e, "receive the status");
 }
 
 int mef3__rpc_call_wait(mef3__rpc_call *c, void *tag) {

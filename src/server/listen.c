@@ -7,14 +7,12 @@
  * of its addresses, so the caller gets one line saying what is wrong.  The
  * probe is closed before gRPC binds; a port taken in between still fails
  * (the server disallows SO_REUSEPORT sharing), only with a vaguer message.
- * Called from mef3_server_start on the caller's thread.  The message is
- * kept per thread for mef3_server_error_last (the core library's error
- * setter is private to it).
+ * Called from mef3_server_start on the caller's thread; the message is
+ * the thread's last error (mef3_error_last).
  */
 #include "server/listen.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,19 +20,7 @@
 #include <unistd.h>
 
 #include "mef3pool/server.h"
-
-static _Thread_local mef3_error server_err;
-
-const mef3_error *mef3_server_error_last(void) { return &server_err; }
-
-int mef3__server_error(int code, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  server_err.code = code;
-  vsnprintf(server_err.message, sizeof server_err.message, fmt, ap);
-  va_end(ap);
-  return code;
-}
+#include "util/error.h"
 
 static const char *bind_reason(int err) {
   switch (err) {
@@ -52,7 +38,7 @@ static const char *bind_reason(int err) {
 int mef3__listen_check(const char *host, int port, char *addr, size_t cap) {
   snprintf(addr, cap, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
   if (!*host)
-    return mef3__server_error(MEF3_EIO, "cannot listen on %s: empty host", addr);
+    return mef3__error(MEF3_EIO, "cannot listen on %s: empty host", addr);
   char service[16];
   snprintf(service, sizeof service, "%d", port);
   struct addrinfo hints, *res = NULL;
@@ -62,7 +48,7 @@ int mef3__listen_check(const char *host, int port, char *addr, size_t cap) {
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   int g = getaddrinfo(host, service, &hints, &res);
   if (g)
-    return mef3__server_error(MEF3_EIO, "cannot listen on %s: no such host (%s)", addr,
+    return mef3__error(MEF3_EIO, "cannot listen on %s: no such host (%s)", addr,
                        g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
   int first_err = 0;
   int ok = 0;
@@ -84,7 +70,7 @@ int mef3__listen_check(const char *host, int port, char *addr, size_t cap) {
   }
   freeaddrinfo(res);
   if (!ok)
-    return mef3__server_error(MEF3_EIO, "cannot listen on %s: %s", addr,
+    return mef3__error(MEF3_EIO, "cannot listen on %s: %s", addr,
                        bind_reason(first_err ? first_err : EADDRNOTAVAIL));
   return 0;
 }

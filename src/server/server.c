@@ -25,6 +25,8 @@
 
 #include "server/listen.h"
 #include "server/server_impl.h"
+#include "util/error.h"
+#include "util/version.h"
 
 /* ---- logging, times, messages ---- */
 
@@ -137,7 +139,7 @@ static int grpc_up(mef3_server *s, const char *addr) {
   grpc_server_credentials_release(cred);
   if (s->port > 0)
     return 0;
-  mef3__server_error(MEF3_EIO, "cannot listen on %s", addr);
+  mef3__error(MEF3_EIO, "cannot listen on %s", addr);
   grpc_server_destroy(s->gs);
   grpc_completion_queue_shutdown(s->cq);
   while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME),
@@ -151,19 +153,46 @@ static int grpc_up(mef3_server *s, const char *addr) {
   return MEF3_EIO;
 }
 
+/* The options' own checks (the file manager checks its own). */
+static int check_options(const mef3_server_options *o) {
+  if (mef3__version_check("mef3_server_options", o->version,
+                          MEF3_SERVER_OPTIONS_VERSION))
+    return MEF3_EINVAL;
+  if (o->port < 0 || o->port > 65535)
+    return mef3__error(MEF3_EINVAL, "server: port %d is not 0 to 65535",
+                       o->port);
+  if (o->max_streams < 1)
+    return mef3__error(MEF3_EINVAL, "server: max_streams %d, at least 1",
+                       o->max_streams);
+  if (o->max_samples < 1)
+    return mef3__error(MEF3_EINVAL,
+                       "server: max_samples %" PRId64 ", at least 1",
+                       (int64_t)o->max_samples);
+  if (o->chunk_bytes < 4)
+    return mef3__error(MEF3_EINVAL,
+                       "server: chunk_bytes %" PRId64 ", at least 4",
+                       (int64_t)o->chunk_bytes);
+  return 0;
+}
+
+/* The detail of a failed start is the thread's last error; this is the
+ * name server.h promised before the library had one channel. */
+const mef3_error *mef3_server_error_last(void) {
+  return mef3_error_last();
+}
+
 int mef3_server_start(mef3_server **out, const mef3_server_options *opts) {
   *out = NULL;
   mef3_server_options dflt = MEF3_SERVER_OPTIONS_INIT;
   if (!opts)
     opts = &dflt;
-  if (opts->version != MEF3_SERVER_OPTIONS_VERSION || opts->port < 0 ||
-      opts->port > 65535 || opts->max_streams < 1 || opts->max_samples < 1 ||
-      opts->chunk_bytes < 4)
-    return MEF3_EINVAL;
+  int rc = check_options(opts);
+  if (rc)
+    return rc;
   mef3_server *s = server_new(opts);
   if (!s)
-    return MEF3_ENOMEM;
-  int rc = mef3_files_new(&s->fm, &s->o.files);
+    return mef3__error(MEF3_ENOMEM, "server: out of memory");
+  rc = mef3_files_new(&s->fm, &s->o.files);
   if (rc) {
     mef3__server_log(s, MEF3_LOG_ERROR, "file manager: %s",
                      mef3__server_err_msg(rc));

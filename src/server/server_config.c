@@ -4,7 +4,7 @@
  * how to parse it into mef3_server_options.  The CLI builds `serve
  * --help` and its parsing from this table, so the three never disagree.
  *
- * Stateless apart from a per-thread error message.
+ * Stateless; a failure's message is the thread's last error.
  */
 #include <errno.h>
 #include <math.h>
@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "mef3pool/server.h"
+#include "util/error.h"
 
 typedef enum {
   K_INT,    /* int, in [min, max] */
@@ -108,18 +109,17 @@ const mef3_server_knob *mef3_server_knobs(size_t *n) {
   return pub_knobs;
 }
 
-static _Thread_local char config_error[256];
-
+/* The message of a failing _set/_from_env is the thread's last error;
+ * this reads it under the name server.h gives it. */
 const char *mef3_server_config_error(void) {
-  return config_error;
+  return mef3_error_last()->message;
 }
 
 static int fail(const knob *k, const char *from, const char *value,
                 const char *what) {
-  snprintf(config_error, sizeof config_error, "%s%s%s: \"%s\": %s", from,
-           from[0] ? " " : "", from[0] ? k->pub.env : k->pub.flag, value,
-           what);
-  return MEF3_EINVAL;
+  return mef3__error(MEF3_EINVAL, "%s%s%s: \"%s\": %s", from,
+                     from[0] ? " " : "", from[0] ? k->pub.env : k->pub.flag,
+                     value, what);
 }
 
 static int apply(mef3_server_options *o, const knob *k, const char *v,
@@ -183,7 +183,7 @@ static int apply(mef3_server_options *o, const knob *k, const char *v,
       *(double *)p = d;
     return 0;
   }
-  return MEF3_EINVAL;
+  return mef3__error(MEF3_EINVAL, "%s: unknown kind of option", k->pub.flag);
 }
 
 int mef3_server_options_set(mef3_server_options *o, const char *flag,
@@ -191,8 +191,7 @@ int mef3_server_options_set(mef3_server_options *o, const char *flag,
   for (size_t i = 0; i < sizeof knobs / sizeof *knobs; i++)
     if (!strcmp(knobs[i].pub.flag, flag))
       return apply(o, &knobs[i], value ? value : "", "");
-  snprintf(config_error, sizeof config_error, "unknown option %s", flag);
-  return MEF3_EINVAL;
+  return mef3__error(MEF3_EINVAL, "unknown option %s", flag);
 }
 
 int mef3_server_options_from_env(mef3_server_options *o) {
