@@ -6,6 +6,8 @@
  * appear in an error message or reply, in the log file, in the server's
  * stderr, in /proc/PID/cmdline or /proc/PID/environ of the server or any
  * of its workers, nor in `ps` output (with environments) while they run.
+ * The same for the access tokens the opens return: they are credentials
+ * too, and a wrong or replayed token is refused without being echoed.
  */
 #include <dirent.h>
 #include <limits.h>
@@ -17,11 +19,25 @@ static const char *const secrets[] = {"l1pass", "l2pass", "Wr0ng-Pa55-Zq7",
                                       "s3cr3t-l2pass-x"};
 #define N_SECRETS (sizeof secrets / sizeof *secrets)
 
-/* The secret `n` bytes at `p` show, or NULL. */
+/* The access tokens the opens returned, and a made-up one sent. */
+static char tokens[8][MEF3_FILES_TOKEN_CHARS + 1];
+static size_t n_tokens;
+
+static void remember_token(mef3_client *c, const char *path) {
+  REQUIRE(n_tokens < 8);
+  CHECK_RC(mef3_client_token_get(c, path, tokens[n_tokens]), 0);
+  CHECK(strlen(tokens[n_tokens]) == MEF3_FILES_TOKEN_CHARS);
+  n_tokens++;
+}
+
+/* The secret (password or token) `n` bytes at `p` show, or NULL. */
 static const char *shows_secret(const char *p, size_t n) {
   for (size_t i = 0; i < N_SECRETS; i++)
     if (memmem(p, n, secrets[i], strlen(secrets[i])))
       return secrets[i];
+  for (size_t i = 0; i < n_tokens; i++)
+    if (memmem(p, n, tokens[i], MEF3_FILES_TOKEN_CHARS))
+      return tokens[i];
   return NULL;
 }
 
@@ -185,12 +201,46 @@ int main(void) {
 
   /* Level 1, then level 2; the data-encrypted session at both levels. */
   CHECK_RC(mef3_client_open(c, "enc.mefd", "l1pass", NULL, NULL), 0);
+  remember_token(c, "enc.mefd");
   read_all(c, "enc.mefd", NULL);
   CHECK_RC(mef3_client_close_file(c, "enc.mefd"), 0);
   CHECK_RC(mef3_client_open(c, "enc.mefd", "l2pass", NULL, NULL), 0);
+  remember_token(c, "enc.mefd");
   read_all(c, "enc.mefd", NULL);
   CHECK_RC(mef3_client_open(c, "enc2.mefd", "l2pass", NULL, NULL), 0);
+  remember_token(c, "enc2.mefd");
   read_all(c, "enc2.mefd", NULL);
+
+  /* Tokens refused, never echoed: a made-up one, one of another file, one
+   * of a closed view (the level-1 view of enc.mefd, closed above). */
+  mef3_client *other;
+  REQUIRE(mef3_client_new(&other, srv.addr, NULL) == 0);
+  snprintf(tokens[n_tokens++], MEF3_FILES_TOKEN_CHARS + 1, "%s",
+           "0123456789abcdef0123456789abcdef");
+  const char *tries[][2] = {{"enc2.mefd", tokens[n_tokens - 1]},
+                            {"enc2.mefd", tokens[1]},
+                            {"enc.mefd", tokens[2]},
+                            {"enc.mefd", tokens[0]}};
+  for (size_t k = 0; k < sizeof tries / sizeof *tries; k++) {
+    CHECK_RC(mef3_client_token_set(other, tries[k][0], tries[k][1]), 0);
+    mef3_file_info *fi = NULL;
+    CHECK_MSG(mef3_client_info(other, tries[k][0], &fi) == MEF3_EPASSWORD,
+              "token %zu on %s", k, tries[k][0]);
+    mef3_file_info_free(fi);
+    CHECK(clean_error());
+    const char *one[] = {"ch01"};
+    mef3_signal *s = NULL;
+    CHECK(mef3_client_read(other, tries[k][0], one, 1, 0, 1000000, &s, NULL,
+                           NULL) == MEF3_EPASSWORD);
+    mef3_signal_free(s);
+    CHECK(clean_error());
+  }
+  /* The right one, handed over, works (so the refusals above mean it). */
+  CHECK_RC(mef3_client_token_set(other, "enc2.mefd", tokens[2]), 0);
+  mef3_file_info *ok = NULL;
+  CHECK_RC(mef3_client_info(other, "enc2.mefd", &ok), 0);
+  mef3_file_info_free(ok);
+  mef3_client_free(other);
   /* Open already: a wrong password is refused all the same, changes
    * nothing and is not shown. */
   int already = 0;
