@@ -20,6 +20,10 @@ One array holds one sampling rate.  A selection of channels at several
 rates is an error naming the groups, unless ``groups=True`` asks for a
 dict ``{rate: array}``, one array per rate group, each on its own grid.
 
+``from_sessions(folder)`` gives ``{path: array}`` for a cohort, to
+compute in one graph; ``epoch_features(x, fs)`` the mean, line length
+and RMS of 10 s epochs, one task per chunk.
+
 Needs dask (Debian: python3-dask; for clusters python3-distributed).
 The module imports without it and says so when an array is asked for.
 """
@@ -241,28 +245,37 @@ def _features_block(x, L):
     return out
 
 
-def epoch_features(x, fs: float, epoch_s: float = 10) -> Dict[str, object]:
+FEATURES = ("mean", "line_length", "rms")
+
+
+def epoch_features(x, fs: float, epoch_s: float = 10):
     """Per-channel features of consecutive epochs of `epoch_s` seconds
     (round(epoch_s * fs) samples from the array's first sample; a last,
-    shorter epoch is left out): ``{"mean", "line_length", "rms"}``, each a
-    lazy float64 array (channels, epochs).  Line length is the sum of
+    shorter epoch is left out): a lazy float64 array (3, channels,
+    epochs), its first axis the FEATURES ("mean", "line_length", "rms"),
+    so that ``mean, ll, rms = f.compute()``.  Line length is the sum of
     absolute differences within the epoch.  An epoch holding NaN (a gap)
-    has NaN features.  Chunks are re-cut to whole epochs when they are
-    not already (tiles of 60 s hold whole 10 s epochs)."""
-    da, _, _ = _dask()
+    has NaN features.  One task per chunk reads and reduces it (the
+    features are not three arrays: each would add a task per chunk, and
+    on a cluster a task costs milliseconds).  Chunks are re-cut to whole
+    epochs when they are not already (60 s tiles hold whole 10 s
+    epochs)."""
+    _dask()
     L = _chunks.tile_samples(epoch_s, fs)
     n_ep = x.shape[1] // L
     if n_ep == 0:
         raise InvalidArgumentError(
             f"{x.shape[1]} samples hold no epoch of {L} samples")
-    x = x[:, :n_ep * L]
+    # Every chunk but the last must hold whole epochs; the last one's
+    # remainder is dropped by the block function.
     c = x.chunks[1]
-    if any(k % L for k in c):
+    if any(k % L for k in c[:-1]):
         per = max(1, round(max(c) / L)) * L
         x = x.rechunk({1: per})
-    f = x.map_blocks(_features_block, L, dtype=np.float64, new_axis=0,
-                     chunks=((3,), x.chunks[0], tuple(k // L for k in x.chunks[1])))
-    return {"mean": f[0], "line_length": f[1], "rms": f[2]}
+    return x.map_blocks(_features_block, L, dtype=np.float64, new_axis=0,
+                        chunks=((3,), x.chunks[0],
+                                tuple(k // L for k in x.chunks[1])))
 
 
-__all__ = ["from_session", "from_sessions", "session_paths", "epoch_features"]
+__all__ = ["from_session", "from_sessions", "session_paths", "epoch_features",
+           "FEATURES"]

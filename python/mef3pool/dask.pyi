@@ -1,6 +1,6 @@
 """Type stubs of mef3pool.dask (sessions as lazy Dask arrays)."""
 import os
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -16,6 +16,8 @@ def from_session(path: _Path, channels: Optional[Sequence[Union[str, int]]] = ..
 def session_paths(folder: _Path) -> List[str]: ...
 def from_sessions(paths: Union[_Path, Sequence[_Path]],
                   **kwargs: Any) -> Dict[str, Any]: ...
-def epoch_features(x: Any, fs: float, epoch_s: float = ...) -> Dict[str, Any]: ...
+FEATURES: Tuple[str, str, str]
+
+def epoch_features(x: Any, fs: float, epoch_s: float = ...) -> Any: ...
 
 __all__: list[str]

@@ -227,7 +227,7 @@ def test_graph_pickles_small_with_no_reader(tmp_path, cli):
     # The features' graph too (what a cluster receives).
     f2 = md.epoch_features(a, 256.0)
     import cloudpickle
-    blob2 = cloudpickle.dumps(dict(f2["rms"].__dask_graph__()))
+    blob2 = cloudpickle.dumps(dict(f2.__dask_graph__()))
     assert len(blob2) < 2000 * len(graph), len(blob2)
     assert b"Reader" not in blob2
 
@@ -253,9 +253,10 @@ def test_epoch_features_equal_direct(golden):
         for t0 in (start, start + 12_345_678):  # the second: re-cut chunks
             x = r.read(r.channels, t0, end, dtype=np.float32)
             want = features(x, 256.0)
-            got = md.epoch_features(md.from_session(path, t0=t0), 256.0)
+            f = md.epoch_features(md.from_session(path, t0=t0), 256.0)
+            got = dict(zip(md.FEATURES, f.compute()))
             for k in want:
-                np.testing.assert_array_equal(got[k].compute(), want[k], err_msg=k)
+                np.testing.assert_array_equal(got[k], want[k], err_msg=k)
 
 
 def wait_children_gone(pids, limit_s=30):
@@ -310,7 +311,7 @@ def test_distributed_cluster_features_and_cohort(tmp_path, cli):
             distributed.Client(cluster) as client:
         # One session: 16 channels, per-channel features of 10 s epochs.
         a = md.from_session(big)
-        got = dask.compute(md.epoch_features(a, 256.0))[0]
+        got = dict(zip(md.FEATURES, md.epoch_features(a, 256.0).compute()))
         with mef3pool.Reader(big) as r:
             want = features(r.read(r.channels, dtype=np.float32), 256.0)
         for k in want:
@@ -333,6 +334,7 @@ def test_distributed_cluster_features_and_cohort(tmp_path, cli):
         rates = {p: fs for p, fs in zip(map(os.fspath, cohort), (256.0, 512.0, 200.0))}
         lazy = {p: md.epoch_features(x, rates[p]) for p, x in arrays.items()}
         (got,) = dask.compute(lazy)
+        got = {p: dict(zip(md.FEATURES, f)) for p, f in got.items()}
         for p in cohort:
             with mef3pool.Reader(p) as r:
                 want = features(r.read(r.channels, dtype=np.float32),

@@ -2,6 +2,7 @@
 lazy values equal to Reader.read, rate groups) and records_frame's
 DataFrame (every record of the session and its channels, in time
 order)."""
+import os
 import warnings
 
 import numpy as np
@@ -105,3 +106,29 @@ def test_records_frame(golden):
 def test_records_frame_of_a_session_without_records(golden):
     df = mx.records_frame(golden / "sessions/a_single_256hz.mefd")
     assert len(df) == 0 and "time" in df.columns
+
+
+def test_the_docs_examples_run(cli, tmp_path, monkeypatch):
+    """docs/python.md's "Dask and xarray" examples, in a folder as the page
+    describes it (test_docs runs the other sections)."""
+    pytest.importorskip("distributed")
+    from conftest import gen
+    from test_docs import DOC, blocks
+    gen(cli, tmp_path / "rec.mefd", channels=4, fs=256, duration="10m")
+    gen(cli, tmp_path / "enc.mefd", channels=4, fs=256, duration="10m",
+        password="l1pass,l2pass")
+    (tmp_path / "cohort").mkdir()
+    for k in range(2):
+        gen(cli, tmp_path / "cohort" / f"s{k}.mefd", channels=2, fs=256,
+            duration="2m", seed=k)
+    code = [c for s, c in blocks(DOC.read_text()) if s == "Dask and xarray"]
+    assert len(code) >= 3
+    monkeypatch.chdir(tmp_path)
+    ns = {}
+    for c in code:
+        try:
+            exec(compile(c, "docs/python.md (Dask and xarray)", "exec"), ns)
+        except Exception as e:
+            raise AssertionError(f"the example fails: {e!r}\n{c}") from e
+    assert set(ns["features"]) == {os.path.join("cohort", f"s{k}.mefd")
+                                   for k in range(2)}
