@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""bench_dask: epoch features (mean, line length, RMS per 10 s epoch) of a
+generated 16 ch x 1 h session at 256 Hz through mef3pool.dask on a
+dask.distributed LocalCluster of 1 and 2 worker processes, against a
+direct loop over Reader.read in this process (the baseline, measured in
+the same run), and against that loop's rate times the cores (the
+ceiling: what N processes would do with no Dask at all).  The loop reads
+the same 60 s windows the array's chunks are and computes the same
+features.  Each figure is the median of --rounds runs after a warm-up
+(the workers' imports and reader opens are left out, as in a long
+analysis).
+
+Run from the repository root after a normal build:
+
+    PYTHONPATH=build/python /usr/bin/python3 bench/python/bench_dask.py
+
+The session is generated on first use into build/bench-data (--data) by
+the built command (--cli, default build/mef3pool or $MEF3_CLI).
+"""
+import argparse
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def parse():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--cli", default=os.environ.get("MEF3_CLI", "build/mef3pool"))
+    p.add_argument("--data", default="build/bench-data")
+    p.add_argument("--channels", type=int, default=16)
+    p.add_argument("--fs", type=float, default=256)
+    p.add_argument("--duration", default="1h")
+    p.add_argument("--chunk-s", default="60,300",
+                   help="chunk lengths to try, seconds (default 60,300)")
+    p.add_argument("--epoch-s", type=float, default=10)
+    p.add_argument("--rounds", type=int, default=5)
+    return p.parse_args()
+
+
+def session(a):
+    os.makedirs(a.data, exist_ok=True)
+    path = os.path.abspath(os.path.join(
+        a.data, f"dask_{a.channels}ch_{a.duration}_{a.fs:g}hz.mefd"))
+    if not os.path.isdir(path):
+        subprocess.run([a.cli, "gen", path, "--channels", str(a.channels),
+                        "--fs", f"{a.fs:g}", "--duration", a.duration,
+                        "--seed", "16"], check=True, stdout=subprocess.DEVNULL)
+    return path
+
+
+def median_time(fn, rounds, before=lambda: None):
+    fn()  # warm-up
+    ts = []
+    for _ in range(rounds):
+        before()
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def scheduler_idle(client):
+    """Wait until the scheduler holds no task, so that a round recomputes
+    everything (results of the last round are released asynchronously;
+    a round started earlier could reuse them)."""
+    def count(dask_scheduler):
+        return len(dask_scheduler.tasks)
+    while client.run_on_scheduler(count):
+        time.sleep(0.01)
+
+
+def main():
+    a = parse()
+    import dask  # noqa: F401 (fail early without it)
+    import distributed
+    import mef3pool
+    import mef3pool.dask as md
+
+    path = session(a)
+    chunk_lengths = [float(c) for c in a.chunk_s.split(",")]
+    L = int(np.floor(a.epoch_s * a.fs + 0.5))
+    # The loop reads the file manager's 60 s tiles, one Reader.read each.
+    windows = [(c[0], c[1]) for c in md._describe(path, None, None, None,
+                                                   60.0, "")[0].plan]
+    with mef3pool.Reader(path) as r:
+        chs = r.channels
+
+        def loop(features=True):
+            out = []
+            for t0, t1 in windows:
+                y = r.read(chs, t0, t1, dtype=np.float32)
+                if features:
+                    out.append(md._features_block(y, L))
+            return out
+
+        t_loop = median_time(loop, a.rounds)
+        t_decode = median_time(lambda: loop(False), a.rounds)
+        want = np.concatenate(loop(), axis=2)
+    n_samples = len(chs) * sum(c[3] for c in md._describe(
+        path, None, None, None, 60.0, "")[0].plan)
+
+    results = {}
+    for n in (1, 2):
+        with distributed.LocalCluster(
+                n_workers=n, processes=True, threads_per_worker=1,
+                host="127.0.0.1", dashboard_address=None,
+                silence_logs=logging.ERROR) as cluster, \
+                distributed.Client(cluster) as client:
+            for cs in chunk_lengths:
+                f = md.epoch_features(md.from_session(path, chunk_s=cs),
+                                      a.fs, a.epoch_s)
+                if not np.array_equal(f.compute(), want):
+                    sys.exit(f"bench_dask: {n} worker(s), {cs:g} s chunks: "
+                             f"the features differ from the loop's")
+                results[n, cs] = median_time(f.compute, a.rounds,
+                                             lambda: scheduler_idle(client))
+
+    cores = os.cpu_count() or 1
+    ms = n_samples / 1e6
+    print(f"bench_dask: epoch features ({a.epoch_s:g} s: mean, line length, "
+          f"RMS) of {len(chs)} ch x {a.duration} at {a.fs:g} Hz "
+          f"({ms:.1f} M samples); {cores} cores; median of {a.rounds} runs")
+    row = "  {:<52} {:7.3f} s {:6.1f} MS/s  x{:.2f} loop{}"
+    print(row.format("direct loop, Reader.read of 60 s tiles + features",
+                     t_loop, ms / t_loop, 1.0, "  (baseline)"))
+    print(row.format("  of which C decode (Reader.read alone)", t_decode,
+                     ms / t_decode, t_loop / t_decode, ""))
+    print(row.format(f"ceiling: C decode rate x {cores} cores", t_decode / cores,
+                     cores * ms / t_decode, cores * t_loop / t_decode, ""))
+    print(row.format(f"ceiling with the features: loop rate x {cores} cores",
+                     t_loop / cores, cores * ms / t_loop, float(cores), ""))
+    for cs in chunk_lengths:
+        for n in (1, 2):
+            t = results[n, cs]
+            extra = (f"  x{results[1, cs] / t:.2f} one worker (goal >= 1.7)"
+                     if n == 2 else "")
+            print(row.format(f"dask, {n} worker process(es), {cs:g} s chunks",
+                             t, ms / t, t_loop / t, extra))
+    load = os.getloadavg()[0]
+    print(f"  (load average {load:.2f} at the end: other processes on these "
+          f"{cores} cores lower the 2-worker figures)")
+
+
+if __name__ == "__main__":
+    main()
