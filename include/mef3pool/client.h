@@ -32,19 +32,34 @@ extern "C" {
 
 typedef struct mef3_client mef3_client;
 
-#define MEF3_CLIENT_OPTIONS_VERSION 1
+#define MEF3_CLIENT_OPTIONS_VERSION 2 /* 2: the TLS files */
 
 typedef struct mef3_client_options {
   unsigned int version;  /* MEF3_CLIENT_OPTIONS_VERSION */
   int64_t timeout_ms;    /* deadline of each call (-1: none; default 60 s) */
+  /* TLS (docs/security.md), PEM files read by mef3_client_new: with a CA
+   * the client speaks TLS and accepts only a server whose certificate
+   * chains to it and names HOST (a DNS name or IP address in its subject
+   * alternative names).  With a certificate and its unencrypted key too,
+   * it presents them to a server asking for one (mutual TLS).  NULL:
+   * plain text. */
+  const char *tls_ca_file;
+  const char *tls_cert_file;
+  const char *tls_key_file;
 } mef3_client_options;
 
-#define MEF3_CLIENT_OPTIONS_INIT { MEF3_CLIENT_OPTIONS_VERSION, 60000 }
+#define MEF3_CLIENT_OPTIONS_INIT                                               \
+  { MEF3_CLIENT_OPTIONS_VERSION, 60000, NULL, NULL, NULL }
 
 /*
- * Connect to "HOST:PORT" (plain text, no TLS).  Cheap: the connection is
- * made at the first call.  `opts` may be NULL.  Returns 0, MEF3_EINVAL,
- * MEF3_ENOMEM.
+ * Connect to "HOST:PORT", in plain text or with TLS (see the options).
+ * Cheap: the connection is made at the first call; a server that cannot
+ * be reached, or refuses the TLS handshake, fails that call with
+ * MEF3_EIO (the detail says what happened and, for a plain-text client
+ * whose connection was closed, that the server may require TLS).  `opts`
+ * may be NULL.  Returns 0, MEF3_EINVAL (no address; a certificate without
+ * its key or without a CA; a TLS file that is not PEM), MEF3_EIO (a TLS
+ * file cannot be read), MEF3_ENOMEM; the detail names the file.
  */
 MEF3_EXTERN int mef3_client_new(mef3_client **out, const char *address,
                                 const mef3_client_options *opts);

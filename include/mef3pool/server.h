@@ -24,7 +24,7 @@ extern "C" {
 
 typedef struct mef3_server mef3_server;
 
-#define MEF3_SERVER_OPTIONS_VERSION 1
+#define MEF3_SERVER_OPTIONS_VERSION 2 /* 2: the TLS files */
 
 typedef struct mef3_server_options {
   unsigned int version;        /* MEF3_SERVER_OPTIONS_VERSION */
@@ -40,23 +40,33 @@ typedef struct mef3_server_options {
   mef3_log_level log_level;    /* messages below are dropped (INFO) */
   mef3_log_fn log;             /* NULL: no logging */
   void *log_payload;
+  /* TLS (docs/security.md), PEM files read at start: with a certificate
+   * chain and its unencrypted key the server speaks only TLS; with a
+   * client CA too, every client must present a certificate that CA
+   * signed (mutual TLS).  NULL: plain text, with a warning in the log
+   * when bind_address is not loopback. */
+  const char *tls_cert_file;
+  const char *tls_key_file;
+  const char *tls_client_ca_file;
 } mef3_server_options;
 
 #define MEF3_SERVER_OPTIONS_INIT                                               \
   {                                                                            \
     MEF3_SERVER_OPTIONS_VERSION, "127.0.0.1", 50051, 2, 8, 16,               \
         (int64_t)1 << 28, (int64_t)2621440, MEF3_FILES_OPTIONS_INIT,          \
-        MEF3_LOG_INFO, NULL, NULL                                              \
+        MEF3_LOG_INFO, NULL, NULL, NULL, NULL, NULL                            \
   }
 
 /*
  * Create a file manager, bind `bind_address:port` and start serving.
- * Returns 0, MEF3_EINVAL (bad option, the message names it), MEF3_EIO
- * (cannot listen: the message names the address and why, e.g. "cannot
- * listen on nonsense:50051: no such host (...)", "port in use", "not an
- * address of this machine"), MEF3_ENOMEM, or the file manager's error.
- * The message is the thread's last error (mef3_error_last).  The server
- * owns its file manager.
+ * Returns 0, MEF3_EINVAL (bad option, the message names it; a TLS file
+ * without its PEM block, naming the file), MEF3_EIO (cannot listen: the
+ * message names the address and why, e.g. "cannot listen on
+ * nonsense:50051: no such host (...)", "port in use", "not an address of
+ * this machine"; or a TLS file cannot be read, or gRPC refused the
+ * certificate or key), MEF3_ENOMEM, or the file manager's error.  The
+ * message is the thread's last error (mef3_error_last).  The server owns
+ * its file manager.
  */
 MEF3_EXTERN int mef3_server_start(mef3_server **out,
                                   const mef3_server_options *opts);

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <grpc/support/log.h>
+
 #include "cli.h"
 #include "cli_out.h"
 #include "mef3pool/client.h"
@@ -298,6 +300,24 @@ static int do_read(mef3_client *c, const char *path, int argc, char **argv) {
   return werr;
 }
 
+/* gRPC's own log lines (a failed TLS handshake: "E1206 ...
+ * ssl_transport_security.cc ...") are dropped: the error line we print
+ * carries their detail.  GRPC_VERBOSITY set: kept, for debugging. */
+static void grpc_quiet(gpr_log_func_args *args) { (void)args; }
+
+/* --tls-ca, --tls-cert, --tls-key: the flag's name when argv[*i] is one
+ * (its value, NULL when missing, stored in `co` and *v), else NULL. */
+static const char *tls_flag(int argc, char **argv, int *i,
+                            mef3_client_options *co, const char **v) {
+  if (cli_opt(argc, argv, i, "--tls-ca", v))
+    return co->tls_ca_file = *v, "--tls-ca";
+  if (cli_opt(argc, argv, i, "--tls-cert", v))
+    return co->tls_cert_file = *v, "--tls-cert";
+  if (cli_opt(argc, argv, i, "--tls-key", v))
+    return co->tls_key_file = *v, "--tls-key";
+  return NULL;
+}
+
 /* One command; path NULL for list. */
 static int run(mef3_client *c, const char *cmd, const char *path,
                const char *password, int json, int nrest, char **rest) {
@@ -357,7 +377,7 @@ int mef3_cli_client(int argc, char **argv) {
   /* Options common to every command, taken out of the argument list. */
   char **rest = calloc((size_t)argc, sizeof *rest);
   int nrest = 0, json = 0;
-  const char *password = NULL, *pwfile = NULL;
+  const char *password = NULL, *pwfile = NULL, *tls;
   if (!rest)
     return cli_fail(CLI_FAIL, "out of memory");
   for (int i = 3; i < argc; i++) {
@@ -368,6 +388,11 @@ int mef3_cli_client(int argc, char **argv) {
         return cli_fail(CLI_USAGE, "--timeout-ms takes milliseconds");
       }
       co.timeout_ms = ms;
+    } else if ((tls = tls_flag(argc, argv, &i, &co, &v)) != NULL) {
+      if (!v) {
+        free(rest);
+        return cli_fail(CLI_USAGE, "%s needs a PEM file", tls);
+      }
     } else if (cli_opt(argc, argv, &i, "--password", &v)) {
       if (!v) {
         free(rest);
@@ -412,6 +437,8 @@ int mef3_cli_client(int argc, char **argv) {
     free(rest);
     return pex;
   }
+  if (!getenv("GRPC_VERBOSITY"))
+    gpr_set_log_function(grpc_quiet);
   mef3_client *c;
   int rc = mef3_client_new(&c, addr, &co);
   if (rc) {

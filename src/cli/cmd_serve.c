@@ -133,7 +133,7 @@ int mef3_cli_serve(int argc, char **argv) {
   if (rc) {
     mef3_log_sink_close(log);
     const mef3_error *e = mef3_error_last();
-    if (rc == MEF3_EIO && e->code == rc && e->message[0])
+    if (e->code == rc && e->message[0])
       return cli_fail(CLI_FAIL, "%s", e->message);
     return cli_lib_fail(rc, "cannot start the server");
   }

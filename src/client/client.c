@@ -11,6 +11,7 @@
  * CloseFile of that path; a close forgets it.  Paths opened without a
  * password have none and send none, as the original's clients do.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,12 +100,26 @@ int mef3_client_new(mef3_client **out, const char *address,
   if (mef3__version_check("mef3_client_options", opts->version,
                           MEF3_CLIENT_OPTIONS_VERSION))
     return MEF3_EINVAL;
+  /* Version 1 ends before the TLS files: plain text, as it always was. */
+  mef3_client_options full = MEF3_CLIENT_OPTIONS_INIT;
+  memcpy(&full, opts,
+         opts->version >= 2 ? sizeof full
+                            : offsetof(mef3_client_options, tls_ca_file));
+  opts = &full;
   mef3_client *c = calloc(1, sizeof *c);
   if (!c || !(c->address = strdup(address))) {
     free(c);
     return mef3__error(MEF3_ENOMEM, "client: out of memory");
   }
   grpc_init();
+  grpc_channel_credentials *cred;
+  int rc = mef3__client_creds(opts, &cred, &c->tls);
+  if (rc) {
+    free(c->address);
+    free(c);
+    grpc_shutdown();
+    return rc;
+  }
   grpc_arg args[3];
   args[0].type = GRPC_ARG_INTEGER;
   args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
@@ -122,7 +137,6 @@ int mef3_client_new(mef3_client **out, const char *address,
   args[2].key = GRPC_ARG_HTTP2_BDP_PROBE;
   args[2].value.integer = 1;
   grpc_channel_args ca = {3, args};
-  grpc_channel_credentials *cred = grpc_insecure_credentials_create();
   c->ch = grpc_channel_create(address, cred, &ca);
   grpc_channel_credentials_release(cred);
   c->timeout_ms = opts->timeout_ms;

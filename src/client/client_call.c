@@ -42,6 +42,35 @@ int mef3__client_server_error(const char *msg, const char *code) {
   return mef3__error(c ? c : MEF3_ERROR, "%s", msg);
 }
 
+/* 1 when the `n` bytes at `txt` contain `word`. */
+static int has(const char *txt, size_t n, const char *word) {
+  size_t w = strlen(word);
+  for (size_t i = 0; i + w <= n; i++)
+    if (!memcmp(txt + i, word, w))
+      return 1;
+  return 0;
+}
+
+/*
+ * What to add to an UNAVAILABLE whose details are `txt`: a connection
+ * that was made and then closed.  A plain-text client meets that from a
+ * TLS server (gRPC says "Socket closed"); a TLS client from a server
+ * asking for a client certificate it did not send (TLS 1.3 ends the
+ * handshake first), or from a plain-text server ("wrong version number").
+ * Nothing when no connection was made (refused, no such host).
+ */
+static const char *tls_hint(int tls, const char *txt, size_t n) {
+  if (has(txt, n, "refused") || has(txt, n, "DNS") || has(txt, n, "resol"))
+    return "";
+  if (!tls)
+    return "; the server may require TLS";
+  if (has(txt, n, "wrong version number"))
+    return "; the server may not speak TLS";
+  if (has(txt, n, "Socket closed") || has(txt, n, "certificate required"))
+    return "; the server may require a client certificate";
+  return "";
+}
+
 int mef3__client_begin(mef3__rpc_call *r, mef3_client *cl, const char *method,
                        const char *session, const ProtobufCMessage *req,
                        grpc_byte_buffer **first) {
@@ -93,8 +122,8 @@ int mef3__client_end(mef3__rpc_call *r, mef3_client *cl, int no_more) {
   int len = (int)GRPC_SLICE_LENGTH(r->details);
   const char *txt = (const char *)GRPC_SLICE_START_PTR(r->details);
   if (r->status == GRPC_STATUS_UNAVAILABLE)
-    return mef3__error(code, "%s: server unavailable (%.*s)", cl->address, len,
-                       txt);
+    return mef3__error(code, "%s: server unavailable (%.*s)%s", cl->address,
+                       len, txt, tls_hint(cl->tls, txt, (size_t)len));
   return mef3__error(code, "%s: %s%s%.*s", cl->address,
                      mef3__rpc_status_name(r->status), len ? ": " : "", len,
                      txt);

@@ -6,6 +6,7 @@
  *   client_call.c   a call of this client: its metadata (session header,
  *                   token) through rpc/call.h, its status as our error
  *   client_range.c  GetSignalRange: chunks reassembled into one window
+ *   client_tls.c    the channel's credentials: TLS or plain text
  *
  * Errors are set with the core's mef3__error (util/error.h): one
  * per-thread channel, read with mef3_error_last().
@@ -31,10 +32,18 @@ typedef struct mef3__client_token {
 struct mef3_client {
   grpc_channel *ch;
   int64_t timeout_ms;
+  int tls;            /* the channel speaks TLS */
   char *address;
   pthread_mutex_t mu; /* guards tokens */
   mef3__client_token *tokens;
 };
+
+/* ---- client_tls.c ---- */
+
+/* The channel credentials of `o` (TLS when it names a CA; *tls set) into
+ * *out; 0, or the error (detail naming the file). */
+int mef3__client_creds(const mef3_client_options *o,
+                       grpc_channel_credentials **out, int *tls);
 
 /* ---- client.c ---- */
 

@@ -17,6 +17,7 @@
  * down).  A second shutdown waits for the first to finish.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,7 @@ const char *mef3__server_err_msg(int rc) {
 
 /* Free what server_new and the start set up (NULL fields are skipped). */
 static void server_dispose(mef3_server *s) {
+  mef3__server_tls_drop(s);
   mef3_files_free(s->fm);
   mef3__sendbufs_release(s->bufs); /* freed once gRPC gave all back */
   pthread_mutex_destroy(&s->mu);
@@ -134,12 +136,22 @@ static int grpc_up(mef3_server *s, const char *addr) {
     s->rm[m] = grpc_server_register_method(
         s->gs, mef3__method_names[m], NULL,
         GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
-  grpc_server_credentials *cred = grpc_insecure_server_credentials_create();
-  s->port = grpc_server_add_http2_port(s->gs, addr, cred);
+  grpc_server_credentials *cred = mef3__server_tls_creds(s);
+  s->port = cred ? grpc_server_add_http2_port(s->gs, addr, cred) : 0;
   grpc_server_credentials_release(cred);
+  mef3__server_tls_drop(s); /* gRPC keeps its own copy */
   if (s->port > 0)
     return 0;
-  mef3__error(MEF3_EIO, "cannot listen on %s", addr);
+  /* The address passed our check, so with TLS the likely cause is what
+   * gRPC's TLS library made of the files (it parses them only here). */
+  if (s->tls)
+    mef3__error(MEF3_EIO,
+                "cannot listen on %s with TLS: the certificate or key was "
+                "refused (not a certificate and key gRPC can use, or the key "
+                "does not belong to the certificate)",
+                addr);
+  else
+    mef3__error(MEF3_EIO, "cannot listen on %s", addr);
   grpc_server_destroy(s->gs);
   grpc_completion_queue_shutdown(s->cq);
   while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME),
@@ -189,9 +201,22 @@ int mef3_server_start(mef3_server **out, const mef3_server_options *opts) {
   int rc = check_options(opts);
   if (rc)
     return rc;
+  /* Version 1 ends before the TLS files: plain text, as it always was. */
+  mef3_server_options full = MEF3_SERVER_OPTIONS_INIT;
+  memcpy(&full, opts,
+         opts->version >= 2 ? sizeof full
+                            : offsetof(mef3_server_options, tls_cert_file));
+  opts = &full;
   mef3_server *s = server_new(opts);
   if (!s)
     return mef3__error(MEF3_ENOMEM, "server: out of memory");
+  /* The TLS files are read now (the caller's paths are not kept). */
+  rc = mef3__server_tls_load(s);
+  s->o.tls_cert_file = s->o.tls_key_file = s->o.tls_client_ca_file = NULL;
+  if (rc) {
+    server_dispose(s);
+    return rc;
+  }
   rc = mef3_files_new(&s->fm, &s->o.files);
   if (rc) {
     mef3__server_log(s, MEF3_LOG_ERROR, "file manager: %s",
@@ -220,12 +245,15 @@ int mef3_server_start(mef3_server **out, const mef3_server_options *opts) {
     pthread_create(&s->wt[i], NULL, mef3__server_work_main, s);
   mef3__server_log(
       s, MEF3_LOG_INFO,
-      "serving gRPCMef3Server on %s:%d (tiles %.0f s, cache %" PRId64
+      "serving gRPCMef3Server on %s:%d (%s, tiles %.0f s, cache %" PRId64
       " MiB, ttl %.0f s, %s, %d stream(s) max, root %s)",
-      s->bind, s->port, s->o.files.tile_duration_s,
+      s->bind, s->port,
+      s->tls == 2 ? "mutual TLS" : s->tls ? "TLS" : "plain text",
+      s->o.files.tile_duration_s,
       s->o.files.tile_cache_bytes >> 20, s->o.files.cache_ttl_s,
       s->o.files.use_process_pool ? "process pool" : "in-process decode",
       s->o.max_streams, s->root ? s->root : "(none)");
+  mef3__server_tls_warn(s);
   *out = s;
   return 0;
 }

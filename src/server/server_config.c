@@ -1,7 +1,7 @@
 /*
  * server/server_config.c - the server's knobs: one table giving each its
- * flag, the environment variable of the Python original, its help line and
- * how to parse it into mef3_server_options.  The CLI builds `serve
+ * flag, the environment variable (the Python original's, where it has
+ * one), its help line and how to parse it into mef3_server_options.  The CLI builds `serve
  * --help` and its parsing from this table, so the three never disagree.
  *
  * Stateless; a failure's message is the thread's last error.
@@ -90,6 +90,15 @@ static const knob knobs[] = {
     {{"--threads", "SERVER_THREADS", "N",
       "threads running file-manager calls (8)"},
      K_INT, O(work_threads), 1, 1024, 0},
+    {{"--tls-cert", "TLS_CERT", "FILE",
+      "serve TLS with this PEM certificate chain (needs --tls-key)"},
+     K_STR, O(tls_cert_file), 0, 0, 0},
+    {{"--tls-key", "TLS_KEY", "FILE",
+      "the certificate's PEM private key, unencrypted"},
+     K_STR, O(tls_key_file), 0, 0, 0},
+    {{"--tls-client-ca", "TLS_CLIENT_CA", "FILE",
+      "mutual TLS: only clients with a certificate from these CAs"},
+     K_STR, O(tls_client_ca_file), 0, 0, 0},
     {{"--log-level", "LOG_LEVEL", "LEVEL", "debug, info, warn or error (info)"},
      K_LEVEL, O(log_level), 0, 0, 0},
 };

@@ -11,6 +11,7 @@
  *   server_range_begin.c GetSignalRange's first job: checks, the plan
  *   server_range.c       GetSignalRange's chunks: reads, sends
  *   server_creds.c       the access token of a call
+ *   server_tls.c         TLS or plain text: the credentials listened with
  *   listen.c, sendbuf.c  the address check, chunk memory
  *
  * Locks: each call's state after `mu` is guarded by the call's mutex; the
@@ -115,6 +116,8 @@ struct mef3_server {
   pthread_t *cqt, *wt;
   int n_cqt, n_wt;
   mef3__tag shutdown_tag;
+  int tls;                 /* 0 plain text, 1 TLS, 2 mutual TLS */
+  char *tls_cert, *tls_key, *tls_ca; /* PEM text until gRPC has it */
 
   pthread_mutex_t mu; /* guards what follows */
   pthread_cond_t work_cv, done_cv;
@@ -142,6 +145,22 @@ int64_t mef3__server_now_ns(void);
 /* The message of a failed library call on this thread (mef3_strerror's
  * when the call left none). */
 const char *mef3__server_err_msg(int rc);
+
+/* ---- server_tls.c (start's thread) ---- */
+
+/* Read and check the TLS files of the options (none: plain text) and set
+ * `tls`; 0, or the error as the last server error naming the file. */
+int mef3__server_tls_load(mef3_server *s);
+
+/* The credentials to listen with (TLS from the files loaded, or plain
+ * text); release them with grpc_server_credentials_release. */
+grpc_server_credentials *mef3__server_tls_creds(mef3_server *s);
+
+/* Wipe and free the PEM text loaded (once gRPC has copied it). */
+void mef3__server_tls_drop(mef3_server *s);
+
+/* Log a warning when serving plain text on an address not loopback. */
+void mef3__server_tls_warn(mef3_server *s);
 
 /* ---- server_threads.c ---- */
 
