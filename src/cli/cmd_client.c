@@ -19,8 +19,14 @@
 #include "mef3pool/client.h"
 
 static const char client_usage[] =
-    "usage: mef3pool client ADDR COMMAND [ARGS...] [--timeout-ms MS]\n\n"
-    "Talk to a gRPCMef3Server at ADDR (HOST:PORT, e.g. 127.0.0.1:50051).\n\n"
+    "usage: mef3pool client ADDR COMMAND [ARGS...] [--timeout-ms MS]\n"
+    "                       [--tls-ca F [--tls-cert F --tls-key F]]\n\n"
+    "Talk to a gRPCMef3Server at ADDR (HOST:PORT, e.g. 127.0.0.1:50051).\n"
+    "--tls-ca F connects with TLS, trusting the PEM CAs in F (the server's\n"
+    "certificate must name HOST); --tls-cert/--tls-key add a client\n"
+    "certificate, for a server requiring mutual TLS.  Without --tls-ca the\n"
+    "connection is plain text; against a TLS server it fails at once, saying\n"
+    "the server may require TLS.\n\n"
     "commands:\n"
     "  open PATH [--password P | --password-file F] [--json]\n"
     "                                      open a session, show its channels\n"

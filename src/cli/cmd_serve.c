@@ -26,7 +26,10 @@ static void serve_usage(FILE *f) {
              "[options]\n\n"
              "Serve MEF 3.0 sessions over gRPC (service gRPCMef3Server, "
              "compatible with\nthe Python mef3io-server) until SIGTERM or "
-             "SIGINT.  Listens on loopback\nunless --bind says otherwise.\n\n"
+             "SIGINT.  Listens on loopback\nunless --bind says otherwise.  "
+             "Plain text unless given --tls-cert and\n--tls-key (TLS; with "
+             "--tls-client-ca, mutual TLS): plain text on an address\nthat "
+             "is not loopback logs a warning.  See docs/security.md.\n\n"
              "options (environment variable in brackets; a flag wins):\n");
   for (size_t i = 0; i < n; i++) {
     char left[64];
