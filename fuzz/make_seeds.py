@@ -4,7 +4,7 @@
     fuzz/make_seeds.py GOLDEN_DIR OUT_DIR
 
 writes OUT_DIR/<target>/<name> for fuzz_uh, fuzz_metadata, fuzz_index,
-fuzz_red, fuzz_red_roundtrip, fuzz_records and fuzz_session: small files
+fuzz_red, fuzz_red_roundtrip, fuzz_records, fuzz_session and fuzz_tar: small files
 cut from the golden sessions (headers, metadata, indices, single RED
 blocks, a record file, one-segment sessions) plus a few hand-mutated
 ones, and synthetic sample sources for the RED round trip.  The committed corpus
@@ -170,3 +170,39 @@ put('fuzz_red_roundtrip', 'mix',
     bytes([0x0d]) + bytes(rng.randrange(256) for _ in range(3000)))
 put('fuzz_red_roundtrip', 'one_sample', bytes([0x30]) + struct.pack('<i', 2**31 - 1))
 put('fuzz_red_roundtrip', 'empty', bytes([0x30]))
+
+# fuzz_tar: sessions packed as uncompressed tars (byte 0: flags), and cut
+# or damaged archives.
+import io
+import tarfile
+
+
+def tar_of(session):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode='w', format=tarfile.USTAR_FORMAT) as t:
+        t.add(os.path.join(G, 'sessions', session), arcname='s.mefd')
+    return buf.getvalue()
+
+
+single, enc = tar_of('a_single_256hz.mefd'), tar_of('d_encrypted.mefd')
+put('fuzz_tar', 'single', bytes([0]) + single)
+put('fuzz_tar', 'encrypted_l1', bytes([1]) + enc)
+put('fuzz_tar', 'encrypted_l2', bytes([2]) + enc)
+put('fuzz_tar', 'encrypted_none', bytes([0]) + enc)
+put('fuzz_tar', 'cut_half', bytes([0]) + single[:len(single) // 2])
+put('fuzz_tar', 'cut_header', bytes([0]) + single[:700])
+def tar_sum(h, at=0):
+    """Rewrite the checksum of the tar header at `at` for its contents."""
+    h[at + 148:at + 156] = b' ' * 8
+    h[at + 148:at + 156] = b'%06o\0 ' % sum(h[at:at + 512])
+
+
+huge = bytearray(single)
+huge[124:136] = b'77777777777\0'  # the first member's size: absurd
+tar_sum(huge)
+put('fuzz_tar', 'huge_member', bytes([0]) + bytes(huge))
+badsum = bytearray(single)
+badsum[148:156] = b'0000000\0'  # a header checksum that does not add up
+put('fuzz_tar', 'bad_checksum', bytes([4]) + bytes(badsum))
+put('fuzz_tar', 'empty', bytes([0]))
+put('fuzz_tar', 'zeros', bytes(10241))
