@@ -8,6 +8,11 @@
  * accepted, and only 0 (an unset struct) or one newer than this library
  * is refused.  All checks go through here so that a version bump changes
  * nothing for old callers anywhere.  Exported for mef3pool-rpc.
+ *
+ * A struct still at version 1 may be copied whole (`o = *opts`).  Its
+ * first bump must change that copy: start from the _INIT defaults and
+ * copy only the fields of the caller's version, whose struct is shorter
+ * (mef3_server_start and mef3_client_new do this for version 2).
  */
 #ifndef MEF3_UTIL_VERSION_H
 #define MEF3_UTIL_VERSION_H
