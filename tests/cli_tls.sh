@@ -73,7 +73,10 @@ t q "$cli" client "$addr" open "$sess" --tls-ca "$w/ca.pem"
 t "$cli" client "$addr" read "$sess" "${win[@]}" --format f32 \
   -o "$w/tls.f32" --tls-ca "$w/ca.pem"
 t cmp "$w/direct.f32" "$w/tls.f32"
-t q "$cli" client "localhost:$port" list --tls-ca "$w/ca.pem"
+# (gRPC's c-ares resolver leaks 10 bytes resolving a name, which fails an
+# ASan build; the native resolver does not.)
+t q env GRPC_DNS_RESOLVER=native "$cli" client "localhost:$port" list \
+  --tls-ca "$w/ca.pem"
 # Plain text against TLS: one line, UNAVAILABLE (not the deadline's
 # DEADLINE_EXCEEDED), saying the server may require TLS.
 t fails "$cli" client "$addr" list --timeout-ms 60000
