@@ -233,6 +233,7 @@ int mef3_files_open_as(mef3_files *fm, const char *path, const char *password,
     return mef3__error(MEF3_EINVAL, "no file manager or path");
   const char *pw = password && *password ? password : NULL;
   char real[PATH_MAX];
+  int held = 0; /* our reference to a new view, taken before the map has it */
   int rc = mef3_files_resolve(fm->root, path, real, sizeof real);
   if (rc) {
     log_fail(fm, path);
@@ -304,6 +305,13 @@ int mef3_files_open_as(mef3_files *fm, const char *path, const char *password,
       pool_access(fm->pf, f, 1);
     }
     pthread_mutex_lock(&fm->mu);
+    /* Our own reference until the reply is filled: once in the map, a
+     * close on another thread may drop the map's at once (TSan saw the
+     * reply read a freed view). */
+    if (!rc) {
+      atomic_fetch_add(&f->refs, 1);
+      held = 1;
+    }
     if (!rc &&
         (mef3__strmap_put(&fm->files, k, f, NULL) ||
          add_alias_locked(fm, path, f) || add_alias_locked(fm, real, f))) {
@@ -331,6 +339,8 @@ int mef3_files_open_as(mef3_files *fm, const char *path, const char *password,
     return 0;
   }
   if (rc) {
+    if (held)
+      mef3__mfile_unref(f);
     mef3__mfile_unref(f);
     log_fail(fm, path);
     return rc;
@@ -339,6 +349,7 @@ int mef3_files_open_as(mef3_files *fm, const char *path, const char *password,
   mef3__files_log(fm, MEF3_LOG_INFO,
                   "opened %s (%zu channels, access level %d)", real, f->n_ch,
                   f->access_level);
+  mef3__mfile_unref(f); /* ours; the map keeps its own */
   return 0;
 }
 
