@@ -43,7 +43,8 @@ typedef struct mef3_log_sink mef3_log_sink;
  * A logger writing "2026-01-02T03:04:05.678Z LEVEL message" lines to
  * stderr (when `to_stderr`) and appended to `path` (when not NULL).  Its
  * mef3_log_sink_write is a mef3_log_fn; pass the logger as payload.
- * Returns 0, MEF3_EIO (cannot open path), MEF3_ENOMEM.
+ * Returns 0, MEF3_EIO (cannot open path; errno is fopen's), MEF3_ENOMEM,
+ * with the message in mef3_error_last().
  */
 MEF3_EXTERN int mef3_log_sink_open(mef3_log_sink **out, mef3_log_level level,
                                    int to_stderr, const char *path);
@@ -51,7 +52,8 @@ MEF3_EXTERN void mef3_log_sink_write(mef3_log_level level, const char *message,
                                      void *payload);
 MEF3_EXTERN void mef3_log_sink_close(mef3_log_sink *log);
 
-/* Parse "debug", "info", "warn", "error"; 0 or MEF3_EINVAL. */
+/* Parse "debug", "info", "warn", "error"; 0 or MEF3_EINVAL (with a
+ * message in mef3_error_last()). */
 MEF3_EXTERN int mef3_log_level_parse(const char *s, mef3_log_level *out);
 
 #ifdef __cplusplus

@@ -6,6 +6,7 @@
  * Any thread may write; a mutex keeps lines whole and in order.  Callers
  * never pass a password (the server logs paths, windows and outcomes only).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 
 #include "mef3pool/log.h"
+#include "util/error.h"
 
 struct mef3_log_sink {
   pthread_mutex_t mu;
@@ -28,9 +30,13 @@ int mef3_log_sink_open(mef3_log_sink **out, mef3_log_level level,
   *out = NULL;
   mef3_log_sink *l = calloc(1, sizeof *l);
   if (!l)
-    return MEF3_ENOMEM;
+    return mef3__error(MEF3_ENOMEM, "log: out of memory");
   if (path && !(l->file = fopen(path, "a"))) {
+    int err = errno; /* kept for the caller (the CLI prints %m) */
     free(l);
+    mef3__error(MEF3_EIO, "%s: cannot open the log file: %s", path,
+                strerror(err));
+    errno = err;
     return MEF3_EIO;
   }
   pthread_mutex_init(&l->mu, NULL);
@@ -84,7 +90,8 @@ int mef3_log_level_parse(const char *s, mef3_log_level *out) {
       *out = (mef3_log_level)i;
       return 0;
     }
-  return MEF3_EINVAL;
+  return mef3__error(MEF3_EINVAL,
+                     "log level \"%s\": debug, info, warn or error", s);
 }
 
 void mef3_log_vprintf(mef3_log_fn fn, void *payload, mef3_log_level level,
