@@ -72,6 +72,8 @@ def _fmt_rate(fs):
 def _rate_groups(path, reader, channels):
     """[(fs, [name, ...])] of the selected channels, rates ascending,
     channels in the order given."""
+    if isinstance(channels, (str, int, np.integer)):
+        channels = [channels]  # one channel, not its name's letters
     names = reader.channels if channels is None else \
         [reader.channels[reader._ci(c)] for c in channels]
     if not names:
@@ -181,7 +183,7 @@ def from_session(path: PathLike, channels: Optional[Sequence] = None,
     ----------
     path : str or os.PathLike
         A session directory (``NAME.mefd``).
-    channels : list of names or indices, optional
+    channels : list of names or indices, or one name or index, optional
         The rows, in this order (default: every channel, sorted).
     t0, t1 : int, optional
         The window [t0, t1) in µUTC (default: from the earliest start to

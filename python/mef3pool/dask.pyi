@@ -8,7 +8,7 @@ _Path = Union[str, "os.PathLike[str]"]
 _Time = Union[int, float, None]
 _DType = Union[type, np.dtype, str]
 
-def from_session(path: _Path, channels: Optional[Sequence[Union[str, int]]] = ...,
+def from_session(path: _Path, channels: Union[str, int, Sequence[Union[str, int]], None] = ...,
                  t0: _Time = ..., t1: _Time = ..., chunk_s: float = ...,
                  password: str = ..., dtype: _DType = ..., *,
                  groups: bool = ...,

@@ -82,6 +82,10 @@ def test_float64_and_channel_chunks(golden):
                         channels_per_chunk=2)
     assert a.chunks[0] == (2, 1) and a.dtype == np.float64
     np.testing.assert_array_equal(a.compute(scheduler="threads"), want)
+    # One channel by name or index: one row.
+    one = md.from_session(path, channels="ch05", dtype=np.float64)
+    np.testing.assert_array_equal(one.compute()[0], want[1])
+    assert md.from_session(path, channels=4).shape == one.shape
 
 
 def test_chunks_follow_the_tiles(golden):
