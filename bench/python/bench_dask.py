@@ -8,7 +8,7 @@ ceiling: what N processes would do with no Dask at all).  The loop reads
 the same 60 s windows the array's chunks are and computes the same
 features.  Each figure is the median of --rounds runs after a warm-up
 (the workers' imports and reader opens are left out, as in a long
-analysis).
+analysis); the runs of all the figures interleave, both clusters up.
 
 Run from the repository root after a normal build:
 
@@ -18,12 +18,14 @@ The session is generated on first use into build/bench-data (--data) by
 the built command (--cli, default build/mef3pool or $MEF3_CLI).
 """
 import argparse
+import contextlib
 import logging
 import os
 import statistics
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -39,6 +41,10 @@ def parse():
                    help="chunk lengths to try, seconds (default 60,300)")
     p.add_argument("--epoch-s", type=float, default=10)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--worker-saturation", type=float, default=None,
+                   help="the scheduler's distributed.scheduler.worker-saturation "
+                        "(default: Dask's, 1.1 in 2022.12; inf sends every "
+                        "chunk task to the workers at once)")
     return p.parse_args()
 
 
@@ -53,17 +59,6 @@ def session(a):
     return path
 
 
-def median_time(fn, rounds, before=lambda: None):
-    fn()  # warm-up
-    ts = []
-    for _ in range(rounds):
-        before()
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
-
-
 def scheduler_idle(client):
     """Wait until the scheduler holds no task, so that a round recomputes
     everything (results of the last round are released asynchronously;
@@ -76,7 +71,6 @@ def scheduler_idle(client):
 
 def main():
     a = parse()
-    import dask  # noqa: F401 (fail early without it)
     import distributed
     import mef3pool
     import mef3pool.dask as md
@@ -98,33 +92,58 @@ def main():
                     out.append(md._features_block(y, L))
             return out
 
-        t_loop = median_time(loop, a.rounds)
-        t_decode = median_time(lambda: loop(False), a.rounds)
         want = np.concatenate(loop(), axis=2)
-    n_samples = len(chs) * sum(c[3] for c in md._describe(
-        path, None, None, None, 60.0, "")[0].plan)
+        n_samples = len(chs) * sum(c[3] for c in md._describe(
+            path, None, None, None, 60.0, "")[0].plan)
 
-    results = {}
-    for n in (1, 2):
-        with distributed.LocalCluster(
-                n_workers=n, processes=True, threads_per_worker=1,
-                host="127.0.0.1", dashboard_address=None,
-                silence_logs=logging.ERROR) as cluster, \
-                distributed.Client(cluster) as client:
-            for cs in chunk_lengths:
-                f = md.epoch_features(md.from_session(path, chunk_s=cs),
-                                      a.fs, a.epoch_s)
-                if not np.array_equal(f.compute(), want):
-                    sys.exit(f"bench_dask: {n} worker(s), {cs:g} s chunks: "
-                             f"the features differ from the loop's")
-                results[n, cs] = median_time(f.compute, a.rounds,
-                                             lambda: scheduler_idle(client))
+        # Both clusters stay up and the rounds interleave (loop, decode,
+        # each cluster and chunk length in turn), so that a change in the
+        # machine's load falls on every figure alike.
+        # (the second cluster finds the first one's port 8787 taken and
+        # says so; it takes another)
+        warnings.filterwarnings("ignore", message="Port 8787 is already in use")
+        with contextlib.ExitStack() as stack:
+            clients = {}
+            if a.worker_saturation is not None:
+                import dask
+                stack.enter_context(dask.config.set({
+                    "distributed.scheduler.worker-saturation": a.worker_saturation}))
+            for n in (1, 2):
+                cluster = stack.enter_context(distributed.LocalCluster(
+                    n_workers=n, processes=True, threads_per_worker=1,
+                    host="127.0.0.1", dashboard_address=None,
+                    silence_logs=logging.ERROR))
+                clients[n] = stack.enter_context(distributed.Client(
+                    cluster, set_as_default=False))
+            runs = {"loop": loop, "decode": lambda: loop(False)}
+            for n, client in clients.items():
+                for cs in chunk_lengths:
+                    f = md.epoch_features(md.from_session(path, chunk_s=cs),
+                                          a.fs, a.epoch_s)
+                    got = client.compute(f, sync=True)
+                    if not np.array_equal(got, want):
+                        sys.exit(f"bench_dask: {n} worker(s), {cs:g} s chunks: "
+                                 f"the features differ from the loop's")
+                    runs[n, cs] = (lambda c, f: lambda: c.compute(f, sync=True))(client, f)
+            times = {k: [] for k in runs}
+            for _ in range(a.rounds):
+                for k, fn in runs.items():
+                    if k not in ("loop", "decode"):
+                        scheduler_idle(clients[k[0]])
+                    t = time.perf_counter()
+                    fn()
+                    times[k].append(time.perf_counter() - t)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    t_loop, t_decode = med["loop"], med["decode"]
+    results = {k: v for k, v in med.items() if k not in ("loop", "decode")}
 
     cores = os.cpu_count() or 1
     ms = n_samples / 1e6
     print(f"bench_dask: epoch features ({a.epoch_s:g} s: mean, line length, "
           f"RMS) of {len(chs)} ch x {a.duration} at {a.fs:g} Hz "
-          f"({ms:.1f} M samples); {cores} cores; median of {a.rounds} runs")
+          f"({ms:.1f} M samples); {cores} cores; median of {a.rounds} interleaved runs"
+          + ("" if a.worker_saturation is None
+             else f"; worker-saturation {a.worker_saturation:g}"))
     row = "  {:<52} {:7.3f} s {:6.1f} MS/s  x{:.2f} loop{}"
     print(row.format("direct loop, Reader.read of 60 s tiles + features",
                      t_loop, ms / t_loop, 1.0, "  (baseline)"))
