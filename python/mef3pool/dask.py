@@ -114,10 +114,10 @@ def _describe(path, channels, t0, t1, chunk_s, password) -> List[_Group]:
         return out
 
 
-def _read_chunk(path: str, password: str, channels: tuple, t0: int, t1: int,
-                n: int, dtype: str) -> np.ndarray:
+def _read_chunk(path: str, password: str, chunk: tuple, dtype: str) -> np.ndarray:
     """One chunk, in the process the task runs in (the graph's only
-    function): channels x n samples of [t0, t1)."""
+    function): `chunk` is (channels, t0, t1, n), n samples of [t0, t1)."""
+    channels, t0, t1, n = chunk
     with _readers.borrowed(path, password) as r:
         x = r.read(list(channels), t0, t1, dtype=np.dtype(dtype))
     if x.shape[1] != n:
@@ -142,15 +142,22 @@ def _channel_chunks(names, longest, itemsize, channels_per_chunk):
 
 def _array(g: _Group, password, dtype, channels_per_chunk):
     da, HighLevelGraph, tokenize = _dask()
+    from dask.blockwise import BlockwiseDepDict, blockwise
     longest = max(c[3] for c in g.plan)
     rows = _channel_chunks(g.names, longest, dtype.itemsize, channels_per_chunk)
     name = "mef3pool-read-" + tokenize(g.path, password, rows, g.plan, dtype.str)
-    dsk = {}
-    for j, chs in enumerate(rows):
-        for k, (a, b, _, n) in enumerate(g.plan):
-            dsk[(name, j, k)] = (_read_chunk, g.path, password, chs, a, b, n,
-                                 dtype.name)
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=())
+    # One Blockwise layer whose per-chunk argument is (channels, t0, t1,
+    # n), path, password and dtype stated once: a computation on the
+    # array (map_blocks, reductions) fuses into the same task as the read,
+    # where a dictionary of read tasks would leave a task per chunk (and
+    # an alias task after fusing), each costing a scheduler round trip.
+    chunks_of = BlockwiseDepDict(
+        {(j, k): (chs, a, b, n) for j, chs in enumerate(rows)
+         for k, (a, b, _, n) in enumerate(g.plan)},
+        numblocks=(len(rows), len(g.plan)))
+    layer = blockwise(_read_chunk, name, "ij", g.path, None, password, None,
+                      chunks_of, "ij", dtype.name, None, numblocks={})
+    graph = HighLevelGraph.from_collections(name, layer, dependencies=())
     chunks = (tuple(len(c) for c in rows), tuple(c[3] for c in g.plan))
     return da.Array(graph, name, chunks, dtype=dtype,
                     meta=np.empty((0, 0), dtype=dtype))
