@@ -129,6 +129,35 @@ else
 fi
 stop
 
+# ---- the web viewer over HTTPS, with the gRPC service's certificate ----
+start --tls-cert "$w/server.pem" --tls-key "$w/server.key" \
+  --http-port 0 --http-port-file "$w/http_port"
+for _ in $(seq 100); do [ -s "$w/http_port" ] && break; sleep 0.1; done
+hport=$(cat "$w/http_port")
+t /usr/bin/python3 - "$w/ca.pem" "$hport" <<'PY'
+import json, ssl, sys, urllib.request
+ca, port = sys.argv[1], sys.argv[2]
+ctx = ssl.create_default_context(cafile=ca)
+page = urllib.request.urlopen("https://127.0.0.1:%s/" % port, context=ctx).read()
+assert b"<html" in page.lower(), page[:100]
+s = json.load(urllib.request.urlopen(
+    "https://localhost:%s/api/sessions" % port, context=ctx))
+assert "b_multi_8ch.mefd" in s["available"], s
+try:  # plain HTTP to the HTTPS port gets no page
+    urllib.request.urlopen("http://127.0.0.1:%s/api/sessions" % port, timeout=10)
+    sys.exit("plain HTTP was answered")
+except (urllib.error.URLError, ConnectionError, OSError):
+    pass
+PY
+t grep -q "web viewer on https://" "$w/server.log"
+stop
+rc=0
+"$cli" serve --port 0 --root "$w/root" --tls-cert "$w/server.pem" \
+  --tls-key "$w/server.key" --tls-client-ca "$w/ca.pem" --http-port 0 \
+  2>"$w/err" || rc=$?
+t [ "$rc" = 2 ]
+t has "does not do mutual TLS"
+
 # ---- mutual TLS ----
 start --tls-cert "$w/server.pem" --tls-key "$w/server.key" \
   --tls-client-ca "$w/ca.pem"

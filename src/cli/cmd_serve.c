@@ -46,7 +46,9 @@ static void serve_usage(FILE *f) {
   fprintf(f, "  %-28s %s\n", "--port-file FILE",
           "write the port listened on to FILE once serving");
   fprintf(f, "  %-28s %s\n", "--http-port P",
-          "also serve the web viewer and HTTP API on port P (0: any free)");
+          "also serve the web viewer and HTTP API on port P (0: any free);\n"
+          "                               HTTPS with --tls-cert/--tls-key "
+          "(not with --tls-client-ca)");
   fprintf(f, "  %-28s %s\n", "--http-port-file FILE",
           "write the HTTP port to FILE once serving");
   fprintf(f, "\nThe log (levels debug, info, warn, error) goes to stderr: "
@@ -141,10 +143,21 @@ int mef3_cli_serve(int argc, char **argv) {
     return cli_lib_fail(rc, "cannot start the server");
   }
   mef3_http *http = NULL;
+  if (http_port >= 0 && o.tls_client_ca_file) {
+    /* A browser has no client certificate to give: refuse rather than
+     * serve the viewer with less than the gRPC service asks. */
+    mef3_server_free(srv);
+    mef3_log_sink_close(log);
+    return cli_fail(CLI_USAGE, "--http-port with --tls-client-ca: the web "
+                               "viewer does not do mutual TLS (serve it "
+                               "behind a proxy that does)");
+  }
   if (http_port >= 0) {
     mef3_http_options ho = MEF3_HTTP_OPTIONS_INIT;
     ho.bind_address = o.bind_address;
     ho.port = http_port;
+    ho.tls_cert = o.tls_cert_file; /* the gRPC service's certificate: HTTPS */
+    ho.tls_key = o.tls_key_file;
     ho.log = mef3_log_sink_write;
     ho.log_payload = log;
     rc = mef3_http_start(&http, mef3_server_files(srv), &ho);
@@ -158,7 +171,8 @@ int mef3_cli_serve(int argc, char **argv) {
                                      : mef3_strerror(rc));
     }
     char msg[128];
-    snprintf(msg, sizeof msg, "web viewer on http://%s:%d/", o.bind_address,
+    snprintf(msg, sizeof msg, "web viewer on %s://%s:%d/",
+             o.tls_cert_file ? "https" : "http", o.bind_address,
              mef3_http_port(http));
     mef3_log_sink_write(MEF3_LOG_INFO, msg, log);
   }
