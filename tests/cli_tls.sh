@@ -150,6 +150,29 @@ except (urllib.error.URLError, ConnectionError, OSError):
     pass
 PY
 t grep -q "web viewer on https://" "$w/server.log"
+# mef3pool.Client over TLS (its module next to the command; an ASan-built
+# module needs the runtime preloaded, which python_test_client does).
+pydir=$(dirname "$cli")/python
+core=$(ls "$pydir"/mef3pool/_core*.so 2>/dev/null | head -1)
+if [ -n "$core" ] && ! ldd "$core" | grep -q libasan; then
+  t env PYTHONPATH="$pydir" /usr/bin/python3 - "$w" "$port" <<'PY'
+import sys
+import numpy as np
+import mef3pool
+w, port = sys.argv[1], sys.argv[2]
+c = mef3pool.Client("127.0.0.1:" + port, tls_ca=w + "/ca.pem", raise_errors=True)
+info = c.open_file("b_multi_8ch.mefd")
+assert info["file_opened"], info
+plain = mef3pool.Client("127.0.0.1:" + port, timeout_s=20, raise_errors=True)
+try:
+    plain.list_open_files()
+    sys.exit("plain text was answered by a TLS server")
+except mef3pool.Error as e:
+    assert "TLS" in str(e), e
+PY
+else
+  echo "note: the Python module is missing or built with ASan; its TLS check skipped"
+fi
 stop
 rc=0
 "$cli" serve --port 0 --root "$w/root" --tls-cert "$w/server.pem" \

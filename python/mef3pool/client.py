@@ -17,10 +17,10 @@ client keeps it per path, spelled as given, and sends it with every later
 (``access_token`` / ``set_access_token`` hand it to another client).  The
 token is a credential: it is never part of a returned dict or a repr.
 
-The connection is plain text: the C client has no TLS (nor does ``mef3pool
-serve``), so passwords, tokens and samples cross the wire in clear.  Use it
-on loopback, or through a TLS-terminating proxy or an SSH tunnel whose
-local end is the address given here.
+With ``tls_ca`` the connection is TLS (and mutual TLS with ``tls_cert``
+and ``tls_key``) to a ``mef3pool serve --tls-cert ...``; without it,
+plain text: passwords, tokens and samples cross the wire in clear, so use
+it on loopback.
 
 Every call runs in C with the GIL released (the streamed chunks of a read
 are reassembled there, into memory the returned array views without a
@@ -53,10 +53,14 @@ class Client:
         False (the original's behaviour): failures the server reports come
         back in the result's ``error_message``.  True: every failure raises
         the :class:`mef3pool.Error` subclass of its code.
+    tls_ca : str or None
+        A PEM file of the CA that signed the server's certificate: the
+        connection is TLS (``mef3pool serve --tls-cert``); None: plain text.
+    tls_cert, tls_key : str or None
+        This client's certificate and key (PEM files), for a server that
+        asks for one (``--tls-client-ca``, mutual TLS); with ``tls_ca``.
 
-    There are no TLS arguments: the C client speaks plain text only (see
-    the module's documentation).  The connection is made at the first
-    call.  A server that cannot be reached raises
+    The connection is made at the first call.  A server that cannot be reached raises
     :class:`InputOutputError` (the original raises ``grpc.RpcError``) from
     every method.  For a session opened with a password, every later call
     on its path carries the access token that open received.
@@ -64,11 +68,13 @@ class Client:
 
     def __init__(self, address: str = "localhost:50052", *,
                  timeout_s: Optional[float] = 60.0,
-                 raise_errors: bool = False):
+                 raise_errors: bool = False, tls_ca: Optional[str] = None,
+                 tls_cert: Optional[str] = None,
+                 tls_key: Optional[str] = None):
         self.address = address
         self.raise_errors = bool(raise_errors)
         ms = -1 if timeout_s is None else max(1, int(round(timeout_s * 1000)))
-        self._c = _core.Client(address, ms)
+        self._c = _core.Client(address, ms, tls_ca, tls_cert, tls_key)
 
     # A failure the server reported (as the original's error_message), or
     # one of the connection, which the original raises too.

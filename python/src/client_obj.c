@@ -42,11 +42,12 @@ static PyObject *client_new(PyTypeObject *type, PyObject *a, PyObject *k) {
 }
 
 static int client_init(ClientObject *self, PyObject *args, PyObject *kw) {
-  static char *kwlist[] = {"address", "timeout_ms", NULL};
-  const char *address;
+  static char *kwlist[] = {"address", "timeout_ms", "tls_ca",
+                           "tls_cert", "tls_key", NULL};
+  const char *address, *tls_ca = NULL, *tls_cert = NULL, *tls_key = NULL;
   long long timeout_ms = 60000;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "s|L", kwlist, &address,
-                                   &timeout_ms))
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "s|Lzzz", kwlist, &address,
+                                   &timeout_ms, &tls_ca, &tls_cert, &tls_key))
     return -1;
   if (self->c) {
     PyErr_SetString(PyExc_RuntimeError, "Client.__init__ called twice");
@@ -54,6 +55,9 @@ static int client_init(ClientObject *self, PyObject *args, PyObject *kw) {
   }
   mef3_client_options o = MEF3_CLIENT_OPTIONS_INIT;
   o.timeout_ms = timeout_ms;
+  o.tls_ca_file = tls_ca; /* PEM files: TLS when a CA is given */
+  o.tls_cert_file = tls_cert;
+  o.tls_key_file = tls_key;
   mef3_client *c = NULL;
   int rc;
   Py_BEGIN_ALLOW_THREADS rc = mef3_client_new(&c, address, &o);
