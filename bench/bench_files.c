@@ -96,7 +96,7 @@ static void direct_window(const sess *s, mef3_reader *r, float *buf, int w) {
 static void fm_window(const sess *s, mef3_files *fm, int w) {
   int64_t t0 = s->start + (int64_t)w * WIN_US;
   mef3_signal *sig;
-  if (mef3_files_read(fm, s->path, NULL, 0, t0, t0 + WIN_US, &sig))
+  if (mef3_files_read(&sig, fm, s->path, NULL, 0, t0, t0 + WIN_US))
     die("files read");
   mef3_signal_free(sig);
 }
@@ -224,7 +224,7 @@ static void run(const char *path, int want_windows, int pause_ms) {
   scroll(&s, fm, nw, pause_ms, t);
   double a_warm = med(t, nw);
   mef3_files_stats st;
-  mef3_files_stats_get(fm, &st);
+  mef3_files_get_stats(&st, fm);
   mef3_files_free(fm);
   printf("A scroll %d windows, pause %d ms: direct %.2f ms/window; files "
          "cold %.2f ms (%.2fx; first window %.2f ms), warm %.2f ms (%.2fx); "
@@ -241,7 +241,7 @@ static void run(const char *path, int want_windows, int pause_ms) {
     die("open");
   double b_fm_s = clients4(&s, fm, nw, t);
   double b_fm = med(t, 4 * nw);
-  mef3_files_stats_get(fm, &st);
+  mef3_files_get_stats(&st, fm);
   mef3_files_free(fm);
   printf("B 4 clients x %d windows: direct %.2f s (%.2f ms/window); files "
          "%.2f s (%.2f ms/window): %.2fx the time; tiles decoded %llu for "
@@ -267,7 +267,7 @@ static void run(const char *path, int want_windows, int pause_ms) {
     scroll(&s, fm, nall, 0, t);
     c_fm_s[pass] = bench_now() - c0;
     c_fm[pass] = med(t, nall);
-    mef3_files_stats_get(fm, &st);
+    mef3_files_get_stats(&st, fm);
     mef3_files_free(fm);
   }
   printf("C one pass, %d windows: direct %.2f s (%.2f ms/window); files "

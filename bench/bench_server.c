@@ -69,7 +69,7 @@ static double timed_read(mef3_client *c, const char *path, int64_t t0,
                          int64_t t1) {
   mef3_signal *s;
   double t = bench_now();
-  if (mef3_client_read(c, path, NULL, 0, t0, t1, &s, NULL, NULL))
+  if (mef3_client_read(&s, c, path, NULL, 0, t0, t1, NULL, NULL))
     die("read");
   t = (bench_now() - t) * 1e3;
   mef3_signal_free(s);
@@ -81,7 +81,7 @@ static double timed_read_into(mef3_client *c, const char *path, int64_t t0,
                               int64_t t1, float *buf, size_t cap) {
   mef3_client_shape sh;
   double t = bench_now();
-  if (mef3_client_read_into(c, path, NULL, 0, t0, t1, buf, cap, &sh, NULL,
+  if (mef3_client_read_into(&sh, c, path, NULL, 0, t0, t1, buf, cap, NULL,
                             NULL))
     die("read_into");
   return (bench_now() - t) * 1e3;
@@ -112,7 +112,7 @@ static void run(const target *tg, int reps) {
   if (mef3_client_new(&c, tg->addr, NULL))
     die(tg->addr);
   mef3_file_info *fi;
-  if (mef3_client_open(c, tg->path, NULL, &fi, NULL))
+  if (mef3_client_open(&fi, NULL, c, tg->path, NULL))
     die(tg->path);
   int64_t s = fi->start_uutc;
   int64_t minutes = (fi->end_uutc - s) / 60000000;
@@ -210,7 +210,7 @@ static void run(const target *tg, int reps) {
   /* C: one fast pass over the whole recording (a fresh open: the file is
    * closed first so nothing is cached). */
   mef3_client_close_file(c, tg->path);
-  if (mef3_client_open(c, tg->path, NULL, NULL, NULL))
+  if (mef3_client_open(NULL, NULL, c, tg->path, NULL))
     die(tg->path);
   note("%s: one pass", tg->name);
   t = bench_now();

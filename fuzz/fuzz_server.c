@@ -296,7 +296,7 @@ static void setup(void) {
     mef3_files_access acc;
     if (mef3_files_open_as(direct, gf[i].path, i == 2 ? "l2pass" : NULL, &acc,
                            NULL) ||
-        mef3_files_info_as(direct, gf[i].path, acc.token, &info))
+        mef3_files_info_as(&info, direct, gf[i].path, acc.token))
       FAIL("open %s: %s", gf[i].path, mef3_error_last()->message);
     gf[i].start = info->start_uutc;
     gf[i].end = info->end_uutc;
@@ -887,9 +887,9 @@ static void check_range(fcall *c) {
   /* A complete stream equals one direct read of the window. */
   if (rq && complete && !n_err && plain_session(rq->file_path)) {
     mef3_signal *d = NULL;
-    int rc = mef3_files_read(
-        direct, rq->file_path, (const char *const *)rq->channel_names,
-        rq->n_channel_names, rq->start_uutc, rq->end_uutc, &d);
+    int rc = mef3_files_read(&d, direct, rq->file_path,
+                             (const char *const *)rq->channel_names,
+                             rq->n_channel_names, rq->start_uutc, rq->end_uutc);
     if (rc || (int64_t)d->n_samples != total || (int64_t)d->n_channels != nch)
       FAIL("direct read of %s [%lld, %lld): rc %d (%s), %zu x %zu; the "
            "server sent %lld x %lld",
@@ -978,7 +978,7 @@ static void close_everything(void) {
     wait_server_idle();
     /* Closing every file listed closes every file, with its tiles. */
     mef3_files_stats st;
-    mef3_server_files_stats(srv, &st);
+    mef3_server_get_files_stats(&st, srv);
     if (!st.open_files && !st.tiles && !st.bytes)
       return;
     /* Except that a call the client cancelled at once may reach the
@@ -1011,7 +1011,7 @@ static void swap_session(int out) {
 static void wait_server_idle(void) {
   mef3_server_stats st;
   for (int i = 0; i < 200000; i++) {
-    mef3_server_stats_get(srv, &st);
+    mef3_server_get_stats(&st, srv);
     if (st.active_calls == 0 && st.active_streams == 0)
       return;
     struct timespec t = {0, 100000};

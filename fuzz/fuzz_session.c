@@ -73,8 +73,8 @@ static void read_channel(mef3_reader *r, size_t ch) {
   const mef3_block_info *b;
   const mef3_contiguon *cg;
   size_t nb, nc, got;
-  mef3_reader_blocks(r, ch, &b, &nb);
-  mef3_reader_contigua(r, ch, &cg, &nc);
+  mef3_reader_blocks(&b, &nb, r, ch);
+  mef3_reader_contigua(&cg, &nc, r, ch);
   mef3_read_report rep;
   int64_t n = ci->n_samples < MAX_READ ? ci->n_samples : MAX_READ;
   if (n > 0) {

@@ -49,13 +49,13 @@ static void *client_thread(void *arg) {
     size_t n = 0;
     if (i == 1) { /* a read goes the same way as a unary call */
       mef3_signal *s = NULL;
-      jobs[i].rc = mef3_client_read(c, jobs[i].path, NULL, 0, 0, 1000000, &s,
+      jobs[i].rc = mef3_client_read(&s, c, jobs[i].path, NULL, 0, 0, 1000000,
                                     NULL, NULL);
       mef3_signal_free(s);
     } else if (jobs[i].path) {
-      jobs[i].rc = mef3_client_info(c, jobs[i].path, &fi);
+      jobs[i].rc = mef3_client_info(&fi, c, jobs[i].path);
     } else {
-      jobs[i].rc = mef3_client_list(c, &v, &n);
+      jobs[i].rc = mef3_client_list(&v, &n, c);
     }
     mef3_file_info_free(fi);
     mef3_files_list_free(v, n);

@@ -313,10 +313,10 @@ static void *load_thread(void *arg) {
     int was_killed = killed, ok = 0;
     for (int attempt = 0; attempt < 40 && !ok; attempt++) {
       mef3_signal *s = NULL;
-      int rc = mef3_client_read(c, sess_name(sess), NULL, 0,
+      int rc = mef3_client_read(&s, c, sess_name(sess), NULL, 0,
                                 sess_start[sess] + (int64_t)(a * 1e6),
                                 sess_start[sess] + (int64_t)((a + 10) * 1e6),
-                                &s, NULL, NULL);
+                                NULL, NULL);
       const char *msg = mef3_error_last()->message;
       if (!rc) {
         if (s->n_channels == NCH && s->n_samples == n && same(s->data, want, NCH * n))
@@ -333,7 +333,7 @@ static void *load_thread(void *arg) {
       } else if (rc == MEF3_ENOTFOUND && strstr(msg, "not open")) {
         /* The session moved to a node that has not opened it. */
         L->moved++;
-        mef3_client_open(c, sess_name(sess), NULL, NULL, NULL);
+        mef3_client_open(NULL, NULL, c, sess_name(sess), NULL);
       } else {
         L->other++;
         fprintf(stderr, "load %d: read of %s failed: %s (%s)\n", L->id,
@@ -377,7 +377,7 @@ static void check_our_client(void) {
   static const double win[][2] = {{0, 30}, {100, 160}, {250.5, 260}};
   for (int s = 0; s < SESSIONS; s++) {
     mef3_file_info *fi = NULL;
-    CHECK_MSG(mef3_client_open(c, sess_name(s), NULL, &fi, NULL) == 0,
+    CHECK_MSG(mef3_client_open(&fi, NULL, c, sess_name(s), NULL) == 0,
               "open %s through the proxy: %s", sess_name(s), th_err());
     CHECK(fi && fi->n_channels == NCH);
     mef3_file_info_free(fi);
@@ -386,9 +386,10 @@ static void check_our_client(void) {
       float *want = direct(readers[s], s, win[w][0], win[w][1], &n);
       REQUIRE(want);
       mef3_signal *sig = NULL;
-      int rc = mef3_client_read(
-          c, sess_name(s), NULL, 0, sess_start[s] + (int64_t)(win[w][0] * 1e6),
-          sess_start[s] + (int64_t)(win[w][1] * 1e6), &sig, NULL, NULL);
+      int rc = mef3_client_read(&sig, c, sess_name(s), NULL, 0,
+                                sess_start[s] + (int64_t)(win[w][0] * 1e6),
+                                sess_start[s] + (int64_t)(win[w][1] * 1e6),
+                                NULL, NULL);
       CHECK_MSG(rc == 0, "read %s through the proxy: %s", sess_name(s),
                 th_err());
       CHECK_MSG(!rc && sig->n_channels == NCH && sig->n_samples == n &&

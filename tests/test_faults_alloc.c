@@ -266,20 +266,20 @@ static int run_files(out *o) {
   TRY(mef3_files_new(&fm, &fo));
   TRY(mef3_files_open(fm, a, NULL, NULL));
   TRY(mef3_files_open(fm, c, NULL, NULL));
-  TRY(mef3_files_info(fm, a, &info));
+  TRY(mef3_files_info(&info, fm, a));
   out_num(o, (double)info->n_channels);
-  TRY(mef3_files_list(fm, &list, &nlist));
+  TRY(mef3_files_list(&list, &nlist, fm));
   out_num(o, (double)nlist);
   for (int pass = 0; pass < 2; pass++) { /* cold, then from the cache */
     const char *names[] = {"ch01", "ch02"};
     int64_t t0 = info->start_uutc + 5000000;
-    TRY(mef3_files_read(fm, a, names, 2, t0, t0 + 25000000, &sig));
+    TRY(mef3_files_read(&sig, fm, a, names, 2, t0, t0 + 25000000));
     out_add(o, sig->data, sig->n_channels * sig->n_samples);
     mef3_signal_free(sig);
     sig = NULL;
     const char *c2[] = {"ch02"};
-    TRY(mef3_files_read(fm, c, c2, 1, 1600000000000000LL,
-                        1600000000000000LL + 30000000, &sig));
+    TRY(mef3_files_read(&sig, fm, c, c2, 1, 1600000000000000LL,
+                        1600000000000000LL + 30000000));
     out_add(o, sig->data, sig->n_channels * sig->n_samples);
     mef3_signal_free(sig);
     sig = NULL;

@@ -77,7 +77,7 @@ static void check_window_as(mef3_files *fm, const char *path,
   const mef3_channel_info *ci = mef3_reader_channel(r, ch);
   const char *names[1] = {ci->name};
   mef3_signal *s = NULL;
-  int rc = mef3_files_read_as(fm, path, token, names, 1, t0, t1, &s);
+  int rc = mef3_files_read_as(&s, fm, path, token, names, 1, t0, t1);
   CHECK_MSG(rc == 0, "%s %s [%lld, %lld): %s", path, ci->name, (long long)t0,
             (long long)t1, mef3_error_last()->message);
   if (rc)
@@ -213,7 +213,7 @@ static void test_open_info_list_close(void) {
   CHECK_RC(mef3_files_open(fm, b, NULL, NULL), 0);
 
   mef3_file_info *info = NULL;
-  CHECK_RC(mef3_files_info(fm, alias, &info), 0);
+  CHECK_RC(mef3_files_info(&info, fm, alias), 0);
   REQUIRE(info);
   mef3_reader *r;
   REQUIRE(mef3_reader_open(&r, b, NULL) == 0);
@@ -245,18 +245,18 @@ static void test_open_info_list_close(void) {
   CHECK_RC(mef3_files_open(fm, a, NULL, NULL), 0);
   char **list = NULL;
   size_t n = 0;
-  CHECK_RC(mef3_files_list(fm, &list, &n), 0);
+  CHECK_RC(mef3_files_list(&list, &n, fm), 0);
   /* in opening order, as the original's dict keeps them */
   CHECK(n == 2 && !strcmp(list[0], b) && !strcmp(list[1], a));
   mef3_files_list_free(list, n);
   /* closed and opened again: last */
   CHECK_RC(mef3_files_close(fm, b), 0);
   CHECK_RC(mef3_files_open(fm, b, NULL, NULL), 0);
-  CHECK_RC(mef3_files_list(fm, &list, &n), 0);
+  CHECK_RC(mef3_files_list(&list, &n, fm), 0);
   CHECK(n == 2 && !strcmp(list[0], a) && !strcmp(list[1], b));
   mef3_files_list_free(list, n);
   mef3_files_stats st;
-  mef3_files_stats_get(fm, &st);
+  mef3_files_get_stats(&st, fm);
   CHECK(st.open_files == 2);
 
   /* failures: clear messages, nothing changes */
@@ -271,27 +271,27 @@ static void test_open_info_list_close(void) {
   CHECK_RC(mef3_files_open(fm, d, NULL, NULL), MEF3_EPASSWORD);
   CHECK_RC(mef3_files_open(fm, d, "wrong", NULL), MEF3_EPASSWORD);
   CHECK(strstr(mef3_error_last()->message, "wrong") == NULL);
-  CHECK_RC(mef3_files_info(fm, d, &info), MEF3_ENOTFOUND);
+  CHECK_RC(mef3_files_info(&info, fm, d), MEF3_ENOTFOUND);
   CHECK(info == NULL);
   CHECK_RC(mef3_files_open(fm, "", NULL, NULL), MEF3_EINVAL);
-  mef3_files_stats_get(fm, &st);
+  mef3_files_get_stats(&st, fm);
   CHECK(st.open_files == 2);
   mef3_files_access dacc;
   CHECK_RC(mef3_files_open_as(fm, d, "l1pass", &dacc, NULL), 0);
-  CHECK_RC(mef3_files_info(fm, d, &info), MEF3_EPASSWORD); /* no token */
-  CHECK_RC(mef3_files_info_as(fm, d, dacc.token, &info), 0);
+  CHECK_RC(mef3_files_info(&info, fm, d), MEF3_EPASSWORD); /* no token */
+  CHECK_RC(mef3_files_info_as(&info, fm, d, dacc.token), 0);
   CHECK(info && info->access_level == 1 && info->times_relative == 1);
   mef3_file_info_free(info);
 
   CHECK_RC(mef3_files_close(fm, alias), 0); /* any spelling closes it */
   CHECK_RC(mef3_files_close(fm, b), MEF3_ENOTFOUND);
-  CHECK_RC(mef3_files_info(fm, b, &info), MEF3_ENOTFOUND);
-  CHECK_RC(mef3_files_list(fm, &list, &n), 0);
+  CHECK_RC(mef3_files_info(&info, fm, b), MEF3_ENOTFOUND);
+  CHECK_RC(mef3_files_list(&list, &n, fm), 0);
   CHECK(n == 2 && !strcmp(list[0], a) && !strcmp(list[1], d));
   mef3_files_list_free(list, n);
   CHECK_RC(mef3_files_close(fm, a), 0);
   CHECK_RC(mef3_files_close_as(fm, d, dacc.token), 0);
-  CHECK_RC(mef3_files_list(fm, &list, &n), 0);
+  CHECK_RC(mef3_files_list(&list, &n, fm), 0);
   CHECK(n == 0);
   mef3_files_list_free(list, n);
   mef3_files_free(fm);
@@ -409,15 +409,15 @@ static void test_data_root(void) {
   CHECK(strstr(mef3_error_last()->message, "symbolic link") != NULL);
   char **list;
   size_t n;
-  CHECK_RC(mef3_files_list(fm, &list, &n), 0);
+  CHECK_RC(mef3_files_list(&list, &n, fm), 0);
   CHECK(n == 1 && !strcmp(list[0], "a.mefd"));
   mef3_files_list_free(list, n);
   mef3_file_info *info;
-  CHECK_RC(mef3_files_info(fm, want, &info), 0); /* by its canonical path */
+  CHECK_RC(mef3_files_info(&info, fm, want), 0); /* by its canonical path */
   mef3_file_info_free(info);
   mef3_signal *s;
-  CHECK_RC(mef3_files_read(fm, "a.mefd", NULL, 0, 1600000000123456LL,
-                           1600000001123456LL, &s),
+  CHECK_RC(mef3_files_read(&s, fm, "a.mefd", NULL, 0, 1600000000123456LL,
+                           1600000001123456LL),
            0);
   CHECK(s && s->n_samples == 256);
   mef3_signal_free(s);
@@ -432,33 +432,33 @@ static void test_read_errors(void) {
   mef3_files *fm = new_fm(0, 60, 0, 0);
   REQUIRE(mef3_files_open(fm, b, NULL, NULL) == 0);
   mef3_file_info *info;
-  REQUIRE(mef3_files_info(fm, b, &info) == 0);
+  REQUIRE(mef3_files_info(&info, fm, b) == 0);
   int64_t t = info->start_uutc;
   mef3_signal *s = (mef3_signal *)1;
   const char *bad[] = {"ch01", "nope"};
-  CHECK_RC(mef3_files_read(fm, b, bad, 2, t, t + 1000000, &s), MEF3_ENOTFOUND);
+  CHECK_RC(mef3_files_read(&s, fm, b, bad, 2, t, t + 1000000), MEF3_ENOTFOUND);
   CHECK(s == NULL);
   CHECK(strstr(mef3_error_last()->message, "nope") != NULL);
   const char *mixed[] = {"ch01", "ch04"};
-  CHECK_RC(mef3_files_read(fm, b, mixed, 2, t, t + 1000000, &s), MEF3_EINVAL);
+  CHECK_RC(mef3_files_read(&s, fm, b, mixed, 2, t, t + 1000000), MEF3_EINVAL);
   CHECK(strstr(mef3_error_last()->message, "sampling rate") != NULL);
   /* an empty list is every channel: mixed rates here */
-  CHECK_RC(mef3_files_read(fm, b, NULL, 0, t, t + 1000000, &s), MEF3_EINVAL);
+  CHECK_RC(mef3_files_read(&s, fm, b, NULL, 0, t, t + 1000000), MEF3_EINVAL);
   const char *one[] = {"ch01"};
-  CHECK_RC(mef3_files_read(fm, b, one, 1, t, t, &s), MEF3_EINVAL);
-  CHECK_RC(mef3_files_read(fm, b, one, 1, t, t - 5, &s), MEF3_EINVAL);
-  CHECK_RC(mef3_files_read(fm, b, one, 1, t, t + 1000, &s), MEF3_EINVAL);
+  CHECK_RC(mef3_files_read(&s, fm, b, one, 1, t, t), MEF3_EINVAL);
+  CHECK_RC(mef3_files_read(&s, fm, b, one, 1, t, t - 5), MEF3_EINVAL);
+  CHECK_RC(mef3_files_read(&s, fm, b, one, 1, t, t + 1000), MEF3_EINVAL);
   CHECK(strstr(mef3_error_last()->message, "one sample") != NULL);
   const char *nul[] = {NULL};
-  CHECK_RC(mef3_files_read(fm, b, nul, 1, t, t + 1000000, &s), MEF3_EINVAL);
-  CHECK_RC(mef3_files_read(fm, "/not/open.mefd", one, 1, t, t + 1000000, &s),
+  CHECK_RC(mef3_files_read(&s, fm, b, nul, 1, t, t + 1000000), MEF3_EINVAL);
+  CHECK_RC(mef3_files_read(&s, fm, "/not/open.mefd", one, 1, t, t + 1000000),
            MEF3_ENOTFOUND);
   CHECK(strstr(mef3_error_last()->message, "not open") != NULL);
-  CHECK_RC(mef3_files_read(fm, b, one, 1, INT64_MIN + 10, INT64_MAX - 10, &s),
+  CHECK_RC(mef3_files_read(&s, fm, b, one, 1, INT64_MIN + 10, INT64_MAX - 10),
            MEF3_EINVAL);
   /* duplicates and order are kept */
   const char *dup[] = {"ch03", "ch01", "ch03"};
-  CHECK_RC(mef3_files_read(fm, b, dup, 3, t, t + 2000000, &s), 0);
+  CHECK_RC(mef3_files_read(&s, fm, b, dup, 3, t, t + 2000000), 0);
   if (s) {
     CHECK(s->n_channels == 3 && s->n_samples == 512);
     CHECK(!strcmp(s->channel_names[0], "ch03") &&
@@ -469,7 +469,7 @@ static void test_read_errors(void) {
   }
   mef3_signal_free(s);
   mef3_files_stats st;
-  mef3_files_stats_get(fm, &st);
+  mef3_files_get_stats(&st, fm);
   CHECK(st.reads == 1);
   mef3_file_info_free(info);
   mef3_files_free(fm);
@@ -506,7 +506,7 @@ static void test_reads_match_direct(void) {
       if (k == 0 || cases[i].all)
         check_session(fm, cases[i].path, cases[i].pw);
     mef3_files_stats st;
-    mef3_files_stats_get(fm, &st);
+    mef3_files_get_stats(&st, fm);
     CHECK(st.hits > 0 && st.misses > 0);
     if (cfg[k].pool)
       CHECK(st.pool_tiles > 0);
@@ -531,8 +531,8 @@ static void test_multichannel(void) {
   int64_t t0 = on_grid(c0->start_uutc, c0->fs, 45 * 256 + 3);
   int64_t t1 = on_grid(c0->start_uutc, c0->fs, 85 * 256);
   mef3_signal *s1 = NULL, *s2 = NULL;
-  CHECK_RC(mef3_files_read(fm, gen_path, names, nch, t0, t1, &s1), 0);
-  CHECK_RC(mef3_files_read(fm, gen_path, names, nch, t0, t1, &s2), 0);
+  CHECK_RC(mef3_files_read(&s1, fm, gen_path, names, nch, t0, t1), 0);
+  CHECK_RC(mef3_files_read(&s2, fm, gen_path, names, nch, t0, t1), 0);
   REQUIRE(s1 && s2);
   size_t n = s1->n_samples;
   CHECK(s1->n_channels == nch && n == (size_t)(40 * 256 - 3));
@@ -552,7 +552,7 @@ static void test_multichannel(void) {
   mef3_signal_free(s1);
   mef3_signal_free(s2);
   /* an empty list means all channels: here, mixed rates */
-  CHECK_RC(mef3_files_read(fm, gen_path, NULL, 0, t0, t1, &s1), MEF3_EINVAL);
+  CHECK_RC(mef3_files_read(&s1, fm, gen_path, NULL, 0, t0, t1), MEF3_EINVAL);
   free(names);
   mef3_reader_close(r);
   mef3_files_free(fm);
@@ -577,8 +577,8 @@ static void test_off_grid(void) {
           (int64_t)llround((double)(t0 - ci->start_uutc) * ci->fs / 1e6);
       int64_t g0 = on_grid(ci->start_uutc, ci->fs, k);
       mef3_signal *s = NULL, *g = NULL;
-      CHECK_RC(mef3_files_read(fm, b, names, 1, t0, t1, &s), 0);
-      CHECK_RC(mef3_files_read(fm, b, names, 1, g0, g0 + (t1 - t0), &g), 0);
+      CHECK_RC(mef3_files_read(&s, fm, b, names, 1, t0, t1), 0);
+      CHECK_RC(mef3_files_read(&g, fm, b, names, 1, g0, g0 + (t1 - t0)), 0);
       if (s && g) {
         size_t n = s->n_samples < g->n_samples ? s->n_samples : g->n_samples;
         CHECK(s->n_samples == (size_t)mef3_window_samples(t0, t1, ci->fs));
@@ -605,7 +605,7 @@ static void test_prefetch_ahead_behind(void) {
     REQUIRE(mef3_files_open(fm, a, NULL, NULL) == 0);
     mef3_signal *s;
     CHECK_RC(
-        mef3_files_read(fm, a, names, 1, cs + 100000000, cs + 110000000, &s),
+        mef3_files_read(&s, fm, a, names, 1, cs + 100000000, cs + 110000000),
         0);
     mef3_signal_free(s);
     mef3__files_prefetch_wait(fm);
@@ -615,16 +615,16 @@ static void test_prefetch_ahead_behind(void) {
     CHECK(!mef3__files_tile_cached(fm, a, "ch01", 8));
     CHECK(!mef3__files_tile_cached(fm, a, "ch01", 12));
     mef3_files_stats st;
-    mef3_files_stats_get(fm, &st);
+    mef3_files_get_stats(&st, fm);
     CHECK(st.prefetched == 2); /* never the window itself */
     CHECK(st.misses == 1 && st.tiles == 3);
     /* the next page is a hit on a prefetched tile */
     CHECK_RC(
-        mef3_files_read(fm, a, names, 1, cs + 110000000, cs + 120000000, &s),
+        mef3_files_read(&s, fm, a, names, 1, cs + 110000000, cs + 120000000),
         0);
     mef3_signal_free(s);
     mef3__files_prefetch_wait(fm);
-    mef3_files_stats_get(fm, &st);
+    mef3_files_get_stats(&st, fm);
     CHECK(st.hits == 1 && st.prefetch_used == 1);
     CHECK(st.prefetched == 3); /* tile 12 now; 10 was cached */
     CHECK(mef3__files_tile_cached(fm, a, "ch01", 12));
@@ -634,7 +634,7 @@ static void test_prefetch_ahead_behind(void) {
     fm = new_fm(pool, 10.0, 2, 0);
     REQUIRE(mef3_files_open(fm, a, NULL, NULL) == 0);
     CHECK_RC(
-        mef3_files_read(fm, a, names, 1, cs + 95000000, cs + 105000000, &s), 0);
+        mef3_files_read(&s, fm, a, names, 1, cs + 95000000, cs + 105000000), 0);
     mef3_signal_free(s);
     mef3__files_prefetch_wait(fm);
     /* ahead: [105, 125) s = tiles 10..12; 10 is the window's own */
@@ -642,28 +642,28 @@ static void test_prefetch_ahead_behind(void) {
     CHECK(mef3__files_tile_cached(fm, a, "ch01", 12));
     CHECK(!mef3__files_tile_cached(fm, a, "ch01", 8));
     CHECK(!mef3__files_tile_cached(fm, a, "ch01", 13));
-    mef3_files_stats_get(fm, &st);
+    mef3_files_get_stats(&st, fm);
     CHECK(st.prefetched == 2 && st.misses == 2);
     /* near the end: nothing past the channel is prefetched */
     CHECK_RC(
-        mef3_files_read(fm, a, names, 1, cs + 165000000, cs + 175000000, &s),
+        mef3_files_read(&s, fm, a, names, 1, cs + 165000000, cs + 175000000),
         0);
     mef3_signal_free(s);
     mef3__files_prefetch_wait(fm);
-    mef3_files_stats_get(fm, &st);
+    mef3_files_get_stats(&st, fm);
     CHECK(st.prefetched == 2); /* tile 17 was read; 18 starts at the end */
     mef3_files_free(fm);
 
     /* behind only, at the start: nothing before tile 0 */
     fm = new_fm(pool, 10.0, 0, 1);
     REQUIRE(mef3_files_open(fm, a, NULL, NULL) == 0);
-    CHECK_RC(mef3_files_read(fm, a, names, 1, cs, cs + 10000000, &s), 0);
+    CHECK_RC(mef3_files_read(&s, fm, a, names, 1, cs, cs + 10000000), 0);
     mef3_signal_free(s);
-    CHECK_RC(mef3_files_read(fm, a, names, 1, cs + 50000000, cs + 60000000, &s),
+    CHECK_RC(mef3_files_read(&s, fm, a, names, 1, cs + 50000000, cs + 60000000),
              0);
     mef3_signal_free(s);
     mef3__files_prefetch_wait(fm);
-    mef3_files_stats_get(fm, &st);
+    mef3_files_get_stats(&st, fm);
     CHECK(st.prefetched == 1 && mef3__files_tile_cached(fm, a, "ch01", 4));
     mef3_files_free(fm);
   }
@@ -676,11 +676,11 @@ static void test_no_double_decode(void) {
     mef3_files *fm = new_fm(pool, 10.0, 1, 1);
     REQUIRE(mef3_files_open(fm, gen16_path, NULL, NULL) == 0);
     mef3_file_info *info;
-    REQUIRE(mef3_files_info(fm, gen16_path, &info) == 0);
+    REQUIRE(mef3_files_info(&info, fm, gen16_path) == 0);
     for (int i = 0; i < 20; i++) {
       int64_t t0 = info->start_uutc + (int64_t)i * 10000000;
       mef3_signal *s;
-      CHECK_RC(mef3_files_read(fm, gen16_path, NULL, 0, t0, t0 + 10000000, &s),
+      CHECK_RC(mef3_files_read(&s, fm, gen16_path, NULL, 0, t0, t0 + 10000000),
                0);
       mef3_signal_free(s);
       if (i % 4 == 0) /* now and then, a pause long enough for prefetch */
@@ -688,7 +688,7 @@ static void test_no_double_decode(void) {
     }
     mef3__files_prefetch_wait(fm);
     mef3_files_stats st;
-    mef3_files_stats_get(fm, &st);
+    mef3_files_get_stats(&st, fm);
     CHECK_MSG(st.tiles == st.misses + st.prefetched,
               "tiles %llu, misses %llu, prefetched %llu",
               (unsigned long long)st.tiles, (unsigned long long)st.misses,
@@ -715,7 +715,7 @@ static void *read_once(void *p) {
   atomic_fetch_sub(a->gate, 1);
   while (atomic_load(a->gate) > 0)
     ; /* start together */
-  a->rc = mef3_files_read(a->fm, a->path, NULL, 0, a->t0, a->t1, &a->s);
+  a->rc = mef3_files_read(&a->s, a->fm, a->path, NULL, 0, a->t0, a->t1);
   return NULL;
 }
 
@@ -725,7 +725,7 @@ static void test_inflight_dedup(void) {
     mef3_files *fm = new_fm(pool, 5.0, 0, 0);
     REQUIRE(mef3_files_open(fm, gen16_path, NULL, NULL) == 0);
     mef3_file_info *info;
-    REQUIRE(mef3_files_info(fm, gen16_path, &info) == 0);
+    REQUIRE(mef3_files_info(&info, fm, gen16_path) == 0);
     enum { N = 6 };
     pthread_t th[N];
     rd_arg a[N];
@@ -740,7 +740,7 @@ static void test_inflight_dedup(void) {
       pthread_join(th[i], NULL);
     size_t tiles = 16 * 8;
     mef3_files_stats st;
-    mef3_files_stats_get(fm, &st);
+    mef3_files_get_stats(&st, fm);
     CHECK_MSG(st.misses == tiles, "misses %llu", (unsigned long long)st.misses);
     CHECK(st.hits + st.waits == (N - 1) * tiles);
     CHECK(st.pool_tiles + st.local_tiles == tiles);
@@ -765,18 +765,18 @@ static void test_foreground_lane(void) {
   const char *two[] = {"ch04", "ch05"};
   int64_t cs = 1600000000000000LL;
   mef3_signal *s;
-  CHECK_RC(mef3_files_read(fm, gen16_path, one, 1, cs, cs + 10000000, &s), 0);
+  CHECK_RC(mef3_files_read(&s, fm, gen16_path, one, 1, cs, cs + 10000000), 0);
   mef3_signal_free(s);
   mef3_files_stats st;
-  mef3_files_stats_get(fm, &st);
+  mef3_files_get_stats(&st, fm);
   CHECK(st.local_tiles == 1 && st.pool_tiles == 0);
-  CHECK_RC(mef3_files_read(fm, gen16_path, two, 2, cs, cs + 10000000, &s), 0);
+  CHECK_RC(mef3_files_read(&s, fm, gen16_path, two, 2, cs, cs + 10000000), 0);
   mef3_signal_free(s);
   CHECK_RC(
-      mef3_files_read(fm, gen16_path, one, 1, cs + 20000000, cs + 50000000, &s),
+      mef3_files_read(&s, fm, gen16_path, one, 1, cs + 20000000, cs + 50000000),
       0);
   mef3_signal_free(s);
-  mef3_files_stats_get(fm, &st);
+  mef3_files_get_stats(&st, fm);
   CHECK(st.local_tiles == 1 && st.pool_tiles == 5);
   mef3_files_free(fm);
 
@@ -788,9 +788,9 @@ static void test_foreground_lane(void) {
   o.tile_duration_s = 10;
   REQUIRE(mef3_files_new(&fm, &o) == 0);
   REQUIRE(mef3_files_open(fm, gen16_path, NULL, NULL) == 0);
-  CHECK_RC(mef3_files_read(fm, gen16_path, one, 1, cs, cs + 10000000, &s), 0);
+  CHECK_RC(mef3_files_read(&s, fm, gen16_path, one, 1, cs, cs + 10000000), 0);
   mef3_signal_free(s);
-  mef3_files_stats_get(fm, &st);
+  mef3_files_get_stats(&st, fm);
   CHECK(st.local_tiles == 0 && st.pool_tiles == 1);
   mef3_files_free(fm);
 }
@@ -813,14 +813,14 @@ static void test_eviction_order(void) {
   mef3_signal *s;
   for (int i = 0; i < 4; i++) {
     int64_t t0 = on_grid(cs, 256.0, (int64_t)order[i] * 2560);
-    CHECK_RC(mef3_files_read(fm, a, names, 1, t0, t0 + 10000000, &s), 0);
+    CHECK_RC(mef3_files_read(&s, fm, a, names, 1, t0, t0 + 10000000), 0);
     mef3_signal_free(s);
   }
   CHECK(mef3__files_tile_cached(fm, a, "ch01", 0));
   CHECK(!mef3__files_tile_cached(fm, a, "ch01", 1));
   CHECK(mef3__files_tile_cached(fm, a, "ch01", 2));
   mef3_files_stats st;
-  mef3_files_stats_get(fm, &st);
+  mef3_files_get_stats(&st, fm);
   CHECK(st.evictions == 1 && st.tiles == 2 && st.bytes == 2 * 2560 * 4);
   CHECK(st.hits == 1 && st.misses == 3);
   /* a read larger than the budget still returns every sample */
@@ -828,7 +828,7 @@ static void test_eviction_order(void) {
   REQUIRE(mef3_reader_open(&r, a, NULL) == 0);
   check_window(fm, a, r, 0, cs, cs + 180000000);
   mef3_reader_close(r);
-  mef3_files_stats_get(fm, &st);
+  mef3_files_get_stats(&st, fm);
   CHECK(st.bytes <= 2 * 2560 * 4);
   mef3_files_free(fm);
 }
@@ -854,7 +854,7 @@ static void test_oversized_tile(void) {
   CHECK(!mef3__files_tile_cached(fm, b, "ch08", 0));
   CHECK(mef3__files_tile_cached(fm, b, "ch01", 0));
   mef3_files_stats st;
-  mef3_files_stats_get(fm, &st);
+  mef3_files_get_stats(&st, fm);
   CHECK(st.evictions == 0 && st.tiles == 1 && st.bytes == 256 * 4);
   CHECK(st.misses == 3);
   mef3_reader_close(r);
@@ -882,27 +882,27 @@ static void test_idle_expiry(void) {
   const char *names[1] = {"ch01"};
   int64_t cs = 1600000000123456LL;
   mef3_signal *s;
-  CHECK_RC(mef3_files_read(fm, a, names, 1, cs, on_grid(cs, 256, 3 * 2560), &s),
+  CHECK_RC(mef3_files_read(&s, fm, a, names, 1, cs, on_grid(cs, 256, 3 * 2560)),
            0); /* tiles 0, 1, 2 */
   mef3_signal_free(s);
   atomic_store(&fake_ms, 5000 + 60000);
   CHECK(mef3__files_sweep_now(fm) == 0);
   mef3_files_stats st;
-  mef3_files_stats_get(fm, &st);
+  mef3_files_get_stats(&st, fm);
   CHECK(st.tiles == 3 && st.expirations == 0);
-  CHECK_RC(mef3_files_read(fm, a, names, 1, on_grid(cs, 256, 2560),
-                           on_grid(cs, 256, 2 * 2560), &s),
+  CHECK_RC(mef3_files_read(&s, fm, a, names, 1, on_grid(cs, 256, 2560),
+                           on_grid(cs, 256, 2 * 2560)),
            0); /* tile 1 touched at 65 s */
   mef3_signal_free(s);
   atomic_store(&fake_ms, 5000 + 130000);
   CHECK(mef3__files_sweep_now(fm) == 0); /* the sweeper thread runs */
-  mef3_files_stats_get(fm, &st);
+  mef3_files_get_stats(&st, fm);
   CHECK(st.expirations == 2 && st.tiles == 1);
   CHECK(mef3__files_tile_cached(fm, a, "ch01", 1));
   CHECK(!mef3__files_tile_cached(fm, a, "ch01", 0));
   atomic_store(&fake_ms, 5000 + 170000);
   mef3__files_sweep_now(fm);
-  mef3_files_stats_get(fm, &st);
+  mef3_files_get_stats(&st, fm);
   CHECK(st.expirations == 3 && st.tiles == 0 && st.bytes == 0);
   mef3_files_free(fm);
 
@@ -920,35 +920,35 @@ static void test_close_purges_one(void) {
     REQUIRE(mef3_files_open(fm, a, NULL, NULL) == 0);
     REQUIRE(mef3_files_open(fm, c, NULL, NULL) == 0);
     mef3_file_info *ia, *ic;
-    REQUIRE(mef3_files_info(fm, a, &ia) == 0);
-    REQUIRE(mef3_files_info(fm, c, &ic) == 0);
+    REQUIRE(mef3_files_info(&ia, fm, a) == 0);
+    REQUIRE(mef3_files_info(&ic, fm, c) == 0);
     mef3_signal *s;
-    CHECK_RC(mef3_files_read(fm, a, NULL, 0, ia->start_uutc,
-                             ia->start_uutc + 30000000, &s),
+    CHECK_RC(mef3_files_read(&s, fm, a, NULL, 0, ia->start_uutc,
+                             ia->start_uutc + 30000000),
              0);
     mef3_signal_free(s);
     const char *c1[] = {"ch01"};
-    CHECK_RC(mef3_files_read(fm, c, c1, 1, ic->start_uutc,
-                             ic->start_uutc + 30000000, &s),
+    CHECK_RC(mef3_files_read(&s, fm, c, c1, 1, ic->start_uutc,
+                             ic->start_uutc + 30000000),
              0);
     mef3_signal_free(s);
     mef3__files_prefetch_wait(fm);
     mef3_files_stats st;
-    mef3_files_stats_get(fm, &st);
+    mef3_files_get_stats(&st, fm);
     uint64_t before = st.tiles;
     CHECK(mef3__files_tile_cached(fm, c, "ch01", 0));
     CHECK(before == 6 + 6); /* each: 3 read + 3 ahead */
     CHECK_RC(mef3_files_close(fm, a), 0);
-    mef3_files_stats_get(fm, &st);
+    mef3_files_get_stats(&st, fm);
     CHECK(st.tiles == 6 && st.bytes == 6 * 10000 * 4);
     CHECK(mef3__files_tile_cached(fm, c, "ch01", 0));
-    CHECK_RC(mef3_files_read(fm, a, NULL, 0, ia->start_uutc,
-                             ia->start_uutc + 30000000, &s),
+    CHECK_RC(mef3_files_read(&s, fm, a, NULL, 0, ia->start_uutc,
+                             ia->start_uutc + 30000000),
              MEF3_ENOTFOUND);
     /* reopened: a new file, read again from disk */
     REQUIRE(mef3_files_open(fm, a, NULL, NULL) == 0);
-    CHECK_RC(mef3_files_read(fm, a, NULL, 0, ia->start_uutc,
-                             ia->start_uutc + 30000000, &s),
+    CHECK_RC(mef3_files_read(&s, fm, a, NULL, 0, ia->start_uutc,
+                             ia->start_uutc + 30000000),
              0);
     mef3_signal_free(s);
     mef3_file_info_free(ia);
@@ -974,7 +974,7 @@ static void *read_whole(void *p) {
   for (int64_t t = a->start; t < a->end; t += a->win) {
     int64_t e = t + a->win < a->end ? t + a->win : a->end;
     mef3_signal *s = NULL;
-    if (mef3_files_read(a->fm, a->path, NULL, 0, t, e, &s) != 0) {
+    if (mef3_files_read(&s, a->fm, a->path, NULL, 0, t, e) != 0) {
       a->errors++;
       continue;
     }
@@ -996,7 +996,7 @@ static void test_five_threads_whole_file(void) {
   mef3_files *fm = new_fm(1, 20.0, 1, 1);
   REQUIRE(mef3_files_open(fm, gen16_path, NULL, NULL) == 0);
   mef3_file_info *info;
-  REQUIRE(mef3_files_info(fm, gen16_path, &info) == 0);
+  REQUIRE(mef3_files_info(&info, fm, gen16_path) == 0);
   enum { N = 5 };
   pthread_t th[N];
   whole_arg a[N];
@@ -1032,7 +1032,7 @@ static void test_five_threads_whole_file(void) {
   free(buf);
   mef3_reader_close(r);
   mef3_files_stats st;
-  mef3_files_stats_get(fm, &st);
+  mef3_files_get_stats(&st, fm);
   CHECK(st.reads == (uint64_t)N * 10);
   for (int i = 0; i < N; i++)
     free(a[i].out);
@@ -1061,7 +1061,7 @@ static void *churn(void *p) {
     } else {
       mef3_signal *s = NULL;
       int64_t t0 = cs + 60000000 - (int64_t)(what - 2) * 10000000;
-      if (mef3_files_read(a->fm, gen16_path, one, 1, t0, t0 + 10000000, &s) ==
+      if (mef3_files_read(&s, a->fm, gen16_path, one, 1, t0, t0 + 10000000) ==
           0) {
         a->reads_ok++;
         if (what == 2 && !same_bits(s->data, a->want, 2560, NULL))
@@ -1107,8 +1107,8 @@ static void test_open_close_race(void) {
     mef3_files_open(fm, gen16_path, NULL, NULL);
     const char *one[] = {"ch00"};
     mef3_signal *s = NULL;
-    CHECK_RC(mef3_files_read(fm, gen16_path, one, 1, cs + 60000000,
-                             cs + 70000000, &s),
+    CHECK_RC(mef3_files_read(&s, fm, gen16_path, one, 1, cs + 60000000,
+                             cs + 70000000),
              0);
     CHECK(s && same_bits(s->data, want, 2560, NULL));
     mef3_signal_free(s);
@@ -1150,15 +1150,15 @@ static void test_logging(void) {
   /* through both pools, which get the password */
   mef3_signal *s;
   mef3_file_info *info;
-  REQUIRE(mef3_files_info_as(fm, d, acc.token, &info) == 0);
+  REQUIRE(mef3_files_info_as(&info, fm, d, acc.token) == 0);
   const char *c1[] = {"ch01"};
-  CHECK_RC(mef3_files_read_as(fm, d, acc.token, c1, 1, info->start_uutc,
-                              info->start_uutc + 20000000, &s),
+  CHECK_RC(mef3_files_read_as(&s, fm, d, acc.token, c1, 1, info->start_uutc,
+                              info->start_uutc + 20000000),
            0);
   mef3_signal_free(s);
   mef3__files_prefetch_wait(fm);
   mef3_files_stats st;
-  mef3_files_stats_get(fm, &st);
+  mef3_files_get_stats(&st, fm);
   CHECK(st.pool_tiles == 4 && st.prefetched > 0 && st.prefetch_failed == 0);
   CHECK_RC(mef3_files_close_as(fm, d, acc.token), 0);
   mef3_file_info_free(info);
@@ -1184,8 +1184,8 @@ static void test_many_managers(void) {
       REQUIRE(mef3_files_open(fm, gen16_path, NULL, NULL) == 0);
       mef3_signal *s;
       int64_t cs = 1600000000000000LL;
-      CHECK_RC(mef3_files_read(fm, gen16_path, NULL, 0, cs + 20000000,
-                               cs + 40000000, &s),
+      CHECK_RC(mef3_files_read(&s, fm, gen16_path, NULL, 0, cs + 20000000,
+                               cs + 40000000),
                0);
       mef3_signal_free(s);
       /* free with prefetch still in flight */

@@ -110,7 +110,7 @@ static void *view_all(void *arg) {
     return NULL;
   }
   mef3_file_info *fi = NULL;
-  if (mef3_files_info_as(v->fm, v->path, v->token, &fi) ||
+  if (mef3_files_info_as(&fi, v->fm, v->path, v->token) ||
       fi->access_level != v->level ||
       fi->n_channels != mef3_reader_channel_count(r)) {
     v->failures++;
@@ -136,8 +136,8 @@ static void *view_all(void *arg) {
         float *want = malloc(n * sizeof *want);
         mef3_signal *s = NULL;
         int ok = want &&
-                 mef3_files_read_as(v->fm, v->path, v->token, names, 1, t0, t1,
-                                    &s) == 0 &&
+                 mef3_files_read_as(&s, v->fm, v->path, v->token, names, 1, t0,
+                                    t1) == 0 &&
                  mef3_reader_read_time(r, ch, t0, t1, MEF3_F32, want, n, &got,
                                        NULL, NULL) == 0 &&
                  got == n && s->n_samples == n;
@@ -193,36 +193,36 @@ static void check_session(int pool, const char *path, int blocks_encrypted) {
   CHECK_RC(mef3_files_open_as(fm, path, NULL, &a, &already), MEF3_EPASSWORD);
   CHECK(a.token[0] == '\0');
   CHECK_RC(mef3_files_open_as(fm, path, "", &a, NULL), MEF3_EPASSWORD);
-  mef3_files_stats_get(fm, &st);
+  mef3_files_get_stats(&st, fm);
   CHECK(st.open_files == 1);
   CHECK_RC(mef3_files_open_as(fm, path, "l1pass", &a, &already), 0);
   CHECK(already == 1 && a.level == 1 && !strcmp(a.token, a1.token));
 
   /* a call without the token, with garbage, with the wrong length */
   mef3_file_info *fi = NULL;
-  CHECK_RC(mef3_files_info_as(fm, path, NULL, &fi), MEF3_EPASSWORD);
+  CHECK_RC(mef3_files_info_as(&fi, fm, path, NULL), MEF3_EPASSWORD);
   CHECK(fi == NULL);
-  CHECK_RC(mef3_files_info(fm, path, &fi), MEF3_EPASSWORD);
+  CHECK_RC(mef3_files_info(&fi, fm, path), MEF3_EPASSWORD);
   const char *c1[] = {"ch01"};
   mef3_signal *s = NULL;
-  CHECK_RC(mef3_files_read(fm, path, c1, 1, L1_START, L1_START + 1000000, &s),
+  CHECK_RC(mef3_files_read(&s, fm, path, c1, 1, L1_START, L1_START + 1000000),
            MEF3_EPASSWORD);
   CHECK(s == NULL);
   char bad[MEF3_FILES_TOKEN_CHARS + 1];
   memcpy(bad, a1.token, sizeof bad);
   bad[5] = bad[5] == '0' ? '1' : '0';
   add_secret(bad);
-  CHECK_RC(mef3_files_info_as(fm, path, bad, &fi), MEF3_EPASSWORD);
+  CHECK_RC(mef3_files_info_as(&fi, fm, path, bad), MEF3_EPASSWORD);
   CHECK_CLEAN();
-  CHECK_RC(mef3_files_info_as(fm, path, "zz", &fi), MEF3_EPASSWORD);
-  CHECK_RC(mef3_files_read_as(fm, path, bad, c1, 1, L1_START,
-                              L1_START + 1000000, &s),
+  CHECK_RC(mef3_files_info_as(&fi, fm, path, "zz"), MEF3_EPASSWORD);
+  CHECK_RC(mef3_files_read_as(&s, fm, path, bad, c1, 1, L1_START,
+                              L1_START + 1000000),
            MEF3_EPASSWORD);
   CHECK_RC(mef3_files_close_as(fm, path, NULL), MEF3_EPASSWORD);
   CHECK_RC(mef3_files_close_as(fm, path, bad), MEF3_EPASSWORD);
   CHECK_CLEAN();
 
-  CHECK_RC(mef3_files_info_as(fm, path, a1.token, &fi), 0);
+  CHECK_RC(mef3_files_info_as(&fi, fm, path, a1.token), 0);
   REQUIRE(fi);
   CHECK(fi->access_level == 1 && fi->times_relative == 1 &&
         fi->start_uutc == L1_START);
@@ -234,19 +234,19 @@ static void check_session(int pool, const char *path, int blocks_encrypted) {
         strlen(a2.token) == MEF3_FILES_TOKEN_CHARS &&
         strcmp(a2.token, a1.token));
   add_secret(a2.token);
-  CHECK_RC(mef3_files_info_as(fm, path, a2.token, &fi), 0);
+  CHECK_RC(mef3_files_info_as(&fi, fm, path, a2.token), 0);
   REQUIRE(fi);
   CHECK(fi->access_level == 2 && fi->times_relative == 0 &&
         fi->start_uutc == L2_START);
   mef3_file_info_free(fi);
-  CHECK_RC(mef3_files_info_as(fm, path, a1.token, &fi), 0);
+  CHECK_RC(mef3_files_info_as(&fi, fm, path, a1.token), 0);
   REQUIRE(fi);
   CHECK(fi->access_level == 1 && fi->times_relative == 1 &&
         fi->start_uutc == L1_START);
   mef3_file_info_free(fi);
   char **list;
   size_t n;
-  CHECK_RC(mef3_files_list(fm, &list, &n), 0);
+  CHECK_RC(mef3_files_list(&list, &n, fm), 0);
   CHECK(n == 1 && !strcmp(list[0], path)); /* one file, two views */
   mef3_files_list_free(list, n);
 
@@ -265,15 +265,15 @@ static void check_session(int pool, const char *path, int blocks_encrypted) {
   CHECK(v1.data_rows > 0);
   CHECK(blocks_encrypted ? v1.nan_rows == v1.data_rows : v1.nan_rows == 0);
   mef3__files_prefetch_wait(fm);
-  mef3_files_stats_get(fm, &st);
+  mef3_files_get_stats(&st, fm);
   CHECK(st.open_files == 2);
   if (pool)
     CHECK(st.pool_tiles > 0);
 
   /* the level-2 view has absolute times: at the level-1 view's times it
    * holds nothing (the views share no tiles) */
-  CHECK_RC(mef3_files_read_as(fm, path, a2.token, c1, 1, L1_START,
-                              L1_START + 1000000, &s),
+  CHECK_RC(mef3_files_read_as(&s, fm, path, a2.token, c1, 1, L1_START,
+                              L1_START + 1000000),
            0);
   int all_nan = s != NULL;
   for (size_t i = 0; s && i < s->n_samples; i++)
@@ -283,12 +283,12 @@ static void check_session(int pool, const char *path, int blocks_encrypted) {
 
   /* close: level 1 only; its token is dead, level 2 goes on */
   CHECK_RC(mef3_files_close_as(fm, path, a1.token), 0);
-  CHECK_RC(mef3_files_info_as(fm, path, a1.token, &fi), MEF3_EPASSWORD);
-  CHECK_RC(mef3_files_read_as(fm, path, a1.token, c1, 1, L1_START,
-                              L1_START + 1000000, &s),
+  CHECK_RC(mef3_files_info_as(&fi, fm, path, a1.token), MEF3_EPASSWORD);
+  CHECK_RC(mef3_files_read_as(&s, fm, path, a1.token, c1, 1, L1_START,
+                              L1_START + 1000000),
            MEF3_EPASSWORD);
   CHECK_RC(mef3_files_close_as(fm, path, a1.token), MEF3_EPASSWORD);
-  CHECK_RC(mef3_files_info_as(fm, path, a2.token, &fi), 0);
+  CHECK_RC(mef3_files_info_as(&fi, fm, path, a2.token), 0);
   CHECK(fi && fi->access_level == 2);
   mef3_file_info_free(fi);
   /* reopened: a new token, the old one still dead */
@@ -296,8 +296,8 @@ static void check_session(int pool, const char *path, int blocks_encrypted) {
   CHECK_RC(mef3_files_open_as(fm, path, "l1pass", &a1b, &already), 0);
   CHECK(already == 0 && a1b.level == 1 && strcmp(a1b.token, a1.token));
   add_secret(a1b.token);
-  CHECK_RC(mef3_files_info_as(fm, path, a1.token, &fi), MEF3_EPASSWORD);
-  CHECK_RC(mef3_files_info_as(fm, path, a1b.token, &fi), 0);
+  CHECK_RC(mef3_files_info_as(&fi, fm, path, a1.token), MEF3_EPASSWORD);
+  CHECK_RC(mef3_files_info_as(&fi, fm, path, a1b.token), 0);
   CHECK(fi && fi->access_level == 1);
   mef3_file_info_free(fi);
   viewer v1b = {fm, path, "l1pass", a1b.token, 1, 1, 0, 0, 0};
@@ -305,7 +305,7 @@ static void check_session(int pool, const char *path, int blocks_encrypted) {
   CHECK(v1b.failures == 0);
   CHECK_RC(mef3_files_close_as(fm, path, a2.token), 0);
   CHECK_RC(mef3_files_close_as(fm, path, a1b.token), 0);
-  mef3_files_stats_get(fm, &st);
+  mef3_files_get_stats(&st, fm);
   CHECK(st.open_files == 0 && st.tiles == 0);
   mef3_files_free(fm);
 }
@@ -320,11 +320,11 @@ static void check_across_files(int pool) {
   add_secret(b.token);
   CHECK(strcmp(a.token, b.token));
   mef3_file_info *fi = NULL;
-  CHECK_RC(mef3_files_info_as(fm, d2, a.token, &fi), MEF3_EPASSWORD);
-  CHECK_RC(mef3_files_info_as(fm, d1, b.token, &fi), MEF3_EPASSWORD);
+  CHECK_RC(mef3_files_info_as(&fi, fm, d2, a.token), MEF3_EPASSWORD);
+  CHECK_RC(mef3_files_info_as(&fi, fm, d1, b.token), MEF3_EPASSWORD);
   CHECK_RC(mef3_files_close_as(fm, d1, b.token), MEF3_EPASSWORD);
   CHECK_CLEAN();
-  CHECK_RC(mef3_files_info_as(fm, d1, a.token, &fi), 0);
+  CHECK_RC(mef3_files_info_as(&fi, fm, d1, a.token), 0);
   mef3_file_info_free(fi);
 
   /* plain: level 0, no token, by path alone; a password changes nothing */
@@ -333,17 +333,17 @@ static void check_across_files(int pool) {
   CHECK(already == 0 && p.level == 0 && p.token[0] == '\0');
   CHECK_RC(mef3_files_open_as(fm, plain, "anything", &p, &already), 0);
   CHECK(already == 1 && p.level == 0 && p.token[0] == '\0');
-  CHECK_RC(mef3_files_info(fm, plain, &fi), 0);
+  CHECK_RC(mef3_files_info(&fi, fm, plain), 0);
   CHECK(fi && fi->access_level == 0);
   const char *c1[] = {"ch01"};
   mef3_signal *s = NULL;
-  CHECK_RC(mef3_files_read(fm, plain, c1, 1, fi->start_uutc,
-                           fi->start_uutc + 1000000, &s),
+  CHECK_RC(mef3_files_read(&s, fm, plain, c1, 1, fi->start_uutc,
+                           fi->start_uutc + 1000000),
            0);
   mef3_signal_free(s);
   mef3_file_info_free(fi);
   /* another file's token does not reach the plain one's view either */
-  CHECK_RC(mef3_files_info_as(fm, plain, a.token, &fi), MEF3_EPASSWORD);
+  CHECK_RC(mef3_files_info_as(&fi, fm, plain, a.token), MEF3_EPASSWORD);
   CHECK_RC(mef3_files_close(fm, plain), 0);
   CHECK_RC(mef3_files_close(fm, d1), MEF3_EPASSWORD);
   mef3_files_free(fm);

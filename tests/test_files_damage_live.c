@@ -70,7 +70,7 @@ static void d_none(const char *s) {
 static void d_truncate(const char *s) { /* inside segment 1's block 10 */
   const mef3_block_info *b;
   size_t nb;
-  REQUIRE(mef3_reader_blocks(pristine, 0, &b, &nb) == 0);
+  REQUIRE(mef3_reader_blocks(&b, &nb, pristine, 0) == 0);
   const mef3_block_info *k = &b[SEG_BLOCKS + 10];
   REQUIRE(truncate(path2(s, SEG1(1, "tdat")), k->file_offset + k->bytes / 2) ==
           0);
@@ -139,7 +139,7 @@ static size_t bad_blocks(const live_case *c, size_t ch, size_t *out,
     return 0;
   const mef3_block_info *b;
   size_t nb, n = 0;
-  REQUIRE(mef3_reader_blocks(pristine, ch, &b, &nb) == 0);
+  REQUIRE(mef3_reader_blocks(&b, &nb, pristine, ch) == 0);
   size_t lo = 0, hi = nb;
   if (c->seg >= 0) {
     const mef3_segment_info *si = mef3_reader_segment(pristine, ch, c->seg);
@@ -159,7 +159,7 @@ static void expected(const live_case *c, size_t ch, float *f, int32_t *v) {
   size_t nbad = bad_blocks(c, ch, bad, 512);
   const mef3_block_info *b;
   size_t nb;
-  REQUIRE(mef3_reader_blocks(pristine, ch, &b, &nb) == 0);
+  REQUIRE(mef3_reader_blocks(&b, &nb, pristine, ch) == 0);
   for (size_t i = 0; i < nbad; i++) {
     int64_t s = llround((double)(b[bad[i]].start_uutc - cs) * FS / 1e6);
     for (int64_t j = 0; j < (int64_t)b[bad[i]].n_samples; j++)
@@ -215,7 +215,7 @@ static void run_reader(const live_case *c, const char *s) {
     if (nbad) {
       const mef3_block_info *b;
       size_t nb;
-      REQUIRE(mef3_reader_blocks(pristine, ch, &b, &nb) == 0);
+      REQUIRE(mef3_reader_blocks(&b, &nb, pristine, ch) == 0);
       char file[64];
       snprintf(file, sizeof file, "ch0%zu-%06d.tdat", ch + 1,
                (int)b[bad[0]].segment);
@@ -253,7 +253,7 @@ static void run_files(const live_case *c, const char *s, int via) {
   REQUIRE(mef3_files_open(m, s, NULL, NULL) == 0);
   c->damage(s);
   mef3_signal *sig = NULL;
-  int rc = mef3_files_read(m, s, NULL, 0, cs, ce, &sig);
+  int rc = mef3_files_read(&sig, m, s, NULL, 0, cs, ce);
   CHECK_MSG(rc == 0, "%s [%s]: read: %s (%s)", c->label, via_name[via],
             mef3_errname(rc), mef3_error_last()->message);
   size_t total_bad = 0;

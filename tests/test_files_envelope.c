@@ -37,7 +37,7 @@ static void check_window(mef3_files *fm, mef3_reader *r, const char *path,
                          const char *ch, int64_t t0, int64_t t1, size_t W) {
   mef3_envelope *e = NULL;
   const char *chs[1] = {ch};
-  int rc = mef3_files_envelope(fm, path, chs, 1, t0, t1, W, &e);
+  int rc = mef3_files_envelope(&e, fm, path, chs, 1, t0, t1, W);
   CHECK_MSG(rc == 0, "%s %s [%lld,%lld) W=%zu: %s", path, ch, (long long)t0,
             (long long)t1, W, mef3_error_last()->message);
   if (rc)
@@ -162,20 +162,20 @@ static void generated(void) {
 
   /* The whole recording twice: the second time from cached pyramids. */
   mef3_file_info *info = NULL;
-  REQUIRE(mef3_files_info(fm, path, &info) == 0);
+  REQUIRE(mef3_files_info(&info, fm, path) == 0);
   mef3_envelope *e1 = NULL, *e2 = NULL;
-  CHECK_RC(mef3_files_envelope(fm, path, NULL, 0, info->start_uutc,
-                               info->end_uutc, 1000, &e1),
+  CHECK_RC(mef3_files_envelope(&e1, fm, path, NULL, 0, info->start_uutc,
+                               info->end_uutc, 1000),
            0);
   mef3_files_stats s1, s2;
-  mef3_files_stats_get(fm, &s1);
+  mef3_files_get_stats(&s1, fm);
   mef3_envelope_stats es1, es2;
-  mef3_files_envelope_stats(fm, &es1);
-  CHECK_RC(mef3_files_envelope(fm, path, NULL, 0, info->start_uutc,
-                               info->end_uutc, 1000, &e2),
+  mef3_files_get_envelope_stats(&es1, fm);
+  CHECK_RC(mef3_files_envelope(&e2, fm, path, NULL, 0, info->start_uutc,
+                               info->end_uutc, 1000),
            0);
-  mef3_files_stats_get(fm, &s2);
-  mef3_files_envelope_stats(fm, &es2);
+  mef3_files_get_stats(&s2, fm);
+  mef3_files_get_envelope_stats(&es2, fm);
   REQUIRE(e1 && e2);
   CHECK(e1->n_channels == 3 && e2->n_columns == e1->n_columns);
   CHECK(s2.misses == s1.misses); /* no tile decoded */
@@ -201,21 +201,21 @@ static void generated(void) {
   mef3_envelope *e = NULL;
   const char *nope[1] = {"nope"};
   int64_t t0 = info->start_uutc;
-  CHECK_RC(mef3_files_envelope(fm, path, NULL, 0, t0, t0 + 1000000, 0, &e),
+  CHECK_RC(mef3_files_envelope(&e, fm, path, NULL, 0, t0, t0 + 1000000, 0),
            MEF3_EINVAL);
-  CHECK_RC(mef3_files_envelope(fm, path, NULL, 0, t0 + 5, t0, 10, &e),
+  CHECK_RC(mef3_files_envelope(&e, fm, path, NULL, 0, t0 + 5, t0, 10),
            MEF3_EINVAL);
-  CHECK_RC(mef3_files_envelope(fm, path, NULL, 0, t0, t0 + 1, 10, &e),
+  CHECK_RC(mef3_files_envelope(&e, fm, path, NULL, 0, t0, t0 + 1, 10),
            MEF3_EINVAL);
-  CHECK_RC(mef3_files_envelope(fm, path, nope, 1, t0, t0 + 1000000, 10, &e),
+  CHECK_RC(mef3_files_envelope(&e, fm, path, nope, 1, t0, t0 + 1000000, 10),
            MEF3_ENOTFOUND);
-  CHECK_RC(mef3_files_envelope(fm, "/nonexistent.mefd", NULL, 0, t0,
-                               t0 + 1000000, 10, &e),
+  CHECK_RC(mef3_files_envelope(&e, fm, "/nonexistent.mefd", NULL, 0, t0,
+                               t0 + 1000000, 10),
            MEF3_ENOTFOUND);
   CHECK(e == NULL);
   /* Closing drops the file's pyramids. */
   CHECK_RC(mef3_files_close(fm, path), 0);
-  mef3_files_envelope_stats(fm, &es1);
+  mef3_files_get_envelope_stats(&es1, fm);
   CHECK(es1.pyramids == 0 && es1.bytes == 0);
   mef3_envelope_free(e1);
   mef3_envelope_free(e2);

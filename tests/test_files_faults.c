@@ -69,13 +69,13 @@ static void make_copies(void) {
  * 0, or the first error, with the data checked on success. */
 static int read_copy(mef3_files *fm, int i, int *wrong) {
   mef3_file_info *info = NULL;
-  int rc = mef3_files_info(fm, copies[i], &info);
+  int rc = mef3_files_info(&info, fm, copies[i]);
   for (size_t ch = 0; !rc && ch < n_ch; ch++) {
     const mef3_file_channel *c = &info->channels[ch];
     const char *name = c->name;
     mef3_signal *s = NULL;
-    rc = mef3_files_read(fm, copies[i], &name, 1, c->start_uutc,
-                         c->start_uutc + 20000000, &s);
+    rc = mef3_files_read(&s, fm, copies[i], &name, 1, c->start_uutc,
+                         c->start_uutc + 20000000);
     if (!rc && (s->n_samples != want_n[i][ch] ||
                 !fh_same(s->data, want[i][ch], s->n_samples)))
       (*wrong)++;
@@ -137,7 +137,7 @@ static void recover(mef3_files *fm, const char *label, rlim_t high) {
   char first[600] = ""; /* the first failure's own message */
   for (int i = 1; i < N_COPIES; i += 2) {
     mef3_file_info *info = NULL;
-    if (mef3_files_info(fm, copies[i], &info) != 0)
+    if (mef3_files_info(&info, fm, copies[i]) != 0)
       continue; /* never opened */
     mef3_file_info_free(info);
     int rc = read_copy(fm, i, &wrong);
@@ -409,8 +409,8 @@ static void *rdr_main(void *arg) {
     for (size_t c = 0; c < nc; c++)
       names[c] = mef3_reader_channel(r, chans[c])->name;
     mef3_signal *sig = NULL;
-    int rc = mef3_files_read(a->fm, fh_sessions[s].path, names, nc, start, end,
-                             &sig);
+    int rc = mef3_files_read(&sig, a->fm, fh_sessions[s].path, names, nc, start,
+                             end);
     int good = rc == 0 && sig->n_channels == nc;
     /* The manager rounds a half-sample length to even, the reader away
      * from zero: the reader's read may hold one sample more. */
@@ -495,7 +495,7 @@ static void test_manager_kills(void) {
   for (int i = 0; i < 20000 && (live = fh_children(NULL, 0)) != 3; i++)
     usleep(1000);
   mef3_files_stats st;
-  mef3_files_stats_get(fm, &st);
+  mef3_files_get_stats(&st, fm);
   printf("manager, %d workers killed: %ld reads correct, %ld not; %llu "
          "tiles from the pool, %llu in process; %d workers live\n",
          kills, (long)ok, (long)bad, (unsigned long long)st.pool_tiles,
@@ -522,7 +522,7 @@ static void test_manager_worker_faults(void) {
   for (int i = 0; i < 2; i++)
     pthread_join(th[i], NULL);
   mef3_files_stats st;
-  mef3_files_stats_get(fm, &st);
+  mef3_files_get_stats(&st, fm);
   printf("manager, faulty workers: %ld reads correct, %ld not; %llu tiles "
          "from the pool, %llu in process, %llu prefetch tiles failed\n",
          (long)ok, (long)bad, (unsigned long long)st.pool_tiles,

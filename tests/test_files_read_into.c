@@ -37,16 +37,16 @@ static int same(const float *a, const float *b, size_t n) {
 static void compare(mef3_files *fm, const char *path, const char *const *chans,
                     size_t nch, int64_t t0, int64_t t1) {
   mef3_signal *s = NULL;
-  REQUIRE(mef3_files_read(fm, path, chans, nch, t0, t1, &s) == 0);
+  REQUIRE(mef3_files_read(&s, fm, path, chans, nch, t0, t1) == 0);
   size_t want = s->n_channels * s->n_samples, slack = 7;
   float *buf = malloc((want + slack) * sizeof *buf);
   REQUIRE(buf);
   for (size_t i = 0; i < want + slack; i++)
     buf[i] = -12345.0f;
   size_t n = 0;
-  CHECK_RC(mef3_files_read_into(fm, path, chans, nch, t0, t1, buf,
-                                want + slack, &n),
-           0);
+  CHECK_RC(
+      mef3_files_read_into(&n, fm, path, chans, nch, t0, t1, buf, want + slack),
+      0);
   CHECK(n == s->n_samples);
   CHECK_MSG(same(buf, s->data, want), "%s [%lld, %lld): samples differ",
             path, (long long)t0, (long long)t1);
@@ -57,9 +57,9 @@ static void compare(mef3_files *fm, const char *path, const char *const *chans,
   for (size_t i = 0; i < want; i++)
     buf[i] = -12345.0f;
   n = 99;
-  CHECK_RC(mef3_files_read_into(fm, path, chans, nch, t0, t1, buf, want - 1,
-                                &n),
-           MEF3_ELIMIT);
+  CHECK_RC(
+      mef3_files_read_into(&n, fm, path, chans, nch, t0, t1, buf, want - 1),
+      MEF3_ELIMIT);
   CHECK(n == 0);
   CHECK(strstr(mef3_error_last()->message, "do not fit") != NULL);
   size_t touched = 0;
@@ -78,7 +78,7 @@ static void run(int pool) {
   /* all channels of one rate fail alike both ways (mixed rates) */
   float one;
   size_t n = 1;
-  CHECK_RC(mef3_files_read_into(fm, b, NULL, 0, t, t + 1000000, &one, 1, &n),
+  CHECK_RC(mef3_files_read_into(&n, fm, b, NULL, 0, t, t + 1000000, &one, 1),
            MEF3_EINVAL);
   const char *c256[] = {"ch01", "ch02", "ch03"};
   compare(fm, b, c256, 3, t, t + 10000000);
@@ -90,23 +90,23 @@ static void run(int pool) {
   compare(fm, b, late, 1, t - 1000000, t + 2000000);
   /* errors as mef3_files_read */
   const char *bad[] = {"nope"};
-  CHECK_RC(mef3_files_read_into(fm, b, bad, 1, t, t + 1000000, &one, 1, &n),
+  CHECK_RC(mef3_files_read_into(&n, fm, b, bad, 1, t, t + 1000000, &one, 1),
            MEF3_ENOTFOUND);
-  CHECK_RC(mef3_files_read_into(fm, "/not/open.mefd", NULL, 0, t, t + 1000000,
-                                &one, 1, &n),
+  CHECK_RC(mef3_files_read_into(&n, fm, "/not/open.mefd", NULL, 0, t,
+                                t + 1000000, &one, 1),
            MEF3_ENOTFOUND);
-  CHECK_RC(mef3_files_read_into(fm, b, c256, 3, t, t, &one, 1, &n),
+  CHECK_RC(mef3_files_read_into(&n, fm, b, c256, 3, t, t, &one, 1),
            MEF3_EINVAL);
-  CHECK_RC(mef3_files_read_into(fm, b, c256, 3, t, t + 1000000, NULL, 1, &n),
+  CHECK_RC(mef3_files_read_into(&n, fm, b, c256, 3, t, t + 1000000, NULL, 1),
            MEF3_EINVAL);
-  CHECK_RC(mef3_files_read_into(fm, b, c256, 3, t, t + 1000000, &one, 1, NULL),
+  CHECK_RC(mef3_files_read_into(NULL, fm, b, c256, 3, t, t + 1000000, &one, 1),
            MEF3_EINVAL);
 
   /* gaps: NaN where the session has none */
   const char *c = tu_golden(C_REL);
   REQUIRE(mef3_files_open(fm, c, NULL, NULL) == 0);
   mef3_file_info *info = NULL;
-  REQUIRE(mef3_files_info(fm, c, &info) == 0);
+  REQUIRE(mef3_files_info(&info, fm, c) == 0);
   const char *c1[] = {"ch01"};
   compare(fm, c, c1, 1, info->start_uutc - 500000, info->end_uutc + 500000);
   mef3_file_info_free(info);

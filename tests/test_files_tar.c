@@ -40,8 +40,8 @@ static void check_files(int pool) {
   CHECK_RC(mef3_files_open(fm, dir, NULL, NULL), 0);
   CHECK_RC(mef3_files_open(fm, tarp, NULL, NULL), 0);
   mef3_file_info *ia = NULL, *ib = NULL;
-  CHECK_RC(mef3_files_info(fm, dir, &ia), 0);
-  CHECK_RC(mef3_files_info(fm, tarp, &ib), 0);
+  CHECK_RC(mef3_files_info(&ia, fm, dir), 0);
+  CHECK_RC(mef3_files_info(&ib, fm, tarp), 0);
   REQUIRE(ia && ib);
   CHECK(ia->n_channels == ib->n_channels && ia->start_uutc == ib->start_uutc &&
         ia->end_uutc == ib->end_uutc);
@@ -58,11 +58,11 @@ static void check_files(int pool) {
   for (int g = 0; g < 2; g++)
     for (int w = 0; w < 3; w++) {
       mef3_signal *sa = NULL, *sb = NULL;
-      CHECK_RC(mef3_files_read(fm, dir, groups[g], 3, windows[w][0],
-                               windows[w][1], &sa),
+      CHECK_RC(mef3_files_read(&sa, fm, dir, groups[g], 3, windows[w][0],
+                               windows[w][1]),
                0);
-      CHECK_RC(mef3_files_read(fm, tarp, groups[g], 3, windows[w][0],
-                               windows[w][1], &sb),
+      CHECK_RC(mef3_files_read(&sb, fm, tarp, groups[g], 3, windows[w][0],
+                               windows[w][1]),
                0);
       CHECK_MSG(sa && sb && sa->n_samples > 0 && same_signal(sa, sb),
                 "pool %d, group %d, window %d: the archive reads differently",
@@ -71,7 +71,7 @@ static void check_files(int pool) {
       mef3_signal_free(sb);
     }
   mef3_files_stats st;
-  mef3_files_stats_get(fm, &st);
+  mef3_files_get_stats(&st, fm);
   if (pool)
     CHECK_MSG(st.pool_tiles > 0, "no tile decoded by a worker");
   mef3_file_info_free(ia);
@@ -85,17 +85,17 @@ static void check_server(void) {
   mef3_client *c = NULL;
   REQUIRE(mef3_client_new(&c, srv.addr, NULL) == 0);
   mef3_file_info *ia = NULL, *ib = NULL;
-  CHECK_RC(mef3_client_open(c, "b_multi_8ch.mefd", NULL, &ia, NULL), 0);
-  CHECK_RC(mef3_client_open(c, "b.mefd.tar", NULL, &ib, NULL), 0);
+  CHECK_RC(mef3_client_open(&ia, NULL, c, "b_multi_8ch.mefd", NULL), 0);
+  CHECK_RC(mef3_client_open(&ib, NULL, c, "b.mefd.tar", NULL), 0);
   REQUIRE(ia && ib);
   CHECK(ia->n_channels == ib->n_channels && ia->n_channels == 8);
   const char *chs[] = {"ch04", "ch06"};
   mef3_signal *sa = NULL, *sb = NULL;
   int64_t t0 = ia->start_uutc + 3333333;
-  CHECK_RC(mef3_client_read(c, "b_multi_8ch.mefd", chs, 2, t0, t0 + 30000000,
-                            &sa, NULL, NULL),
+  CHECK_RC(mef3_client_read(&sa, c, "b_multi_8ch.mefd", chs, 2, t0,
+                            t0 + 30000000, NULL, NULL),
            0);
-  CHECK_RC(mef3_client_read(c, "b.mefd.tar", chs, 2, t0, t0 + 30000000, &sb,
+  CHECK_RC(mef3_client_read(&sb, c, "b.mefd.tar", chs, 2, t0, t0 + 30000000,
                             NULL, NULL),
            0);
   CHECK_MSG(sa && sb && sa->n_samples == 30000 && same_signal(sa, sb),

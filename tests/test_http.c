@@ -223,7 +223,7 @@ static void check_window(const char *rel, const char *abs, const char *ch,
 static void check_envelope(mef3_files *fm, const char *rel, int64_t t0,
                            int64_t t1, int columns) {
   mef3_envelope *e = NULL;
-  REQUIRE(mef3_files_envelope(fm, rel, NULL, 0, t0, t1, (size_t)columns, &e) ==
+  REQUIRE(mef3_files_envelope(&e, fm, rel, NULL, 0, t0, t1, (size_t)columns) ==
           0);
   char er[1024], target[4096], v[4096];
   urlenc(er, sizeof er, rel);

@@ -59,7 +59,7 @@ static void test_tiles_match_in_process(void) {
   REQUIRE(mef3_reader_open(&r, session, NULL) == 0);
   mef3_pool *p = new_pool(2, "tiles");
   mef3_pool_stats st;
-  mef3_pool_stats_get(p, &st);
+  mef3_pool_get_stats(&st, p);
   CHECK(st.live_workers == 0); /* constructing is cheap: no process yet */
   for (size_t ch = 0; ch < mef3_reader_channel_count(r); ch++) {
     const mef3_channel_info *ci = mef3_reader_channel(r, ch);
@@ -102,7 +102,7 @@ static void test_tiles_match_in_process(void) {
   CHECK(strstr(mef3_future_message(f), "nope") != NULL);
   CHECK(mef3_future_tiles(f, NULL, NULL) == NULL);
   mef3_future_free(f);
-  mef3_pool_stats_get(p, &st);
+  mef3_pool_get_stats(&st, p);
   CHECK(st.worker_restarts == 0);
   CHECK(st.failed == 1);
   CHECK(st.bytes_decoded > 0);
@@ -255,7 +255,7 @@ static void test_window_rates(void) {
   CHECK(strstr(mef3_future_message(f), "/nonexistent.mefd") != NULL);
   mef3_future_free(f);
   mef3_pool_stats st;
-  mef3_pool_stats_get(p, &st);
+  mef3_pool_get_stats(&st, p);
   CHECK(st.worker_restarts == 0);
   mef3_pool_free(p);
   mef3_reader_close(r);
@@ -270,7 +270,7 @@ static void test_prefetch(void) {
   CHECK(mef3_pool_is_scheduled(p, "k1") == 1);
   CHECK(mef3_pool_is_scheduled(p, "k2") == 0);
   mef3_pool_stats st;
-  mef3_pool_stats_get(p, &st);
+  mef3_pool_get_stats(&st, p);
   CHECK(st.requests == 1); /* the second schedule was a no-op */
   mef3_future *f;
   CHECK_RC(mef3_pool_take_chunk(&f, p, "k1"), 0);
@@ -352,8 +352,8 @@ static void test_warmup_and_two_pools(void) {
   CHECK_RC(mef3_pool_warmup(fg, session, "ch01", -1), 0);
   CHECK_RC(mef3_pool_warmup(bg, session, "ch01", -1), 0);
   mef3_pool_stats a, b;
-  mef3_pool_stats_get(fg, &a);
-  mef3_pool_stats_get(bg, &b);
+  mef3_pool_get_stats(&a, fg);
+  mef3_pool_get_stats(&b, bg);
   CHECK(a.live_workers == 2);
   CHECK(b.live_workers == 3);
   /* five distinct worker processes: no worker is shared */
@@ -374,7 +374,7 @@ static void test_worker_killed(void) {
   /* wait until the worker is busy with it, then kill it */
   mef3_pool_stats st;
   for (int i = 0; i < 2000; i++) {
-    mef3_pool_stats_get(p, &st);
+    mef3_pool_get_stats(&st, p);
     if (st.busy_workers)
       break;
     usleep(500);
@@ -394,7 +394,7 @@ static void test_worker_killed(void) {
   mef3_future_wait(f, -1);
   CHECK_RC(mef3_future_status(f), 0);
   mef3_future_free(f);
-  mef3_pool_stats_get(p, &st);
+  mef3_pool_get_stats(&st, p);
   CHECK(st.worker_restarts == 1);
   CHECK(st.live_workers == 1);
   pid_t now[8];
@@ -486,7 +486,7 @@ static void test_threads(void) {
   }
   CHECK(errors == 0);
   mef3_pool_stats st;
-  mef3_pool_stats_get(p, &st);
+  mef3_pool_get_stats(&st, p);
   CHECK(st.failed == 0);
   CHECK(st.queue_depth == 0);
   mef3_pool_free(p);

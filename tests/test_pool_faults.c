@@ -39,12 +39,12 @@ static mef3_pool *new_pool(int workers, const char *name) {
 static int wait_live(mef3_pool *p, int n) {
   mef3_pool_stats st;
   for (int i = 0; i < 20000; i++) {
-    mef3_pool_stats_get(p, &st);
+    mef3_pool_get_stats(&st, p);
     if ((int)st.live_workers == n && fh_children(NULL, 0) == n)
       break;
     usleep(1000);
   }
-  mef3_pool_stats_get(p, &st);
+  mef3_pool_get_stats(&st, p);
   return (int)st.live_workers;
 }
 
@@ -184,7 +184,7 @@ static void test_worker_faults(void) {
    * start without the variable) read everything correctly again. */
   REQUIRE(unsetenv("MEF3POOL_WORKER_FAULTS") == 0);
   mef3_pool_stats st;
-  mef3_pool_stats_get(p, &st);
+  mef3_pool_get_stats(&st, p);
   uint64_t restarts = st.worker_restarts;
   int kids[8];
   int n = fh_children(kids, 8);
@@ -195,7 +195,7 @@ static void test_worker_faults(void) {
   for (int i = 0; i < 20000 && st.worker_restarts < restarts + (uint64_t)n;
        i++) {
     usleep(1000);
-    mef3_pool_stats_get(p, &st);
+    mef3_pool_get_stats(&st, p);
   }
   CHECK(st.worker_restarts == restarts + (uint64_t)n);
   tally after = {0};
@@ -268,7 +268,7 @@ static void test_kills(void) {
   join_load(THREADS, th);
   int live = wait_live(p, WORKERS);
   mef3_pool_stats st;
-  mef3_pool_stats_get(p, &st);
+  mef3_pool_get_stats(&st, p);
   printf("kills: %d workers killed under %ld requests: %ld correct, %ld "
          "MEF3_EWORKER, %ld wrong, %ld other; %llu restarts, %d live\n",
          kills, total(&t), (long)t.ok, (long)t.eworker, (long)t.wrong,

@@ -211,8 +211,8 @@ static void test_arguments(void) {
   const mef3_block_info *b;
   const mef3_contiguon *cg;
   size_t nb;
-  CHECK_RC(mef3_reader_blocks(r, 8, &b, &nb), MEF3_EINVAL);
-  CHECK_RC(mef3_reader_contigua(r, 8, &cg, &nb), MEF3_EINVAL);
+  CHECK_RC(mef3_reader_blocks(&b, &nb, r, 8), MEF3_EINVAL);
+  CHECK_RC(mef3_reader_contigua(&cg, &nb, r, 8), MEF3_EINVAL);
   CHECK_RC(mef3_reader_find_channel(r, "nope"), MEF3_ENOTFOUND);
   CHECK(strcmp(mef3_reader_session_name(r), "b_multi_8ch") == 0);
   CHECK(strcmp(mef3_reader_path(r), tu_golden(B_REL)) == 0);

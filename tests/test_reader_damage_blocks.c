@@ -92,7 +92,7 @@ static void expect_bad(const char *label, mef3_reader *r, size_t ch,
   const mef3_channel_info *ci = mef3_reader_channel(r, ch);
   const mef3_block_info *b;
   size_t nb;
-  REQUIRE(mef3_reader_blocks(r, ch, &b, &nb) == 0);
+  REQUIRE(mef3_reader_blocks(&b, &nb, r, ch) == 0);
   size_t n = (size_t)ci->n_samples;
 
   /* By sample number, raw. */
@@ -176,7 +176,7 @@ static mef3_block_info block_of(const char *rel, size_t ch, size_t k) {
   mef3_reader *r = gc_must_open(tu_golden(rel), NULL);
   const mef3_block_info *b;
   size_t nb;
-  REQUIRE(mef3_reader_blocks(r, ch, &b, &nb) == 0 && k < nb);
+  REQUIRE(mef3_reader_blocks(&b, &nb, r, ch) == 0 && k < nb);
   mef3_block_info x = b[k];
   mef3_reader_close(r);
   return x;
@@ -368,7 +368,7 @@ static void test_index_points_past_end(void) {
   if (r) {
     const mef3_block_info *b;
     size_t nb;
-    mef3_reader_blocks(r, 0, &b, &nb);
+    mef3_reader_blocks(&b, &nb, r, 0);
     CHECK(b[7].file_offset == g_tdat_len + 4096);
     expect_bad("index entry past the end", r, 0, a_truth, bad, 1, ECORRUPT_ONLY,
                "ch01-000000.tdat");
@@ -473,7 +473,7 @@ static void test_many_and_segments(void) {
   mef3_reader *r0 = gc_must_open(tu_golden(rel), NULL);
   const mef3_block_info *b;
   size_t nb;
-  REQUIRE(mef3_reader_blocks(r0, 1, &b, &nb) == 0 && nb == 60);
+  REQUIRE(mef3_reader_blocks(&b, &nb, r0, 1) == 0 && nb == 60);
   size_t bad[30], nbad = 0;
   for (size_t k = 3; k < 60; k += 2) /* every other block from 3 on */
     bad[nbad++] = k;
@@ -506,7 +506,7 @@ static void test_many_and_segments(void) {
   REQUIRE(tc);
   r0 = gc_must_open(tu_golden(rel), NULL);
   const mef3_segment_info *si = mef3_reader_segment(r0, 0, 1);
-  REQUIRE(si && mef3_reader_blocks(r0, 0, &b, &nb) == 0);
+  REQUIRE(si && mef3_reader_blocks(&b, &nb, r0, 0) == 0);
   size_t k = si->first_block + 4;
   REQUIRE(gc_flip(path2(s, "/ch01.timd/ch01-000001.segd/ch01-000001.tdat"),
                   (long)b[k].file_offset + 400, 0x10) == 0);

@@ -185,7 +185,7 @@ static void expect_blocks(const char *label, mef3_reader *r, size_t ch,
   const mef3_channel_info *ci = mef3_reader_channel(r, ch);
   const mef3_block_info *b;
   size_t nb;
-  REQUIRE(mef3_reader_blocks(r, ch, &b, &nb) == 0);
+  REQUIRE(mef3_reader_blocks(&b, &nb, r, ch) == 0);
   size_t n = (size_t)ci->n_samples;
   REQUIRE(n <= n_truth);
   mef3_read_report rep;
@@ -393,7 +393,7 @@ static void test_counts(void) {
     /* The window of the lost last block (80 samples): NaN. */
     const mef3_block_info *b;
     size_t nb;
-    REQUIRE(mef3_reader_blocks(r, 0, &b, &nb) == 0 && nb == 46);
+    REQUIRE(mef3_reader_blocks(&b, &nb, r, 0) == 0 && nb == 46);
     float x[80];
     size_t got = 0;
     mef3_read_report rep;

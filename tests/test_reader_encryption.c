@@ -69,7 +69,7 @@ static void check_view(mef3_reader *r, const char *session, const char *name,
   /* Block k starts (k * block duration) after the channel start. */
   const mef3_block_info *b;
   size_t nb;
-  CHECK_RC(mef3_reader_blocks(r, (size_t)ch, &b, &nb), 0);
+  CHECK_RC(mef3_reader_blocks(&b, &nb, r, (size_t)ch), 0);
   size_t bad_times = 0;
   for (size_t k = 0; k < nb; k++)
     bad_times += b[k].start_uutc !=
@@ -140,7 +140,7 @@ static void check_dump(mef3_reader *r, const char *pw, const char *name) {
   REQUIRE(tsv != NULL);
   const mef3_block_info *b;
   size_t nb;
-  CHECK_RC(mef3_reader_blocks(r, (size_t)ch, &b, &nb), 0);
+  CHECK_RC(mef3_reader_blocks(&b, &nb, r, (size_t)ch), 0);
   const mef3_channel_info *ci = mef3_reader_channel(r, (size_t)ch);
   char *line = strchr(tsv, '\n'); /* skip the header */
   size_t rows = 0, bad = 0;

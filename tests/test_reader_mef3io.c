@@ -16,7 +16,7 @@ static void check_blocks(mef3_reader *r, size_t ch, const char *label,
                          const cJSON *on_disk) {
   const mef3_block_info *b = NULL;
   size_t nb = 0, k = 0;
-  CHECK_RC(mef3_reader_blocks(r, ch, &b, &nb), 0);
+  CHECK_RC(mef3_reader_blocks(&b, &nb, r, ch), 0);
   int seg = 0;
   const cJSON *sg;
   cJSON_ArrayForEach(sg, on_disk) {

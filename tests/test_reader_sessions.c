@@ -14,7 +14,7 @@ static void check_blocks(mef3_reader *r, size_t ch, const char *label,
                          const cJSON *segments, double fs) {
   const mef3_block_info *b = NULL;
   size_t nb = 0;
-  CHECK_RC(mef3_reader_blocks(r, ch, &b, &nb), 0);
+  CHECK_RC(mef3_reader_blocks(&b, &nb, r, ch), 0);
   size_t k = 0, bad = 0;
   int32_t seg = 0;
   const cJSON *sg;
@@ -55,7 +55,7 @@ static void check_blocks(mef3_reader *r, size_t ch, const char *label,
    * where the previous block ends. */
   const mef3_contiguon *cg = NULL;
   size_t ncg = 0;
-  CHECK_RC(mef3_reader_contigua(r, ch, &cg, &ncg), 0);
+  CHECK_RC(mef3_reader_contigua(&cg, &ncg, r, ch), 0);
   size_t want = 0;
   for (size_t i = 0; i < nb; i++) {
     int brk = i == 0 || (b[i].flags & MEF3_RED_DISCONTINUITY);
@@ -86,7 +86,7 @@ static void check_gaps(mef3_reader *r, size_t ch, const char *label,
                        const cJSON *gaps) {
   const mef3_contiguon *cg = NULL;
   size_t ncg = 0;
-  mef3_reader_contigua(r, ch, &cg, &ncg);
+  mef3_reader_contigua(&cg, &ncg, r, ch);
   const cJSON *g;
   cJSON_ArrayForEach(g, gaps) {
     int64_t after = gc_i64(g, "after_channel_sample");

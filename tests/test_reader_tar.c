@@ -74,8 +74,8 @@ static int64_t compare_readers(const char *label, mef3_reader *a,
         "%s/%s: channel info differs", label, x->name);
     const mef3_block_info *ba, *bb;
     size_t nba, nbb;
-    CHECK_RC(mef3_reader_blocks(a, c, &ba, &nba), 0);
-    CHECK_RC(mef3_reader_blocks(b, c, &bb, &nbb), 0);
+    CHECK_RC(mef3_reader_blocks(&ba, &nba, a, c), 0);
+    CHECK_RC(mef3_reader_blocks(&bb, &nbb, b, c), 0);
     size_t bad = 0;
     for (size_t k = 0; k < nba && k < nbb; k++)
       bad += ba[k].start_uutc != bb[k].start_uutc ||
@@ -311,7 +311,7 @@ static void check_byte_ranges(void) {
   const mef3_channel_info *ci = mef3_reader_channel(a, (size_t)ch);
   const mef3_block_info *bl;
   size_t nb;
-  REQUIRE(mef3_reader_blocks(a, (size_t)ch, &bl, &nb) == 0 && nb >= 40);
+  REQUIRE(mef3_reader_blocks(&bl, &nb, a, (size_t)ch) == 0 && nb >= 40);
   /* from inside block 20 to inside block 24 */
   int64_t t0 = bl[20].start_uutc + 123457;
   int64_t t1 = bl[24].start_uutc + 654321;

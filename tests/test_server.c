@@ -27,8 +27,8 @@ static int same_as_direct(mef3_client *c, const char *path,
                           const char *const *ch, size_t nch, int64_t t0,
                           int64_t t1) {
   mef3_signal *a = NULL, *b = NULL;
-  int ra = mef3_client_read(c, path, ch, nch, t0, t1, &a, NULL, NULL);
-  int rb = mef3_files_read(direct, path, ch, nch, t0, t1, &b);
+  int ra = mef3_client_read(&a, c, path, ch, nch, t0, t1, NULL, NULL);
+  int rb = mef3_files_read(&b, direct, path, ch, nch, t0, t1);
   int same = ra == 0 && rb == 0 && a->n_channels == b->n_channels &&
              a->n_samples == b->n_samples &&
              !memcmp(a->data, b->data,
@@ -52,7 +52,7 @@ static void test_rpcs(const char *addr) {
   REQUIRE(mef3_client_new(&c, addr, NULL) == 0);
   char **paths;
   size_t n;
-  CHECK_RC(mef3_client_list(c, &paths, &n), 0);
+  CHECK_RC(mef3_client_list(&paths, &n, c), 0);
   CHECK(n == 0);
   mef3_files_list_free(paths, n);
 
@@ -60,12 +60,11 @@ static void test_rpcs(const char *addr) {
   const char *b8 = "sessions/b_multi_8ch.mefd";
   mef3_file_info *fi = NULL, *fi2 = NULL, *ref = NULL;
   int already = -1;
-  CHECK_MSG(mef3_client_open(c, b8, NULL, &fi, &already) == 0, "%s",
-            th_err());
+  CHECK_MSG(mef3_client_open(&fi, &already, c, b8, NULL) == 0, "%s", th_err());
   REQUIRE(fi);
   CHECK(already == 0);
   REQUIRE(mef3_files_open(direct, b8, NULL, NULL) == 0);
-  REQUIRE(mef3_files_info(direct, b8, &ref) == 0);
+  REQUIRE(mef3_files_info(&ref, direct, b8) == 0);
   CHECK(fi->n_channels == 8 && ref->n_channels == 8);
   CHECK(fi->start_uutc == ref->start_uutc && fi->end_uutc == ref->end_uutc);
   for (size_t i = 0; i < fi->n_channels && i < ref->n_channels; i++) {
@@ -76,15 +75,15 @@ static void test_rpcs(const char *addr) {
     CHECK(fi->channels[i].n_samples == ref->channels[i].n_samples);
     CHECK(!strcmp(fi->channels[i].units, ref->channels[i].units));
   }
-  CHECK_MSG(mef3_client_info(c, b8, &fi2) == 0, "%s", th_err());
+  CHECK_MSG(mef3_client_info(&fi2, c, b8) == 0, "%s", th_err());
   CHECK(fi2 && fi2->n_channels == fi->n_channels &&
         fi2->start_uutc == fi->start_uutc);
   mef3_file_info_free(fi2);
   fi2 = NULL;
-  CHECK(mef3_client_open(c, b8, NULL, &fi2, &already) == 0 && already == 1);
+  CHECK(mef3_client_open(&fi2, &already, c, b8, NULL) == 0 && already == 1);
   mef3_file_info_free(fi2);
 
-  CHECK_RC(mef3_client_list(c, &paths, &n), 0);
+  CHECK_RC(mef3_client_list(&paths, &n, c), 0);
   CHECK(n == 1 && !strcmp(paths[0], b8));
   mef3_files_list_free(paths, n);
 
@@ -104,15 +103,15 @@ static void test_rpcs(const char *addr) {
   CHECK(same_as_direct(c, b8, g5000, 1, s + 100, s + 100 + 199));
   /* Empty list: all channels, which here mix rates: an error. */
   mef3_signal *sig = NULL;
-  CHECK_RC(mef3_client_read(c, b8, NULL, 0, s, s + 1000000, &sig, NULL, NULL),
+  CHECK_RC(mef3_client_read(&sig, c, b8, NULL, 0, s, s + 1000000, NULL, NULL),
            MEF3_EINVAL);
 
   /* A single-rate session with no channel list: all channels. */
   const char *a1 = "sessions/a_single_256hz.mefd";
-  CHECK(mef3_client_open(c, a1, NULL, NULL, NULL) == 0);
+  CHECK(mef3_client_open(NULL, NULL, c, a1, NULL) == 0);
   REQUIRE(mef3_files_open(direct, a1, NULL, NULL) == 0);
   mef3_file_info *ai = NULL;
-  REQUIRE(mef3_files_info(direct, a1, &ai) == 0);
+  REQUIRE(mef3_files_info(&ai, direct, a1) == 0);
   CHECK(same_as_direct(c, a1, NULL, 0, ai->start_uutc, ai->end_uutc));
   CHECK(same_as_direct(c, a1, NULL, 0, ai->start_uutc - 5000000,
                        ai->end_uutc + 5000000));
@@ -129,7 +128,7 @@ static void test_rpcs(const char *addr) {
     CHECK_RC(mef3_reader_read_time(r, 0, t0, t1, MEF3_F32, x, cap, &got, NULL,
                                    &rep),
              0);
-    CHECK(mef3_client_read(c, a1, NULL, 0, t0, t1, &sig, NULL, NULL) == 0);
+    CHECK(mef3_client_read(&sig, c, a1, NULL, 0, t0, t1, NULL, NULL) == 0);
     CHECK(sig && sig->n_samples == got &&
           !memcmp(sig->data, x, got * sizeof *x));
     mef3_signal_free(sig);
@@ -141,48 +140,47 @@ static void test_rpcs(const char *addr) {
 
   /* Encrypted: no password is an error, the level-2 one opens it. */
   const char *enc = "sessions/d_encrypted.mefd";
-  CHECK_RC(mef3_client_open(c, enc, NULL, NULL, NULL), MEF3_EPASSWORD);
-  CHECK_RC(mef3_client_open(c, enc, "wr0ngPa55", NULL, NULL), MEF3_EPASSWORD);
-  CHECK_MSG(mef3_client_open(c, enc, "l2pass", NULL, NULL) == 0, "%s",
+  CHECK_RC(mef3_client_open(NULL, NULL, c, enc, NULL), MEF3_EPASSWORD);
+  CHECK_RC(mef3_client_open(NULL, NULL, c, enc, "wr0ngPa55"), MEF3_EPASSWORD);
+  CHECK_MSG(mef3_client_open(NULL, NULL, c, enc, "l2pass") == 0, "%s",
             th_err());
   CHECK_RC(mef3_client_close_file(c, enc), 0);
 
   /* Error paths: each a clear message, and the server goes on. */
-  CHECK_RC(mef3_client_open(c, "sessions/nope.mefd", NULL, NULL, NULL),
+  CHECK_RC(mef3_client_open(NULL, NULL, c, "sessions/nope.mefd", NULL),
            MEF3_ENOTFOUND);
   CHECK(strstr(th_err(), "File does not exist: sessions/nope.mefd (") != NULL);
-  CHECK_RC(mef3_client_open(c, "../../etc", NULL, NULL, NULL), MEF3_EINVAL);
-  CHECK_RC(mef3_client_open(c, "/etc", NULL, NULL, NULL), MEF3_EINVAL);
+  CHECK_RC(mef3_client_open(NULL, NULL, c, "../../etc", NULL), MEF3_EINVAL);
+  CHECK_RC(mef3_client_open(NULL, NULL, c, "/etc", NULL), MEF3_EINVAL);
   /* answered in the reply, status OK, as the original */
-  CHECK_RC(mef3_client_open(c, "", NULL, NULL, NULL), MEF3_ENOTFOUND);
+  CHECK_RC(mef3_client_open(NULL, NULL, c, "", NULL), MEF3_ENOTFOUND);
   CHECK(strstr(th_err(), "File does not exist: ") != NULL);
-  CHECK_RC(mef3_client_info(c, "sessions/c_discontinuities.mefd", &fi2),
+  CHECK_RC(mef3_client_info(&fi2, c, "sessions/c_discontinuities.mefd"),
            MEF3_ENOTFOUND);
   const char *bad[] = {"ch01", "nope", "nix"};
-  CHECK_RC(mef3_client_read(c, b8, bad, 3, s, s + 1000000, &sig, NULL, NULL),
+  CHECK_RC(mef3_client_read(&sig, c, b8, bad, 3, s, s + 1000000, NULL, NULL),
            MEF3_ENOTFOUND);
   CHECK(strstr(th_err(), "nope") && strstr(th_err(), "nix"));
-  CHECK_RC(mef3_client_read(c, b8, g256, 3, s + 10, s, &sig, NULL, NULL),
+  CHECK_RC(mef3_client_read(&sig, c, b8, g256, 3, s + 10, s, NULL, NULL),
            MEF3_EINVAL);
-  CHECK_RC(mef3_client_read(c, b8, g256, 3, s, s + 1, &sig, NULL, NULL),
+  CHECK_RC(mef3_client_read(&sig, c, b8, g256, 3, s, s + 1, NULL, NULL),
            MEF3_EINVAL); /* shorter than one sample */
   const char *mixed[] = {"ch04", "ch01", "ch07", "ch02"};
-  CHECK_RC(mef3_client_read(c, b8, mixed, 4, s, s + 1000000, &sig, NULL,
-                            NULL),
+  CHECK_RC(mef3_client_read(&sig, c, b8, mixed, 4, s, s + 1000000, NULL, NULL),
            MEF3_EINVAL);
   CHECK_MSG(strstr(th_err(), "Requested channels do not share a sampling "
                              "rate: {256.0, 499.7, 1000.0} (ch01 at 256 Hz, "
                              "ch07 at 499.7 Hz, ch04 at 1000 Hz)"),
             "%s", th_err());
-  CHECK_RC(mef3_client_read(c, "sessions/c_discontinuities.mefd", NULL, 0, s,
-                            s + 1000000, &sig, NULL, NULL),
+  CHECK_RC(mef3_client_read(&sig, c, "sessions/c_discontinuities.mefd", NULL, 0,
+                            s, s + 1000000, NULL, NULL),
            MEF3_ENOTFOUND);
   CHECK(strstr(th_err(), "File not open: sessions/c_discontinuities.mefd"));
-  CHECK_RC(mef3_client_read(c, b8, g256, 3, INT64_MIN, INT64_MAX, &sig, NULL,
-                            NULL),
-           MEF3_EINVAL);
+  CHECK_RC(
+      mef3_client_read(&sig, c, b8, g256, 3, INT64_MIN, INT64_MAX, NULL, NULL),
+      MEF3_EINVAL);
   /* A request for more samples than --max-samples allows. */
-  CHECK_RC(mef3_client_read(c, b8, g5000, 1, s, s + 7200LL * 1000000, &sig,
+  CHECK_RC(mef3_client_read(&sig, c, b8, g5000, 1, s, s + 7200LL * 1000000,
                             NULL, NULL),
            MEF3_ELIMIT);
   CHECK(strstr(th_err(), "max-samples") != NULL);
@@ -194,8 +192,8 @@ static void test_rpcs(const char *addr) {
   /* Close; closing again is fine; the list follows. */
   CHECK_RC(mef3_client_close_file(c, b8), 0);
   CHECK_RC(mef3_client_close_file(c, b8), 0);
-  CHECK_RC(mef3_client_info(c, b8, &fi2), MEF3_ENOTFOUND);
-  CHECK_RC(mef3_client_list(c, &paths, &n), 0);
+  CHECK_RC(mef3_client_info(&fi2, c, b8), MEF3_ENOTFOUND);
+  CHECK_RC(mef3_client_list(&paths, &n, c), 0);
   CHECK(n == 1 && !strcmp(paths[0], a1));
   mef3_files_list_free(paths, n);
   CHECK_RC(mef3_client_close_file(c, a1), 0);
@@ -220,10 +218,9 @@ static void *reader_main(void *p) {
     return NULL;
   const char *g[] = {"ch01", "ch02", "ch03"};
   for (int k = 0; k < 6 && !a->rc; k++)
-    a->rc = mef3_client_read(c, "sessions/b_multi_8ch.mefd", g, 3,
+    a->rc = mef3_client_read(&a->out[k], c, "sessions/b_multi_8ch.mefd", g, 3,
                              a->s + k * 7000000LL,
-                             a->s + k * 7000000LL + 20000000, &a->out[k],
-                             NULL, NULL);
+                             a->s + k * 7000000LL + 20000000, NULL, NULL);
   mef3_client_free(c);
   return NULL;
 }
@@ -232,8 +229,8 @@ static void test_concurrent(const char *addr) {
   mef3_client *c;
   REQUIRE(mef3_client_new(&c, addr, NULL) == 0);
   mef3_file_info *fi = NULL;
-  REQUIRE(mef3_client_open(c, "sessions/b_multi_8ch.mefd", NULL, &fi,
-                           NULL) == 0);
+  REQUIRE(mef3_client_open(&fi, NULL, c, "sessions/b_multi_8ch.mefd", NULL) ==
+          0);
   reader_arg a[2];
   memset(a, 0, sizeof a);
   pthread_t t[2];
@@ -253,8 +250,8 @@ static void test_concurrent(const char *addr) {
     if (x && y) {
       const char *g[] = {"ch01", "ch02", "ch03"};
       mef3_signal *d = NULL;
-      CHECK(mef3_files_read(direct, "sessions/b_multi_8ch.mefd", g, 3,
-                            x->start_uutc, x->end_uutc, &d) == 0);
+      CHECK(mef3_files_read(&d, direct, "sessions/b_multi_8ch.mefd", g, 3,
+                            x->start_uutc, x->end_uutc) == 0);
       CHECK(d && d->n_samples == x->n_samples &&
             !memcmp(d->data, x->data, d->n_samples * 3 * sizeof(float)));
       mef3_signal_free(d);
@@ -296,8 +293,8 @@ static void test_shared_client(const char *addr) {
   mef3_client *c;
   REQUIRE(mef3_client_new(&c, addr, NULL) == 0);
   mef3_file_info *fi = NULL;
-  REQUIRE(mef3_client_open(c, "sessions/b_multi_8ch.mefd", NULL, &fi,
-                           NULL) == 0);
+  REQUIRE(mef3_client_open(&fi, NULL, c, "sessions/b_multi_8ch.mefd", NULL) ==
+          0);
   shared_arg a[4];
   pthread_t t[4];
   for (int i = 0; i < 4; i++) {
@@ -327,7 +324,7 @@ static void test_generated(const char *addr, const char *root) {
   mef3_client *c;
   REQUIRE(mef3_client_new(&c, addr, NULL) == 0);
   mef3_file_info *fi = NULL;
-  CHECK_MSG(mef3_client_open(c, "gen16.mefd", NULL, &fi, NULL) == 0, "%s",
+  CHECK_MSG(mef3_client_open(&fi, NULL, c, "gen16.mefd", NULL) == 0, "%s",
             th_err());
   REQUIRE(fi);
   REQUIRE(mef3_files_open(direct, "gen16.mefd", NULL, NULL) == 0);
@@ -370,10 +367,10 @@ static void *hold_main(void *p) {
   mef3_client_new(&c, h->addr, NULL);
   mef3_signal *sig = NULL;
   mef3_file_info *fi = NULL;
-  mef3_client_open(c, "gen64.mefd", NULL, &fi, NULL);
-  h->rc = mef3_client_read(c, "gen64.mefd", NULL, 0, fi ? fi->start_uutc : 0,
-                           fi ? fi->end_uutc : 1000000, &sig, hold_stream,
-                           &h->phase);
+  mef3_client_open(&fi, NULL, c, "gen64.mefd", NULL);
+  h->rc =
+      mef3_client_read(&sig, c, "gen64.mefd", NULL, 0, fi ? fi->start_uutc : 0,
+                       fi ? fi->end_uutc : 1000000, hold_stream, &h->phase);
   if (h->phase == 0)
     h->phase = 2;
   mef3_signal_free(sig);
@@ -399,9 +396,9 @@ static void test_limits(const char *root) {
   REQUIRE(th_start(&srv, root, extra) == 0);
   mef3_client *c;
   REQUIRE(mef3_client_new(&c, srv.addr, NULL) == 0);
-  CHECK_RC(mef3_client_open(c, "a_single_256hz.mefd", NULL, NULL, NULL), 0);
-  CHECK_RC(mef3_client_open(c, "gen64.mefd", NULL, NULL, NULL), 0);
-  CHECK_RC(mef3_client_open(c, "gen16.mefd", NULL, NULL, NULL), MEF3_ELIMIT);
+  CHECK_RC(mef3_client_open(NULL, NULL, c, "a_single_256hz.mefd", NULL), 0);
+  CHECK_RC(mef3_client_open(NULL, NULL, c, "gen64.mefd", NULL), 0);
+  CHECK_RC(mef3_client_open(NULL, NULL, c, "gen16.mefd", NULL), MEF3_ELIMIT);
   hold_arg h;
   h.addr = srv.addr;
   h.phase = 0;
@@ -412,9 +409,10 @@ static void test_limits(const char *root) {
     th_sleep_ms(5);
   mef3_signal *sig = NULL;
   mef3_file_info *fi = NULL;
-  REQUIRE(mef3_client_info(c, "a_single_256hz.mefd", &fi) == 0);
-  CHECK_RC(mef3_client_read(c, "a_single_256hz.mefd", NULL, 0, fi->start_uutc,
-                            fi->start_uutc + 1000000, &sig, NULL, NULL),
+  REQUIRE(mef3_client_info(&fi, c, "a_single_256hz.mefd") == 0);
+  CHECK_RC(mef3_client_read(&sig, c, "a_single_256hz.mefd", NULL, 0,
+                            fi->start_uutc, fi->start_uutc + 1000000, NULL,
+                            NULL),
            MEF3_ELIMIT);
   CHECK(strstr(th_err(), "max-streams") != NULL);
   h.phase = 2;
@@ -427,8 +425,8 @@ static void test_limits(const char *root) {
    * for the first read to pass. */
   int rc = MEF3_ELIMIT;
   for (int i = 0; i < 200 && rc == MEF3_ELIMIT; i++) {
-    rc = mef3_client_read(c, "a_single_256hz.mefd", NULL, 0, fi->start_uutc,
-                          fi->start_uutc + 1000000, &sig, NULL, NULL);
+    rc = mef3_client_read(&sig, c, "a_single_256hz.mefd", NULL, 0,
+                          fi->start_uutc, fi->start_uutc + 1000000, NULL, NULL);
     if (rc == MEF3_ELIMIT)
       th_sleep_ms(50);
   }
@@ -437,10 +435,9 @@ static void test_limits(const char *root) {
   int refused = 0;
   for (int i = 0; i < 300; i++) {
     sig = NULL;
-    rc = mef3_client_read(c, "a_single_256hz.mefd", NULL, 0,
+    rc = mef3_client_read(&sig, c, "a_single_256hz.mefd", NULL, 0,
                           fi->start_uutc + i * 10000,
-                          fi->start_uutc + i * 10000 + 500000, &sig, NULL,
-                          NULL);
+                          fi->start_uutc + i * 10000 + 500000, NULL, NULL);
     refused += rc == MEF3_ELIMIT;
     CHECK_RC(rc, 0);
     mef3_signal_free(sig);

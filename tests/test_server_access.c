@@ -35,7 +35,7 @@ static void *read_job(void *arg) {
   ro.password = j->pw;
   mef3_reader *r = NULL;
   mef3_file_info *fi = NULL;
-  if (mef3_reader_open(&r, full, &ro) || mef3_client_info(j->c, j->rel, &fi)) {
+  if (mef3_reader_open(&r, full, &ro) || mef3_client_info(&fi, j->c, j->rel)) {
     j->failures++;
     mef3_reader_close(r);
     return NULL;
@@ -59,7 +59,7 @@ static void *read_job(void *arg) {
       float *want = malloc(n * sizeof *want);
       int ok =
           want &&
-          mef3_client_read(j->c, j->rel, one, 1, t0, t1, &s, NULL, NULL) == 0 &&
+          mef3_client_read(&s, j->c, j->rel, one, 1, t0, t1, NULL, NULL) == 0 &&
           mef3_reader_read_time(r, ch, t0, t1, MEF3_F32, want, n, &got, NULL,
                                 NULL) == 0 &&
           got == n && s->n_samples == n;
@@ -97,35 +97,35 @@ static void check_session(const char *addr, const char *rel, int data_enc) {
   mef3_file_info *fi = NULL;
   int already = -1;
 
-  CHECK_RC(mef3_client_open(a, rel, "l1pass", &fi, &already), 0);
+  CHECK_RC(mef3_client_open(&fi, &already, a, rel, "l1pass"), 0);
   CHECK(fi && already == 0);
   mef3_file_info_free(fi);
   char ta[MEF3_FILES_TOKEN_CHARS + 1];
   CHECK_RC(mef3_client_token_get(a, rel, ta), 0);
 
   /* the second client: without a token nothing is given away */
-  CHECK(denied(mef3_client_info(b, rel, &fi)));
+  CHECK(denied(mef3_client_info(&fi, b, rel)));
   CHECK(fi == NULL);
   const char *c1[] = {"ch01"};
   mef3_signal *s = NULL;
   /* (a stream's refusal is its one error chunk, status PERMISSION_DENIED) */
   CHECK_RC(
-      mef3_client_read(b, rel, c1, 1, 3600000123, 3601000123, &s, NULL, NULL),
+      mef3_client_read(&s, b, rel, c1, 1, 3600000123, 3601000123, NULL, NULL),
       MEF3_EPASSWORD);
   CHECK(s == NULL);
   CHECK(denied(mef3_client_close_file(b, rel)));
-  CHECK(denied(mef3_client_open(b, rel, "WRONGpw", &fi, &already)));
-  CHECK(denied(mef3_client_open(b, rel, NULL, &fi, &already)));
-  CHECK(denied(mef3_client_info(b, rel, &fi)));
+  CHECK(denied(mef3_client_open(&fi, &already, b, rel, "WRONGpw")));
+  CHECK(denied(mef3_client_open(&fi, &already, b, rel, NULL)));
+  CHECK(denied(mef3_client_info(&fi, b, rel)));
   /* a did not lose anything */
-  CHECK_RC(mef3_client_info(a, rel, &fi), 0);
+  CHECK_RC(mef3_client_info(&fi, a, rel), 0);
   mef3_file_info_free(fi);
 
   /* level 2 for b: its own view, while a stays at level 1 */
-  CHECK_RC(mef3_client_open(b, rel, "l2pass", &fi, &already), 0);
+  CHECK_RC(mef3_client_open(&fi, &already, b, rel, "l2pass"), 0);
   CHECK(fi && already == 0 && fi->start_uutc == 1600000000000000);
   mef3_file_info_free(fi);
-  CHECK_RC(mef3_client_info(a, rel, &fi), 0);
+  CHECK_RC(mef3_client_info(&fi, a, rel), 0);
   CHECK(fi && fi->start_uutc == 3600000123);
   mef3_file_info_free(fi);
   reader_job ja = {a, rel, "l1pass", 0, 0, 0};
@@ -148,14 +148,14 @@ static void check_session(const char *addr, const char *rel, int data_enc) {
   char tb[MEF3_FILES_TOKEN_CHARS + 1];
   CHECK_RC(mef3_client_token_get(b, rel, tb), 0);
   CHECK_RC(mef3_client_token_set(e, rel, ta), 0);
-  CHECK(denied(mef3_client_info(e, rel, &fi)));
+  CHECK(denied(mef3_client_info(&fi, e, rel)));
   CHECK(denied(mef3_client_close_file(e, rel)));
   CHECK_RC(mef3_client_token_set(e, rel, tb), 0); /* a live one works */
-  CHECK_RC(mef3_client_info(e, rel, &fi), 0);
+  CHECK_RC(mef3_client_info(&fi, e, rel), 0);
   CHECK(fi && fi->start_uutc == 1600000000000000);
   mef3_file_info_free(fi);
   CHECK_RC(mef3_client_close_file(b, rel), 0);
-  CHECK(denied(mef3_client_info(e, rel, &fi))); /* died with the close */
+  CHECK(denied(mef3_client_info(&fi, e, rel))); /* died with the close */
   mef3_client_free(e);
   mef3_client_free(a);
   mef3_client_free(b);
@@ -181,26 +181,26 @@ int main(void) {
   /* a token of one file opens no other */
   mef3_client *a;
   REQUIRE(mef3_client_new(&a, srv.addr, NULL) == 0);
-  CHECK_RC(mef3_client_open(a, "d1.mefd", "l1pass", NULL, NULL), 0);
-  CHECK_RC(mef3_client_open(a, "d2.mefd", "l1pass", NULL, NULL), 0);
+  CHECK_RC(mef3_client_open(NULL, NULL, a, "d1.mefd", "l1pass"), 0);
+  CHECK_RC(mef3_client_open(NULL, NULL, a, "d2.mefd", "l1pass"), 0);
   char t1[MEF3_FILES_TOKEN_CHARS + 1], t2[MEF3_FILES_TOKEN_CHARS + 1];
   CHECK_RC(mef3_client_token_get(a, "d1.mefd", t1), 0);
   CHECK_RC(mef3_client_token_get(a, "d2.mefd", t2), 0);
   CHECK(strcmp(t1, t2) != 0);
   CHECK_RC(mef3_client_token_set(a, "d2.mefd", t1), 0);
   mef3_file_info *fi = NULL;
-  CHECK(denied(mef3_client_info(a, "d2.mefd", &fi)));
+  CHECK(denied(mef3_client_info(&fi, a, "d2.mefd")));
   CHECK_RC(mef3_client_token_set(a, "d2.mefd", t2), 0);
   CHECK_RC(mef3_client_close_file(a, "d2.mefd"), 0);
   CHECK_RC(mef3_client_close_file(a, "d1.mefd"), 0);
 
   /* plain: by path alone, no token */
-  CHECK_RC(mef3_client_open(a, "plain.mefd", NULL, &fi, NULL), 0);
+  CHECK_RC(mef3_client_open(&fi, NULL, a, "plain.mefd", NULL), 0);
   CHECK(mef3_client_token_get(a, "plain.mefd", t1) == MEF3_ENOTFOUND);
   mef3_file_info_free(fi);
   mef3_client *b;
   REQUIRE(mef3_client_new(&b, srv.addr, NULL) == 0);
-  CHECK_RC(mef3_client_info(b, "plain.mefd", &fi), 0);
+  CHECK_RC(mef3_client_info(&fi, b, "plain.mefd"), 0);
   mef3_file_info_free(fi);
   CHECK_RC(mef3_client_close_file(b, "plain.mefd"), 0);
   mef3_client_free(a);

@@ -61,17 +61,17 @@ int main(void) {
   REQUIRE(mef3_client_new(&c, srv.addr, NULL) == 0);
   const char *b8 = "sessions/b_multi_8ch.mefd";
   mef3_file_info *fi = NULL, *fi2 = NULL;
-  CHECK_RC(mef3_client_open(c, b8, NULL, &fi, NULL), 0);
-  CHECK_RC(mef3_client_info(c, b8, &fi2), 0);
+  CHECK_RC(mef3_client_open(&fi, NULL, c, b8, NULL), 0);
+  CHECK_RC(mef3_client_info(&fi2, c, b8), 0);
   char **paths = NULL;
   size_t n = 0;
-  CHECK_RC(mef3_client_list(c, &paths, &n), 0);
+  CHECK_RC(mef3_client_list(&paths, &n, c), 0);
   CHECK(n == 1);
   const char *g[] = {"ch01", "ch02"};
   mef3_signal *sig = NULL;
   REQUIRE(fi);
-  CHECK_RC(mef3_client_read(c, b8, g, 2, fi->start_uutc,
-                            fi->start_uutc + 10000000, &sig, NULL, NULL),
+  CHECK_RC(mef3_client_read(&sig, c, b8, g, 2, fi->start_uutc,
+                            fi->start_uutc + 10000000, NULL, NULL),
            0);
   CHECK(sig && sig->n_samples == 2560 && !strcmp(sig->channel_names[1], "ch02"));
   mef3_signal_free(sig);

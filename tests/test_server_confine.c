@@ -118,7 +118,7 @@ static void refused_everywhere(mef3_client *c, const bad_path *b, int64_t t0) {
   snprintf(shown, sizeof shown, "%.60s%s", b->path,
            strlen(b->path) > 60 ? "..." : "");
   mef3_file_info *fi = NULL;
-  int rc = mef3_client_open(c, b->path, NULL, &fi, NULL);
+  int rc = mef3_client_open(&fi, NULL, c, b->path, NULL);
   CHECK_MSG(rc == b->open_rc, "open %s: %s (%s), wanted %s", shown,
             mef3_errname(rc), th_err(), mef3_errname(b->open_rc));
   CHECK_MSG(!b->why || strstr(th_err(), b->why), "open %s: \"%s\" lacks %s",
@@ -126,13 +126,13 @@ static void refused_everywhere(mef3_client *c, const bad_path *b, int64_t t0) {
   CHECK(fi == NULL);
   mef3_file_info_free(fi);
   fi = NULL;
-  rc = mef3_client_info(c, b->path, &fi);
+  rc = mef3_client_info(&fi, c, b->path);
   CHECK_MSG(rc == MEF3_ENOTFOUND || rc == MEF3_EINVAL, "info %s: %s (%s)",
             shown, mef3_errname(rc), th_err());
   mef3_file_info_free(fi);
   mef3_signal *sig = NULL;
   rc =
-      mef3_client_read(c, b->path, NULL, 0, t0, t0 + 1000000, &sig, NULL, NULL);
+      mef3_client_read(&sig, c, b->path, NULL, 0, t0, t0 + 1000000, NULL, NULL);
   CHECK_MSG(rc == MEF3_ENOTFOUND || rc == MEF3_EINVAL, "read %s: %s (%s)",
             shown, mef3_errname(rc), th_err());
   CHECK(sig == NULL);
@@ -213,11 +213,11 @@ static void test_hostile_paths(const char *addr, int64_t t0) {
   char abs_a[PATH_MAX + 16];
   snprintf(abs_a, sizeof abs_a, "%s//a.mefd/", rroot);
   int already = -1;
-  CHECK_RC(mef3_client_open(c, "a.mefd", NULL, NULL, &already), 0);
+  CHECK_RC(mef3_client_open(NULL, &already, c, "a.mefd", NULL), 0);
   CHECK(already == 0);
   for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
     const char *p = i == 5 ? abs_a : same[i];
-    CHECK_MSG(mef3_client_open(c, p, NULL, NULL, &already) == 0 && already == 1,
+    CHECK_MSG(mef3_client_open(NULL, &already, c, p, NULL) == 0 && already == 1,
               "open %s: %s", p, th_err());
   }
 
@@ -259,7 +259,7 @@ static void test_hostile_paths(const char *addr, int64_t t0) {
   CHECK(r == NULL);
   file_info_response__free_unpacked(r, NULL);
   mef3_signal *sig = NULL;
-  CHECK_RC(mef3_client_read(c, "a.mefd", NULL, 0, t0, t0 + 1000000, &sig, NULL,
+  CHECK_RC(mef3_client_read(&sig, c, "a.mefd", NULL, 0, t0, t0 + 1000000, NULL,
                             NULL),
            0); /* the NUL close closed nothing */
   mef3_signal_free(sig);
@@ -268,7 +268,7 @@ static void test_hostile_paths(const char *addr, int64_t t0) {
   /* Only a.mefd is open, under the name it was first opened with. */
   char **paths;
   size_t np;
-  CHECK_RC(mef3_client_list(c, &paths, &np), 0);
+  CHECK_RC(mef3_client_list(&paths, &np, c), 0);
   CHECK(np == 1 && !strcmp(paths[0], "a.mefd"));
   mef3_files_list_free(paths, np);
   CHECK_RC(mef3_client_close_file(c, "a.mefd"), 0);
@@ -283,7 +283,7 @@ static void test_hostile_paths(const char *addr, int64_t t0) {
 static int read_at(mef3_client *c, const char *path, int64_t t0, int from_s) {
   mef3_signal *sig = NULL;
   int64_t a = t0 + (int64_t)from_s * 1000000;
-  int rc = mef3_client_read(c, path, NULL, 0, a, a + 5000000, &sig, NULL, NULL);
+  int rc = mef3_client_read(&sig, c, path, NULL, 0, a, a + 5000000, NULL, NULL);
   CHECK(rc || (sig && sig->n_samples == 5 * 256));
   mef3_signal_free(sig);
   return rc;
@@ -298,8 +298,8 @@ static int read_at(mef3_client *c, const char *path, int64_t t0, int from_s) {
 static void test_replaced_after_open(const char *addr, int64_t t0) {
   mef3_client *c;
   REQUIRE(mef3_client_new(&c, addr, NULL) == 0);
-  CHECK_RC(mef3_client_open(c, "swap.mefd", NULL, NULL, NULL), 0);
-  CHECK_RC(mef3_client_open(c, "chswap.mefd", NULL, NULL, NULL), 0);
+  CHECK_RC(mef3_client_open(NULL, NULL, c, "swap.mefd", NULL), 0);
+  CHECK_RC(mef3_client_open(NULL, NULL, c, "chswap.mefd", NULL), 0);
   /* The session directory, then a channel directory of the other, become
    * links to a copy outside. */
   REQUIRE(tu_system("cd '%s' && mv swap.mefd swap.orig && "
@@ -333,13 +333,13 @@ static void test_still_healthy(const char *addr, int64_t t0) {
   mef3_client *c;
   REQUIRE(mef3_client_new(&c, addr, NULL) == 0);
   mef3_file_info *fi = NULL;
-  CHECK_RC(mef3_client_open(c, "in.mefd", NULL, &fi, NULL), 0);
+  CHECK_RC(mef3_client_open(&fi, NULL, c, "in.mefd", NULL), 0);
   CHECK(fi && fi->n_channels == 1 && fi->start_uutc == t0);
   CHECK_RC(read_at(c, "in.mefd", t0, 60), 0);
   CHECK_RC(mef3_client_close_file(c, "in.mefd"), 0);
   char **paths;
   size_t np;
-  CHECK_RC(mef3_client_list(c, &paths, &np), 0);
+  CHECK_RC(mef3_client_list(&paths, &np, c), 0);
   CHECK(np == 0);
   mef3_files_list_free(paths, np);
   mef3_file_info_free(fi);

@@ -21,10 +21,10 @@ static int read_all(const char *addr, const char *path, int64_t timeout_ms,
   if (mef3_client_new(&c, addr, &o))
     return MEF3_ERROR;
   mef3_file_info *fi = NULL;
-  int rc = mef3_client_open(c, path, NULL, &fi, NULL);
+  int rc = mef3_client_open(&fi, NULL, c, path, NULL);
   mef3_signal *sig = NULL;
   if (!rc)
-    rc = mef3_client_read(c, path, NULL, 0, fi->start_uutc, fi->end_uutc, &sig,
+    rc = mef3_client_read(&sig, c, path, NULL, 0, fi->start_uutc, fi->end_uutc,
                           cb, payload);
   mef3_signal_free(sig);
   mef3_file_info_free(fi);
@@ -63,10 +63,10 @@ static void *slow_main(void *p) {
     return NULL;
   mef3_file_info *fi = NULL;
   mef3_signal *sig = NULL;
-  a->rc = mef3_client_open(c, a->path, NULL, &fi, NULL);
+  a->rc = mef3_client_open(&fi, NULL, c, a->path, NULL);
   if (!a->rc)
-    a->rc = mef3_client_read(c, a->path, NULL, 0, fi->start_uutc,
-                             fi->end_uutc, &sig, slow_progress, a);
+    a->rc = mef3_client_read(&sig, c, a->path, NULL, 0, fi->start_uutc,
+                             fi->end_uutc, slow_progress, a);
   mef3_signal_free(sig);
   mef3_file_info_free(fi);
   mef3_client_free(c);

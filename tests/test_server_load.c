@@ -350,8 +350,8 @@ static int check_read(client *cl, sess *s, const window *w,
     for (size_t k = 0; k < nch; k++)
       names[k] = g->names[w->nch ? w->ch[k] : k];
     mef3_signal *ref = NULL;
-    int rc = mef3_files_read_as(ref_fm, s->rel, s->ref_access.token, names,
-                                nch, w->t0, w->t1, &ref);
+    int rc = mef3_files_read_as(&ref, ref_fm, s->rel, s->ref_access.token,
+                                names, nch, w->t0, w->t1);
     int same = rc == 0 && ref->n_samples == n &&
                !memcmp(ref->data, sig->data, nch * n * sizeof(float));
     if (!same) {
@@ -407,7 +407,7 @@ static int check_read(client *cl, sess *s, const window *w,
 static int do_open(client *cl, mef3_client *c, sess *s) {
   int64_t t = now_ns();
   mef3_file_info *fi = NULL;
-  int rc = mef3_client_open(c, s->rel, s->password, &fi, NULL);
+  int rc = mef3_client_open(&fi, NULL, c, s->rel, s->password);
   lat_add(&cl->lat[OP_OPEN], (double)(now_ns() - t) / 1e6);
   if (rc)
     fail(cl, OP_OPEN, rc, s->rel);
@@ -437,8 +437,8 @@ static void do_read(client *cl, mef3_client *c, sess *s) {
     names[k] = g->names[w.ch[k]];
   mef3_signal *sig = NULL;
   int64_t t = now_ns();
-  int rc = mef3_client_read(c, s->rel, w.nch ? names : NULL, w.nch, w.t0, w.t1,
-                            &sig, NULL, NULL);
+  int rc = mef3_client_read(&sig, c, s->rel, w.nch ? names : NULL, w.nch, w.t0,
+                            w.t1, NULL, NULL);
   double ms = (double)(now_ns() - t) / 1e6;
   if (rc == 0) {
     lat_add(&cl->lat[op], ms);
@@ -482,7 +482,7 @@ static void *client_main(void *p) {
     } else if (u < 0.85) {
       mef3_file_info *fi = NULL;
       int64_t t = now_ns();
-      int rc = mef3_client_info(c, s->rel, &fi);
+      int rc = mef3_client_info(&fi, c, s->rel);
       double ms = (double)(now_ns() - t) / 1e6;
       if (rc == 0 && fi->n_channels == s->n_channels) {
         lat_add(&cl->lat[OP_INFO], ms);
@@ -498,7 +498,7 @@ static void *client_main(void *p) {
       char **paths = NULL;
       size_t n = 0;
       int64_t t = now_ns();
-      int rc = mef3_client_list(c, &paths, &n);
+      int rc = mef3_client_list(&paths, &n, c);
       lat_add(&cl->lat[OP_LIST], (double)(now_ns() - t) / 1e6);
       if (rc)
         fail(cl, OP_LIST, rc, "list");
@@ -659,8 +659,8 @@ int main(void) {
     mef3_client *c;
     REQUIRE(mef3_client_new(&c, addr, NULL) == 0);
     for (size_t i = 0; i < n_sessions; i++)
-      CHECK_MSG(mef3_client_open(c, sessions[i].rel, sessions[i].password, NULL,
-                                 NULL) == 0,
+      CHECK_MSG(mef3_client_open(NULL, NULL, c, sessions[i].rel,
+                                 sessions[i].password) == 0,
                 "open %s: %s", sessions[i].rel, th_err());
     mef3_client_free(c);
   }

@@ -154,14 +154,15 @@ static int clean_error(void) {
 
 static void read_all(mef3_client *c, const char *path, const char *ch) {
   mef3_file_info *fi = NULL;
-  REQUIRE(mef3_client_info(c, path, &fi) == 0 && fi);
+  REQUIRE(mef3_client_info(&fi, c, path) == 0 && fi);
   for (size_t i = 0; i < fi->n_channels; i++) {
     if (ch && strcmp(fi->channels[i].name, ch))
       continue;
     const char *one[] = {fi->channels[i].name};
     mef3_signal *sig = NULL;
-    CHECK_MSG(mef3_client_read(c, path, one, 1, fi->channels[i].start_uutc,
-                               fi->channels[i].end_uutc, &sig, NULL, NULL) == 0,
+    CHECK_MSG(mef3_client_read(&sig, c, path, one, 1,
+                               fi->channels[i].start_uutc,
+                               fi->channels[i].end_uutc, NULL, NULL) == 0,
               "%s %s: %s", path, one[0], th_err());
     CHECK(sig && sig->n_samples > 0);
     mef3_signal_free(sig);
@@ -187,27 +188,27 @@ int main(void) {
   REQUIRE(mef3_client_new(&c, srv.addr, NULL) == 0);
 
   /* Wrong passwords, and none: refused, without echo. */
-  CHECK_RC(mef3_client_open(c, "enc.mefd", "Wr0ng-Pa55-Zq7", NULL, NULL),
+  CHECK_RC(mef3_client_open(NULL, NULL, c, "enc.mefd", "Wr0ng-Pa55-Zq7"),
            MEF3_EPASSWORD);
   CHECK(clean_error());
-  CHECK_RC(mef3_client_open(c, "enc2.mefd", "s3cr3t-l2pass-x", NULL, NULL),
+  CHECK_RC(mef3_client_open(NULL, NULL, c, "enc2.mefd", "s3cr3t-l2pass-x"),
            MEF3_EPASSWORD);
   CHECK(clean_error());
-  CHECK_RC(mef3_client_open(c, "enc.mefd", NULL, NULL, NULL), MEF3_EPASSWORD);
+  CHECK_RC(mef3_client_open(NULL, NULL, c, "enc.mefd", NULL), MEF3_EPASSWORD);
   /* A missing file, with a password: the error names the path only. */
-  CHECK_RC(mef3_client_open(c, "nope.mefd", "l2pass", NULL, NULL),
+  CHECK_RC(mef3_client_open(NULL, NULL, c, "nope.mefd", "l2pass"),
            MEF3_ENOTFOUND);
   CHECK(clean_error());
 
   /* Level 1, then level 2; the data-encrypted session at both levels. */
-  CHECK_RC(mef3_client_open(c, "enc.mefd", "l1pass", NULL, NULL), 0);
+  CHECK_RC(mef3_client_open(NULL, NULL, c, "enc.mefd", "l1pass"), 0);
   remember_token(c, "enc.mefd");
   read_all(c, "enc.mefd", NULL);
   CHECK_RC(mef3_client_close_file(c, "enc.mefd"), 0);
-  CHECK_RC(mef3_client_open(c, "enc.mefd", "l2pass", NULL, NULL), 0);
+  CHECK_RC(mef3_client_open(NULL, NULL, c, "enc.mefd", "l2pass"), 0);
   remember_token(c, "enc.mefd");
   read_all(c, "enc.mefd", NULL);
-  CHECK_RC(mef3_client_open(c, "enc2.mefd", "l2pass", NULL, NULL), 0);
+  CHECK_RC(mef3_client_open(NULL, NULL, c, "enc2.mefd", "l2pass"), 0);
   remember_token(c, "enc2.mefd");
   read_all(c, "enc2.mefd", NULL);
 
@@ -224,13 +225,13 @@ int main(void) {
   for (size_t k = 0; k < sizeof tries / sizeof *tries; k++) {
     CHECK_RC(mef3_client_token_set(other, tries[k][0], tries[k][1]), 0);
     mef3_file_info *fi = NULL;
-    CHECK_MSG(mef3_client_info(other, tries[k][0], &fi) == MEF3_EPASSWORD,
+    CHECK_MSG(mef3_client_info(&fi, other, tries[k][0]) == MEF3_EPASSWORD,
               "token %zu on %s", k, tries[k][0]);
     mef3_file_info_free(fi);
     CHECK(clean_error());
     const char *one[] = {"ch01"};
     mef3_signal *s = NULL;
-    CHECK(mef3_client_read(other, tries[k][0], one, 1, 0, 1000000, &s, NULL,
+    CHECK(mef3_client_read(&s, other, tries[k][0], one, 1, 0, 1000000, NULL,
                            NULL) == MEF3_EPASSWORD);
     mef3_signal_free(s);
     CHECK(clean_error());
@@ -238,20 +239,20 @@ int main(void) {
   /* The right one, handed over, works (so the refusals above mean it). */
   CHECK_RC(mef3_client_token_set(other, "enc2.mefd", tokens[2]), 0);
   mef3_file_info *ok = NULL;
-  CHECK_RC(mef3_client_info(other, "enc2.mefd", &ok), 0);
+  CHECK_RC(mef3_client_info(&ok, other, "enc2.mefd"), 0);
   mef3_file_info_free(ok);
   mef3_client_free(other);
   /* Open already: a wrong password is refused all the same, changes
    * nothing and is not shown. */
   int already = 0;
-  CHECK_RC(mef3_client_open(c, "enc2.mefd", "Wr0ng-Pa55-Zq7", NULL, &already),
+  CHECK_RC(mef3_client_open(NULL, &already, c, "enc2.mefd", "Wr0ng-Pa55-Zq7"),
            MEF3_EPASSWORD);
   CHECK(already == 0 && clean_error());
   /* A read error on an encrypted file names no password either. */
   const char *bad[] = {"nope"};
   mef3_signal *sig = NULL;
   CHECK_RC(
-      mef3_client_read(c, "enc2.mefd", bad, 1, 0, 1000000, &sig, NULL, NULL),
+      mef3_client_read(&sig, c, "enc2.mefd", bad, 1, 0, 1000000, NULL, NULL),
       MEF3_ENOTFOUND);
   CHECK(clean_error());
 
@@ -260,7 +261,7 @@ int main(void) {
 
   char **paths;
   size_t n;
-  CHECK_RC(mef3_client_list(c, &paths, &n), 0);
+  CHECK_RC(mef3_client_list(&paths, &n, c), 0);
   for (size_t i = 0; i < n; i++)
     CHECK(!shows_secret(paths[i], strlen(paths[i])));
   mef3_files_list_free(paths, n);

@@ -21,7 +21,7 @@ static int same_bits(const float *a, const float *b, size_t n) {
 static void compare(mef3_client *c, const char *path, const char *const *ch,
                     size_t nch, int64_t t0, int64_t t1) {
   mef3_signal *s = NULL;
-  int rc = mef3_client_read(c, path, ch, nch, t0, t1, &s, NULL, NULL);
+  int rc = mef3_client_read(&s, c, path, ch, nch, t0, t1, NULL, NULL);
   CHECK_MSG(rc == 0, "%s: %s", path, th_err());
   if (rc)
     return;
@@ -31,7 +31,7 @@ static void compare(mef3_client *c, const char *path, const char *const *ch,
   for (size_t i = 0; i < want + 16; i++)
     buf[i] = 7.25f;
   mef3_client_shape sh;
-  CHECK_RC(mef3_client_read_into(c, path, ch, nch, t0, t1, buf, want + 16, &sh,
+  CHECK_RC(mef3_client_read_into(&sh, c, path, ch, nch, t0, t1, buf, want + 16,
                                  NULL, NULL),
            0);
   CHECK(sh.n_channels == s->n_channels && sh.n_samples == s->n_samples &&
@@ -44,13 +44,13 @@ static void compare(mef3_client *c, const char *path, const char *const *ch,
   CHECK(guard_ok == 16);
 
   /* One float short: refused, and the server is fine afterwards. */
-  CHECK_RC(mef3_client_read_into(c, path, ch, nch, t0, t1, buf, want - 1, &sh,
+  CHECK_RC(mef3_client_read_into(&sh, c, path, ch, nch, t0, t1, buf, want - 1,
                                  NULL, NULL),
            MEF3_ELIMIT);
   CHECK(strstr(th_err(), "do not fit") != NULL);
   CHECK(sh.n_samples == 0);
-  CHECK_RC(mef3_client_read_into(c, path, ch, nch, t0, t1, buf, want, &sh,
-                                 NULL, NULL),
+  CHECK_RC(mef3_client_read_into(&sh, c, path, ch, nch, t0, t1, buf, want, NULL,
+                                 NULL),
            0);
   CHECK(same_bits(buf, s->data, want));
   free(buf);
@@ -65,7 +65,7 @@ static void run(const char *chunk_arg) {
   REQUIRE(mef3_client_new(&c, srv.addr, NULL) == 0);
   const char *b8 = "sessions/b_multi_8ch.mefd";
   mef3_file_info *fi = NULL;
-  REQUIRE(mef3_client_open(c, b8, NULL, &fi, NULL) == 0);
+  REQUIRE(mef3_client_open(&fi, NULL, c, b8, NULL) == 0);
   int64_t s = fi->start_uutc;
   const char *g256[] = {"ch03", "ch01", "ch03"};
   const char *g499[] = {"ch07"};
@@ -76,20 +76,20 @@ static void run(const char *chunk_arg) {
   compare(c, b8, g5000, 1, s - 1000000, s + 2000000); /* NaN before */
   const char *a1 = "sessions/a_single_256hz.mefd";
   mef3_file_info *ai = NULL;
-  REQUIRE(mef3_client_open(c, a1, NULL, &ai, NULL) == 0);
+  REQUIRE(mef3_client_open(&ai, NULL, c, a1, NULL) == 0);
   compare(c, a1, NULL, 0, ai->start_uutc - 5000000, ai->end_uutc);
 
   /* Errors come through as from mef3_client_read. */
   float one;
   mef3_client_shape sh;
   const char *bad[] = {"nope"};
-  CHECK_RC(mef3_client_read_into(c, b8, bad, 1, s, s + 1000000, &one, 1, &sh,
+  CHECK_RC(mef3_client_read_into(&sh, c, b8, bad, 1, s, s + 1000000, &one, 1,
                                  NULL, NULL),
            MEF3_ENOTFOUND);
-  CHECK_RC(mef3_client_read_into(c, b8, g499, 1, s, s + 1000000, NULL, 1, &sh,
+  CHECK_RC(mef3_client_read_into(&sh, c, b8, g499, 1, s, s + 1000000, NULL, 1,
                                  NULL, NULL),
            MEF3_EINVAL);
-  CHECK_RC(mef3_client_read_into(c, b8, g499, 1, s, s + 1000000, &one, 1, NULL,
+  CHECK_RC(mef3_client_read_into(NULL, c, b8, g499, 1, s, s + 1000000, &one, 1,
                                  NULL, NULL),
            MEF3_EINVAL);
   mef3_file_info_free(fi);

@@ -58,7 +58,7 @@ int main(void) {
   char **paths = NULL;
   size_t n = 9;
   if (c)
-    CHECK_RC(mef3_client_list(c, &paths, &n), 0);
+    CHECK_RC(mef3_client_list(&paths, &n, c), 0);
   CHECK(n == 0);
   mef3_files_list_free(paths, n);
   mef3_client_free(c);

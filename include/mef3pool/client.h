@@ -75,9 +75,9 @@ MEF3_EXTERN void mef3_client_free(mef3_client *c);
  * as given, and sent with every later info, read and close of `path`
  * through this client; a wrong password is MEF3_EPASSWORD.
  */
-MEF3_EXTERN int mef3_client_open(mef3_client *c, const char *path,
-                                 const char *password, mef3_file_info **out,
-                                 int *already_open);
+MEF3_EXTERN int mef3_client_open(mef3_file_info **out, int *already_open,
+                                 mef3_client *c, const char *path,
+                                 const char *password);
 
 /*
  * The access token kept for `path` (MEF3_FILES_TOKEN_CHARS hex digits and
@@ -93,15 +93,15 @@ MEF3_EXTERN int mef3_client_token_set(mef3_client *c, const char *path,
 /* FileInfo.  MEF3_ENOTFOUND when the file is not open; MEF3_EPASSWORD
  * when it was opened with a password and this client holds no valid
  * token for it. */
-MEF3_EXTERN int mef3_client_info(mef3_client *c, const char *path,
-                                 mef3_file_info **out);
+MEF3_EXTERN int mef3_client_info(mef3_file_info **out, mef3_client *c,
+                                 const char *path);
 
 /* CloseFile (closing a file that is not open succeeds, as the server
  * reports it); the path's token is forgotten. */
 MEF3_EXTERN int mef3_client_close_file(mef3_client *c, const char *path);
 
 /* ListOpenFiles: free with mef3_files_list_free. */
-MEF3_EXTERN int mef3_client_list(mef3_client *c, char ***out, size_t *n);
+MEF3_EXTERN int mef3_client_list(char ***out, size_t *n, mef3_client *c);
 
 /* Called after each chunk of a read (may be NULL): samples per channel
  * received so far and the total (0 when the server does not say).
@@ -116,10 +116,10 @@ typedef int (*mef3_client_progress_fn)(int64_t done, int64_t total,
  * float32 signal.  A stream that ends early, or chunks that do not fit
  * together, are MEF3_EIO.
  */
-MEF3_EXTERN int mef3_client_read(mef3_client *c, const char *path,
-                                 const char *const *channels,
+MEF3_EXTERN int mef3_client_read(mef3_signal **out, mef3_client *c,
+                                 const char *path, const char *const *channels,
                                  size_t n_channels, int64_t start_uutc,
-                                 int64_t end_uutc, mef3_signal **out,
+                                 int64_t end_uutc,
                                  mef3_client_progress_fn progress,
                                  void *payload);
 
@@ -139,11 +139,11 @@ typedef struct mef3_client_shape {
  * (a viewer's display buffer): fresh memory costs page faults on every
  * read, a buffer used again does not.
  */
-MEF3_EXTERN int mef3_client_read_into(mef3_client *c, const char *path,
+MEF3_EXTERN int mef3_client_read_into(mef3_client_shape *shape, mef3_client *c,
+                                      const char *path,
                                       const char *const *channels,
                                       size_t n_channels, int64_t start_uutc,
-                                      int64_t end_uutc, float *data,
-                                      size_t cap, mef3_client_shape *shape,
+                                      int64_t end_uutc, float *data, size_t cap,
                                       mef3_client_progress_fn progress,
                                       void *payload);
 

@@ -226,10 +226,10 @@ MEF3_EXTERN int mef3_files_close(mef3_files *fm, const char *path);
 /* Describe the view `path` and `token` name: `*out` is the caller's
  * (mef3_file_info_free).  Returns 0, MEF3_ENOTFOUND when it is not open,
  * MEF3_EPASSWORD (token missing or not the view's), MEF3_ENOMEM. */
-MEF3_EXTERN int mef3_files_info_as(mef3_files *fm, const char *path,
-                                   const char *token, mef3_file_info **out);
-MEF3_EXTERN int mef3_files_info(mef3_files *fm, const char *path,
-                                mef3_file_info **out);
+MEF3_EXTERN int mef3_files_info_as(mef3_file_info **out, mef3_files *fm,
+                                   const char *path, const char *token);
+MEF3_EXTERN int mef3_files_info(mef3_file_info **out, mef3_files *fm,
+                                const char *path);
 MEF3_EXTERN void mef3_file_info_free(mef3_file_info *info);
 
 /* The paths of the open files (one per file, whatever its views: the path
@@ -237,7 +237,7 @@ MEF3_EXTERN void mef3_file_info_free(mef3_file_info *info);
  * again goes last; an allocated
  * array of allocated strings, the caller's: mef3_files_list_free).
  * Returns 0 or MEF3_ENOMEM. */
-MEF3_EXTERN int mef3_files_list(mef3_files *fm, char ***out, size_t *n);
+MEF3_EXTERN int mef3_files_list(char ***out, size_t *n, mef3_files *fm);
 MEF3_EXTERN void mef3_files_list_free(char **paths, size_t n);
 
 /*
@@ -286,15 +286,15 @@ MEF3_EXTERN int64_t mef3_files_window_samples(int64_t start_uutc,
  * block that cannot be read or decoded is NaN, as in the reader.  `*out`
  * is the caller's (mef3_signal_free).
  */
-MEF3_EXTERN int mef3_files_read_as(mef3_files *fm, const char *path,
-                                   const char *token,
+MEF3_EXTERN int mef3_files_read_as(mef3_signal **out, mef3_files *fm,
+                                   const char *path, const char *token,
                                    const char *const *channels,
                                    size_t n_channels, int64_t start_uutc,
-                                   int64_t end_uutc, mef3_signal **out);
-MEF3_EXTERN int mef3_files_read(mef3_files *fm, const char *path,
-                                const char *const *channels, size_t n_channels,
-                                int64_t start_uutc, int64_t end_uutc,
-                                mef3_signal **out);
+                                   int64_t end_uutc);
+MEF3_EXTERN int mef3_files_read(mef3_signal **out, mef3_files *fm,
+                                const char *path, const char *const *channels,
+                                size_t n_channels, int64_t start_uutc,
+                                int64_t end_uutc);
 MEF3_EXTERN void mef3_signal_free(mef3_signal *s);
 
 /*
@@ -306,24 +306,24 @@ MEF3_EXTERN void mef3_signal_free(mef3_signal *s);
  * keep (a server's send buffers, a viewer's display): fresh memory costs
  * page faults on every read, reused memory does not.
  */
-MEF3_EXTERN int mef3_files_read_into_as(mef3_files *fm, const char *path,
-                                        const char *token,
+MEF3_EXTERN int mef3_files_read_into_as(size_t *n_samples, mef3_files *fm,
+                                        const char *path, const char *token,
                                         const char *const *channels,
                                         size_t n_channels, int64_t start_uutc,
                                         int64_t end_uutc, float *data,
-                                        size_t cap, size_t *n_samples);
-MEF3_EXTERN int mef3_files_read_into(mef3_files *fm, const char *path,
+                                        size_t cap);
+MEF3_EXTERN int mef3_files_read_into(size_t *n_samples, mef3_files *fm,
+                                     const char *path,
                                      const char *const *channels,
                                      size_t n_channels, int64_t start_uutc,
-                                     int64_t end_uutc, float *data, size_t cap,
-                                     size_t *n_samples);
+                                     int64_t end_uutc, float *data, size_t cap);
 
 /* The canonical data root (borrowed, valid until mef3_files_free), or
  * NULL when paths are not confined. */
 MEF3_EXTERN const char *mef3_files_root(const mef3_files *fm);
 
 /* Counters (the cache's are one consistent snapshot). */
-MEF3_EXTERN void mef3_files_stats_get(mef3_files *fm, mef3_files_stats *out);
+MEF3_EXTERN void mef3_files_get_stats(mef3_files_stats *out, mef3_files *fm);
 
 /*
  * Resolve `path` inside `root`: writes the canonical path (symbolic links
@@ -388,17 +388,16 @@ typedef struct mef3_envelope {
  * max_columns 0 or over 1 << 20.  The view is the one `path` and `token`
  * name (mef3_files_envelope_as; see Access).  `*out` is the caller's.
  */
-MEF3_EXTERN int mef3_files_envelope_as(mef3_files *fm, const char *path,
-                                       const char *token,
+MEF3_EXTERN int mef3_files_envelope_as(mef3_envelope **out, mef3_files *fm,
+                                       const char *path, const char *token,
                                        const char *const *channels,
                                        size_t n_channels, int64_t start_uutc,
-                                       int64_t end_uutc, size_t max_columns,
-                                       mef3_envelope **out);
-MEF3_EXTERN int mef3_files_envelope(mef3_files *fm, const char *path,
+                                       int64_t end_uutc, size_t max_columns);
+MEF3_EXTERN int mef3_files_envelope(mef3_envelope **out, mef3_files *fm,
+                                    const char *path,
                                     const char *const *channels,
                                     size_t n_channels, int64_t start_uutc,
-                                    int64_t end_uutc, size_t max_columns,
-                                    mef3_envelope **out);
+                                    int64_t end_uutc, size_t max_columns);
 MEF3_EXTERN void mef3_envelope_free(mef3_envelope *e);
 
 /* Counters of the envelope cache. */
@@ -409,8 +408,8 @@ typedef struct mef3_envelope_stats {
   uint64_t hits;      /* pyramids of envelope calls found cached */
   uint64_t evictions; /* dropped for the budget */
 } mef3_envelope_stats;
-MEF3_EXTERN void mef3_files_envelope_stats(mef3_files *fm,
-                                           mef3_envelope_stats *out);
+MEF3_EXTERN void mef3_files_get_envelope_stats(mef3_envelope_stats *out,
+                                               mef3_files *fm);
 
 /* ---- what else a viewer shows of a file (src/files/file_meta.c) ---- */
 /* Each reads the view `path` names with no token; its _as twin the view

@@ -54,7 +54,7 @@ MEF3_EXTERN void mef3_log_sink_close(mef3_log_sink *log);
 
 /* Parse "debug", "info", "warn", "error"; 0 or MEF3_EINVAL (with a
  * message in mef3_error_last()). */
-MEF3_EXTERN int mef3_log_level_parse(const char *s, mef3_log_level *out);
+MEF3_EXTERN int mef3_log_level_parse(mef3_log_level *out, const char *s);
 
 #ifdef __cplusplus
 }

@@ -199,7 +199,7 @@ MEF3_EXTERN int mef3_pool_take_chunk(mef3_future **out, mef3_pool *pool,
 MEF3_EXTERN int mef3_pool_forget(mef3_pool *pool, const char *path);
 
 /* Counters. */
-MEF3_EXTERN void mef3_pool_stats_get(mef3_pool *pool, mef3_pool_stats *out);
+MEF3_EXTERN void mef3_pool_get_stats(mef3_pool_stats *out, mef3_pool *pool);
 
 /*
  * A descriptor that becomes readable whenever a future of this pool

@@ -150,14 +150,14 @@ MEF3_EXTERN const mef3_segment_info *mef3_reader_segment(const mef3_reader *r,
                                                          size_t ch, size_t s);
 
 /* Block table of a channel (borrowed, valid until close). */
-MEF3_EXTERN int mef3_reader_blocks(const mef3_reader *r, size_t ch,
-                                   const mef3_block_info **out, size_t *n);
+MEF3_EXTERN int mef3_reader_blocks(const mef3_block_info **out, size_t *n,
+                                   const mef3_reader *r, size_t ch);
 
 /* Contiguous runs of a channel (borrowed, valid until close).  A run
  * breaks at a block flagged as a discontinuity, or whose start differs
  * from where the previous block ends by at least one sample period. */
-MEF3_EXTERN int mef3_reader_contigua(const mef3_reader *r, size_t ch,
-                                     const mef3_contiguon **out, size_t *n);
+MEF3_EXTERN int mef3_reader_contigua(const mef3_contiguon **out, size_t *n,
+                                     const mef3_reader *r, size_t ch);
 
 /*
  * Number of samples in the window [t0, t1) at rate fs:

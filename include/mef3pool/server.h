@@ -100,12 +100,12 @@ typedef struct mef3_server_stats {
   uint64_t refused;         /* calls refused for a limit */
 } mef3_server_stats;
 
-MEF3_EXTERN void mef3_server_stats_get(mef3_server *srv,
-                                       mef3_server_stats *out);
+MEF3_EXTERN void mef3_server_get_stats(mef3_server_stats *out,
+                                       mef3_server *srv);
 /* The file manager's counters; zeros once shut down.  Not to be called
  * while mef3_server_shutdown runs. */
-MEF3_EXTERN void mef3_server_files_stats(mef3_server *srv,
-                                         mef3_files_stats *out);
+MEF3_EXTERN void mef3_server_get_files_stats(mef3_files_stats *out,
+                                             mef3_server *srv);
 
 /* The server's file manager (borrowed: valid until mef3_server_free;
  * shut down by mef3_server_shutdown), for other edges serving the same

@@ -123,7 +123,7 @@ static PyObject *client_open(ClientObject *self, PyObject *args, PyObject *kw) {
   const char *p = PyBytes_AS_STRING(path);
   Py_BEGIN_ALLOW_THREADS ENTER(self);
   if (self->c)
-    rc = mef3_client_open(self->c, p, password, &info, &already);
+    rc = mef3_client_open(&info, &already, self->c, p, password);
   else
     closed = 1, rc = 0;
   LEAVE(self);
@@ -148,7 +148,7 @@ static PyObject *client_info(ClientObject *self, PyObject *path_obj) {
   const char *p = PyBytes_AS_STRING(path);
   Py_BEGIN_ALLOW_THREADS ENTER(self);
   if (self->c)
-    rc = mef3_client_info(self->c, p, &info);
+    rc = mef3_client_info(&info, self->c, p);
   else
     closed = 1, rc = 0;
   LEAVE(self);
@@ -188,7 +188,7 @@ static PyObject *client_list(ClientObject *self, PyObject *noargs) {
   size_t n = 0;
   Py_BEGIN_ALLOW_THREADS ENTER(self);
   if (self->c)
-    rc = mef3_client_list(self->c, &paths, &n);
+    rc = mef3_client_list(&paths, &n, self->c);
   else
     closed = 1, rc = 0;
   LEAVE(self);
@@ -228,7 +228,7 @@ static PyObject *client_read(ClientObject *self, PyObject *args) {
   const char *p = PyBytes_AS_STRING(path);
   Py_BEGIN_ALLOW_THREADS ENTER(self);
   if (self->c)
-    rc = mef3_client_read(self->c, p, (const char *const *)names, n, t0, t1, &s,
+    rc = mef3_client_read(&s, self->c, p, (const char *const *)names, n, t0, t1,
                           NULL, NULL);
   else
     closed = 1, rc = 0;

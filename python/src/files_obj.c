@@ -204,7 +204,7 @@ static PyObject *files_info(FilesObject *self, PyObject *path_obj) {
   const char *t = tok ? PyBytes_AS_STRING(tok) : NULL;
   Py_BEGIN_ALLOW_THREADS ENTER(self);
   if (self->fm)
-    rc = mef3_files_info_as(self->fm, p, t, &info);
+    rc = mef3_files_info_as(&info, self->fm, p, t);
   else
     closed = 1, rc = 0;
   LEAVE(self);
@@ -225,7 +225,7 @@ static PyObject *files_list(FilesObject *self, PyObject *noargs) {
   size_t n = 0;
   Py_BEGIN_ALLOW_THREADS ENTER(self);
   if (self->fm)
-    rc = mef3_files_list(self->fm, &paths, &n);
+    rc = mef3_files_list(&paths, &n, self->fm);
   else
     closed = 1, rc = 0;
   LEAVE(self);
@@ -266,8 +266,8 @@ static PyObject *files_read(FilesObject *self, PyObject *args) {
   const char *t = tok ? PyBytes_AS_STRING(tok) : NULL;
   Py_BEGIN_ALLOW_THREADS ENTER(self);
   if (self->fm)
-    rc = mef3_files_read_as(self->fm, p, t, (const char *const *)names, n, t0,
-                            t1, &s);
+    rc = mef3_files_read_as(&s, self->fm, p, t, (const char *const *)names, n,
+                            t0, t1);
   else
     closed = 1, rc = 0;
   LEAVE(self);
@@ -287,7 +287,7 @@ static PyObject *files_stats(FilesObject *self, PyObject *noargs) {
   int closed = 0;
   Py_BEGIN_ALLOW_THREADS ENTER(self);
   if (self->fm)
-    mef3_files_stats_get(self->fm, &st);
+    mef3_files_get_stats(&st, self->fm);
   else
     closed = 1;
   LEAVE(self);

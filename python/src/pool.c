@@ -348,7 +348,7 @@ static PyObject *pool_stats(PoolObject *self, PyObject *noargs) {
   if (check_open(self))
     return NULL;
   mef3_pool_stats s;
-  mef3_pool_stats_get(self->pool, &s);
+  mef3_pool_get_stats(&s, self->pool);
   return Py_BuildValue(
       "{s:K,s:K,s:K,s:K,s:K,s:K,s:I,s:I,s:I,s:K,s:i}", "requests",
       (unsigned long long)s.requests, "completed",

@@ -243,7 +243,7 @@ static PyObject *reader_blocks(ReaderObject *self, PyObject *args) {
     return NULL;
   const mef3_block_info *b;
   size_t n;
-  int rc = mef3_reader_blocks(self->r, (size_t)ch, &b, &n);
+  int rc = mef3_reader_blocks(&b, &n, self->r, (size_t)ch);
   if (rc)
     return mef3py_raise_last(rc);
   PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * 48));
@@ -273,7 +273,7 @@ static PyObject *reader_contigua(ReaderObject *self, PyObject *args) {
     return NULL;
   const mef3_contiguon *c;
   size_t n;
-  int rc = mef3_reader_contigua(self->r, (size_t)ch, &c, &n);
+  int rc = mef3_reader_contigua(&c, &n, self->r, (size_t)ch);
   if (rc)
     return mef3py_raise_last(rc);
   PyObject *list = PyList_New((Py_ssize_t)n);

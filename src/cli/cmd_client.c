@@ -230,7 +230,7 @@ static int do_read(mef3_client *c, const char *path, int argc, char **argv) {
     return cli_fail(CLI_USAGE, "client read: refusing to write binary data to "
                                "a terminal; use -o FILE or --format csv");
   mef3_file_info *fi;
-  int rc = mef3_client_info(c, path, &fi);
+  int rc = mef3_client_info(&fi, c, path);
   if (rc)
     return client_fail(rc, path);
   int64_t t0, t1;
@@ -270,8 +270,8 @@ static int do_read(mef3_client *c, const char *path, int argc, char **argv) {
   progress_state ps = {isatty(STDERR_FILENO), 0};
   mef3_signal *sig;
   double took = mono();
-  rc = mef3_client_read(c, path, (const char *const *)names, n_names, t0, t1,
-                        &sig, on_progress, &ps);
+  rc = mef3_client_read(&sig, c, path, (const char *const *)names, n_names, t0,
+                        t1, on_progress, &ps);
   took = mono() - took;
   if (ps.on && ps.last > 0)
     fputs("\r\033[K", stderr);
@@ -333,15 +333,15 @@ static int run(mef3_client *c, const char *cmd, const char *path,
    * open returns: info, read and close open it first (the client then
    * sends the token with each call). */
   if (password && !is_list && strcmp(cmd, "open") &&
-      (rc = mef3_client_open(c, path, password, NULL, NULL)) != 0) {
+      (rc = mef3_client_open(NULL, NULL, c, path, password)) != 0) {
     return client_fail(rc, path);
   }
   if (!strcmp(cmd, "open") || !strcmp(cmd, "info")) {
     mef3_file_info *fi;
     int already = 0;
     rc = !strcmp(cmd, "open")
-             ? mef3_client_open(c, path, password, &fi, &already)
-             : mef3_client_info(c, path, &fi);
+             ? mef3_client_open(&fi, &already, c, path, password)
+             : mef3_client_info(&fi, c, path);
     if (rc) {
       ret = client_fail(rc, path);
     } else {
@@ -356,7 +356,7 @@ static int run(mef3_client *c, const char *cmd, const char *path,
   } else if (is_list) {
     char **paths;
     size_t n;
-    if ((rc = mef3_client_list(c, &paths, &n))) {
+    if ((rc = mef3_client_list(&paths, &n, c))) {
       ret = client_fail(rc, "list");
     } else {
       for (size_t i = 0; i < n; i++)

@@ -70,7 +70,7 @@ static size_t channel_gaps(const mef3_reader *r, size_t c, gap **out) {
   const mef3_contiguon *k;
   size_t nk, n = 0;
   *out = NULL;
-  if (mef3_reader_contigua(r, c, &k, &nk) || nk < 2)
+  if (mef3_reader_contigua(&k, &nk, r, c) || nk < 2)
     return 0;
   gap *g = malloc((nk - 1) * sizeof *g);
   if (!g)
@@ -165,7 +165,7 @@ static void print_json(mef3_reader *r) {
              md->recording_time_offset, md->gmt_offset);
     const mef3_contiguon *k;
     size_t nk;
-    mef3_reader_contigua(r, c, &k, &nk);
+    mef3_reader_contigua(&k, &nk, r, c);
     printf(",\"contigua\":[");
     for (size_t i = 0; i < nk; i++)
       printf("%s{\"start_uutc\":%" PRId64 ",\"end_uutc\":%" PRId64

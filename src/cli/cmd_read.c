@@ -50,7 +50,7 @@ static int sample_times(const mef3_reader *r, size_t c, int64_t s0, size_t n,
                         int64_t *out) {
   const mef3_block_info *b;
   size_t nb;
-  int rc = mef3_reader_blocks(r, c, &b, &nb);
+  int rc = mef3_reader_blocks(&b, &nb, r, c);
   if (rc)
     return rc;
   double fs = mef3_reader_channel(r, c)->fs;

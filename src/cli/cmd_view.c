@@ -90,7 +90,7 @@ int mef3_cli_view(int argc, char **argv) {
         return cli_fail(CLI_USAGE, "--port-file needs a file");
       port_file = v;
     } else if (cli_opt(argc, argv, &i, "--log-level", &v)) {
-      if (!v || mef3_log_level_parse(v, &level))
+      if (!v || mef3_log_level_parse(&level, v))
         return cli_fail(CLI_USAGE, "--log-level takes debug, info, warn or "
                                    "error");
     } else if (!strcmp(argv[i], "--password") ||

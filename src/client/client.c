@@ -196,8 +196,8 @@ static int info_from_reply(const FileInfoResponse *r, mef3_file_info **out) {
   return 0;
 }
 
-int mef3_client_open(mef3_client *c, const char *path, const char *password,
-                     mef3_file_info **out, int *already_open) {
+int mef3_client_open(mef3_file_info **out, int *already_open, mef3_client *c,
+                     const char *path, const char *password) {
   if (out)
     *out = NULL;
   if (already_open)
@@ -240,7 +240,7 @@ int mef3_client_open(mef3_client *c, const char *path, const char *password,
   return rc;
 }
 
-int mef3_client_info(mef3_client *c, const char *path, mef3_file_info **out) {
+int mef3_client_info(mef3_file_info **out, mef3_client *c, const char *path) {
   *out = NULL;
   FileInfoRequest req = FILE_INFO_REQUEST__INIT;
   req.file_path = (char *)path;
@@ -275,7 +275,7 @@ int mef3_client_close_file(mef3_client *c, const char *path) {
   return rc;
 }
 
-int mef3_client_list(mef3_client *c, char ***out, size_t *n) {
+int mef3_client_list(char ***out, size_t *n, mef3_client *c) {
   *out = NULL;
   *n = 0;
   ListOpenFilesRequest req = LIST_OPEN_FILES_REQUEST__INIT;

@@ -339,19 +339,19 @@ static int read_range(mef3_client *c, const char *path,
   return 0;
 }
 
-int mef3_client_read(mef3_client *c, const char *path,
+int mef3_client_read(mef3_signal **out, mef3_client *c, const char *path,
                      const char *const *channels, size_t n_channels,
-                     int64_t start_uutc, int64_t end_uutc, mef3_signal **out,
+                     int64_t start_uutc, int64_t end_uutc,
                      mef3_client_progress_fn progress, void *payload) {
   *out = NULL;
   return read_range(c, path, channels, n_channels, start_uutc, end_uutc, NULL,
                     0, NULL, out, progress, payload);
 }
 
-int mef3_client_read_into(mef3_client *c, const char *path,
-                          const char *const *channels, size_t n_channels,
-                          int64_t start_uutc, int64_t end_uutc, float *data,
-                          size_t cap, mef3_client_shape *shape,
+int mef3_client_read_into(mef3_client_shape *shape, mef3_client *c,
+                          const char *path, const char *const *channels,
+                          size_t n_channels, int64_t start_uutc,
+                          int64_t end_uutc, float *data, size_t cap,
                           mef3_client_progress_fn progress, void *payload) {
   if (!data || !shape)
     return mef3__error(MEF3_EINVAL, "client: no output buffer");

@@ -425,7 +425,7 @@ static int cmp_id(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-int mef3_files_list(mef3_files *fm, char ***out, size_t *n) {
+int mef3_files_list(char ***out, size_t *n, mef3_files *fm) {
   if (!out || !n)
     return mef3__error(MEF3_EINVAL, "no output pointer");
   *out = NULL;

@@ -224,7 +224,7 @@ static void release(mef3__envcache *c, envp *e) {
   pthread_mutex_unlock(&c->mu);
 }
 
-void mef3_files_envelope_stats(mef3_files *fm, mef3_envelope_stats *out) {
+void mef3_files_get_envelope_stats(mef3_envelope_stats *out, mef3_files *fm) {
   memset(out, 0, sizeof *out);
   if (!fm || !fm->env)
     return;
@@ -442,19 +442,19 @@ static void reduce_row(float *mn, float *mx, size_t ncol, const chan_req *q,
   }
 }
 
-int mef3_files_envelope(mef3_files *fm, const char *path,
+int mef3_files_envelope(mef3_envelope **out, mef3_files *fm, const char *path,
                         const char *const *channels, size_t n_channels,
                         int64_t start_uutc, int64_t end_uutc,
-                        size_t max_columns, mef3_envelope **out) {
-  return mef3_files_envelope_as(fm, path, NULL, channels, n_channels,
-                                start_uutc, end_uutc, max_columns, out);
+                        size_t max_columns) {
+  return mef3_files_envelope_as(out, fm, path, NULL, channels, n_channels,
+                                start_uutc, end_uutc, max_columns);
 }
 
-int mef3_files_envelope_as(mef3_files *fm, const char *path,
-                           const char *token, const char *const *channels,
-                           size_t n_channels, int64_t start_uutc,
-                           int64_t end_uutc, size_t max_columns,
-                           mef3_envelope **out) {
+int mef3_files_envelope_as(mef3_envelope **out, mef3_files *fm,
+                           const char *path, const char *token,
+                           const char *const *channels, size_t n_channels,
+                           int64_t start_uutc, int64_t end_uutc,
+                           size_t max_columns) {
   if (!out)
     return mef3__error(MEF3_EINVAL, "no output pointer");
   *out = NULL;

@@ -45,7 +45,7 @@ int mef3_files_contigua_as(mef3_files *fm, const char *path,
     rc = mef3__error(MEF3_ENOTFOUND, "%s: no channel named \"%s\"", path,
                      channel);
   else
-    rc = mef3_reader_contigua(r, (size_t)ch, &cg, &k);
+    rc = mef3_reader_contigua(&cg, &k, r, (size_t)ch);
   mef3_time_run *runs = NULL;
   if (!rc && k) {
     runs = mef3__malloc(k * sizeof *runs);

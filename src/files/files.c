@@ -243,12 +243,12 @@ void mef3_files_free(mef3_files *fm) {
 
 /* ---- open, close, info, list ---- */
 
-int mef3_files_info(mef3_files *fm, const char *path, mef3_file_info **out) {
-  return mef3_files_info_as(fm, path, NULL, out);
+int mef3_files_info(mef3_file_info **out, mef3_files *fm, const char *path) {
+  return mef3_files_info_as(out, fm, path, NULL);
 }
 
-int mef3_files_info_as(mef3_files *fm, const char *path, const char *token,
-                       mef3_file_info **out) {
+int mef3_files_info_as(mef3_file_info **out, mef3_files *fm, const char *path,
+                       const char *token) {
   if (!out)
     return mef3__error(MEF3_EINVAL, "no output pointer");
   *out = NULL;
@@ -308,7 +308,7 @@ void mef3_file_info_free(mef3_file_info *info) {
   mef3__free(info);
 }
 
-void mef3_files_stats_get(mef3_files *fm, mef3_files_stats *out) {
+void mef3_files_get_stats(mef3_files_stats *out, mef3_files *fm) {
   if (!out)
     return;
   memset(out, 0, sizeof *out);

@@ -691,17 +691,17 @@ done:
   return rc;
 }
 
-int mef3_files_read(mef3_files *fm, const char *path,
+int mef3_files_read(mef3_signal **out, mef3_files *fm, const char *path,
                     const char *const *channels, size_t n_channels,
-                    int64_t start_uutc, int64_t end_uutc, mef3_signal **out) {
-  return mef3_files_read_as(fm, path, NULL, channels, n_channels, start_uutc,
-                            end_uutc, out);
+                    int64_t start_uutc, int64_t end_uutc) {
+  return mef3_files_read_as(out, fm, path, NULL, channels, n_channels,
+                            start_uutc, end_uutc);
 }
 
-int mef3_files_read_as(mef3_files *fm, const char *path, const char *token,
-                       const char *const *channels, size_t n_channels,
-                       int64_t start_uutc, int64_t end_uutc,
-                       mef3_signal **out) {
+int mef3_files_read_as(mef3_signal **out, mef3_files *fm, const char *path,
+                       const char *token, const char *const *channels,
+                       size_t n_channels, int64_t start_uutc,
+                       int64_t end_uutc) {
   if (!out)
     return mef3__error(MEF3_EINVAL, "no output pointer");
   *out = NULL;
@@ -709,18 +709,18 @@ int mef3_files_read_as(mef3_files *fm, const char *path, const char *token,
                      end_uutc, NULL, 0, NULL, out);
 }
 
-int mef3_files_read_into(mef3_files *fm, const char *path,
+int mef3_files_read_into(size_t *n_samples, mef3_files *fm, const char *path,
                          const char *const *channels, size_t n_channels,
                          int64_t start_uutc, int64_t end_uutc, float *data,
-                         size_t cap, size_t *n_samples) {
-  return mef3_files_read_into_as(fm, path, NULL, channels, n_channels,
-                                 start_uutc, end_uutc, data, cap, n_samples);
+                         size_t cap) {
+  return mef3_files_read_into_as(n_samples, fm, path, NULL, channels,
+                                 n_channels, start_uutc, end_uutc, data, cap);
 }
 
-int mef3_files_read_into_as(mef3_files *fm, const char *path, const char *token,
-                            const char *const *channels, size_t n_channels,
-                            int64_t start_uutc, int64_t end_uutc, float *data,
-                            size_t cap, size_t *n_samples) {
+int mef3_files_read_into_as(size_t *n_samples, mef3_files *fm, const char *path,
+                            const char *token, const char *const *channels,
+                            size_t n_channels, int64_t start_uutc,
+                            int64_t end_uutc, float *data, size_t cap) {
   if (!data || !n_samples)
     return mef3__error(MEF3_EINVAL, "no output buffer");
   *n_samples = 0;

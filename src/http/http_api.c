@@ -171,7 +171,7 @@ static void walk(const char *root, const char *rel, int depth, char ***list,
 static enum MHD_Result api_sessions(hreq *r) {
   char **open = NULL;
   size_t nopen = 0;
-  int rc = mef3_files_list(r->h->fm, &open, &nopen);
+  int rc = mef3_files_list(&open, &nopen, r->h->fm);
   if (rc)
     return lib_error(r, rc, "list");
   char **avail = NULL;
@@ -265,7 +265,7 @@ static enum MHD_Result api_info(hreq *r) {
   if (bad || !path || !*path)
     return mef3__http_bad(r, "info needs ?path=SESSION");
   mef3_file_info *in = NULL;
-  int rc = mef3_files_info_as(r->h->fm, path, req_token(r), &in);
+  int rc = mef3_files_info_as(&in, r->h->fm, path, req_token(r));
   if (rc)
     return lib_error(r, rc, path);
   hbuf b = {0};
@@ -315,7 +315,7 @@ static enum MHD_Result api_open(hreq *r, int close) {
     return ok;
   }
   mef3_file_info *in = NULL;
-  int rc = pw ? MEF3_ENOTFOUND : mef3_files_info(h->fm, path, &in);
+  int rc = pw ? MEF3_ENOTFOUND : mef3_files_info(&in, h->fm, path);
   if (rc && !may_open(h, path)) {
     ok = mef3__http_error(r, MEF3_EACCESS,
                           "%s: not open, and this server opens only the "
@@ -331,7 +331,7 @@ static enum MHD_Result api_open(hreq *r, int close) {
   if (rc) {
     rc = mef3_files_open_as(h->fm, path, pw, &acc, NULL);
     if (!rc)
-      rc = mef3_files_info_as(h->fm, path, acc.token, &in);
+      rc = mef3_files_info_as(&in, h->fm, path, acc.token);
   }
   if (pw) /* wipe our copy of the password */
     for (volatile char *p = jw->valuestring; *p; p++)
@@ -491,7 +491,7 @@ static enum MHD_Result api_signal(hreq *r, int envelope) {
                                       MAX_CHANNELS)
                      : mef3__http_error(r, MEF3_ENOMEM, "out of memory");
   mef3_file_info *in = NULL;
-  int rc = mef3_files_info_as(h->fm, path, req_token(r), &in);
+  int rc = mef3_files_info_as(&in, h->fm, path, req_token(r));
   if (rc) {
     free_channels(chans);
     return lib_error(r, rc, path);
@@ -541,9 +541,9 @@ static enum MHD_Result api_signal(hreq *r, int envelope) {
     }
     float *x = malloc((size_t)n * rows * sizeof *x);
     size_t got = 0;
-    rc = x ? mef3_files_read_into_as(h->fm, path, req_token(r),
-                                     (const char *const *)chans, nch,
-                                  t0, t1, x, (size_t)n * rows, &got)
+    rc = x ? mef3_files_read_into_as(&got, h->fm, path, req_token(r),
+                                     (const char *const *)chans, nch, t0, t1, x,
+                                     (size_t)n * rows)
            : MEF3_ENOMEM;
     if (rc) {
       free(x);
@@ -566,9 +566,9 @@ static enum MHD_Result api_signal(hreq *r, int envelope) {
     snprintf(h_extra2, sizeof h_extra2, "float32le");
   } else {
     mef3_envelope *e = NULL;
-    rc = mef3_files_envelope_as(h->fm, path, req_token(r),
-                                (const char *const *)chans, nch, t0,
-                             t1, (size_t)columns, &e);
+    rc = mef3_files_envelope_as(&e, h->fm, path, req_token(r),
+                                (const char *const *)chans, nch, t0, t1,
+                                (size_t)columns);
     if (rc) {
       mef3_file_info_free(in);
       free_channels(chans);
@@ -654,8 +654,8 @@ static enum MHD_Result api_signal(hreq *r, int envelope) {
 static enum MHD_Result api_stats(hreq *r) {
   mef3_files_stats s;
   mef3_envelope_stats e;
-  mef3_files_stats_get(r->h->fm, &s);
-  mef3_files_envelope_stats(r->h->fm, &e);
+  mef3_files_get_stats(&s, r->h->fm);
+  mef3_files_get_envelope_stats(&e, r->h->fm);
   hbuf b = {0};
   hbuf_printf(&b,
               "{\"reads\":%" PRIu64 ",\"hits\":%" PRIu64 ",\"misses\":%" PRIu64

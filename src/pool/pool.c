@@ -160,21 +160,21 @@ int mef3_pool_event_fd(mef3_pool *p) {
   return p ? p->ev_fd : -1;
 }
 
-void mef3_pool_stats_get(mef3_pool *p, mef3_pool_stats *out) {
+void mef3_pool_get_stats(mef3_pool_stats *out, mef3_pool *pool) {
   memset(out, 0, sizeof *out);
-  if (!p)
+  if (!pool)
     return;
-  pthread_mutex_lock(&p->mu);
-  *out = p->st;
-  out->queue_depth = (uint32_t)p->qlen;
-  for (int i = 0; i < p->nw; i++) {
-    out->busy_workers += p->w[i].state == MEF3__W_BUSY;
-    out->live_workers += p->w[i].state != MEF3__W_DOWN;
+  pthread_mutex_lock(&pool->mu);
+  *out = pool->st;
+  out->queue_depth = (uint32_t)pool->qlen;
+  for (int i = 0; i < pool->nw; i++) {
+    out->busy_workers += pool->w[i].state == MEF3__W_BUSY;
+    out->live_workers += pool->w[i].state != MEF3__W_DOWN;
   }
-  pthread_mutex_unlock(&p->mu);
-  pthread_mutex_lock(&p->shm.mu);
-  out->shm_bytes = p->shm.mapped;
-  pthread_mutex_unlock(&p->shm.mu);
+  pthread_mutex_unlock(&pool->mu);
+  pthread_mutex_lock(&pool->shm.mu);
+  out->shm_bytes = pool->shm.mapped;
+  pthread_mutex_unlock(&pool->shm.mu);
 }
 
 /* ---- files: access and forgetting ---- */

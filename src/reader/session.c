@@ -602,8 +602,8 @@ const mef3_segment_info *mef3_reader_segment(const mef3_reader *r, size_t ch,
   return &r->ch[ch].segs[s].info;
 }
 
-int mef3_reader_blocks(const mef3_reader *r, size_t ch,
-                       const mef3_block_info **out, size_t *n) {
+int mef3_reader_blocks(const mef3_block_info **out, size_t *n,
+                       const mef3_reader *r, size_t ch) {
   if (ch >= r->n_ch)
     return mef3__error(MEF3_EINVAL, "channel %zu out of range", ch);
   *out = r->ch[ch].blocks;
@@ -611,8 +611,8 @@ int mef3_reader_blocks(const mef3_reader *r, size_t ch,
   return 0;
 }
 
-int mef3_reader_contigua(const mef3_reader *r, size_t ch,
-                         const mef3_contiguon **out, size_t *n) {
+int mef3_reader_contigua(const mef3_contiguon **out, size_t *n,
+                         const mef3_reader *r, size_t ch) {
   if (ch >= r->n_ch)
     return mef3__error(MEF3_EINVAL, "channel %zu out of range", ch);
   *out = r->ch[ch].contigua;

@@ -343,19 +343,19 @@ void mef3_server_free(mef3_server *s) {
 
 /* ---- counters ---- */
 
-void mef3_server_stats_get(mef3_server *s, mef3_server_stats *out) {
-  pthread_mutex_lock(&s->mu);
-  *out = s->stats;
-  pthread_mutex_unlock(&s->mu);
+void mef3_server_get_stats(mef3_server_stats *out, mef3_server *srv) {
+  pthread_mutex_lock(&srv->mu);
+  *out = srv->stats;
+  pthread_mutex_unlock(&srv->mu);
 }
 
-void mef3_server_files_stats(mef3_server *s, mef3_files_stats *out) {
+void mef3_server_get_files_stats(mef3_files_stats *out, mef3_server *srv) {
   memset(out, 0, sizeof *out);
-  pthread_mutex_lock(&s->mu);
-  int live = s->fm && !s->finished;
-  pthread_mutex_unlock(&s->mu);
+  pthread_mutex_lock(&srv->mu);
+  int live = srv->fm && !srv->finished;
+  pthread_mutex_unlock(&srv->mu);
   if (live)
-    mef3_files_stats_get(s->fm, out);
+    mef3_files_get_stats(out, srv->fm);
 }
 
 mef3_files *mef3_server_files(mef3_server *s) {

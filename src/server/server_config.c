@@ -142,7 +142,7 @@ static int apply(mef3_server_options *o, const knob *k, const char *v,
     *(const char **)p = v;
     return 0;
   case K_LEVEL:
-    if (mef3_log_level_parse(v, (mef3_log_level *)p))
+    if (mef3_log_level_parse((mef3_log_level *)p, v))
       return fail(k, from, v, "takes debug, info, warn or error");
     return 0;
   case K_BOOL:

@@ -126,8 +126,8 @@ static int read_chunk(mef3_server *s, mef3__call *c, int64_t s0, size_t len,
       return -1;
     }
     size_t got = 0;
-    rc = mef3_files_read_into_as(s->fm, path, st->token, st->chans, st->nch, t0,
-                                 t1, buf, st->nch * len, &got);
+    rc = mef3_files_read_into_as(&got, s->fm, path, st->token, st->chans,
+                                 st->nch, t0, t1, buf, st->nch * len);
     if (!rc && got != len) {
       mef3__sendbuf_put(buf);
       mef3__range_error(c, MEF3_ERROR,
@@ -136,8 +136,8 @@ static int read_chunk(mef3_server *s, mef3__call *c, int64_t s0, size_t len,
     }
   } else {
     if (!st->whole)
-      rc = mef3_files_read_as(s->fm, path, st->token, st->chans, st->nch,
-                              rq->start_uutc, rq->end_uutc, &st->whole);
+      rc = mef3_files_read_as(&st->whole, s->fm, path, st->token, st->chans,
+                              st->nch, rq->start_uutc, rq->end_uutc);
     if (!rc && ((int64_t)st->whole->n_samples != st->total ||
                 st->whole->n_channels != st->nch)) {
       mef3__range_error(c, MEF3_ERROR,
@@ -205,14 +205,14 @@ void mef3__range_step(mef3_server *s, mef3__call *c) {
   mef3_files_stats before, after;
   int debug = mef3__server_logs(s, MEF3_LOG_DEBUG);
   if (debug)
-    mef3_files_stats_get(s->fm, &before);
+    mef3_files_get_stats(&before, s->fm);
   int64_t t_read = mef3__server_now_ns();
   float *buf;
   if (read_chunk(s, c, s0, len, &buf))
     return;
   t_read = mef3__server_now_ns() - t_read;
   if (debug) {
-    mef3_files_stats_get(s->fm, &after);
+    mef3_files_get_stats(&after, s->fm);
     mef3__server_log(
         s, MEF3_LOG_DEBUG,
         "range %s chunk %" PRId64 "/%" PRId64 ": %zu x %zu read in %.2f ms, "

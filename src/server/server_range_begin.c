@@ -255,7 +255,7 @@ int mef3__range_begin(mef3_server *s, mef3__call *c) {
     return -1;
   }
   mef3__server_token(&c->md, st->token, sizeof st->token);
-  rc = mef3_files_info_as(s->fm, path, st->token, &st->info);
+  rc = mef3_files_info_as(&st->info, s->fm, path, st->token);
   if (rc == MEF3_ENOTFOUND) {
     snprintf(msg, sizeof msg, "File not open: %s", path);
     mef3__range_error(c, rc, msg);

@@ -159,11 +159,12 @@ static int open_and_info(mef3_server *s, const char *path, const char *pw,
                          mef3_files_access *acc, int *already,
                          mef3_file_info **info) {
   int rc = mef3_files_open_as(s->fm, path, pw, acc, already);
-  for (int again = 0; !rc &&
-                      ((rc = mef3_files_info_as(s->fm, path, acc->token,
-                                                info)) == MEF3_ENOTFOUND ||
-                       rc == MEF3_EPASSWORD) &&
-                      again < 8;
+  for (int again = 0;
+       !rc &&
+       ((rc = mef3_files_info_as(info, s->fm, path, acc->token)) ==
+            MEF3_ENOTFOUND ||
+        rc == MEF3_EPASSWORD) &&
+       again < 8;
        again++)
     rc = mef3_files_open_as(s->fm, path, pw, acc, already);
   return rc;
@@ -262,7 +263,7 @@ static int do_close(mef3_server *s, const char *path, const char *token,
 static int do_info(mef3_server *s, const char *path, const char *token,
                    info_reply *ir, mef3_file_info **info, char *msg,
                    size_t cap) {
-  int rc = mef3_files_info_as(s->fm, path, token, info);
+  int rc = mef3_files_info_as(info, s->fm, path, token);
   if (rc == MEF3_ENOTFOUND) { /* as the original: not open, no error */
     rc = 0;
     *info = NULL;
@@ -314,7 +315,7 @@ void mef3__unary_list(mef3_server *s, mef3__call *c) {
   ListOpenFilesResponse r = LIST_OPEN_FILES_RESPONSE__INIT;
   char **paths = NULL;
   size_t n = 0;
-  int rc = mef3_files_list(s->fm, &paths, &n);
+  int rc = mef3_files_list(&paths, &n, s->fm);
   char msg[600] = "";
   if (rc)
     snprintf(msg, sizeof msg, "%s", mef3__server_err_msg(rc));

@@ -82,7 +82,7 @@ void mef3_log_sink_close(mef3_log_sink *l) {
   free(l);
 }
 
-int mef3_log_level_parse(const char *s, mef3_log_level *out) {
+int mef3_log_level_parse(mef3_log_level *out, const char *s) {
   static const char *names[] = {"debug", "info", "warn", "error"};
   for (int i = 0; i < 4; i++)
     if (!strcasecmp(s, names[i]) ||

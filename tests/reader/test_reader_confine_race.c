@@ -161,7 +161,7 @@ int main(void) {
     int rc = mef3_files_open(fm, session, NULL, NULL);
     mef3_signal *sig = NULL;
     if (!rc)
-      rc = mef3_files_read(fm, session, chans, 2, t0, t1, &sig);
+      rc = mef3_files_read(&sig, fm, session, chans, 2, t0, t1);
     if (!rc && differs(sig->data, want, sig->n_samples))
       wrong++;
     mef3_signal_free(sig);

@@ -53,7 +53,7 @@ static void client_errors(void) {
   char **paths = NULL;
   size_t n = 0;
   mef3_error_clear();
-  int rc = mef3_client_list(c, &paths, &n);
+  int rc = mef3_client_list(&paths, &n, c);
   CHECK_MSG(rc < 0, "list without a server: %s", mef3_errname(rc));
   CHECK_LAST(rc, "127.0.0.1:1");
   CHECK(mef3_client_error_last() == mef3_error_last());

@@ -24,11 +24,11 @@ int main(void) {
 
   mef3_log_level lv;
   mef3_error_clear();
-  CHECK_RC(mef3_log_level_parse("loud", &lv), MEF3_EINVAL);
+  CHECK_RC(mef3_log_level_parse(&lv, "loud"), MEF3_EINVAL);
   CHECK(mef3_error_last()->code == MEF3_EINVAL);
   CHECK_MSG(strstr(mef3_error_last()->message, "loud"), "%s",
             mef3_error_last()->message);
-  CHECK_RC(mef3_log_level_parse("warning", &lv), 0);
+  CHECK_RC(mef3_log_level_parse(&lv, "warning"), 0);
   CHECK(lv == MEF3_LOG_WARN);
   return check_finish();
 }

@@ -130,7 +130,7 @@ static void session(const char *name) {
     REQUIRE(idx >= 0);
     const mef3_block_info *b;
     size_t nb;
-    CHECK_RC(mef3_reader_blocks(r, (size_t)idx, &b, &nb), 0);
+    CHECK_RC(mef3_reader_blocks(&b, &nb, r, (size_t)idx), 0);
     size_t k = 0;
     int segno = 0;
     const cJSON *sg;

@@ -135,7 +135,7 @@ static void check_session(const char *path, const progress *p, int exact,
     /* Blocks sit on the time grid. */
     const mef3_block_info *b;
     size_t nb;
-    CHECK_RC(mef3_reader_blocks(r, (size_t)c, &b, &nb), 0);
+    CHECK_RC(mef3_reader_blocks(&b, &nb, r, (size_t)c), 0);
     for (size_t i = 0; i < nb; i++)
       CHECK(b[i].start_uutc ==
             T0 + llround((double)b[i].start_sample * 1e6 / fs[c]));

@@ -112,7 +112,7 @@ static void check_channel(mef3_reader *r, const xchan *x) {
   /* Blocks: start times, sizes, flags, segments, extremes. */
   const mef3_block_info *b;
   size_t nb;
-  CHECK_RC(mef3_reader_blocks(r, ch, &b, &nb), 0);
+  CHECK_RC(mef3_reader_blocks(&b, &nb, r, ch), 0);
   CHECK_MSG(nb == x->n_blocks, "%s: %zu blocks, want %zu", x->name, nb,
             x->n_blocks);
   int64_t s = 0;
@@ -380,9 +380,9 @@ static void sample_paths(size_t io_buffer) {
   /* Contiguous runs: a has two, c four, b one per segment. */
   const mef3_contiguon *k;
   size_t nk;
-  CHECK_RC(mef3_reader_contigua(r, 0, &k, &nk), 0);
+  CHECK_RC(mef3_reader_contigua(&k, &nk, r, 0), 0);
   CHECK(nk == 2);
-  CHECK_RC(mef3_reader_contigua(r, 2, &k, &nk), 0);
+  CHECK_RC(mef3_reader_contigua(&k, &nk, r, 2), 0);
   CHECK(nk == 4);
 
   /* Time window over a's gap: NaN where nothing was recorded. */
