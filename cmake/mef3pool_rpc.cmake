@@ -44,7 +44,7 @@ target_link_libraries(mef3pool_rpc_static PUBLIC mef3pool_static
 
 add_library(mef3pool_rpc_shared SHARED $<TARGET_OBJECTS:mef3pool_rpc_obj>)
 set_target_properties(mef3pool_rpc_shared PROPERTIES OUTPUT_NAME mef3pool-rpc
-  VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR})
+  VERSION ${PROJECT_VERSION} SOVERSION ${MEF3_SOVERSION})
 target_include_directories(mef3pool_rpc_shared PUBLIC
   $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include> $<INSTALL_INTERFACE:include>)
 target_link_libraries(mef3pool_rpc_shared PUBLIC mef3pool_shared

@@ -19,7 +19,7 @@ cmake --build "$work/build" -j2 >"$work/build.log" 2>&1 ||
   fail "build: $(grep -m5 -i error "$work/build.log")"
 bin=$work/build/mef3pool
 [ -x "$bin" ] || fail "no command built"
-for f in "$bin" "$work"/build/libmef3pool.so.0 "$work"/build/mef3pool-worker; do
+for f in "$bin" "$work"/build/libmef3pool.so.1 "$work"/build/mef3pool-worker; do
   deps=$(ldd "$f")
   case $deps in *grpc* | *protobuf*) fail "$f links gRPC: $deps" ;; esac
 done

@@ -21,7 +21,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 "$bin" --version | grep -q "^mef3pool " || fail "--version"
 test -x "$work/p2/libexec/mef3pool/mef3pool-worker" || fail "worker not installed"
 ls "$work/p2/include/mef3pool.h" >/dev/null || fail "headers not installed"
-ls "$work"/p2/lib*/libmef3pool.so.0 >/dev/null || fail "shared library"
+ls "$work"/p2/lib*/libmef3pool.so.1 >/dev/null || fail "shared library"
 ls "$work"/p2/lib*/pkgconfig/mef3pool.pc >/dev/null || fail "pkg-config file"
 
 # pkg-config alone finds the moved headers and library (no -I/usr/local).
@@ -45,7 +45,7 @@ case " $flags " in *" -I/usr/local/include "*) fail "pkg-config: $flags" ;; esac
 # (ldd's output is read whole first: `ldd | grep -q` under pipefail fails
 # when grep stops reading early and ldd dies of SIGPIPE)
 san=
-deps=$(ldd "$work"/p2/lib*/libmef3pool.so.0)
+deps=$(ldd "$work"/p2/lib*/libmef3pool.so.1)
 case $deps in *libasan*) san="-fsanitize=address,undefined" ;; esac
 eval "cc $san pc.c $flags -o pc" || fail "compile against the moved prefix: $flags"
 # (pkg-config escapes spaces in what it prints, for a shell to read back)

@@ -17,9 +17,9 @@ extern "C" {
 #endif
 
 #define MEF3POOL_VERSION_MAJOR 0
-#define MEF3POOL_VERSION_MINOR 1
+#define MEF3POOL_VERSION_MINOR 2
 #define MEF3POOL_VERSION_PATCH 0
-#define MEF3POOL_VERSION_STRING "0.1.0"
+#define MEF3POOL_VERSION_STRING "0.2.0"
 
 #if defined(__GNUC__)
 #define MEF3_EXTERN __attribute__((visibility("default")))
@@ -78,7 +78,7 @@ MEF3_EXTERN const mef3_error *mef3_error_last(void);
 /* Clear the calling thread's last error. */
 MEF3_EXTERN void mef3_error_clear(void);
 
-/* Library version string ("0.1.0"). */
+/* Library version string ("0.2.0"). */
 MEF3_EXTERN const char *mef3_version(void);
 
 /*
