@@ -215,7 +215,7 @@ static void run(const char *path, int want_windows, int pause_ms) {
   scroll(&s, NULL, nw, pause_ms, t);
   double a_direct = med(t, nw);
   mef3_files *fm = new_fm();
-  if (mef3_files_open(fm, path, NULL, NULL))
+  if (mef3_files_open(NULL, fm, path, NULL))
     die("open");
   scroll(&s, fm, nw, pause_ms, t);
   double a_first = t[0];
@@ -237,7 +237,7 @@ static void run(const char *path, int want_windows, int pause_ms) {
   double b_direct_s = clients4(&s, NULL, nw, t);
   double b_direct = med(t, 4 * nw);
   fm = new_fm();
-  if (mef3_files_open(fm, path, NULL, NULL))
+  if (mef3_files_open(NULL, fm, path, NULL))
     die("open");
   double b_fm_s = clients4(&s, fm, nw, t);
   double b_fm = med(t, 4 * nw);
@@ -261,7 +261,7 @@ static void run(const char *path, int want_windows, int pause_ms) {
   double c_fm_s[2], c_fm[2];
   for (int pass = 0; pass < 2; pass++) {
     fm = new_fm();
-    if (mef3_files_open(fm, path, NULL, NULL))
+    if (mef3_files_open(NULL, fm, path, NULL))
       die("open");
     c0 = bench_now();
     scroll(&s, fm, nall, 0, t);

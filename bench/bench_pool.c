@@ -89,7 +89,7 @@ static double window_ms(sess *s, mef3_pool *p, int reps) {
         die("read_window");
       mef3_future_wait(f, -1);
       size_t rows, cols;
-      if (mef3_future_status(f) || !mef3_future_window(f, &rows, &cols))
+      if (mef3_future_status(f) || !mef3_future_window(&rows, &cols, f))
         die("window future");
       mef3_future_free(f);
     }

@@ -294,8 +294,8 @@ static void setup(void) {
   for (int i = 0; i < 3; i++) {
     mef3_file_info *info = NULL;
     mef3_files_access acc;
-    if (mef3_files_open_as(direct, gf[i].path, i == 2 ? "l2pass" : NULL, &acc,
-                           NULL) ||
+    if (mef3_files_open_as(&acc, NULL, direct, gf[i].path,
+                           i == 2 ? "l2pass" : NULL) ||
         mef3_files_info_as(&info, direct, gf[i].path, acc.token))
       FAIL("open %s: %s", gf[i].path, mef3_error_last()->message);
     gf[i].start = info->start_uutc;

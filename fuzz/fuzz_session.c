@@ -133,7 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       read_channel(r, ch);
     mef3_record *rec = NULL;
     size_t nr = 0;
-    mef3_reader_records(r, &rec, &nr, 0);
+    mef3_reader_records(&rec, &nr, r, 0);
     mef3_records_free(rec, nr);
     mef3_reader_close(r);
   }

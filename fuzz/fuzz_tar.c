@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   mef3_record *recs = NULL;
   size_t nr = 0;
-  if (mef3_reader_records(r, &recs, &nr, 0) == 0)
+  if (mef3_reader_records(&recs, &nr, r, 0) == 0)
     mef3_records_free(recs, nr);
   mef3_reader_close(r);
   return 0;

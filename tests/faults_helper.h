@@ -201,7 +201,7 @@ static inline int fh_check_data(const fh_req *q, const fh_refs *x,
   mef3_reader *r = x->r[q->sess];
   size_t rows = 0, cols = 0;
   if (q->kind == FH_TILES) {
-    const float *got = mef3_future_tiles(q->f, &rows, &cols);
+    const float *got = mef3_future_tiles(&rows, &cols, q->f);
     const mef3_channel_info *ci = mef3_reader_channel(r, q->ch);
     if (!got || rows != q->n_idx || cols != (size_t)q->S)
       return 0;
@@ -214,7 +214,7 @@ static inline int fh_check_data(const fh_req *q, const fh_refs *x,
     }
     return 1;
   }
-  const float *got = mef3_future_window(q->f, &rows, &cols);
+  const float *got = mef3_future_window(&rows, &cols, q->f);
   if (!got || rows != q->n_chans)
     return 0;
   size_t nmin = SIZE_MAX;

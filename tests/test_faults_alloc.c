@@ -184,7 +184,7 @@ static int reads(mef3_reader *r, out *o) {
                               1));
     out_add(o, buf, (size_t)S);
   }
-  TRY(mef3_reader_records(r, &recs, &nrec, 1));
+  TRY(mef3_reader_records(&recs, &nrec, r, 1));
   out_num(o, (double)nrec);
   for (size_t i = 0; i < nrec; i++) {
     out_num(o, (double)recs[i].time);
@@ -264,8 +264,8 @@ static int run_files(out *o) {
   const char *a = tu_golden("sessions/b_multi_8ch.mefd");
   const char *c = tu_golden("sessions/c_discontinuities.mefd");
   TRY(mef3_files_new(&fm, &fo));
-  TRY(mef3_files_open(fm, a, NULL, NULL));
-  TRY(mef3_files_open(fm, c, NULL, NULL));
+  TRY(mef3_files_open(NULL, fm, a, NULL));
+  TRY(mef3_files_open(NULL, fm, c, NULL));
   TRY(mef3_files_info(&info, fm, a));
   out_num(o, (double)info->n_channels);
   TRY(mef3_files_list(&list, &nlist, fm));

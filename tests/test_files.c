@@ -113,7 +113,7 @@ static void check_session(mef3_files *fm, const char *path, const char *pw) {
   REQUIRE(mef3_reader_open(&r, path, &ro) == 0);
   int already = -1;
   mef3_files_access acc;
-  CHECK_RC(mef3_files_open_as(fm, path, pw, &acc, &already), 0);
+  CHECK_RC(mef3_files_open_as(&acc, &already, fm, path, pw), 0);
   CHECK(already == 0);
   for (size_t ch = 0; ch < mef3_reader_channel_count(r); ch++) {
     const mef3_channel_info *ci = mef3_reader_channel(r, ch);
@@ -202,15 +202,15 @@ static void test_open_info_list_close(void) {
   const char *b = golden("sessions/b_multi_8ch.mefd");
   mef3_files *fm = new_fm(0, 60, 0, 0);
   int already = -1;
-  CHECK_RC(mef3_files_open(fm, b, NULL, &already), 0);
+  CHECK_RC(mef3_files_open(&already, fm, b, NULL), 0);
   CHECK(already == 0);
   /* the same session by another spelling: already open, nothing new */
   char alias[PATH_MAX];
   snprintf(alias, sizeof alias, "%s/../sessions/./b_multi_8ch.mefd",
            golden("sessions"));
-  CHECK_RC(mef3_files_open(fm, alias, "ignored", &already), 0);
+  CHECK_RC(mef3_files_open(&already, fm, alias, "ignored"), 0);
   CHECK(already == 1);
-  CHECK_RC(mef3_files_open(fm, b, NULL, NULL), 0);
+  CHECK_RC(mef3_files_open(NULL, fm, b, NULL), 0);
 
   mef3_file_info *info = NULL;
   CHECK_RC(mef3_files_info(&info, fm, alias), 0);
@@ -242,7 +242,7 @@ static void test_open_info_list_close(void) {
   mef3_reader_close(r);
 
   const char *a = golden("sessions/a_single_256hz.mefd");
-  CHECK_RC(mef3_files_open(fm, a, NULL, NULL), 0);
+  CHECK_RC(mef3_files_open(NULL, fm, a, NULL), 0);
   char **list = NULL;
   size_t n = 0;
   CHECK_RC(mef3_files_list(&list, &n, fm), 0);
@@ -251,7 +251,7 @@ static void test_open_info_list_close(void) {
   mef3_files_list_free(list, n);
   /* closed and opened again: last */
   CHECK_RC(mef3_files_close(fm, b), 0);
-  CHECK_RC(mef3_files_open(fm, b, NULL, NULL), 0);
+  CHECK_RC(mef3_files_open(NULL, fm, b, NULL), 0);
   CHECK_RC(mef3_files_list(&list, &n, fm), 0);
   CHECK(n == 2 && !strcmp(list[0], a) && !strcmp(list[1], b));
   mef3_files_list_free(list, n);
@@ -260,24 +260,24 @@ static void test_open_info_list_close(void) {
   CHECK(st.open_files == 2);
 
   /* failures: clear messages, nothing changes */
-  CHECK_RC(mef3_files_open(fm, "/nonexistent/x.mefd", NULL, &already),
+  CHECK_RC(mef3_files_open(&already, fm, "/nonexistent/x.mefd", NULL),
            MEF3_ENOTFOUND);
   CHECK(already == 0);
   CHECK(strstr(mef3_error_last()->message, "/nonexistent/x.mefd") != NULL);
   const char *empty = tu_scratch("notmef");
-  CHECK_RC(mef3_files_open(fm, empty, NULL, NULL), MEF3_ENOTFOUND);
+  CHECK_RC(mef3_files_open(NULL, fm, empty, NULL), MEF3_ENOTFOUND);
   CHECK(strstr(mef3_error_last()->message, "channel") != NULL);
   const char *d = golden("sessions/d_encrypted.mefd");
-  CHECK_RC(mef3_files_open(fm, d, NULL, NULL), MEF3_EPASSWORD);
-  CHECK_RC(mef3_files_open(fm, d, "wrong", NULL), MEF3_EPASSWORD);
+  CHECK_RC(mef3_files_open(NULL, fm, d, NULL), MEF3_EPASSWORD);
+  CHECK_RC(mef3_files_open(NULL, fm, d, "wrong"), MEF3_EPASSWORD);
   CHECK(strstr(mef3_error_last()->message, "wrong") == NULL);
   CHECK_RC(mef3_files_info(&info, fm, d), MEF3_ENOTFOUND);
   CHECK(info == NULL);
-  CHECK_RC(mef3_files_open(fm, "", NULL, NULL), MEF3_EINVAL);
+  CHECK_RC(mef3_files_open(NULL, fm, "", NULL), MEF3_EINVAL);
   mef3_files_get_stats(&st, fm);
   CHECK(st.open_files == 2);
   mef3_files_access dacc;
-  CHECK_RC(mef3_files_open_as(fm, d, "l1pass", &dacc, NULL), 0);
+  CHECK_RC(mef3_files_open_as(&dacc, NULL, fm, d, "l1pass"), 0);
   CHECK_RC(mef3_files_info(&info, fm, d), MEF3_EPASSWORD); /* no token */
   CHECK_RC(mef3_files_info_as(&info, fm, d, dacc.token), 0);
   CHECK(info && info->access_level == 1 && info->times_relative == 1);
@@ -301,9 +301,9 @@ static void test_open_info_list_close(void) {
   o.max_open_files = 1;
   o.use_process_pool = 0;
   REQUIRE(mef3_files_new(&fm, &o) == 0);
-  CHECK_RC(mef3_files_open(fm, a, NULL, NULL), 0);
-  CHECK_RC(mef3_files_open(fm, b, NULL, NULL), MEF3_ELIMIT);
-  CHECK_RC(mef3_files_open(fm, a, NULL, &already), 0);
+  CHECK_RC(mef3_files_open(NULL, fm, a, NULL), 0);
+  CHECK_RC(mef3_files_open(NULL, fm, b, NULL), MEF3_ELIMIT);
+  CHECK_RC(mef3_files_open(&already, fm, a, NULL), 0);
   CHECK(already == 1);
   mef3_files_free(fm);
 }
@@ -399,13 +399,13 @@ static void test_data_root(void) {
   o.use_process_pool = 0;
   mef3_files *fm;
   REQUIRE(mef3_files_new(&fm, &o) == 0);
-  CHECK_RC(mef3_files_open(fm, "a.mefd", NULL, NULL), 0);
+  CHECK_RC(mef3_files_open(NULL, fm, "a.mefd", NULL), 0);
   int already = 0;
-  CHECK_RC(mef3_files_open(fm, "sub/link.mefd", NULL, &already), 0);
+  CHECK_RC(mef3_files_open(&already, fm, "sub/link.mefd", NULL), 0);
   CHECK(already == 1);
-  CHECK_RC(mef3_files_open(fm, "escape.mefd", NULL, NULL), MEF3_EINVAL);
-  CHECK_RC(mef3_files_open(fm, a, NULL, NULL), MEF3_EINVAL);
-  CHECK_RC(mef3_files_open(fm, "sneaky.mefd", NULL, NULL), MEF3_EINVAL);
+  CHECK_RC(mef3_files_open(NULL, fm, "escape.mefd", NULL), MEF3_EINVAL);
+  CHECK_RC(mef3_files_open(NULL, fm, a, NULL), MEF3_EINVAL);
+  CHECK_RC(mef3_files_open(NULL, fm, "sneaky.mefd", NULL), MEF3_EINVAL);
   CHECK(strstr(mef3_error_last()->message, "symbolic link") != NULL);
   char **list;
   size_t n;
@@ -430,7 +430,7 @@ static void test_data_root(void) {
 static void test_read_errors(void) {
   const char *b = golden("sessions/b_multi_8ch.mefd");
   mef3_files *fm = new_fm(0, 60, 0, 0);
-  REQUIRE(mef3_files_open(fm, b, NULL, NULL) == 0);
+  REQUIRE(mef3_files_open(NULL, fm, b, NULL) == 0);
   mef3_file_info *info;
   REQUIRE(mef3_files_info(&info, fm, b) == 0);
   int64_t t = info->start_uutc;
@@ -520,7 +520,7 @@ static void test_reads_match_direct(void) {
  * bit-identical. */
 static void test_multichannel(void) {
   mef3_files *fm = new_fm(1, 10.0, 1, 1);
-  REQUIRE(mef3_files_open(fm, gen_path, NULL, NULL) == 0);
+  REQUIRE(mef3_files_open(NULL, fm, gen_path, NULL) == 0);
   mef3_reader *r;
   REQUIRE(mef3_reader_open(&r, gen_path, NULL) == 0);
   size_t nch = mef3_reader_channel_count(r) - 1; /* the last is faster */
@@ -563,7 +563,7 @@ static void test_multichannel(void) {
 static void test_off_grid(void) {
   const char *b = golden("sessions/b_multi_8ch.mefd");
   mef3_files *fm = new_fm(0, 7.0, 0, 0);
-  REQUIRE(mef3_files_open(fm, b, NULL, NULL) == 0);
+  REQUIRE(mef3_files_open(NULL, fm, b, NULL) == 0);
   mef3_reader *r;
   REQUIRE(mef3_reader_open(&r, b, NULL) == 0);
   for (size_t ch = 0; ch < mef3_reader_channel_count(r); ch++) {
@@ -602,7 +602,7 @@ static void test_prefetch_ahead_behind(void) {
   for (int pool = 0; pool < 2; pool++) {
     /* a 10 s window on tile 10 of 10 s tiles */
     mef3_files *fm = new_fm(pool, 10.0, 1, 1);
-    REQUIRE(mef3_files_open(fm, a, NULL, NULL) == 0);
+    REQUIRE(mef3_files_open(NULL, fm, a, NULL) == 0);
     mef3_signal *s;
     CHECK_RC(
         mef3_files_read(&s, fm, a, names, 1, cs + 100000000, cs + 110000000),
@@ -632,7 +632,7 @@ static void test_prefetch_ahead_behind(void) {
 
     /* a window across tiles 9 and 10, two windows ahead, none behind */
     fm = new_fm(pool, 10.0, 2, 0);
-    REQUIRE(mef3_files_open(fm, a, NULL, NULL) == 0);
+    REQUIRE(mef3_files_open(NULL, fm, a, NULL) == 0);
     CHECK_RC(
         mef3_files_read(&s, fm, a, names, 1, cs + 95000000, cs + 105000000), 0);
     mef3_signal_free(s);
@@ -656,7 +656,7 @@ static void test_prefetch_ahead_behind(void) {
 
     /* behind only, at the start: nothing before tile 0 */
     fm = new_fm(pool, 10.0, 0, 1);
-    REQUIRE(mef3_files_open(fm, a, NULL, NULL) == 0);
+    REQUIRE(mef3_files_open(NULL, fm, a, NULL) == 0);
     CHECK_RC(mef3_files_read(&s, fm, a, names, 1, cs, cs + 10000000), 0);
     mef3_signal_free(s);
     CHECK_RC(mef3_files_read(&s, fm, a, names, 1, cs + 50000000, cs + 60000000),
@@ -674,7 +674,7 @@ static void test_prefetch_ahead_behind(void) {
 static void test_no_double_decode(void) {
   for (int pool = 0; pool < 2; pool++) {
     mef3_files *fm = new_fm(pool, 10.0, 1, 1);
-    REQUIRE(mef3_files_open(fm, gen16_path, NULL, NULL) == 0);
+    REQUIRE(mef3_files_open(NULL, fm, gen16_path, NULL) == 0);
     mef3_file_info *info;
     REQUIRE(mef3_files_info(&info, fm, gen16_path) == 0);
     for (int i = 0; i < 20; i++) {
@@ -723,7 +723,7 @@ static void *read_once(void *p) {
 static void test_inflight_dedup(void) {
   for (int pool = 0; pool < 2; pool++) {
     mef3_files *fm = new_fm(pool, 5.0, 0, 0);
-    REQUIRE(mef3_files_open(fm, gen16_path, NULL, NULL) == 0);
+    REQUIRE(mef3_files_open(NULL, fm, gen16_path, NULL) == 0);
     mef3_file_info *info;
     REQUIRE(mef3_files_info(&info, fm, gen16_path) == 0);
     enum { N = 6 };
@@ -760,7 +760,7 @@ static void test_inflight_dedup(void) {
 /* Fewer than min_parallel_tiles missing: in process; more: the pool. */
 static void test_foreground_lane(void) {
   mef3_files *fm = new_fm(1, 10.0, 0, 0);
-  REQUIRE(mef3_files_open(fm, gen16_path, NULL, NULL) == 0);
+  REQUIRE(mef3_files_open(NULL, fm, gen16_path, NULL) == 0);
   const char *one[] = {"ch03"};
   const char *two[] = {"ch04", "ch05"};
   int64_t cs = 1600000000000000LL;
@@ -787,7 +787,7 @@ static void test_foreground_lane(void) {
   o.prefetch_ahead_windows = o.prefetch_behind_windows = 0;
   o.tile_duration_s = 10;
   REQUIRE(mef3_files_new(&fm, &o) == 0);
-  REQUIRE(mef3_files_open(fm, gen16_path, NULL, NULL) == 0);
+  REQUIRE(mef3_files_open(NULL, fm, gen16_path, NULL) == 0);
   CHECK_RC(mef3_files_read(&s, fm, gen16_path, one, 1, cs, cs + 10000000), 0);
   mef3_signal_free(s);
   mef3_files_get_stats(&st, fm);
@@ -806,7 +806,7 @@ static void test_eviction_order(void) {
   o.prefetch_ahead_windows = o.prefetch_behind_windows = 0;
   mef3_files *fm;
   REQUIRE(mef3_files_new(&fm, &o) == 0);
-  REQUIRE(mef3_files_open(fm, a, NULL, NULL) == 0);
+  REQUIRE(mef3_files_open(NULL, fm, a, NULL) == 0);
   const char *names[1] = {"ch01"};
   int64_t cs = 1600000000123456LL;
   int order[] = {0, 1, 0, 2};
@@ -842,7 +842,7 @@ static void test_oversized_tile(void) {
   o.prefetch_ahead_windows = o.prefetch_behind_windows = 0;
   mef3_files *fm;
   REQUIRE(mef3_files_new(&fm, &o) == 0);
-  REQUIRE(mef3_files_open(fm, b, NULL, NULL) == 0);
+  REQUIRE(mef3_files_open(NULL, fm, b, NULL) == 0);
   mef3_reader *r;
   REQUIRE(mef3_reader_open(&r, b, NULL) == 0);
   const mef3_channel_info *c1 = mef3_reader_channel(r, 0);
@@ -878,7 +878,7 @@ static void test_idle_expiry(void) {
   o.prefetch_ahead_windows = o.prefetch_behind_windows = 0;
   mef3_files *fm;
   REQUIRE(mef3_files_new(&fm, &o) == 0);
-  REQUIRE(mef3_files_open(fm, a, NULL, NULL) == 0);
+  REQUIRE(mef3_files_open(NULL, fm, a, NULL) == 0);
   const char *names[1] = {"ch01"};
   int64_t cs = 1600000000123456LL;
   mef3_signal *s;
@@ -917,8 +917,8 @@ static void test_close_purges_one(void) {
   const char *c = golden("sessions/c_discontinuities.mefd");
   for (int pool = 0; pool < 2; pool++) {
     mef3_files *fm = new_fm(pool, 10.0, 1, 1);
-    REQUIRE(mef3_files_open(fm, a, NULL, NULL) == 0);
-    REQUIRE(mef3_files_open(fm, c, NULL, NULL) == 0);
+    REQUIRE(mef3_files_open(NULL, fm, a, NULL) == 0);
+    REQUIRE(mef3_files_open(NULL, fm, c, NULL) == 0);
     mef3_file_info *ia, *ic;
     REQUIRE(mef3_files_info(&ia, fm, a) == 0);
     REQUIRE(mef3_files_info(&ic, fm, c) == 0);
@@ -946,7 +946,7 @@ static void test_close_purges_one(void) {
                              ia->start_uutc + 30000000),
              MEF3_ENOTFOUND);
     /* reopened: a new file, read again from disk */
-    REQUIRE(mef3_files_open(fm, a, NULL, NULL) == 0);
+    REQUIRE(mef3_files_open(NULL, fm, a, NULL) == 0);
     CHECK_RC(mef3_files_read(&s, fm, a, NULL, 0, ia->start_uutc,
                              ia->start_uutc + 30000000),
              0);
@@ -994,7 +994,7 @@ static void *read_whole(void *p) {
 
 static void test_five_threads_whole_file(void) {
   mef3_files *fm = new_fm(1, 20.0, 1, 1);
-  REQUIRE(mef3_files_open(fm, gen16_path, NULL, NULL) == 0);
+  REQUIRE(mef3_files_open(NULL, fm, gen16_path, NULL) == 0);
   mef3_file_info *info;
   REQUIRE(mef3_files_info(&info, fm, gen16_path) == 0);
   enum { N = 5 };
@@ -1055,7 +1055,7 @@ static void *churn(void *p) {
   for (int i = 0; !atomic_load(a->stop) && i < 150; i++) {
     int what = (a->id + i) % 5;
     if (what == 0) {
-      mef3_files_open(a->fm, gen16_path, NULL, NULL);
+      mef3_files_open(NULL, a->fm, gen16_path, NULL);
     } else if (what == 1 && a->id == 0) {
       mef3_files_close(a->fm, gen16_path);
     } else {
@@ -1104,7 +1104,7 @@ static void test_open_close_race(void) {
     fprintf(stderr, "  open/close race (%s): %d reads succeeded\n",
             pool ? "pool" : "in process", ok);
     /* whatever state the race left, the manager still works */
-    mef3_files_open(fm, gen16_path, NULL, NULL);
+    mef3_files_open(NULL, fm, gen16_path, NULL);
     const char *one[] = {"ch00"};
     mef3_signal *s = NULL;
     CHECK_RC(mef3_files_read(&s, fm, gen16_path, one, 1, cs + 60000000,
@@ -1144,9 +1144,9 @@ static void test_logging(void) {
   mef3_files *fm;
   REQUIRE(mef3_files_new(&fm, &o) == 0);
   const char *d = golden("sessions/d_encrypted.mefd");
-  CHECK_RC(mef3_files_open(fm, d, "wrongpw", NULL), MEF3_EPASSWORD);
+  CHECK_RC(mef3_files_open(NULL, fm, d, "wrongpw"), MEF3_EPASSWORD);
   mef3_files_access acc;
-  CHECK_RC(mef3_files_open_as(fm, d, "l2pass", &acc, NULL), 0);
+  CHECK_RC(mef3_files_open_as(&acc, NULL, fm, d, "l2pass"), 0);
   /* through both pools, which get the password */
   mef3_signal *s;
   mef3_file_info *info;
@@ -1181,7 +1181,7 @@ static void test_many_managers(void) {
     mef3_files *fm;
     REQUIRE(mef3_files_new(&fm, &o) == 0);
     if (i % 4 != 3) { /* some are freed unused */
-      REQUIRE(mef3_files_open(fm, gen16_path, NULL, NULL) == 0);
+      REQUIRE(mef3_files_open(NULL, fm, gen16_path, NULL) == 0);
       mef3_signal *s;
       int64_t cs = 1600000000000000LL;
       CHECK_RC(mef3_files_read(&s, fm, gen16_path, NULL, 0, cs + 20000000,

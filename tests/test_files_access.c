@@ -175,27 +175,27 @@ static void check_session(int pool, const char *path, int blocks_encrypted) {
   mef3_files_stats st;
 
   /* nothing open: no password, a wrong one */
-  CHECK_RC(mef3_files_open_as(fm, path, NULL, &a, NULL), MEF3_EPASSWORD);
-  CHECK_RC(mef3_files_open_as(fm, path, "WRONGpw", &a, NULL), MEF3_EPASSWORD);
+  CHECK_RC(mef3_files_open_as(&a, NULL, fm, path, NULL), MEF3_EPASSWORD);
+  CHECK_RC(mef3_files_open_as(&a, NULL, fm, path, "WRONGpw"), MEF3_EPASSWORD);
   CHECK_CLEAN();
 
   /* level 1 first */
-  CHECK_RC(mef3_files_open_as(fm, path, "l1pass", &a1, &already), 0);
+  CHECK_RC(mef3_files_open_as(&a1, &already, fm, path, "l1pass"), 0);
   CHECK(already == 0 && a1.level == 1 &&
         strlen(a1.token) == MEF3_FILES_TOKEN_CHARS);
   add_secret(a1.token);
 
   /* the same session again: every open checked, nothing changes */
-  CHECK_RC(mef3_files_open_as(fm, path, "WRONGpw", &a, &already),
+  CHECK_RC(mef3_files_open_as(&a, &already, fm, path, "WRONGpw"),
            MEF3_EPASSWORD);
   CHECK(already == 0 && a.token[0] == '\0');
   CHECK_CLEAN();
-  CHECK_RC(mef3_files_open_as(fm, path, NULL, &a, &already), MEF3_EPASSWORD);
+  CHECK_RC(mef3_files_open_as(&a, &already, fm, path, NULL), MEF3_EPASSWORD);
   CHECK(a.token[0] == '\0');
-  CHECK_RC(mef3_files_open_as(fm, path, "", &a, NULL), MEF3_EPASSWORD);
+  CHECK_RC(mef3_files_open_as(&a, NULL, fm, path, ""), MEF3_EPASSWORD);
   mef3_files_get_stats(&st, fm);
   CHECK(st.open_files == 1);
-  CHECK_RC(mef3_files_open_as(fm, path, "l1pass", &a, &already), 0);
+  CHECK_RC(mef3_files_open_as(&a, &already, fm, path, "l1pass"), 0);
   CHECK(already == 1 && a.level == 1 && !strcmp(a.token, a1.token));
 
   /* a call without the token, with garbage, with the wrong length */
@@ -229,7 +229,7 @@ static void check_session(int pool, const char *path, int blocks_encrypted) {
   mef3_file_info_free(fi);
 
   /* level 2 comes: its own view, the level-1 view unchanged */
-  CHECK_RC(mef3_files_open_as(fm, path, "l2pass", &a2, &already), 0);
+  CHECK_RC(mef3_files_open_as(&a2, &already, fm, path, "l2pass"), 0);
   CHECK(already == 0 && a2.level == 2 &&
         strlen(a2.token) == MEF3_FILES_TOKEN_CHARS &&
         strcmp(a2.token, a1.token));
@@ -293,7 +293,7 @@ static void check_session(int pool, const char *path, int blocks_encrypted) {
   mef3_file_info_free(fi);
   /* reopened: a new token, the old one still dead */
   mef3_files_access a1b;
-  CHECK_RC(mef3_files_open_as(fm, path, "l1pass", &a1b, &already), 0);
+  CHECK_RC(mef3_files_open_as(&a1b, &already, fm, path, "l1pass"), 0);
   CHECK(already == 0 && a1b.level == 1 && strcmp(a1b.token, a1.token));
   add_secret(a1b.token);
   CHECK_RC(mef3_files_info_as(&fi, fm, path, a1.token), MEF3_EPASSWORD);
@@ -314,8 +314,8 @@ static void check_session(int pool, const char *path, int blocks_encrypted) {
 static void check_across_files(int pool) {
   mef3_files *fm = new_fm(pool);
   mef3_files_access a, b, p;
-  CHECK_RC(mef3_files_open_as(fm, d1, "l1pass", &a, NULL), 0);
-  CHECK_RC(mef3_files_open_as(fm, d2, "l1pass", &b, NULL), 0);
+  CHECK_RC(mef3_files_open_as(&a, NULL, fm, d1, "l1pass"), 0);
+  CHECK_RC(mef3_files_open_as(&b, NULL, fm, d2, "l1pass"), 0);
   add_secret(a.token);
   add_secret(b.token);
   CHECK(strcmp(a.token, b.token));
@@ -329,9 +329,9 @@ static void check_across_files(int pool) {
 
   /* plain: level 0, no token, by path alone; a password changes nothing */
   int already = -1;
-  CHECK_RC(mef3_files_open_as(fm, plain, NULL, &p, &already), 0);
+  CHECK_RC(mef3_files_open_as(&p, &already, fm, plain, NULL), 0);
   CHECK(already == 0 && p.level == 0 && p.token[0] == '\0');
-  CHECK_RC(mef3_files_open_as(fm, plain, "anything", &p, &already), 0);
+  CHECK_RC(mef3_files_open_as(&p, &already, fm, plain, "anything"), 0);
   CHECK(already == 1 && p.level == 0 && p.token[0] == '\0');
   CHECK_RC(mef3_files_info(&fi, fm, plain), 0);
   CHECK(fi && fi->access_level == 0);

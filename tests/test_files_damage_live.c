@@ -250,7 +250,7 @@ static void run_reader(const live_case *c, const char *s) {
 /* Through a file manager: one read of both channels. */
 static void run_files(const live_case *c, const char *s, int via) {
   mef3_files *m = fm[via];
-  REQUIRE(mef3_files_open(m, s, NULL, NULL) == 0);
+  REQUIRE(mef3_files_open(NULL, m, s, NULL) == 0);
   c->damage(s);
   mef3_signal *sig = NULL;
   int rc = mef3_files_read(&sig, m, s, NULL, 0, cs, ce);

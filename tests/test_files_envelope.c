@@ -133,7 +133,7 @@ static void golden(int pool) {
     /* Tiles of 7 s: several per window, rarely a multiple of the base. */
     mef3_files *fm = new_fm(pool, 7.0, (int64_t)64 << 20);
     const char *p = tu_golden(rel[i]);
-    REQUIRE(mef3_files_open(fm, p, NULL, NULL) == 0);
+    REQUIRE(mef3_files_open(NULL, fm, p, NULL) == 0);
     sweep(fm, p, NULL);
     mef3_files_free(fm);
   }
@@ -157,7 +157,7 @@ static void generated(void) {
   /* A tile budget of 8 tiles (of 90): tiles are evicted soon after use,
    * their pyramids (a quarter of that) stay. */
   mef3_files *fm = new_fm(1, 60.0, (int64_t)8 * 30720 * 4);
-  REQUIRE(mef3_files_open(fm, path, NULL, NULL) == 0);
+  REQUIRE(mef3_files_open(NULL, fm, path, NULL) == 0);
   sweep(fm, path, NULL);
 
   /* The whole recording twice: the second time from cached pyramids. */

@@ -110,7 +110,7 @@ static void set_limit(rlim_t soft) {
 static int fill(mef3_files *fm, const char *label, int *limited) {
   int open = 0, wrong = 0;
   for (int i = 0; i < N_COPIES; i++) {
-    int rc = mef3_files_open(fm, copies[i], NULL, NULL);
+    int rc = mef3_files_open(NULL, fm, copies[i], NULL);
     const char *what = "open";
     if (!rc) {
       open++;
@@ -152,7 +152,7 @@ static void recover(mef3_files *fm, const char *label, rlim_t high) {
   failed = 0;
   first[0] = '\0';
   for (int i = 0; i < N_COPIES; i++) {
-    int rc = mef3_files_open(fm, copies[i], NULL, NULL);
+    int rc = mef3_files_open(NULL, fm, copies[i], NULL);
     if (!rc)
       rc = read_copy(fm, i, &wrong);
     if (rc && !failed++)
@@ -208,7 +208,7 @@ static void fd_idle_readers(rlim_t high) {
   REQUIRE(mef3_files_new(&fm, &fo) == 0);
   int wrong = 0;
   for (int i = 0; i < 5; i++)
-    REQUIRE(mef3_files_open(fm, copies[i], NULL, NULL) == 0);
+    REQUIRE(mef3_files_open(NULL, fm, copies[i], NULL) == 0);
   for (int i = 0; i < 4; i++)
     CHECK_RC(read_copy(fm, i, &wrong), 0);
   set_limit(limit_leaving(2));
@@ -280,7 +280,7 @@ static void fd_pool(rlim_t high) {
       int st = mef3_future_status(f);
       if (st == 0) {
         size_t rows = 0, n = 0;
-        const float *w = mef3_future_window(f, &rows, &n);
+        const float *w = mef3_future_window(&rows, &n, f);
         ok++;
         wrong += !w || rows != 1 || n != want_n[i][ch] ||
                  !fh_same(w, want[i][ch], n);
@@ -320,7 +320,7 @@ static void fd_pool(rlim_t high) {
         /* the first request after the kill may meet the dead worker */
         int st = mef3_future_status(f);
         size_t rows = 0, n = 0;
-        const float *w = mef3_future_window(f, &rows, &n);
+        const float *w = mef3_future_window(&rows, &n, f);
         if (st == 0)
           failed += !w || n != want_n[i][ch] || !fh_same(w, want[i][ch], n);
         else
@@ -448,7 +448,7 @@ static mef3_files *new_manager(void) {
   mef3_files *fm = NULL;
   REQUIRE(mef3_files_new(&fm, &fo) == 0);
   for (int i = 0; i < fh_n_sessions; i++)
-    REQUIRE(mef3_files_open(fm, fh_sessions[i].path, NULL, NULL) == 0);
+    REQUIRE(mef3_files_open(NULL, fm, fh_sessions[i].path, NULL) == 0);
   return fm;
 }
 

@@ -73,7 +73,7 @@ static void compare(mef3_files *fm, const char *path, const char *const *chans,
 static void run(int pool) {
   const char *b = tu_golden(B_REL);
   mef3_files *fm = new_fm(pool);
-  REQUIRE(mef3_files_open(fm, b, NULL, NULL) == 0);
+  REQUIRE(mef3_files_open(NULL, fm, b, NULL) == 0);
   const int64_t t = 1600000000000000;
   /* all channels of one rate fail alike both ways (mixed rates) */
   float one;
@@ -104,7 +104,7 @@ static void run(int pool) {
 
   /* gaps: NaN where the session has none */
   const char *c = tu_golden(C_REL);
-  REQUIRE(mef3_files_open(fm, c, NULL, NULL) == 0);
+  REQUIRE(mef3_files_open(NULL, fm, c, NULL) == 0);
   mef3_file_info *info = NULL;
   REQUIRE(mef3_files_info(&info, fm, c) == 0);
   const char *c1[] = {"ch01"};

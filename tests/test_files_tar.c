@@ -37,8 +37,8 @@ static int same_signal(const mef3_signal *a, const mef3_signal *b) {
 
 static void check_files(int pool) {
   mef3_files *fm = manager(pool);
-  CHECK_RC(mef3_files_open(fm, dir, NULL, NULL), 0);
-  CHECK_RC(mef3_files_open(fm, tarp, NULL, NULL), 0);
+  CHECK_RC(mef3_files_open(NULL, fm, dir, NULL), 0);
+  CHECK_RC(mef3_files_open(NULL, fm, tarp, NULL), 0);
   mef3_file_info *ia = NULL, *ib = NULL;
   CHECK_RC(mef3_files_info(&ia, fm, dir), 0);
   CHECK_RC(mef3_files_info(&ib, fm, tarp), 0);

@@ -74,7 +74,7 @@ static void test_tiles_match_in_process(void) {
     CHECK_RC(mef3_future_wait(f, -1), 0);
     CHECK_RC(mef3_future_status(f), 0);
     size_t nt = 0, spt = 0;
-    const float *got = mef3_future_tiles(f, &nt, &spt);
+    const float *got = mef3_future_tiles(&nt, &spt, f);
     REQUIRE(got);
     CHECK(nt == n && spt == (size_t)S);
     float *want = malloc((size_t)S * sizeof *want);
@@ -100,7 +100,7 @@ static void test_tiles_match_in_process(void) {
   mef3_future_wait(f, -1);
   CHECK(mef3_future_status(f) == MEF3_ENOTFOUND);
   CHECK(strstr(mef3_future_message(f), "nope") != NULL);
-  CHECK(mef3_future_tiles(f, NULL, NULL) == NULL);
+  CHECK(mef3_future_tiles(NULL, NULL, f) == NULL);
   mef3_future_free(f);
   mef3_pool_get_stats(&st, p);
   CHECK(st.worker_restarts == 0);
@@ -129,7 +129,7 @@ static void test_window(void) {
     CHECK_RC(mef3_future_wait(f, -1), 0);
     CHECK_RC(mef3_future_status(f), 0);
     size_t rows = 0, n = 0;
-    const float *w = mef3_future_window(f, &rows, &n);
+    const float *w = mef3_future_window(&rows, &n, f);
     REQUIRE(w);
     CHECK(rows == nch);
     /* mixed rates: trimmed to the shortest, 2 s at 256 Hz */
@@ -199,8 +199,8 @@ static void test_window_rates(void) {
     mef3_future_wait(b, -1);
     CHECK_RC(mef3_future_status(a), 0);
     size_t ra = 0, na = 0, rb = 0, nb = 0;
-    const float *wa = mef3_future_window(a, &ra, &na);
-    const float *wb = mef3_future_window(b, &rb, &nb);
+    const float *wa = mef3_future_window(&ra, &na, a);
+    const float *wb = mef3_future_window(&rb, &nb, b);
     REQUIRE(wa && wb);
     CHECK(ra == nch && rb == nch && na == 512 && nb == 512);
     CHECK(same_floats(wa, wb, nch * na));
@@ -215,7 +215,7 @@ static void test_window_rates(void) {
   mef3_future_wait(f, -1);
   CHECK_RC(mef3_future_status(f), 0);
   size_t rows = 0, n = 0;
-  const float *w = mef3_future_window(f, &rows, &n);
+  const float *w = mef3_future_window(&rows, &n, f);
   REQUIRE(w);
   CHECK(rows == nch && n == 256);
   for (size_t k = 0; k < nch; k++) {
@@ -276,7 +276,7 @@ static void test_prefetch(void) {
   CHECK_RC(mef3_pool_take_chunk(&f, p, "k1"), 0);
   CHECK(mef3_future_done(f));
   size_t rows, n;
-  const float *w = mef3_future_window(f, &rows, &n);
+  const float *w = mef3_future_window(&rows, &n, f);
   CHECK(w && rows == 2 && n == 1280);
   mef3_future_free(f);
   CHECK(mef3_pool_is_scheduled(p, "k1") == 0);
@@ -414,7 +414,7 @@ static void test_shutdown_with_queue(void) {
     ok += mef3_future_status(f[i]) == 0;
     canceled += mef3_future_status(f[i]) == MEF3_ECANCELED;
     if (mef3_future_status(f[i]) == 0) /* results stay readable */
-      CHECK(mef3_future_tiles(f[i], NULL, NULL) != NULL);
+      CHECK(mef3_future_tiles(NULL, NULL, f[i]) != NULL);
     mef3_future_free(f[i]);
   }
   CHECK(ok + canceled == 20);

@@ -80,7 +80,7 @@ int main(void) {
     canceled += st == MEF3_ECANCELED;
     other += st != 0 && st != MEF3_ECANCELED;
     if (st == 0)
-      CHECK(mef3_future_tiles(f, NULL, NULL) != NULL);
+      CHECK(mef3_future_tiles(NULL, NULL, f) != NULL);
     mef3_future_free(f);
   }
   atomic_store(&c.stop, 1);

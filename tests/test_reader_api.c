@@ -111,7 +111,7 @@ static void test_skipped_entries(void) {
   CHECK(gc_diff_i32(v, t, n, "extras") == 0);
   mef3_record *recs = NULL;
   size_t nr = 5;
-  CHECK_RC(mef3_reader_records(r, &recs, &nr, 1), 0);
+  CHECK_RC(mef3_reader_records(&recs, &nr, r, 1), 0);
   CHECK(nr == 0);
   mef3_records_free(recs, nr);
   free(v);

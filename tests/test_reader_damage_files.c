@@ -316,12 +316,12 @@ static void test_records_damage(void) {
   mef3_reader *r = gc_must_open(s, NULL);
   mef3_record *recs = NULL;
   size_t n = 9;
-  CHECK_RC(mef3_reader_records(r, &recs, &n, 1), MEF3_ECRC);
+  CHECK_RC(mef3_reader_records(&recs, &n, r, 1), MEF3_ECRC);
   CHECK(recs == NULL && n == 0);
   CHECK_MSG(strstr(mef3_error_last()->message, "ch1.rdat") != NULL,
             "records error does not name the file: %s",
             mef3_error_last()->message);
-  CHECK_RC(mef3_reader_records(r, &recs, &n, 0), 0);
+  CHECK_RC(mef3_reader_records(&recs, &n, r, 0), 0);
   CHECK(n == 2 && recs[0].undecodable == MEF3_ECRC &&
         strstr(recs[0].problem, "ch1.rdat: record 0 at offset 1024") &&
         !recs[1].undecodable && !strcmp(recs[1].text, "offset"));
@@ -339,8 +339,8 @@ static void test_records_damage(void) {
   s = gc_scratch_copy("rdat-cut", "mef3io_golden/with_annotations.mefd");
   REQUIRE(truncate(path2(s, "/ch1.timd/ch1.rdat"), 1024 + 40 + 30) == 0);
   r = gc_must_open(s, NULL);
-  CHECK_RC(mef3_reader_records(r, &recs, &n, 1), MEF3_ECORRUPT);
-  CHECK_RC(mef3_reader_records(r, &recs, &n, 0), 0);
+  CHECK_RC(mef3_reader_records(&recs, &n, r, 1), MEF3_ECORRUPT);
+  CHECK_RC(mef3_reader_records(&recs, &n, r, 0), 0);
   CHECK(n == 2 && !recs[0].undecodable && !strcmp(recs[0].text, "onset") &&
         recs[1].undecodable == MEF3_ECORRUPT && recs[1].body_bytes == 6 &&
         strstr(recs[1].problem, "record 1 at offset 1064"));

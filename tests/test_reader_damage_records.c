@@ -166,7 +166,7 @@ static void test_library(void) {
   REQUIRE(mef3_reader_open(&r, session, NULL) == 0);
   mef3_record *rec = NULL;
   size_t n = 0;
-  CHECK_RC(mef3_reader_records(r, &rec, &n, 0), 0);
+  CHECK_RC(mef3_reader_records(&rec, &n, r, 0), 0);
   /* 4 written, c's lost with its file (one entry instead), 7 appended */
   CHECK_MSG(n == 11, "%zu records", n);
   const mef3_record *x;
@@ -229,7 +229,7 @@ static void test_library(void) {
   /* Strict: the first problem (the session file's CRC) fails the call. */
   rec = NULL;
   n = 7;
-  CHECK_RC(mef3_reader_records(r, &rec, &n, 1), MEF3_ECRC);
+  CHECK_RC(mef3_reader_records(&rec, &n, r, 1), MEF3_ECRC);
   CHECK(rec == NULL && n == 0);
   char want[64];
   snprintf(want, sizeof want, "record %lld at offset %ld",

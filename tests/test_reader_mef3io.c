@@ -146,7 +146,7 @@ static void check_channel(mef3_reader *r, const char *cname, const char *chname,
 static void check_annotations(mef3_reader *r, const cJSON *want) {
   mef3_record *recs = NULL;
   size_t n = 0;
-  CHECK_RC(mef3_reader_records(r, &recs, &n, 1), 0);
+  CHECK_RC(mef3_reader_records(&recs, &n, r, 1), 0);
   CHECK_MSG(n == (size_t)cJSON_GetArraySize(want), "%zu records, want %d", n,
             cJSON_GetArraySize(want));
   size_t i = 0;
@@ -195,7 +195,7 @@ int main(void) {
     else {
       mef3_record *none = NULL;
       size_t nn = 0;
-      CHECK_RC(mef3_reader_records(r, &none, &nn, 1), 0);
+      CHECK_RC(mef3_reader_records(&none, &nn, r, 1), 0);
       CHECK_MSG(nn == 0, "%s: %zu records, expected none", name, nn);
       mef3_records_free(none, nn);
     }

@@ -31,8 +31,8 @@ static int same_f64(const double *a, const double *b, size_t n) {
 static void compare_records(const char *label, mef3_reader *a, mef3_reader *b) {
   mef3_record *ra = NULL, *rb = NULL;
   size_t na = 0, nb = 0;
-  CHECK_RC(mef3_reader_records(a, &ra, &na, 1), 0);
-  CHECK_RC(mef3_reader_records(b, &rb, &nb, 1), 0);
+  CHECK_RC(mef3_reader_records(&ra, &na, a, 1), 0);
+  CHECK_RC(mef3_reader_records(&rb, &nb, b, 1), 0);
   CHECK_MSG(na == nb, "%s: %zu records, archive %zu", label, na, nb);
   for (size_t i = 0; i < na && i < nb; i++) {
     const mef3_record *x = &ra[i], *y = &rb[i];

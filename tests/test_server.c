@@ -63,7 +63,7 @@ static void test_rpcs(const char *addr) {
   CHECK_MSG(mef3_client_open(&fi, &already, c, b8, NULL) == 0, "%s", th_err());
   REQUIRE(fi);
   CHECK(already == 0);
-  REQUIRE(mef3_files_open(direct, b8, NULL, NULL) == 0);
+  REQUIRE(mef3_files_open(NULL, direct, b8, NULL) == 0);
   REQUIRE(mef3_files_info(&ref, direct, b8) == 0);
   CHECK(fi->n_channels == 8 && ref->n_channels == 8);
   CHECK(fi->start_uutc == ref->start_uutc && fi->end_uutc == ref->end_uutc);
@@ -109,7 +109,7 @@ static void test_rpcs(const char *addr) {
   /* A single-rate session with no channel list: all channels. */
   const char *a1 = "sessions/a_single_256hz.mefd";
   CHECK(mef3_client_open(NULL, NULL, c, a1, NULL) == 0);
-  REQUIRE(mef3_files_open(direct, a1, NULL, NULL) == 0);
+  REQUIRE(mef3_files_open(NULL, direct, a1, NULL) == 0);
   mef3_file_info *ai = NULL;
   REQUIRE(mef3_files_info(&ai, direct, a1) == 0);
   CHECK(same_as_direct(c, a1, NULL, 0, ai->start_uutc, ai->end_uutc));
@@ -327,7 +327,7 @@ static void test_generated(const char *addr, const char *root) {
   CHECK_MSG(mef3_client_open(&fi, NULL, c, "gen16.mefd", NULL) == 0, "%s",
             th_err());
   REQUIRE(fi);
-  REQUIRE(mef3_files_open(direct, "gen16.mefd", NULL, NULL) == 0);
+  REQUIRE(mef3_files_open(NULL, direct, "gen16.mefd", NULL) == 0);
   int64_t s = fi->start_uutc;
   /* 10 minutes of 16 channels: 9.8 MB, several 2.5 MiB chunks. */
   CHECK(same_as_direct(c, "gen16.mefd", NULL, 0, s, s + 600000000));

@@ -194,8 +194,7 @@ static void add_session(const char *root, const char *rel,
     gr->rch[gr->n++] = (int)i;
   }
   release(s, r);
-  REQUIRE(mef3_files_open_as(ref_fm, rel, password, &s->ref_access, NULL) ==
-          0);
+  REQUIRE(mef3_files_open_as(&s->ref_access, NULL, ref_fm, rel, password) == 0);
 }
 
 static void gen(const char *root, const char *name, size_t nch, double fs,

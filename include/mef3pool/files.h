@@ -208,11 +208,11 @@ MEF3_EXTERN void mef3_files_free(mef3_files *fm);
  * MEF3_ELIMIT (max_open_files, which counts views), MEF3_ENOMEM; on
  * failure nothing changes and mef3_error_last() says what is wrong.
  */
-MEF3_EXTERN int mef3_files_open_as(mef3_files *fm, const char *path,
-                                   const char *password,
-                                   mef3_files_access *out, int *already_open);
-MEF3_EXTERN int mef3_files_open(mef3_files *fm, const char *path,
-                                const char *password, int *already_open);
+MEF3_EXTERN int mef3_files_open_as(mef3_files_access *out, int *already_open,
+                                   mef3_files *fm, const char *path,
+                                   const char *password);
+MEF3_EXTERN int mef3_files_open(int *already_open, mef3_files *fm,
+                                const char *path, const char *password);
 
 /* Close the view `path` and `token` name: its tiles are dropped (only its
  * own), reads and prefetches of it still running finish without caching
@@ -426,12 +426,12 @@ typedef struct mef3_time_run {
  * (the caller's: mef3_free).  Returns 0, MEF3_ENOTFOUND (not open, no
  * such channel), MEF3_ENOMEM.
  */
-MEF3_EXTERN int mef3_files_contigua(mef3_files *fm, const char *path,
-                                    const char *channel, mef3_time_run **out,
-                                    size_t *n);
-MEF3_EXTERN int mef3_files_contigua_as(mef3_files *fm, const char *path,
-                                       const char *token, const char *channel,
-                                       mef3_time_run **out, size_t *n);
+MEF3_EXTERN int mef3_files_contigua(mef3_time_run **out, size_t *n,
+                                    mef3_files *fm, const char *path,
+                                    const char *channel);
+MEF3_EXTERN int mef3_files_contigua_as(mef3_time_run **out, size_t *n,
+                                       mef3_files *fm, const char *path,
+                                       const char *token, const char *channel);
 
 /*
  * The records (annotations) of an open file whose time lies in
@@ -440,13 +440,13 @@ MEF3_EXTERN int mef3_files_contigua_as(mef3_files *fm, const char *path,
  * are left out).  `*out` is the caller's (mef3_records_free).  Returns 0,
  * MEF3_ENOTFOUND, MEF3_EINVAL (end < start), MEF3_ENOMEM.
  */
-MEF3_EXTERN int mef3_files_records(mef3_files *fm, const char *path,
-                                   int64_t start_uutc, int64_t end_uutc,
-                                   mef3_record **out, size_t *n);
-MEF3_EXTERN int mef3_files_records_as(mef3_files *fm, const char *path,
+MEF3_EXTERN int mef3_files_records(mef3_record **out, size_t *n, mef3_files *fm,
+                                   const char *path, int64_t start_uutc,
+                                   int64_t end_uutc);
+MEF3_EXTERN int mef3_files_records_as(mef3_record **out, size_t *n,
+                                      mef3_files *fm, const char *path,
                                       const char *token, int64_t start_uutc,
-                                      int64_t end_uutc, mef3_record **out,
-                                      size_t *n);
+                                      int64_t end_uutc);
 
 /* The recording's offset of local time from UTC, seconds (metadata
  * section 3 of the first channel's first segment); *known 0 when not

@@ -249,14 +249,14 @@ MEF3_EXTERN int mef3_future_on_done(mef3_future *f, mef3_future_cb cb,
  * floats, one after another, read in place from shared memory.  NULL
  * unless done with status 0.  Valid until the future is freed.
  */
-MEF3_EXTERN const float *mef3_future_tiles(const mef3_future *f,
-                                           size_t *n_tiles,
-                                           size_t *samples_per_tile);
+MEF3_EXTERN const float *mef3_future_tiles(size_t *n_tiles,
+                                           size_t *samples_per_tile,
+                                           const mef3_future *f);
 
 /* The result of a window or chunk future: (n_channels, n_samples) float32,
  * row-major, in place.  NULL unless done with status 0. */
 MEF3_EXTERN const float *
-mef3_future_window(const mef3_future *f, size_t *n_channels, size_t *n_samples);
+mef3_future_window(size_t *n_channels, size_t *n_samples, const mef3_future *f);
 
 /*
  * Release a future.  A queued one is canceled; a running one completes

@@ -239,8 +239,8 @@ mef3_reader_read_time_multi(mef3_reader *r, const size_t *channels,
  * as the message).  Returns 0, MEF3_ENOMEM, or (strict) MEF3_ECRC,
  * MEF3_ECORRUPT, MEF3_EIO, ...
  */
-MEF3_EXTERN int mef3_reader_records(mef3_reader *r, mef3_record **out,
-                                    size_t *n, int strict);
+MEF3_EXTERN int mef3_reader_records(mef3_record **out, size_t *n,
+                                    mef3_reader *r, int strict);
 
 #ifdef __cplusplus
 }

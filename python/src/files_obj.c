@@ -140,7 +140,7 @@ static PyObject *files_open(FilesObject *self, PyObject *args, PyObject *kw) {
   mef3_files_access acc;
   Py_BEGIN_ALLOW_THREADS ENTER(self);
   if (self->fm)
-    rc = mef3_files_open_as(self->fm, p, password, &acc, &already);
+    rc = mef3_files_open_as(&acc, &already, self->fm, p, password);
   else
     closed = 1, rc = 0;
   LEAVE(self);

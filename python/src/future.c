@@ -113,8 +113,8 @@ static int result_shape(FutureObject *self, size_t *rows, size_t *cols,
                         const float **p) {
   if (!mef3_future_done(self->f) || mef3_future_status(self->f) != 0)
     return -1;
-  *p = self->kind == MEF3PY_TILES ? mef3_future_tiles(self->f, rows, cols)
-                                  : mef3_future_window(self->f, rows, cols);
+  *p = self->kind == MEF3PY_TILES ? mef3_future_tiles(rows, cols, self->f)
+                                  : mef3_future_window(rows, cols, self->f);
   return *p ? 0 : -1;
 }
 

@@ -517,7 +517,7 @@ static PyObject *reader_records(ReaderObject *self, PyObject *args) {
   size_t n = 0;
   int rc;
   LOCK(self);
-  Py_BEGIN_ALLOW_THREADS rc = mef3_reader_records(self->r, &rec, &n, strict);
+  Py_BEGIN_ALLOW_THREADS rc = mef3_reader_records(&rec, &n, self->r, strict);
   Py_END_ALLOW_THREADS UNLOCK(self);
   if (rc)
     return mef3py_raise_last(rc);

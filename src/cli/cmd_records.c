@@ -128,7 +128,7 @@ int mef3_cli_records(int argc, char **argv) {
     return CLI_FAIL;
   mef3_record *recs;
   size_t n;
-  int rc = mef3_reader_records(r, &recs, &n, 0);
+  int rc = mef3_reader_records(&recs, &n, r, 0);
   if (rc) {
     mef3_reader_close(r);
     return cli_lib_fail(rc, "cannot read records");

@@ -140,7 +140,7 @@ int mef3_cli_view(int argc, char **argv) {
     mef3_log_sink_close(log);
     return cli_lib_fail(rc, "cannot start the file manager");
   }
-  rc = mef3_files_open(fm, path, pw[0] ? pw : NULL, NULL);
+  rc = mef3_files_open(NULL, fm, path, pw[0] ? pw : NULL);
   memset(pw, 0, sizeof pw);
   if (rc == MEF3_EPASSWORD) {
     fprintf(stderr, "mef3pool: %s needs a password: the page will ask\n",

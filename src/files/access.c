@@ -223,8 +223,8 @@ static void log_fail(mef3_files *fm, const char *path) {
                   mef3_error_last()->message);
 }
 
-int mef3_files_open_as(mef3_files *fm, const char *path, const char *password,
-                       mef3_files_access *out, int *already_open) {
+int mef3_files_open_as(mef3_files_access *out, int *already_open,
+                       mef3_files *fm, const char *path, const char *password) {
   if (already_open)
     *already_open = 0;
   if (out)
@@ -353,9 +353,9 @@ int mef3_files_open_as(mef3_files *fm, const char *path, const char *password,
   return 0;
 }
 
-int mef3_files_open(mef3_files *fm, const char *path, const char *password,
-                    int *already_open) {
-  return mef3_files_open_as(fm, path, password, NULL, already_open);
+int mef3_files_open(int *already_open, mef3_files *fm, const char *path,
+                    const char *password) {
+  return mef3_files_open_as(NULL, already_open, fm, path, password);
 }
 
 /* ---- close ---- */

@@ -17,14 +17,14 @@
 /* GMT offsets beyond a day are "no entry" (MEF uses -86401). */
 #define GMT_LIMIT 86400
 
-int mef3_files_contigua(mef3_files *fm, const char *path, const char *channel,
-                        mef3_time_run **out, size_t *n) {
-  return mef3_files_contigua_as(fm, path, NULL, channel, out, n);
+int mef3_files_contigua(mef3_time_run **out, size_t *n, mef3_files *fm,
+                        const char *path, const char *channel) {
+  return mef3_files_contigua_as(out, n, fm, path, NULL, channel);
 }
 
-int mef3_files_contigua_as(mef3_files *fm, const char *path,
-                           const char *token, const char *channel,
-                           mef3_time_run **out, size_t *n) {
+int mef3_files_contigua_as(mef3_time_run **out, size_t *n, mef3_files *fm,
+                           const char *path, const char *token,
+                           const char *channel) {
   if (!out || !n || !fm || !path || !channel)
     return mef3__error(MEF3_EINVAL, "missing argument");
   *out = NULL;
@@ -63,14 +63,14 @@ int mef3_files_contigua_as(mef3_files *fm, const char *path,
   return 0;
 }
 
-int mef3_files_records(mef3_files *fm, const char *path, int64_t start_uutc,
-                       int64_t end_uutc, mef3_record **out, size_t *n) {
-  return mef3_files_records_as(fm, path, NULL, start_uutc, end_uutc, out, n);
+int mef3_files_records(mef3_record **out, size_t *n, mef3_files *fm,
+                       const char *path, int64_t start_uutc, int64_t end_uutc) {
+  return mef3_files_records_as(out, n, fm, path, NULL, start_uutc, end_uutc);
 }
 
-int mef3_files_records_as(mef3_files *fm, const char *path, const char *token,
-                          int64_t start_uutc, int64_t end_uutc,
-                          mef3_record **out, size_t *n) {
+int mef3_files_records_as(mef3_record **out, size_t *n, mef3_files *fm,
+                          const char *path, const char *token,
+                          int64_t start_uutc, int64_t end_uutc) {
   if (!out || !n || !fm || !path)
     return mef3__error(MEF3_EINVAL, "missing argument");
   *out = NULL;
@@ -89,7 +89,7 @@ int mef3_files_records_as(mef3_files *fm, const char *path, const char *token,
   }
   mef3_record *all = NULL;
   size_t k = 0;
-  rc = mef3_reader_records(r, &all, &k, 0);
+  rc = mef3_reader_records(&all, &k, r, 0);
   mef3__mfile_release(f, r);
   mef3__mfile_unref(f);
   if (rc)

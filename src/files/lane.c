@@ -83,8 +83,8 @@ int mef3__lane_publish(mef3_files *fm, const mfile *f, mef3_future *fut,
   if (st)
     return mef3__error(st, "%s", mef3_future_message(fut));
   size_t rows = 0, cols = 0;
-  const float *src = is_window(n, ch) ? mef3_future_window(fut, &rows, &cols)
-                                      : mef3_future_tiles(fut, &rows, &cols);
+  const float *src = is_window(n, ch) ? mef3_future_window(&rows, &cols, fut)
+                                      : mef3_future_tiles(&rows, &cols, fut);
   int64_t S = f->ch[ch[0]].S;
   if (!src || rows != n || cols != (size_t)S)
     return mef3__error(MEF3_ERROR,

@@ -220,7 +220,7 @@ static void info_json(hbuf *b, mef3_http *h, const char *path,
   mef3_files_gmt_offset_as(h->fm, path, tok, &gmt, &gmt_known);
   mef3_record *recs = NULL;
   size_t nrec = 0;
-  mef3_files_records_as(h->fm, path, tok, INT64_MIN, INT64_MAX, &recs, &nrec);
+  mef3_files_records_as(&recs, &nrec, h->fm, path, tok, INT64_MIN, INT64_MAX);
   mef3_records_free(recs, nrec);
   hbuf_put(b, "{\"path\":", 8);
   hbuf_json(b, in->path);
@@ -249,7 +249,7 @@ static void info_json(hbuf *b, mef3_http *h, const char *path,
     hbuf_put(b, ",\"runs\":[", 9);
     mef3_time_run *runs = NULL;
     size_t nr = 0;
-    if (mef3_files_contigua_as(h->fm, path, tok, c->name, &runs, &nr) == 0)
+    if (mef3_files_contigua_as(&runs, &nr, h->fm, path, tok, c->name) == 0)
       for (size_t k = 0; k < nr; k++)
         hbuf_printf(b, "%s[%" PRId64 ",%" PRId64 "]", k ? "," : "",
                     runs[k].start_uutc, runs[k].end_uutc);
@@ -329,7 +329,7 @@ static enum MHD_Result api_open(hreq *r, int close) {
   mef3_files_access acc;
   acc.token[0] = '\0';
   if (rc) {
-    rc = mef3_files_open_as(h->fm, path, pw, &acc, NULL);
+    rc = mef3_files_open_as(&acc, NULL, h->fm, path, pw);
     if (!rc)
       rc = mef3_files_info_as(&in, h->fm, path, acc.token);
   }
@@ -369,8 +369,8 @@ static enum MHD_Result api_records(hreq *r) {
                              "&start=T0&end=T1 (µUTC integers)");
   mef3_record *recs = NULL;
   size_t n = 0;
-  int rc = mef3_files_records_as(r->h->fm, path, req_token(r), t0, t1, &recs,
-                                 &n);
+  int rc =
+      mef3_files_records_as(&recs, &n, r->h->fm, path, req_token(r), t0, t1);
   if (rc)
     return lib_error(r, rc, path);
   hbuf b = {0};

@@ -169,8 +169,8 @@ int mef3_future_on_done(mef3_future *f, mef3_future_cb cb, void *payload) {
   return 0;
 }
 
-const float *mef3_future_tiles(const mef3_future *f, size_t *n_tiles,
-                               size_t *samples_per_tile) {
+const float *mef3_future_tiles(size_t *n_tiles, size_t *samples_per_tile,
+                               const mef3_future *f) {
   if (!mef3_future_done(f) || f->status || f->kind != MEF3__FUT_TILES)
     return NULL;
   if (n_tiles)
@@ -180,8 +180,8 @@ const float *mef3_future_tiles(const mef3_future *f, size_t *n_tiles,
   return (const float *)f->region.ptr;
 }
 
-const float *mef3_future_window(const mef3_future *f, size_t *n_channels,
-                                size_t *n_samples) {
+const float *mef3_future_window(size_t *n_channels, size_t *n_samples,
+                                const mef3_future *f) {
   if (!mef3_future_done(f) || f->status || f->kind != MEF3__FUT_WINDOW)
     return NULL;
   if (n_channels)

@@ -131,7 +131,7 @@ static int cmp_time(const void *a, const void *b) {
   return x->index < y->index ? -1 : x->index > y->index;
 }
 
-int mef3_reader_records(mef3_reader *r, mef3_record **out, size_t *n,
+int mef3_reader_records(mef3_record **out, size_t *n, mef3_reader *r,
                         int strict) {
   *out = NULL;
   *n = 0;

@@ -158,7 +158,7 @@ static int bad_path_reply(mef3_server *s, mef3__call *c, const char *path) {
 static int open_and_info(mef3_server *s, const char *path, const char *pw,
                          mef3_files_access *acc, int *already,
                          mef3_file_info **info) {
-  int rc = mef3_files_open_as(s->fm, path, pw, acc, already);
+  int rc = mef3_files_open_as(acc, already, s->fm, path, pw);
   for (int again = 0;
        !rc &&
        ((rc = mef3_files_info_as(info, s->fm, path, acc->token)) ==
@@ -166,7 +166,7 @@ static int open_and_info(mef3_server *s, const char *path, const char *pw,
         rc == MEF3_EPASSWORD) &&
        again < 8;
        again++)
-    rc = mef3_files_open_as(s->fm, path, pw, acc, already);
+    rc = mef3_files_open_as(acc, already, s->fm, path, pw);
   return rc;
 }
 

@@ -158,7 +158,7 @@ int main(void) {
   const char *chans[] = {"ch01", "ch02"};
   int fm_ok = 0, fm_refused = 0;
   for (int i = 0; i < 300; i++) {
-    int rc = mef3_files_open(fm, session, NULL, NULL);
+    int rc = mef3_files_open(NULL, fm, session, NULL);
     mef3_signal *sig = NULL;
     if (!rc)
       rc = mef3_files_read(&sig, fm, session, chans, 2, t0, t1);

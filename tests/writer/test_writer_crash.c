@@ -142,7 +142,7 @@ static void check_session(const char *path, const progress *p, int exact,
   }
   mef3_record *rec;
   size_t nr;
-  CHECK_RC(mef3_reader_records(r, &rec, &nr, 1), 0);
+  CHECK_RC(mef3_reader_records(&rec, &nr, r, 1), 0);
   if (exact)
     CHECK(nr == (size_t)p->notes);
   else

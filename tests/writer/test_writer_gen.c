@@ -159,7 +159,7 @@ static void session(void) {
   CHECK(stored == r1.samples);
   mef3_record *rec;
   size_t nr;
-  CHECK_RC(mef3_reader_records(r, &rec, &nr, 1), 0);
+  CHECK_RC(mef3_reader_records(&rec, &nr, r, 1), 0);
   CHECK(nr == 1 + r1.n_gaps);
   CHECK(nr > 0 && rec[0].time == START && strstr(rec[0].text, "seed 11"));
   mef3_records_free(rec, nr);

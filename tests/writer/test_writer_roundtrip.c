@@ -435,7 +435,7 @@ static void sample_paths(size_t io_buffer) {
   /* Annotations. */
   mef3_record *rec;
   size_t nr;
-  CHECK_RC(mef3_reader_records(r, &rec, &nr, 1), 0);
+  CHECK_RC(mef3_reader_records(&rec, &nr, r, 1), 0);
   CHECK(nr == 4);
   if (nr == 4) {
     CHECK(rec[0].time == T0 + 500000 && !strcmp(rec[0].type, "Note") &&
@@ -558,7 +558,7 @@ static void rto_modes(void) {
   CHECK(first_disk_time(p) == -(T0 - off));
   mef3_record *rec;
   size_t nr;
-  CHECK_RC(mef3_reader_records(r, &rec, &nr, 1), 0);
+  CHECK_RC(mef3_reader_records(&rec, &nr, r, 1), 0);
   CHECK(nr == 1 && rec[0].time == T0 + 10);
   mef3_records_free(rec, nr);
   mef3_reader_close(r);
@@ -631,7 +631,7 @@ static void encryption(void) {
   }
   mef3_record *rec;
   size_t nr;
-  CHECK_RC(mef3_reader_records(r, &rec, &nr, 1), 0);
+  CHECK_RC(mef3_reader_records(&rec, &nr, r, 1), 0);
   CHECK(nr == 1 && rec[0].available && rec[0].encryption == 1 &&
         !strcmp(rec[0].text, "secret note") && rec[0].time == T0 + 5);
   mef3_records_free(rec, nr);
@@ -653,7 +653,7 @@ static void encryption(void) {
            0);
   CHECK(rep.n_bad_blocks == 4 && rep.first_error == MEF3_EACCESS &&
         y[0] == MEF3_RED_NAN);
-  CHECK_RC(mef3_reader_records(r, &rec, &nr, 1), 0);
+  CHECK_RC(mef3_reader_records(&rec, &nr, r, 1), 0);
   CHECK(nr == 1 && rec[0].available && !strcmp(rec[0].text, "secret note"));
   mef3_records_free(rec, nr);
   mef3_reader_close(r);
