@@ -47,7 +47,7 @@ static double full_decode(const char *path, mef3_sample_type type, int crc) {
     const mef3_channel_info *ci = mef3_reader_channel(r, c);
     for (int64_t t0 = ci->start_uutc; t0 < ci->end_uutc; t0 += win) {
       size_t n;
-      if (mef3_reader_read_time(r, c, t0, t0 + win, type, buf, cap, &n, NULL,
+      if (mef3_reader_read_time(&n, NULL, r, c, t0, t0 + win, type, buf, cap,
                                 NULL)) {
         fprintf(stderr, "bench: %s\n", mef3_error_last()->message);
         exit(1);
@@ -83,8 +83,8 @@ static void windows(const char *path, size_t nch, double secs, int reps,
     int64_t t0 =
         c0->start_uutc + (int64_t)(bench_rand(&seed) % (uint64_t)(span - len));
     double t = bench_now();
-    if (mef3_reader_read_time_multi(r, chs, nch, t0, t0 + len, MEF3_F32, buf,
-                                    cap, ns, NULL)) {
+    if (mef3_reader_read_time_multi(ns, NULL, r, chs, nch, t0, t0 + len,
+                                    MEF3_F32, buf, cap)) {
       fprintf(stderr, "bench: %s\n", mef3_error_last()->message);
       exit(1);
     }

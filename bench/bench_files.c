@@ -87,8 +87,8 @@ static int n_windows(const sess *s, int want) {
 static void direct_window(const sess *s, mef3_reader *r, float *buf, int w) {
   size_t *ns = malloc(s->nch * sizeof *ns);
   int64_t t0 = s->start + (int64_t)w * WIN_US;
-  if (mef3_reader_read_time_multi(r, s->chs, s->nch, t0, t0 + WIN_US, MEF3_F32,
-                                  buf, s->n, ns, NULL))
+  if (mef3_reader_read_time_multi(ns, NULL, r, s->chs, s->nch, t0, t0 + WIN_US,
+                                  MEF3_F32, buf, s->n))
     die("direct read");
   free(ns);
 }

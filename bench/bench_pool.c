@@ -79,8 +79,8 @@ static double window_ms(sess *s, mef3_pool *p, int reps) {
     int64_t t0 = random_start(s, &seed, len);
     double a = bench_now();
     if (!p) {
-      if (mef3_reader_read_time_multi(s->r, chs, s->nch, t0, t0 + len, MEF3_F32,
-                                      buf, n, ns, NULL))
+      if (mef3_reader_read_time_multi(ns, NULL, s->r, chs, s->nch, t0, t0 + len,
+                                      MEF3_F32, buf, n))
         die("read");
     } else {
       mef3_future *f;
@@ -114,7 +114,7 @@ static double tile_ms(sess *s, mef3_pool *p, int reps) {
     int64_t b = (int64_t)(bench_rand(&seed) % (uint64_t)tiles);
     double a = bench_now();
     if (!p) {
-      mef3_reader_read_tile(s->r, 0, b, s->fs, s->start, S, buf, NULL, 0);
+      mef3_reader_read_tile(NULL, s->r, 0, b, s->fs, s->start, S, buf, 0);
     } else {
       mef3_future *f;
       if (mef3_pool_submit_tiles(&f, p, s->path, s->names[0], &b, 1, s->fs,

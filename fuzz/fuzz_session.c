@@ -80,7 +80,7 @@ static void read_channel(mef3_reader *r, size_t ch) {
   if (n > 0) {
     int32_t *v = malloc((size_t)n * sizeof *v);
     if (v) {
-      mef3_reader_read_samples(r, ch, 0, n, MEF3_I32, v, (size_t)n, &got, &rep);
+      mef3_reader_read_samples(&got, &rep, r, ch, 0, n, MEF3_I32, v, (size_t)n);
       free(v);
     }
   }
@@ -95,8 +95,8 @@ static void read_channel(mef3_reader *r, size_t ch) {
     int64_t t1 = ci->end_uutc;
     if (mef3_window_samples(ci->start_uutc, t1, ci->fs) > w)
       t1 = ci->start_uutc + (int64_t)((double)w * 1e6 / ci->fs);
-    mef3_reader_read_time(r, ch, ci->start_uutc, t1, MEF3_F32, f, (size_t)w,
-                          &got, valid, &rep);
+    mef3_reader_read_time(&got, &rep, r, ch, ci->start_uutc, t1, MEF3_F32, f,
+                          (size_t)w, valid);
   }
   free(f);
   free(valid);

@@ -49,10 +49,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n = 0;
     if (ci->n_samples > 0 && ci->fs > 0) {
       int64_t t1 = ci->start_uutc + (int64_t)(1e6 * 1000.0 / ci->fs);
-      mef3_reader_read_time(r, c, ci->start_uutc, t1, MEF3_F32, buf, MAX_READ,
-                            &n, NULL, NULL);
+      mef3_reader_read_time(&n, NULL, r, c, ci->start_uutc, t1, MEF3_F32, buf,
+                            MAX_READ, NULL);
       int64_t s1 = ci->n_samples < 1000 ? ci->n_samples : 1000;
-      mef3_reader_read_samples(r, c, 0, s1, MEF3_F32, buf, MAX_READ, &n, NULL);
+      mef3_reader_read_samples(&n, NULL, r, c, 0, s1, MEF3_F32, buf, MAX_READ);
     }
   }
   mef3_record *recs = NULL;

@@ -207,8 +207,8 @@ static inline int fh_check_data(const fh_req *q, const fh_refs *x,
       return 0;
     for (size_t i = 0; i < q->n_idx; i++) {
       if ((size_t)q->S > FH_SCRATCH ||
-          mef3_reader_read_tile(r, q->ch, q->idx[i], ci->fs, ci->start_uutc,
-                                q->S, want, NULL, 1) != 0 ||
+          mef3_reader_read_tile(NULL, r, q->ch, q->idx[i], ci->fs,
+                                ci->start_uutc, q->S, want, 1) != 0 ||
           !fh_same(got + i * cols, want, cols))
         return 0;
     }
@@ -227,8 +227,8 @@ static inline int fh_check_data(const fh_req *q, const fh_refs *x,
     return 0;
   for (size_t k = 0; k < q->n_chans; k++) {
     size_t n = 0;
-    if (mef3_reader_read_time(r, q->chans[k], q->t0, q->t1, MEF3_F32, want,
-                              FH_SCRATCH, &n, NULL, NULL) != 0 ||
+    if (mef3_reader_read_time(&n, NULL, r, q->chans[k], q->t0, q->t1, MEF3_F32,
+                              want, FH_SCRATCH, NULL) != 0 ||
         n < cols || !fh_same(got + k * cols, want, cols))
       return 0;
   }

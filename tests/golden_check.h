@@ -154,7 +154,7 @@ static inline int32_t *gc_read_all_i32(mef3_reader *r, size_t ch,
   size_t n = (size_t)ci->n_samples, got = 0;
   int32_t *v = malloc((n ? n : 1) * sizeof *v);
   int rc =
-      mef3_reader_read_samples(r, ch, 0, (int64_t)n, MEF3_I32, v, n, &got, rep);
+      mef3_reader_read_samples(&got, rep, r, ch, 0, (int64_t)n, MEF3_I32, v, n);
   CHECK_MSG(rc == 0 && got == n, "%s: read_samples [0, %zu): %s (%s)", ci->name,
             n, mef3_errname(rc), mef3_error_last()->message);
   return v;

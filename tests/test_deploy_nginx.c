@@ -240,8 +240,8 @@ static float *direct(mef3_reader *r, int sess, double a_s, double b_s,
   float *x = malloc(NCH * cap * sizeof *x);
   for (size_t c = 0; x && c < NCH; c++) {
     size_t got = 0;
-    if (mef3_reader_read_time(r, c, t0, t1, MEF3_F32, x + c * cap, cap, &got,
-                              NULL, NULL) ||
+    if (mef3_reader_read_time(&got, NULL, r, c, t0, t1, MEF3_F32, x + c * cap,
+                              cap, NULL) ||
         got != cap) {
       free(x);
       return NULL;

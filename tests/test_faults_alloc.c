@@ -171,16 +171,16 @@ static int reads(mef3_reader *r, out *o) {
     mef3_read_report rep;
     /* 40 s from 3 s before the start: gaps, NaN edges, several blocks */
     int64_t t0 = ci->start_uutc - 3000000, t1 = t0 + 40000000;
-    TRY(mef3_reader_read_time(r, ch, t0, t1, MEF3_F32, buf,
-                              sizeof buf / sizeof *buf, &n, NULL, &rep));
+    TRY(mef3_reader_read_time(&n, &rep, r, ch, t0, t1, MEF3_F32, buf,
+                              sizeof buf / sizeof *buf, NULL));
     out_add(o, buf, n);
     out_num(o, (double)rep.n_bad_blocks);
     int64_t s1 = ci->n_samples < 20000 ? ci->n_samples : 20000;
-    TRY(mef3_reader_read_samples(r, ch, s1 / 3, s1, MEF3_F32, buf,
-                                 sizeof buf / sizeof *buf, &n, NULL));
+    TRY(mef3_reader_read_samples(&n, NULL, r, ch, s1 / 3, s1, MEF3_F32, buf,
+                                 sizeof buf / sizeof *buf));
     out_add(o, buf, n);
     int64_t S = mef3_tile_samples(10.0, ci->fs);
-    TRY(mef3_reader_read_tile(r, ch, 1, ci->fs, ci->start_uutc, S, buf, NULL,
+    TRY(mef3_reader_read_tile(NULL, r, ch, 1, ci->fs, ci->start_uutc, S, buf,
                               1));
     out_add(o, buf, (size_t)S);
   }
@@ -329,8 +329,8 @@ static int run_writer(out *o) {
   for (size_t ch = 0; ch < mef3_reader_channel_count(r); ch++) {
     const mef3_channel_info *ci = mef3_reader_channel(r, ch);
     size_t n = 0;
-    TRY(mef3_reader_read_time(r, ch, ci->start_uutc, ci->end_uutc, MEF3_F32,
-                              buf, sizeof buf / sizeof *buf, &n, NULL, NULL));
+    TRY(mef3_reader_read_time(&n, NULL, r, ch, ci->start_uutc, ci->end_uutc,
+                              MEF3_F32, buf, sizeof buf / sizeof *buf, NULL));
     out_add(o, buf, n);
   }
 done:

@@ -85,7 +85,7 @@ static void check_window_as(mef3_files *fm, const char *path,
   size_t n = (size_t)mef3_window_samples(t0, t1, ci->fs), got = 0;
   float *want = malloc((n ? n : 1) * sizeof *want);
   CHECK_RC(
-      mef3_reader_read_time(r, ch, t0, t1, MEF3_F32, want, n, &got, NULL, NULL),
+      mef3_reader_read_time(&got, NULL, r, ch, t0, t1, MEF3_F32, want, n, NULL),
       0);
   size_t at = 0;
   CHECK(s->n_channels == 1 && s->n_samples == n && got == n);
@@ -541,7 +541,7 @@ static void test_multichannel(void) {
   int nan_seen = 0;
   for (size_t i = 0; i < nch; i++) {
     size_t got;
-    REQUIRE(mef3_reader_read_time(r, i, t0, t1, MEF3_F32, want, n, &got, NULL,
+    REQUIRE(mef3_reader_read_time(&got, NULL, r, i, t0, t1, MEF3_F32, want, n,
                                   NULL) == 0);
     CHECK(got == n && same_bits(s1->data + i * n, want, n, NULL));
     for (size_t k = 0; k < n; k++)
@@ -1021,7 +1021,7 @@ static void test_five_threads_whole_file(void) {
     int64_t e = t + 30000000 < info->end_uutc ? t + 30000000 : info->end_uutc;
     size_t n = (size_t)mef3_window_samples(t, e, 256.0), got;
     for (size_t ch = 0; ch < 16; ch++) {
-      mef3_reader_read_time(r, ch, t, e, MEF3_F32, buf, 30 * 256, &got, NULL,
+      mef3_reader_read_time(&got, NULL, r, ch, t, e, MEF3_F32, buf, 30 * 256,
                             NULL);
       bad += !(got == n && at + n <= a[0].n_out &&
                same_bits(a[0].out + at * 16 + ch * n, buf, n, NULL));
@@ -1082,8 +1082,9 @@ static void test_open_close_race(void) {
     float want[2560];
     size_t got;
     int64_t cs = 1600000000000000LL;
-    REQUIRE(mef3_reader_read_time(r, 0, cs + 60000000, cs + 70000000, MEF3_F32,
-                                  want, 2560, &got, NULL, NULL) == 0);
+    REQUIRE(mef3_reader_read_time(&got, NULL, r, 0, cs + 60000000,
+                                  cs + 70000000, MEF3_F32, want, 2560,
+                                  NULL) == 0);
     mef3_reader_close(r);
     enum { N = 4 };
     pthread_t th[N];

@@ -138,8 +138,8 @@ static void *view_all(void *arg) {
         int ok = want &&
                  mef3_files_read_as(&s, v->fm, v->path, v->token, names, 1, t0,
                                     t1) == 0 &&
-                 mef3_reader_read_time(r, ch, t0, t1, MEF3_F32, want, n, &got,
-                                       NULL, NULL) == 0 &&
+                 mef3_reader_read_time(&got, NULL, r, ch, t0, t1, MEF3_F32,
+                                       want, n, NULL) == 0 &&
                  got == n && s->n_samples == n;
         size_t nan = 0;
         for (size_t i = 0; ok && i < n; i++) {

@@ -190,14 +190,14 @@ static void run_reader(const live_case *c, const char *s) {
   mef3_read_report rep;
   if (c->after_read) /* opens every data file */
     for (size_t ch = 0; ch < NCH; ch++)
-      REQUIRE(mef3_reader_read_time(r, ch, cs, ce, MEF3_I32, v, truth_n, &got,
-                                    NULL, &rep) == 0);
+      REQUIRE(mef3_reader_read_time(&got, &rep, r, ch, cs, ce, MEF3_I32, v,
+                                    truth_n, NULL) == 0);
   c->damage(s);
   for (size_t ch = 0; ch < NCH; ch++) {
     char label[160];
     snprintf(label, sizeof label, "%s [reader, ch0%zu]", c->label, ch + 1);
-    CHECK_RC(mef3_reader_read_time(r, ch, cs, ce, MEF3_I32, v, truth_n, &got,
-                                   NULL, &rep),
+    CHECK_RC(mef3_reader_read_time(&got, &rep, r, ch, cs, ce, MEF3_I32, v,
+                                   truth_n, NULL),
              0);
     expected(c, ch, wf, want);
     size_t wrong = 0;
@@ -309,10 +309,10 @@ int main(void) {
     truth_f[ch] = malloc(truth_n * sizeof(float));
     truth_i[ch] = malloc(truth_n * sizeof(int32_t));
     size_t got;
-    REQUIRE(mef3_reader_read_time(pristine, ch, cs, ce, MEF3_F32, truth_f[ch],
-                                  truth_n, &got, NULL, NULL) == 0);
-    REQUIRE(mef3_reader_read_time(pristine, ch, cs, ce, MEF3_I32, truth_i[ch],
-                                  truth_n, &got, NULL, NULL) == 0);
+    REQUIRE(mef3_reader_read_time(&got, NULL, pristine, ch, cs, ce, MEF3_F32,
+                                  truth_f[ch], truth_n, NULL) == 0);
+    REQUIRE(mef3_reader_read_time(&got, NULL, pristine, ch, cs, ce, MEF3_I32,
+                                  truth_i[ch], truth_n, NULL) == 0);
   }
 
   for (int via = VIA_FILES; via < N_VIA; via++) {

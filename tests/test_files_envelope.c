@@ -68,8 +68,8 @@ static void check_window(mef3_files *fm, mef3_reader *r, const char *path,
   float *x = malloc((size_t)m * sizeof *x);
   REQUIRE(x);
   size_t got = 0;
-  CHECK_RC(mef3_reader_read_time(r, ci, ta, tb, MEF3_F32, x, (size_t)m, &got,
-                                 NULL, NULL),
+  CHECK_RC(mef3_reader_read_time(&got, NULL, r, ci, ta, tb, MEF3_F32, x,
+                                 (size_t)m, NULL),
            0);
   CHECK(got == (size_t)m);
   int bad = 0;

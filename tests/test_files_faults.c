@@ -57,9 +57,9 @@ static void make_copies(void) {
                                              ci->start_uutc + 20000000, ci->fs);
       want[i][ch] = malloc(n * sizeof(float));
       REQUIRE(want[i][ch]);
-      REQUIRE(mef3_reader_read_time(
-                  r, ch, ci->start_uutc, ci->start_uutc + 20000000, MEF3_F32,
-                  want[i][ch], n, &want_n[i][ch], NULL, NULL) == 0);
+      REQUIRE(mef3_reader_read_time(&want_n[i][ch], NULL, r, ch, ci->start_uutc,
+                                    ci->start_uutc + 20000000, MEF3_F32,
+                                    want[i][ch], n, NULL) == 0);
     }
   }
   mef3_reader_close(r);
@@ -418,8 +418,8 @@ static void *rdr_main(void *arg) {
                        mef3_files_window_samples(start, end, ci->fs);
     for (size_t c = 0; good && c < nc; c++) {
       size_t n = 0;
-      good = mef3_reader_read_time(r, chans[c], start, end, MEF3_F32, w,
-                                   FH_SCRATCH, &n, NULL, NULL) == 0 &&
+      good = mef3_reader_read_time(&n, NULL, r, chans[c], start, end, MEF3_F32,
+                                   w, FH_SCRATCH, NULL) == 0 &&
              n >= sig->n_samples &&
              fh_same(sig->data + c * sig->n_samples, w, sig->n_samples);
     }

@@ -164,8 +164,8 @@ static void check_window(const char *rel, const char *abs, const char *ch,
   int64_t t1 = c->start_uutc + llround((double)(off_samples + n) * 1e6 / c->fs);
   size_t m = (size_t)mef3_window_samples(t0, t1, c->fs), got = 0;
   float *want = malloc(m * sizeof *want);
-  REQUIRE(mef3_reader_read_time(rd, (size_t)ci, t0, t1, MEF3_F32, want, m,
-                                &got, NULL, NULL) == 0);
+  REQUIRE(mef3_reader_read_time(&got, NULL, rd, (size_t)ci, t0, t1, MEF3_F32,
+                                want, m, NULL) == 0);
   char er[1024], ec[512], target[4096];
   urlenc(er, sizeof er, rel);
   urlenc(ec, sizeof ec, ch);

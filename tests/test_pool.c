@@ -79,8 +79,8 @@ static void test_tiles_match_in_process(void) {
     CHECK(nt == n && spt == (size_t)S);
     float *want = malloc((size_t)S * sizeof *want);
     for (size_t i = 0; i < n; i++) {
-      mef3_reader_read_tile(r, ch, blocks[i], ci->fs, ci->start_uutc, S, want,
-                            NULL, 0);
+      mef3_reader_read_tile(NULL, r, ch, blocks[i], ci->fs, ci->start_uutc, S,
+                            want, 0);
       CHECK_MSG(same_floats(got + i * (size_t)S, want, (size_t)S),
                 "channel %s tile %lld differs", ci->name, (long long)blocks[i]);
     }
@@ -139,8 +139,8 @@ static void test_window(void) {
       const mef3_channel_info *ci = mef3_reader_channel(r, ch);
       size_t need = (size_t)mef3_window_samples(t0, t1, ci->fs), got;
       float *want = malloc(need * sizeof *want);
-      CHECK_RC(mef3_reader_read_time(r, ch, t0, t1, MEF3_F32, want, need, &got,
-                                     NULL, NULL),
+      CHECK_RC(mef3_reader_read_time(&got, NULL, r, ch, t0, t1, MEF3_F32, want,
+                                     need, NULL),
                0);
       CHECK_MSG(same_floats(w + k * n, want, n), "row %zu (%s) differs", k,
                 ci->name);
@@ -222,8 +222,8 @@ static void test_window_rates(void) {
     size_t ch = nch - 1 - k, got;
     size_t need = (size_t)mef3_window_samples(t0, t1, fs[k]);
     float *want = malloc(need * sizeof *want);
-    CHECK_RC(mef3_reader_read_time(r, ch, t0, t1, MEF3_F32, want, need, &got,
-                                   NULL, NULL),
+    CHECK_RC(mef3_reader_read_time(&got, NULL, r, ch, t0, t1, MEF3_F32, want,
+                                   need, NULL),
              0);
     CHECK_MSG(same_floats(w + k * n, want, n), "row %zu differs", k);
     free(want);

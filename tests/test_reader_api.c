@@ -134,62 +134,62 @@ static void test_arguments(void) {
   size_t got = 99;
   mef3_read_report rep;
   /* Sample ranges: 0 <= s0 <= s1 <= n. */
-  CHECK_RC(mef3_reader_read_samples(r, 0, -10, 20, MEF3_I32, v, 64, &got, &rep),
+  CHECK_RC(mef3_reader_read_samples(&got, &rep, r, 0, -10, 20, MEF3_I32, v, 64),
            MEF3_EINVAL);
   CHECK_RC(
-      mef3_reader_read_samples(r, 0, 15350, 15370, MEF3_I32, v, 64, &got, &rep),
+      mef3_reader_read_samples(&got, &rep, r, 0, 15350, 15370, MEF3_I32, v, 64),
       MEF3_EINVAL);
   CHECK_RC(
-      mef3_reader_read_samples(r, 0, 20000, 20010, MEF3_I32, v, 64, &got, &rep),
+      mef3_reader_read_samples(&got, &rep, r, 0, 20000, 20010, MEF3_I32, v, 64),
       MEF3_EINVAL); /* entirely after (pymef: None) */
-  CHECK_RC(mef3_reader_read_samples(r, 0, 10, 5, MEF3_I32, v, 64, &got, &rep),
+  CHECK_RC(mef3_reader_read_samples(&got, &rep, r, 0, 10, 5, MEF3_I32, v, 64),
            MEF3_EINVAL);
   /* Empty range and the very end are fine. */
   got = 99;
-  CHECK_RC(mef3_reader_read_samples(r, 0, 10, 10, MEF3_I32, v, 64, &got, &rep),
+  CHECK_RC(mef3_reader_read_samples(&got, &rep, r, 0, 10, 10, MEF3_I32, v, 64),
            0);
   CHECK(got == 0);
   CHECK_RC(
-      mef3_reader_read_samples(r, 0, 15360, 15360, MEF3_I32, v, 64, &got, &rep),
+      mef3_reader_read_samples(&got, &rep, r, 0, 15360, 15360, MEF3_I32, v, 64),
       0);
   CHECK_RC(
-      mef3_reader_read_samples(r, 0, 15300, 15360, MEF3_I32, v, 64, &got, &rep),
+      mef3_reader_read_samples(&got, &rep, r, 0, 15300, 15360, MEF3_I32, v, 64),
       0);
   CHECK(got == 60);
   /* Buffer too small: the size needed comes back. */
-  CHECK_RC(mef3_reader_read_samples(r, 0, 0, 100, MEF3_I32, v, 64, &got, &rep),
+  CHECK_RC(mef3_reader_read_samples(&got, &rep, r, 0, 0, 100, MEF3_I32, v, 64),
            MEF3_EBUFSIZE);
   CHECK(got == 100);
-  CHECK_RC(mef3_reader_read_time(r, 0, T0, T0 + 1000000, MEF3_I32, v, 64, &got,
-                                 NULL, &rep),
+  CHECK_RC(mef3_reader_read_time(&got, &rep, r, 0, T0, T0 + 1000000, MEF3_I32,
+                                 v, 64, NULL),
            MEF3_EBUFSIZE);
   CHECK(got == 256);
   /* Channel, type, buffer. */
-  CHECK_RC(mef3_reader_read_samples(r, 8, 0, 10, MEF3_I32, v, 64, &got, &rep),
+  CHECK_RC(mef3_reader_read_samples(&got, &rep, r, 8, 0, 10, MEF3_I32, v, 64),
            MEF3_EINVAL);
-  CHECK_RC(mef3_reader_read_time(r, 99, T0, T0 + 1000, MEF3_I32, v, 64, &got,
-                                 NULL, &rep),
+  CHECK_RC(mef3_reader_read_time(&got, &rep, r, 99, T0, T0 + 1000, MEF3_I32, v,
+                                 64, NULL),
            MEF3_EINVAL);
-  CHECK_RC(mef3_reader_read_samples(r, 0, 0, 10, (mef3_sample_type)7, v, 64,
-                                    &got, &rep),
+  CHECK_RC(mef3_reader_read_samples(&got, &rep, r, 0, 0, 10,
+                                    (mef3_sample_type)7, v, 64),
            MEF3_EINVAL);
   CHECK_RC(
-      mef3_reader_read_samples(r, 0, 0, 10, MEF3_I32, NULL, 64, &got, &rep),
+      mef3_reader_read_samples(&got, &rep, r, 0, 0, 10, MEF3_I32, NULL, 64),
       MEF3_EINVAL);
   /* Windows: t1 < t0 is an error, t1 == t0 empty. */
-  CHECK_RC(mef3_reader_read_time(r, 0, T0 + 10, T0 + 5, MEF3_I32, v, 64, &got,
-                                 NULL, &rep),
+  CHECK_RC(mef3_reader_read_time(&got, &rep, r, 0, T0 + 10, T0 + 5, MEF3_I32, v,
+                                 64, NULL),
            MEF3_EINVAL);
   got = 99;
-  CHECK_RC(mef3_reader_read_time(r, 0, T0 + 10, T0 + 10, MEF3_I32, v, 64, &got,
-                                 NULL, &rep),
+  CHECK_RC(mef3_reader_read_time(&got, &rep, r, 0, T0 + 10, T0 + 10, MEF3_I32,
+                                 v, 64, NULL),
            0);
   CHECK(got == 0);
   /* Entirely before / after the recording: all NaN, nothing reported. */
   uint8_t valid[64];
   memset(valid, 7, sizeof valid);
-  CHECK_RC(mef3_reader_read_time(r, 0, T0 - 200000, T0 - 50000, MEF3_I32, v, 64,
-                                 &got, valid, &rep),
+  CHECK_RC(mef3_reader_read_time(&got, &rep, r, 0, T0 - 200000, T0 - 50000,
+                                 MEF3_I32, v, 64, valid),
            0);
   int ok = got == 38;
   for (size_t i = 0; i < got; i++)
@@ -197,8 +197,8 @@ static void test_arguments(void) {
   CHECK_MSG(ok && rep.n_valid == 0 && rep.n_bad_blocks == 0,
             "window before the recording: %zu samples", got);
   float f[64];
-  CHECK_RC(mef3_reader_read_time(r, 0, T0 + 70000000, T0 + 70100000, MEF3_F32,
-                                 f, 64, &got, NULL, &rep),
+  CHECK_RC(mef3_reader_read_time(&got, &rep, r, 0, T0 + 70000000, T0 + 70100000,
+                                 MEF3_F32, f, 64, NULL),
            0);
   ok = got == 26;
   for (size_t i = 0; i < got; i++)
@@ -253,8 +253,8 @@ static void test_semantics_probes(void) {
       int32_t v[8];
       size_t got = 0;
       int64_t t0 = T0 - us;
-      CHECK_RC(mef3_reader_read_time(r, 3, t0, t0 + 5000, MEF3_I32, v, 8, &got,
-                                     NULL, NULL),
+      CHECK_RC(mef3_reader_read_time(&got, NULL, r, 3, t0, t0 + 5000, MEF3_I32,
+                                     v, 8, NULL),
                0);
       size_t lead = 0;
       while (lead < got && v[lead] == MEF3_RED_NAN)
@@ -276,8 +276,8 @@ static void test_semantics_probes(void) {
       size_t stride = 5000;
       float *out = malloc(3 * stride * sizeof *out);
       mef3_read_report reps[3];
-      CHECK_RC(mef3_reader_read_time_multi(r, chans, 3, T0, T0 + 1000000,
-                                           MEF3_F32, out, stride, n_out, reps),
+      CHECK_RC(mef3_reader_read_time_multi(n_out, reps, r, chans, 3, T0,
+                                           T0 + 1000000, MEF3_F32, out, stride),
                0);
       for (int k = 0; k < 3; k++) {
         const cJSON *want = cJSON_GetArrayItem(res, k);
@@ -300,8 +300,8 @@ static void test_semantics_probes(void) {
       int32_t *v = gc_read_all_i32(r, 4, &rep);
       double *f = malloc(n * sizeof *f);
       size_t got;
-      CHECK_RC(mef3_reader_read_samples(r, 4, 0, (int64_t)n, MEF3_F64, f, n,
-                                        &got, NULL),
+      CHECK_RC(mef3_reader_read_samples(&got, NULL, r, 4, 0, (int64_t)n,
+                                        MEF3_F64, f, n),
                0);
       size_t bad = 0;
       for (size_t i = 0; i < n; i++)
@@ -320,14 +320,14 @@ static void test_semantics_probes(void) {
       REQUIRE(sscanf(name, "sample [%lld,%lld)", &a, &b2) == 2);
       int want = a == b2 ? 0 : MEF3_EINVAL;
       CHECK_RC(
-          mef3_reader_read_samples(r, 0, a, b2, MEF3_I32, v, 16, &got, NULL),
+          mef3_reader_read_samples(&got, NULL, r, 0, a, b2, MEF3_I32, v, 16),
           want);
       seen++;
     } else if (strstr(name, "uutc [T0+10,T0+10)")) {
       int32_t v[4];
       size_t got = 9;
-      CHECK_RC(mef3_reader_read_time(r, 0, T0 + 10, T0 + 10, MEF3_I32, v, 4,
-                                     &got, NULL, NULL),
+      CHECK_RC(mef3_reader_read_time(&got, NULL, r, 0, T0 + 10, T0 + 10,
+                                     MEF3_I32, v, 4, NULL),
                0);
       CHECK(got == 0);
       seen++;
@@ -340,8 +340,8 @@ static void test_semantics_probes(void) {
   /* The window rule at 499.7 Hz entirely before the file. */
   int32_t v[600];
   size_t got = 0;
-  CHECK_RC(mef3_reader_read_time(r, 6, T0 - 3000000, T0 - 2000000, MEF3_I32, v,
-                                 600, &got, NULL, NULL),
+  CHECK_RC(mef3_reader_read_time(&got, NULL, r, 6, T0 - 3000000, T0 - 2000000,
+                                 MEF3_I32, v, 600, NULL),
            0);
   CHECK(got == 500);
   mef3_reader_close(r);
@@ -358,7 +358,7 @@ static void test_sentinels(void) {
   size_t got = 0;
   mef3_read_report rep;
   CHECK_RC(
-      mef3_reader_read_samples(r, 4, 0, (int64_t)n, MEF3_F64, f, n, &got, &rep),
+      mef3_reader_read_samples(&got, &rep, r, 4, 0, (int64_t)n, MEF3_F64, f, n),
       0);
   size_t nan = 0, bad = 0;
   for (size_t i = 0; i < n; i++) {
@@ -378,7 +378,7 @@ static void test_sentinels(void) {
   t = load_truth("f_escapes_extremes", "ch02", &n);
   float *g = malloc(n * sizeof *g);
   CHECK_RC(
-      mef3_reader_read_samples(r, 1, 0, (int64_t)n, MEF3_F32, g, n, &got, NULL),
+      mef3_reader_read_samples(&got, NULL, r, 1, 0, (int64_t)n, MEF3_F32, g, n),
       0);
   size_t pinf = 0, ninf = 0;
   bad = 0;
@@ -421,12 +421,12 @@ static void test_open_file_limit(void) {
     int32_t w[100];
     size_t got;
     for (int64_t s = 0; s + 100 <= (int64_t)n2; s += 1999) {
-      CHECK_RC(mef3_reader_read_samples(r, 1, s, s + 100, MEF3_I32, w, 100,
-                                        &got, NULL),
+      CHECK_RC(mef3_reader_read_samples(&got, NULL, r, 1, s, s + 100, MEF3_I32,
+                                        w, 100),
                0);
       CHECK(memcmp(w, t2 + s, sizeof w) == 0);
-      CHECK_RC(mef3_reader_read_samples(r, 0, s, s + 100, MEF3_I32, w, 100,
-                                        &got, NULL),
+      CHECK_RC(mef3_reader_read_samples(&got, NULL, r, 0, s, s + 100, MEF3_I32,
+                                        w, 100),
                0);
       CHECK(memcmp(w, t1 + s, sizeof w) == 0);
     }
@@ -449,7 +449,7 @@ static void test_defaults_check_crc(void) {
   int32_t v[10];
   size_t got;
   mef3_read_report rep;
-  CHECK_RC(mef3_reader_read_samples(r, 0, 0, 10, MEF3_I32, v, 10, &got, &rep),
+  CHECK_RC(mef3_reader_read_samples(&got, &rep, r, 0, 0, 10, MEF3_I32, v, 10),
            0);
   CHECK(rep.n_bad_blocks == 1 && rep.first_error == MEF3_ECRC &&
         v[0] == MEF3_RED_NAN);
@@ -476,8 +476,8 @@ static void *run_job(void *p) {
   size_t got = 0;
   int ok = 1;
   for (int k = 0; k < 4 && ok; k++)
-    ok = mef3_reader_read_samples(r, j->ch, 0, (int64_t)j->n, MEF3_I32, v, j->n,
-                                  &got, NULL) == 0 &&
+    ok = mef3_reader_read_samples(&got, NULL, r, j->ch, 0, (int64_t)j->n,
+                                  MEF3_I32, v, j->n) == 0 &&
          memcmp(v, j->truth, j->n * 4) == 0;
   free(v);
   mef3_reader_close(r);
@@ -495,11 +495,11 @@ static void test_independent_readers(void) {
   int32_t w1[1000], w2[1000];
   size_t got;
   for (int64_t s = 0; s < 50000; s += 7000) {
-    CHECK_RC(mef3_reader_read_samples(a, 3, s, s + 1000, MEF3_I32, w1, 1000,
-                                      &got, NULL),
+    CHECK_RC(mef3_reader_read_samples(&got, NULL, a, 3, s, s + 1000, MEF3_I32,
+                                      w1, 1000),
              0);
-    CHECK_RC(mef3_reader_read_samples(b, 7, s, s + 1000, MEF3_I32, w2, 1000,
-                                      &got, NULL),
+    CHECK_RC(mef3_reader_read_samples(&got, NULL, b, 7, s, s + 1000, MEF3_I32,
+                                      w2, 1000),
              0);
     CHECK(memcmp(w1, t4 + s, sizeof w1) == 0 &&
           memcmp(w2, t8 + s, sizeof w2) == 0);

@@ -123,8 +123,8 @@ static void expect_bad(const char *label, mef3_reader *r, size_t ch,
   /* By sample number, float32: the same positions NaN. */
   float *f = malloc(n * sizeof *f);
   size_t got = 0;
-  CHECK_RC(mef3_reader_read_samples(r, ch, 0, (int64_t)n, MEF3_F32, f, n, &got,
-                                    &rep),
+  CHECK_RC(mef3_reader_read_samples(&got, &rep, r, ch, 0, (int64_t)n, MEF3_F32,
+                                    f, n),
            0);
   size_t fbad = 0;
   for (size_t i = 0; i < n; i++)
@@ -137,8 +137,8 @@ static void expect_bad(const char *label, mef3_reader *r, size_t ch,
   int64_t w = mef3_window_samples(ci->start_uutc, ci->end_uutc, ci->fs);
   int32_t *t = malloc((size_t)w * sizeof *t);
   uint8_t *valid = malloc((size_t)w);
-  CHECK_RC(mef3_reader_read_time(r, ch, ci->start_uutc, ci->end_uutc, MEF3_I32,
-                                 t, (size_t)w, &got, valid, &rep),
+  CHECK_RC(mef3_reader_read_time(&got, &rep, r, ch, ci->start_uutc,
+                                 ci->end_uutc, MEF3_I32, t, (size_t)w, valid),
            0);
   size_t tbad = 0;
   for (size_t k = 0; k < nb; k++) {
@@ -250,7 +250,7 @@ static void test_data_flip_unchecked(void) {
   /* A window that does not touch the block is clean. */
   int32_t w[500];
   size_t got = 0;
-  CHECK_RC(mef3_reader_read_samples(r, 0, 0, 500, MEF3_I32, w, 500, &got, &rep),
+  CHECK_RC(mef3_reader_read_samples(&got, &rep, r, 0, 0, 500, MEF3_I32, w, 500),
            0);
   CHECK(rep.n_bad_blocks == 0 && memcmp(w, a_truth, sizeof w) == 0);
   free(v);
@@ -271,7 +271,7 @@ static void test_partial_windows(void) {
   mef3_read_report rep;
   /* Inside block 5 only. */
   CHECK_RC(
-      mef3_reader_read_samples(r, 0, 5100, 5200, MEF3_I32, v, 300, &got, &rep),
+      mef3_reader_read_samples(&got, &rep, r, 0, 5100, 5200, MEF3_I32, v, 300),
       0);
   int all_nan = 1;
   for (int i = 0; i < 100; i++)
@@ -283,8 +283,8 @@ static void test_partial_windows(void) {
             mef3_errname(rep.first_error), (long long)rep.n_valid);
   /* Straddling blocks 4|5|6: only the middle part NaN. */
   static int32_t big[1200];
-  CHECK_RC(mef3_reader_read_samples(r, 0, 4900, 6100, MEF3_I32, big, 1200, &got,
-                                    &rep),
+  CHECK_RC(mef3_reader_read_samples(&got, &rep, r, 0, 4900, 6100, MEF3_I32, big,
+                                    1200),
            0);
   size_t wrong = 0;
   for (int i = 0; i < 1200; i++) {
@@ -296,13 +296,13 @@ static void test_partial_windows(void) {
             "straddling read: %zu wrong, %zu bad blocks", wrong,
             rep.n_bad_blocks);
   /* Neighbouring blocks alone are clean. */
-  CHECK_RC(mef3_reader_read_samples(r, 0, 4000, 5000, MEF3_I32, big, 1200, &got,
-                                    &rep),
+  CHECK_RC(mef3_reader_read_samples(&got, &rep, r, 0, 4000, 5000, MEF3_I32, big,
+                                    1200),
            0);
   CHECK(rep.n_bad_blocks == 0 && memcmp(big, a_truth + 4000, 4000) == 0);
   /* The same read twice gives the same (no state left behind). */
-  CHECK_RC(mef3_reader_read_samples(r, 0, 6000, 7000, MEF3_I32, big, 1200, &got,
-                                    &rep),
+  CHECK_RC(mef3_reader_read_samples(&got, &rep, r, 0, 6000, 7000, MEF3_I32, big,
+                                    1200),
            0);
   CHECK(rep.n_bad_blocks == 0 && memcmp(big, a_truth + 6000, 4000) == 0);
   mef3_reader_close(r);
@@ -564,16 +564,16 @@ static void test_message_names_the_block(void) {
   size_t cap = (size_t)info->n_samples + 1000, got = 0;
   int32_t *v = malloc(cap * sizeof *v);
   mef3_read_report rep;
-  CHECK_RC(mef3_reader_read_samples(r, ci, 0, info->n_samples, MEF3_I32, v,
-                                    cap, &got, &rep),
+  CHECK_RC(mef3_reader_read_samples(&got, &rep, r, ci, 0, info->n_samples,
+                                    MEF3_I32, v, cap),
            0);
   CHECK_MSG(rep.n_bad_blocks == 1 && rep.first_error == MEF3_ECRC &&
                 !strcmp(rep.first_message, want),
             "sample read:\n  got  %s\n  want %s", rep.first_message, want);
   CHECK(v[s0] == MEF3_RED_NAN && v[s0 + n - 1] == MEF3_RED_NAN &&
         v[s0 - 1] != MEF3_RED_NAN && v[s0 + n] != MEF3_RED_NAN);
-  CHECK_RC(mef3_reader_read_time(r, ci, t0 - 1000000, t1 + 1000000, MEF3_I32,
-                                 v, cap, &got, NULL, &rep),
+  CHECK_RC(mef3_reader_read_time(&got, &rep, r, ci, t0 - 1000000, t1 + 1000000,
+                                 MEF3_I32, v, cap, NULL),
            0);
   CHECK_MSG(rep.n_bad_blocks == 1 && !strcmp(rep.first_message, want),
             "time read:\n  got  %s\n  want %s", rep.first_message, want);

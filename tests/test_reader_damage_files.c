@@ -330,7 +330,7 @@ static void test_records_damage(void) {
   int32_t v[100];
   size_t got;
   mef3_read_report rep;
-  CHECK_RC(mef3_reader_read_samples(r, 0, 0, 100, MEF3_I32, v, 100, &got, &rep),
+  CHECK_RC(mef3_reader_read_samples(&got, &rep, r, 0, 0, 100, MEF3_I32, v, 100),
            0);
   CHECK(rep.n_bad_blocks == 0);
   mef3_reader_close(r);

@@ -205,8 +205,8 @@ static void expect_blocks(const char *label, mef3_reader *r, size_t ch,
   int64_t w = mef3_window_samples(ci->start_uutc, ci->end_uutc, ci->fs);
   int32_t *t = malloc((size_t)w * sizeof *t), *want = malloc((size_t)w * 4);
   size_t got = 0;
-  CHECK_RC(mef3_reader_read_time(r, ch, ci->start_uutc, ci->end_uutc, MEF3_I32,
-                                 t, (size_t)w, &got, NULL, &rep),
+  CHECK_RC(mef3_reader_read_time(&got, &rep, r, ch, ci->start_uutc,
+                                 ci->end_uutc, MEF3_I32, t, (size_t)w, NULL),
            0);
   for (int64_t i = 0; i < w; i++)
     want[i] = MEF3_RED_NAN;
@@ -398,8 +398,8 @@ static void test_counts(void) {
     size_t got = 0;
     mef3_read_report rep;
     int64_t t0 = b[45].start_uutc + 3906250;
-    CHECK_RC(mef3_reader_read_time(r, 0, t0, t0 + 312500, MEF3_F32, x, 80, &got,
-                                   NULL, &rep),
+    CHECK_RC(mef3_reader_read_time(&got, &rep, r, 0, t0, t0 + 312500, MEF3_F32,
+                                   x, 80, NULL),
              0);
     CHECK(got == 80 && rep.n_valid == 0);
   }

@@ -83,8 +83,8 @@ static void check_view(mef3_reader *r, const char *session, const char *name,
             rep.n_bad_blocks, rep.first_message);
   /* The same by time, in this view's time base. */
   size_t got = 0;
-  CHECK_RC(mef3_reader_read_time(r, (size_t)ch, start, end, MEF3_I32, v, n,
-                                 &got, NULL, &rep),
+  CHECK_RC(mef3_reader_read_time(&got, &rep, r, (size_t)ch, start, end,
+                                 MEF3_I32, v, n, NULL),
            0);
   CHECK_MSG(got == n && gc_diff_i32(v, t, n, label) == 0,
             "%s: time read differs", label);
@@ -212,16 +212,16 @@ static void check_dump(mef3_reader *r, const char *pw, const char *name) {
               rep.first_message);
     /* By time too, and one block alone. */
     size_t got = 0;
-    CHECK_RC(mef3_reader_read_time(r, (size_t)ch, ci->start_uutc, ci->end_uutc,
-                                   MEF3_I32, v, n, &got, NULL, &rep),
+    CHECK_RC(mef3_reader_read_time(&got, &rep, r, (size_t)ch, ci->start_uutc,
+                                   ci->end_uutc, MEF3_I32, v, n, NULL),
              0);
     CHECK_MSG(got == n && gc_diff_i32(v, want, n, label) == 0 &&
                   rep.n_bad_blocks == nb && rep.first_error == MEF3_EACCESS,
               "%s: time read: %zu bad blocks, first %s", label,
               rep.n_bad_blocks, mef3_errname(rep.first_error));
     float f[10];
-    CHECK_RC(mef3_reader_read_samples(r, (size_t)ch, 1500, 1510, MEF3_F32, f,
-                                      10, &got, &rep),
+    CHECK_RC(mef3_reader_read_samples(&got, &rep, r, (size_t)ch, 1500, 1510,
+                                      MEF3_F32, f, 10),
              0);
     CHECK_MSG(rep.n_bad_blocks == 1 && rep.bad_blocks[0] == 1 && isnan(f[0]) &&
                   isnan(f[9]),

@@ -80,14 +80,14 @@ static void test_huge_sample_count(void) {
   size_t got = 0;
   mef3_read_report rep;
   int rc =
-      mef3_reader_read_samples(r, 0, 0, 1000, MEF3_I32, v, 1080, &got, &rep);
+      mef3_reader_read_samples(&got, &rep, r, 0, 0, 1000, MEF3_I32, v, 1080);
   CHECK_MSG(rc == 0 && memcmp(v, t, 4000) == 0 && rep.n_bad_blocks == 0,
             "one entry claiming 3e9 samples must not make every read of "
             "the channel fail: %s (%s)",
             mef3_errname(rc), mef3_error_last()->message);
   /* The block itself is lost, its neighbour is not. */
-  rc = mef3_reader_read_samples(r, 0, 45000, 46080, MEF3_I32, v, 1080, &got,
-                                &rep);
+  rc = mef3_reader_read_samples(&got, &rep, r, 0, 45000, 46080, MEF3_I32, v,
+                                1080);
   CHECK_MSG(rc == 0 && memcmp(v, t + 45000, 4000) == 0 &&
                 rep.n_bad_blocks == 1 && rep.bad_blocks[0] == 46 &&
                 rep.first_error == MEF3_ECORRUPT && v[1000] == MEF3_RED_NAN,
@@ -115,12 +115,12 @@ static void test_absurd_rates(void) {
     size_t got = 0;
     mef3_read_report rep;
     int64_t t0 = ci->start_uutc;
-    int rc = mef3_reader_read_time(r, 0, t0, t0 + 1000, MEF3_F32, f, 64, &got,
-                                   NULL, &rep);
+    int rc = mef3_reader_read_time(&got, &rep, r, 0, t0, t0 + 1000, MEF3_F32, f,
+                                   64, NULL);
     CHECK_MSG(rc == 0 || rc == MEF3_EBUFSIZE || rc == MEF3_EINVAL,
               "%s: read gave %s", label, mef3_errname(rc));
     int32_t v[16];
-    rc = mef3_reader_read_samples(r, 0, 0, 16, MEF3_I32, v, 16, &got, &rep);
+    rc = mef3_reader_read_samples(&got, &rep, r, 0, 0, 16, MEF3_I32, v, 16);
     CHECK_MSG(rc == 0, "%s: sample read gave %s", label, mef3_errname(rc));
     mef3_reader_close(r);
   }
@@ -139,8 +139,9 @@ static void test_extreme_block_times(void) {
   size_t got = 0;
   mef3_read_report rep;
   const mef3_channel_info *ci = mef3_reader_channel(r, 0);
-  int rc = mef3_reader_read_time(r, 0, ci->start_uutc, ci->start_uutc + 1000000,
-                                 MEF3_I32, v, 256, &got, NULL, &rep);
+  int rc =
+      mef3_reader_read_time(&got, &rep, r, 0, ci->start_uutc,
+                            ci->start_uutc + 1000000, MEF3_I32, v, 256, NULL);
   CHECK_MSG(rc == 0, "extreme block time: read gave %s", mef3_errname(rc));
   mef3_reader_close(r);
 }
@@ -160,8 +161,8 @@ static void test_extreme_windows(void) {
            {INT64_MIN, INT64_MIN, 0},
            {INT64_MAX, INT64_MAX, 0}};
   for (size_t i = 0; i < sizeof w / sizeof *w; i++) {
-    int rc = mef3_reader_read_time(r, 0, w[i].t0, w[i].t1, MEF3_I32, v, 512,
-                                   &got, NULL, &rep);
+    int rc = mef3_reader_read_time(&got, &rep, r, 0, w[i].t0, w[i].t1, MEF3_I32,
+                                   v, 512, NULL);
     int nan = 1;
     for (size_t k = 0; k < got && k < 512; k++)
       nan &= v[k] == MEF3_RED_NAN;
@@ -174,8 +175,8 @@ static void test_extreme_windows(void) {
   int64_t n = mef3_window_samples(INT64_MIN, INT64_MAX, 256.0);
   CHECK_MSG(n > 4000000000000000 && n < 5000000000000000,
             "window over all of int64 at 256 Hz: %lld samples", (long long)n);
-  int rc = mef3_reader_read_time(r, 0, INT64_MIN, INT64_MAX, MEF3_I32, v, 512,
-                                 &got, NULL, &rep);
+  int rc = mef3_reader_read_time(&got, &rep, r, 0, INT64_MIN, INT64_MAX,
+                                 MEF3_I32, v, 512, NULL);
   CHECK_MSG(rc == MEF3_EBUFSIZE, "window over all of int64: %s",
             mef3_errname(rc));
   mef3_reader_close(r);

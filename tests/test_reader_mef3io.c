@@ -96,8 +96,8 @@ static void check_channel(mef3_reader *r, const char *cname, const char *chname,
   double *f = malloc(cap * sizeof *f);
   uint8_t *valid = malloc(cap);
   mef3_read_report rep;
-  CHECK_RC(mef3_reader_read_time(r, (size_t)ch, t0, t1, MEF3_I32, v, cap, &got,
-                                 valid, &rep),
+  CHECK_RC(mef3_reader_read_time(&got, &rep, r, (size_t)ch, t0, t1, MEF3_I32, v,
+                                 cap, valid),
            0);
   CHECK_MSG(got == length, "%s: time read of %zu samples, want %zu", label, got,
             length);
@@ -118,8 +118,8 @@ static void check_channel(mef3_reader *r, const char *cname, const char *chname,
     bad_valid += valid[i] != !isnan(raw[i]);
   CHECK_MSG(bad_valid == 0, "%s: valid[] wrong in %zu slots", label, bad_valid);
 
-  CHECK_RC(mef3_reader_read_time(r, (size_t)ch, t0, t1, MEF3_F64, f, cap, &got,
-                                 NULL, NULL),
+  CHECK_RC(mef3_reader_read_time(&got, NULL, r, (size_t)ch, t0, t1, MEF3_F64, f,
+                                 cap, NULL),
            0);
   CHECK_MSG(gc_diff_f64(f, scaled, n, label) == 0,
             "%s: float64 read differs from __scaled.f64", label);
@@ -127,8 +127,8 @@ static void check_channel(mef3_reader *r, const char *cname, const char *chname,
   /* All stored samples by number: pymef's sample read. */
   size_t ns = (size_t)ci->n_samples;
   int32_t *s = malloc((ns + 1) * sizeof *s);
-  CHECK_RC(mef3_reader_read_samples(r, (size_t)ch, 0, (int64_t)ns, MEF3_I32, s,
-                                    ns, &got, NULL),
+  CHECK_RC(mef3_reader_read_samples(&got, NULL, r, (size_t)ch, 0, (int64_t)ns,
+                                    MEF3_I32, s, ns),
            0);
   CHECK_MSG(n_ps == ns && gc_diff_raw(s, ps, ns, label) == 0,
             "%s: sample read differs from pymef's (%zu values)", label, n_ps);

@@ -97,36 +97,36 @@ static void replay(mef3_reader *r, const cJSON *rd) {
     int64_t q0 = gc_i64(req, "start_sample"), q1 = gc_i64(req, "end_sample");
     if (q0 != s0 || q1 != s1) {
       /* pymef clamped the request; we reject it. */
-      int rc2 = mef3_reader_read_samples(r, (size_t)ch, q0, q1, MEF3_I32, v,
-                                         cap, &got, NULL);
+      int rc2 = mef3_reader_read_samples(&got, NULL, r, (size_t)ch, q0, q1,
+                                         MEF3_I32, v, cap);
       CHECK_MSG(rc2 == MEF3_EINVAL,
                 "%s: out-of-range request [%lld, %lld) gave %s, want "
                 "MEF3_EINVAL",
                 id, (long long)q0, (long long)q1, mef3_errname(rc2));
     }
-    rc = mef3_reader_read_samples(r, (size_t)ch, s0, s1, MEF3_I32, v, cap, &got,
-                                  &rep);
+    rc = mef3_reader_read_samples(&got, &rep, r, (size_t)ch, s0, s1, MEF3_I32,
+                                  v, cap);
     CHECK_MSG(rc == 0, "%s: %s (%s)", id, mef3_errname(rc),
               mef3_error_last()->message);
     memset(valid, 1, cap);
     for (size_t i = 0; i < got; i++)
       valid[i] = v[i] != MEF3_RED_NAN;
     if (!rc)
-      CHECK_RC(mef3_reader_read_samples(r, (size_t)ch, s0, s1, MEF3_F64, f, cap,
-                                        &got, NULL),
+      CHECK_RC(mef3_reader_read_samples(&got, NULL, r, (size_t)ch, s0, s1,
+                                        MEF3_F64, f, cap),
                0);
   } else {
     int64_t t0 = gc_i64(req, "start_uutc"), t1 = gc_i64(req, "end_uutc");
     CHECK_MSG(mef3_window_samples(t0, t1, ci->fs) == (int64_t)length,
               "%s: window of %lld samples, manifest %zu", id,
               (long long)mef3_window_samples(t0, t1, ci->fs), length);
-    rc = mef3_reader_read_time(r, (size_t)ch, t0, t1, MEF3_I32, v, cap, &got,
-                               valid, &rep);
+    rc = mef3_reader_read_time(&got, &rep, r, (size_t)ch, t0, t1, MEF3_I32, v,
+                               cap, valid);
     CHECK_MSG(rc == 0, "%s: %s (%s)", id, mef3_errname(rc),
               mef3_error_last()->message);
     if (!rc)
-      CHECK_RC(mef3_reader_read_time(r, (size_t)ch, t0, t1, MEF3_F64, f, cap,
-                                     &got, NULL, NULL),
+      CHECK_RC(mef3_reader_read_time(&got, NULL, r, (size_t)ch, t0, t1,
+                                     MEF3_F64, f, cap, NULL),
                0);
   }
   if (rc == 0) {

@@ -120,11 +120,11 @@ static void check_samples(mef3_reader *r, size_t ch, const char *label,
   double *f64 = malloc(n * sizeof *f64);
   float *f32 = malloc(n * sizeof *f32);
   size_t got = 0;
-  CHECK_RC(mef3_reader_read_samples(r, ch, 0, (int64_t)n, MEF3_F64, f64, n,
-                                    &got, NULL),
+  CHECK_RC(mef3_reader_read_samples(&got, NULL, r, ch, 0, (int64_t)n, MEF3_F64,
+                                    f64, n),
            0);
-  CHECK_RC(mef3_reader_read_samples(r, ch, 0, (int64_t)n, MEF3_F32, f32, n,
-                                    &got, NULL),
+  CHECK_RC(mef3_reader_read_samples(&got, NULL, r, ch, 0, (int64_t)n, MEF3_F32,
+                                    f32, n),
            0);
   size_t bad64 = 0, bad32 = 0;
   for (size_t i = 0; i < n; i++) {
@@ -163,8 +163,8 @@ static void check_time_all(mef3_reader *r, size_t ch, const char *label,
   uint8_t *valid = malloc((size_t)w);
   size_t got = 0;
   mef3_read_report rep;
-  CHECK_RC(mef3_reader_read_time(r, ch, ci->start_uutc, ci->end_uutc, MEF3_I32,
-                                 v, (size_t)w, &got, valid, &rep),
+  CHECK_RC(mef3_reader_read_time(&got, &rep, r, ch, ci->start_uutc,
+                                 ci->end_uutc, MEF3_I32, v, (size_t)w, valid),
            0);
   CHECK_MSG(got == (size_t)w, "%s: time read gave %zu of %lld", label, got,
             (long long)w);

@@ -94,11 +94,11 @@ static int64_t compare_readers(const char *label, mef3_reader *a,
     REQUIRE(va && vb && ma && mb);
     size_t ga = 0, gb = 0;
     mef3_read_report rpa, rpb;
-    CHECK_RC(mef3_reader_read_time(a, c, x->start_uutc, x->end_uutc, MEF3_F64,
-                                   va, (size_t)n, &ga, ma, &rpa),
+    CHECK_RC(mef3_reader_read_time(&ga, &rpa, a, c, x->start_uutc, x->end_uutc,
+                                   MEF3_F64, va, (size_t)n, ma),
              0);
-    CHECK_RC(mef3_reader_read_time(b, c, x->start_uutc, x->end_uutc, MEF3_F64,
-                                   vb, (size_t)n, &gb, mb, &rpb),
+    CHECK_RC(mef3_reader_read_time(&gb, &rpb, b, c, x->start_uutc, x->end_uutc,
+                                   MEF3_F64, vb, (size_t)n, mb),
              0);
     CHECK_MSG(ga == gb && same_f64(va, vb, ga) && !memcmp(ma, mb, ga) &&
                   rpa.n_valid == rpb.n_valid &&
@@ -110,11 +110,11 @@ static int64_t compare_readers(const char *label, mef3_reader *a,
     int64_t t0 = x->start_uutc + (x->end_uutc - x->start_uutc) / 3;
     int64_t t1 = x->start_uutc + (x->end_uutc - x->start_uutc) / 2;
     size_t wa = 0, wb = 0;
-    CHECK_RC(mef3_reader_read_time(a, c, t0, t1, MEF3_F32, va, (size_t)n, &wa,
-                                   NULL, NULL),
+    CHECK_RC(mef3_reader_read_time(&wa, NULL, a, c, t0, t1, MEF3_F32, va,
+                                   (size_t)n, NULL),
              0);
-    CHECK_RC(mef3_reader_read_time(b, c, t0, t1, MEF3_F32, vb, (size_t)n, &wb,
-                                   NULL, NULL),
+    CHECK_RC(mef3_reader_read_time(&wb, NULL, b, c, t0, t1, MEF3_F32, vb,
+                                   (size_t)n, NULL),
              0);
     CHECK_MSG(wa == wb && !memcmp(va, vb, wa * sizeof(float)),
               "%s/%s: window read differs", label, x->name);
@@ -125,11 +125,11 @@ static int64_t compare_readers(const char *label, mef3_reader *a,
             *ib = malloc((size_t)(ns + 1) * 4);
     REQUIRE(ia && ib);
     size_t sa = 0, sb = 0;
-    CHECK_RC(mef3_reader_read_samples(a, c, 0, ns, MEF3_I32, ia, (size_t)ns,
-                                      &sa, NULL),
+    CHECK_RC(mef3_reader_read_samples(&sa, NULL, a, c, 0, ns, MEF3_I32, ia,
+                                      (size_t)ns),
              0);
-    CHECK_RC(mef3_reader_read_samples(b, c, 0, ns, MEF3_I32, ib, (size_t)ns,
-                                      &sb, NULL),
+    CHECK_RC(mef3_reader_read_samples(&sb, NULL, b, c, 0, ns, MEF3_I32, ib,
+                                      (size_t)ns),
              0);
     CHECK_MSG(sa == sb && (size_t)ns == sa && !memcmp(ia, ib, sa * 4),
               "%s/%s: sample read differs", label, x->name);
@@ -343,13 +343,13 @@ static void check_byte_ranges(void) {
   size_t got_a = 0, got_b = 0;
   memset(&la, 0, sizeof la);
   mef3__set_read_fault(log_read, &la);
-  CHECK_RC(mef3_reader_read_time(a, (size_t)ch, t0, t1, MEF3_F32, out, 200000,
-                                 &got_a, NULL, NULL),
+  CHECK_RC(mef3_reader_read_time(&got_a, NULL, a, (size_t)ch, t0, t1, MEF3_F32,
+                                 out, 200000, NULL),
            0);
   memset(&lb, 0, sizeof lb);
   mef3__set_read_fault(log_read, &lb);
-  CHECK_RC(mef3_reader_read_time(b, (size_t)ch, t0, t1, MEF3_F32, out, 200000,
-                                 &got_b, NULL, NULL),
+  CHECK_RC(mef3_reader_read_time(&got_b, NULL, b, (size_t)ch, t0, t1, MEF3_F32,
+                                 out, 200000, NULL),
            0);
   mef3__set_read_fault(NULL, NULL);
   CHECK(got_a == got_b && got_a > 0);
@@ -387,8 +387,8 @@ static void check_byte_ranges(void) {
   /* a second read of the same window: no header check again */
   memset(&lb, 0, sizeof lb);
   mef3__set_read_fault(log_read, &lb);
-  CHECK_RC(mef3_reader_read_time(b, (size_t)ch, t0, t1, MEF3_F32, out, 200000,
-                                 &got_b, NULL, NULL),
+  CHECK_RC(mef3_reader_read_time(&got_b, NULL, b, (size_t)ch, t0, t1, MEF3_F32,
+                                 out, 200000, NULL),
            0);
   mef3__set_read_fault(NULL, NULL);
   uint64_t again = 0;

@@ -125,9 +125,9 @@ static void test_rpcs(const char *addr) {
     size_t cap = (size_t)mef3_window_samples(t0, t1, 256.0), got = 0;
     float *x = malloc(cap * sizeof *x);
     mef3_read_report rep;
-    CHECK_RC(mef3_reader_read_time(r, 0, t0, t1, MEF3_F32, x, cap, &got, NULL,
-                                   &rep),
-             0);
+    CHECK_RC(
+        mef3_reader_read_time(&got, &rep, r, 0, t0, t1, MEF3_F32, x, cap, NULL),
+        0);
     CHECK(mef3_client_read(&sig, c, a1, NULL, 0, t0, t1, NULL, NULL) == 0);
     CHECK(sig && sig->n_samples == got &&
           !memcmp(sig->data, x, got * sizeof *x));

@@ -60,7 +60,7 @@ static void *read_job(void *arg) {
       int ok =
           want &&
           mef3_client_read(&s, j->c, j->rel, one, 1, t0, t1, NULL, NULL) == 0 &&
-          mef3_reader_read_time(r, ch, t0, t1, MEF3_F32, want, n, &got, NULL,
+          mef3_reader_read_time(&got, NULL, r, ch, t0, t1, MEF3_F32, want, n,
                                 NULL) == 0 &&
           got == n && s->n_samples == n;
       size_t nan = 0;

@@ -378,8 +378,8 @@ static int check_read(client *cl, sess *s, const window *w,
   for (size_t k = 0; k < nch && same; k++) {
     int rch = g->rch[w->nch ? w->ch[k] : k];
     size_t got = 0;
-    int rc = mef3_reader_read_time(r, (size_t)rch, w->t0, w->t1, MEF3_F32,
-                                   cl->buf, cl->buf_cap, &got, NULL, NULL);
+    int rc = mef3_reader_read_time(&got, NULL, r, (size_t)rch, w->t0, w->t1,
+                                   MEF3_F32, cl->buf, cl->buf_cap, NULL);
     if (rc || got < n) {
       snprintf(why, sizeof why, "reference read: %s, %zu samples",
                mef3_errname(rc), got);

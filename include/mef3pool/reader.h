@@ -185,10 +185,10 @@ MEF3_EXTERN int64_t mef3_window_samples(int64_t t0, int64_t t1, double fs);
  * Returns 0, MEF3_EINVAL (t1 < t0, bad channel or type), MEF3_EBUFSIZE
  * (cap < n; *n_out is n), MEF3_EIO, MEF3_ELIMIT, MEF3_ENOMEM.
  */
-MEF3_EXTERN int mef3_reader_read_time(mef3_reader *r, size_t ch, int64_t t0,
+MEF3_EXTERN int mef3_reader_read_time(size_t *n_out, mef3_read_report *report,
+                                      mef3_reader *r, size_t ch, int64_t t0,
                                       int64_t t1, mef3_sample_type type,
-                                      void *out, size_t cap, size_t *n_out,
-                                      uint8_t *valid, mef3_read_report *report);
+                                      void *out, size_t cap, uint8_t *valid);
 
 /* (The tile window and tile size: mef3pool/grid.h.) */
 
@@ -202,9 +202,9 @@ MEF3_EXTERN int mef3_reader_read_time(mef3_reader *r, size_t ch, int64_t t0,
  * read's error is returned (callers that keep tiles want this: a tile
  * that failed for lack of memory is not a tile of NaN).
  */
-MEF3_EXTERN int mef3_reader_read_tile(mef3_reader *r, size_t ch, int64_t b,
-                                      double fs, int64_t cs, int64_t S,
-                                      float *out, mef3_read_report *report,
+MEF3_EXTERN int mef3_reader_read_tile(mef3_read_report *report, mef3_reader *r,
+                                      size_t ch, int64_t b, double fs,
+                                      int64_t cs, int64_t S, float *out,
                                       int strict);
 
 /*
@@ -212,10 +212,11 @@ MEF3_EXTERN int mef3_reader_read_tile(mef3_reader *r, size_t ch, int64_t b,
  * all segments, no gaps).  Requires 0 <= s0 <= s1 <= n_samples, else
  * MEF3_EINVAL.  Bad blocks as in mef3_reader_read_time.
  */
-MEF3_EXTERN int mef3_reader_read_samples(mef3_reader *r, size_t ch, int64_t s0,
+MEF3_EXTERN int mef3_reader_read_samples(size_t *n_out,
+                                         mef3_read_report *report,
+                                         mef3_reader *r, size_t ch, int64_t s0,
                                          int64_t s1, mef3_sample_type type,
-                                         void *out, size_t cap, size_t *n_out,
-                                         mef3_read_report *report);
+                                         void *out, size_t cap);
 
 /*
  * Read several channels over one time window.  Channel k's samples go to
@@ -223,10 +224,10 @@ MEF3_EXTERN int mef3_reader_read_samples(mef3_reader *r, size_t ch, int64_t s0,
  * differ).  `reports` may be NULL or hold n_channels entries.
  */
 MEF3_EXTERN int
-mef3_reader_read_time_multi(mef3_reader *r, const size_t *channels,
+mef3_reader_read_time_multi(size_t *n_out, mef3_read_report *reports,
+                            mef3_reader *r, const size_t *channels,
                             size_t n_channels, int64_t t0, int64_t t1,
-                            mef3_sample_type type, void *out, size_t stride,
-                            size_t *n_out, mef3_read_report *reports);
+                            mef3_sample_type type, void *out, size_t stride);
 
 /*
  * All records of the session (session, channel and segment levels),

@@ -374,9 +374,9 @@ static PyObject *reader_read_time(ReaderObject *self, PyObject *args) {
   int rc = MEF3_EINVAL;
   LOCK(self);
   if (self->r) {
-    Py_BEGIN_ALLOW_THREADS rc = mef3_reader_read_time(
-        self->r, (size_t)ch, t0, t1, (mef3_sample_type)type, out.buf, cap, &n,
-        valid.buf, &rep);
+    Py_BEGIN_ALLOW_THREADS rc =
+        mef3_reader_read_time(&n, &rep, self->r, (size_t)ch, t0, t1,
+                              (mef3_sample_type)type, out.buf, cap, valid.buf);
     Py_END_ALLOW_THREADS
   }
   int open = self->r != NULL;
@@ -409,8 +409,8 @@ static PyObject *reader_read_samples(ReaderObject *self, PyObject *args) {
   LOCK(self);
   if (self->r) {
     Py_BEGIN_ALLOW_THREADS rc =
-        mef3_reader_read_samples(self->r, (size_t)ch, s0, s1,
-                                 (mef3_sample_type)type, out.buf, cap, &n, &rep);
+        mef3_reader_read_samples(&n, &rep, self->r, (size_t)ch, s0, s1,
+                                 (mef3_sample_type)type, out.buf, cap);
     Py_END_ALLOW_THREADS
   }
   int open = self->r != NULL;
@@ -466,8 +466,8 @@ static PyObject *reader_read_time_multi(ReaderObject *self, PyObject *args) {
   LOCK(self);
   if (self->r) {
     Py_BEGIN_ALLOW_THREADS rc = mef3_reader_read_time_multi(
-        self->r, chs, (size_t)k, t0, t1, (mef3_sample_type)type, out.buf,
-        (size_t)stride, n_out, reps);
+        n_out, reps, self->r, chs, (size_t)k, t0, t1, (mef3_sample_type)type,
+        out.buf, (size_t)stride);
     Py_END_ALLOW_THREADS
   }
   int open = self->r != NULL;

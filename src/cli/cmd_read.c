@@ -305,10 +305,10 @@ int mef3_cli_read(int argc, char **argv) {
       goto done;
     }
     mef3_read_report rep;
-    rc = samples ? mef3_reader_read_samples(r, idx[k], s0, s1, type, data[k],
-                                            (size_t)n, &lens[k], &rep)
-                 : mef3_reader_read_time(r, idx[k], t0, t1, type, data[k],
-                                         (size_t)n, &lens[k], NULL, &rep);
+    rc = samples ? mef3_reader_read_samples(&lens[k], &rep, r, idx[k], s0, s1,
+                                            type, data[k], (size_t)n)
+                 : mef3_reader_read_time(&lens[k], &rep, r, idx[k], t0, t1,
+                                         type, data[k], (size_t)n, NULL);
     if (rc) {
       ret = cli_lib_fail(rc, ci->name);
       goto done;

@@ -110,7 +110,7 @@ int mef3__lane_decode_tile(mef3_files *fm, mef3_reader *r, const mfile *f,
   const fchan *c = &f->ch[ch];
   float *buf = tile_buffer(fm, c->S, prefetched);
   int rc =
-      buf ? mef3_reader_read_tile(r, ch, idx, c->fs, c->cs, c->S, buf, NULL, 1)
+      buf ? mef3_reader_read_tile(NULL, r, ch, idx, c->fs, c->cs, c->S, buf, 1)
           : mef3__error(MEF3_ENOMEM,
                         "%s: channel %s: out of memory "
                         "for a tile",

@@ -231,8 +231,8 @@ static int do_tiles(worker *w, mef3__cur *c, uint8_t *out, uint64_t cap,
       return -1;
     /* Strict: a tile that fails for memory or a read error fails the
      * request, rather than arriving as NaN for data that exists. */
-    rc = mef3_reader_read_tile(r, (size_t)ch, b, fs, cs, S, o + (size_t)i * S,
-                               NULL, 1);
+    rc = mef3_reader_read_tile(NULL, r, (size_t)ch, b, fs, cs, S,
+                               o + (size_t)i * S, 1);
     if (rc)
       return rc;
   }
@@ -274,8 +274,8 @@ static int do_window(worker *w, mef3__cur *c, uint8_t *out, uint64_t cap,
     const mef3_channel_info *ci = mef3_reader_channel(r, (size_t)ch);
     size_t need = (size_t)mef3_window_samples(t0, t1, ci->fs), got;
     if (need <= n) {
-      rc = mef3_reader_read_time(r, (size_t)ch, t0, t1, MEF3_F32, row, n, &got,
-                                 NULL, NULL);
+      rc = mef3_reader_read_time(&got, NULL, r, (size_t)ch, t0, t1, MEF3_F32,
+                                 row, n, NULL);
       for (size_t i = got; !rc && i < n; i++)
         row[i] = NAN;
     } else { /* a faster channel than the shortest: keep its first n */
@@ -289,8 +289,8 @@ static int do_window(worker *w, mef3__cur *c, uint8_t *out, uint64_t cap,
         tmp = nt;
         tmp_cap = need;
       }
-      rc = mef3_reader_read_time(r, (size_t)ch, t0, t1, MEF3_F32, tmp, need,
-                                 &got, NULL, NULL);
+      rc = mef3_reader_read_time(&got, NULL, r, (size_t)ch, t0, t1, MEF3_F32,
+                                 tmp, need, NULL);
       if (!rc)
         memcpy(row, tmp, n * sizeof *row);
     }

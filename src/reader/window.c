@@ -477,10 +477,10 @@ static int read_slots(mef3_reader *r, size_t ch, int64_t t0, int64_t t1,
   return 0;
 }
 
-int mef3_reader_read_time(mef3_reader *r, size_t ch, int64_t t0, int64_t t1,
+int mef3_reader_read_time(size_t *n_out, mef3_read_report *report,
+                          mef3_reader *r, size_t ch, int64_t t0, int64_t t1,
                           mef3_sample_type type, void *out, size_t cap,
-                          size_t *n_out, uint8_t *valid,
-                          mef3_read_report *report) {
+                          uint8_t *valid) {
   if (n_out)
     *n_out = 0;
   if (report)
@@ -529,9 +529,9 @@ static void place_samples(void *p, size_t b, const int32_t *x, size_t n,
       (size_t)(to - from), t->c->info.units_conversion_factor, NULL, clean);
 }
 
-int mef3_reader_read_samples(mef3_reader *r, size_t ch, int64_t s0, int64_t s1,
-                             mef3_sample_type type, void *out, size_t cap,
-                             size_t *n_out, mef3_read_report *report) {
+int mef3_reader_read_samples(size_t *n_out, mef3_read_report *report,
+                             mef3_reader *r, size_t ch, int64_t s0, int64_t s1,
+                             mef3_sample_type type, void *out, size_t cap) {
   if (n_out)
     *n_out = 0;
   if (report)
@@ -582,28 +582,29 @@ int mef3_reader_read_samples(mef3_reader *r, size_t ch, int64_t s0, int64_t s1,
   return 0;
 }
 
-int mef3_reader_read_time_multi(mef3_reader *r, const size_t *channels,
+int mef3_reader_read_time_multi(size_t *n_out, mef3_read_report *reports,
+                                mef3_reader *r, const size_t *channels,
                                 size_t n_channels, int64_t t0, int64_t t1,
-                                mef3_sample_type type, void *out, size_t stride,
-                                size_t *n_out, mef3_read_report *reports) {
+                                mef3_sample_type type, void *out,
+                                size_t stride) {
   if (!channels || !n_out || (n_channels && !out))
     return mef3__error(MEF3_EINVAL, "missing argument");
   size_t es = mef3_sample_size(type);
   if (!es)
     return mef3__error(MEF3_EINVAL, "unknown sample type %d", (int)type);
   for (size_t k = 0; k < n_channels; k++) {
-    int rc = mef3_reader_read_time(
-        r, channels[k], t0, t1, type, (char *)out + k * stride * es, stride,
-        &n_out[k], NULL, reports ? &reports[k] : NULL);
+    int rc = mef3_reader_read_time(&n_out[k], reports ? &reports[k] : NULL, r,
+                                   channels[k], t0, t1, type,
+                                   (char *)out + k * stride * es, stride, NULL);
     if (rc)
       return rc;
   }
   return 0;
 }
 
-int mef3_reader_read_tile(mef3_reader *r, size_t ch, int64_t b, double fs,
-                          int64_t cs, int64_t S, float *out,
-                          mef3_read_report *report, int strict) {
+int mef3_reader_read_tile(mef3_read_report *report, mef3_reader *r, size_t ch,
+                          int64_t b, double fs, int64_t cs, int64_t S,
+                          float *out, int strict) {
   if (!r || !out || S <= 0 || !(fs > 0.0))
     return mef3__error(MEF3_EINVAL, "invalid tile request");
   int64_t t0, t1;

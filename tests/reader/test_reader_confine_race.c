@@ -107,7 +107,7 @@ int main(void) {
   int64_t t0 = ci->start_uutc, t1 = t0 + 2000000;
   float want[600], got[600];
   size_t n = 0;
-  REQUIRE(mef3_reader_read_time(r, 0, t0, t1, MEF3_F32, want, 600, &n, NULL,
+  REQUIRE(mef3_reader_read_time(&n, NULL, r, 0, t0, t1, MEF3_F32, want, 600,
                                 NULL) == 0);
   mef3_reader_close(r);
 
@@ -126,8 +126,8 @@ int main(void) {
         ch++;
       mef3_read_report rep;
       rc = ch == k ? MEF3_ENOTFOUND
-                   : mef3_reader_read_time(r, ch, t0, t1, MEF3_F32, got, 600,
-                                           &n, NULL, &rep);
+                   : mef3_reader_read_time(&n, &rep, r, ch, t0, t1, MEF3_F32,
+                                           got, 600, NULL);
       if (!rc && differs(got, want, n))
         wrong++;
       if (!rc && rep.n_bad_blocks)

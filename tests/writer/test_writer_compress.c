@@ -164,8 +164,8 @@ static void session(const char *name) {
     size_t n = 0;
     REQUIRE(truth && got);
     CHECK(ci->n_samples * 4 == (int64_t)tlen);
-    CHECK_RC(mef3_reader_read_samples(r, (size_t)idx, 0, ci->n_samples,
-                                      MEF3_I32, got, tlen / 4, &n, NULL),
+    CHECK_RC(mef3_reader_read_samples(&n, NULL, r, (size_t)idx, 0,
+                                      ci->n_samples, MEF3_I32, got, tlen / 4),
              0);
     CHECK_MSG(n * 4 == tlen && !memcmp(got, truth, tlen),
               "%s/%s: samples differ from the truth", name, c->string);

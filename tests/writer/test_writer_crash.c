@@ -121,8 +121,8 @@ static void check_session(const char *path, const progress *p, int exact,
     int32_t *x = malloc((size_t)(n ? n : 1) * sizeof *x);
     size_t got = 0;
     mef3_read_report rep;
-    CHECK_RC(mef3_reader_read_samples(r, (size_t)c, 0, n, MEF3_I32, x,
-                                      (size_t)n, &got, &rep),
+    CHECK_RC(mef3_reader_read_samples(&got, &rep, r, (size_t)c, 0, n, MEF3_I32,
+                                      x, (size_t)n),
              0);
     int64_t bad = -1;
     for (int64_t i = 0; i < n && bad < 0; i++)

@@ -109,7 +109,7 @@ int main(void) {
     int ok =
         ci->n_samples == FS && ci->start_uutc == T0 &&
         ci->metadata->recording_time_offset == RTO &&
-        mef3_reader_read_samples(r, c, 0, FS, MEF3_I32, y, FS, &n, NULL) == 0 &&
+        mef3_reader_read_samples(&n, NULL, r, c, 0, FS, MEF3_I32, y, FS) == 0 &&
         n == FS;
     for (int i = 0; ok && i < FS; i++)
       ok = y[i] == value(ch, i);

@@ -133,8 +133,8 @@ static void session(void) {
     int32_t *x = malloc(n * sizeof *x);
     double *v = malloc(n * sizeof *v);
     REQUIRE(x && v);
-    CHECK_RC(mef3_reader_read_time(r, c, START, START + 75000000, MEF3_I32, x,
-                                   n, &got, NULL, NULL),
+    CHECK_RC(mef3_reader_read_time(&got, NULL, r, c, START, START + 75000000,
+                                   MEF3_I32, x, n, NULL),
              0);
     CHECK(got == n);
     mef3_synth *s;
@@ -213,16 +213,16 @@ static void session(void) {
   int32_t *x = malloc((size_t)ci->n_samples * sizeof *x);
   size_t got;
   mef3_read_report rep;
-  CHECK_RC(mef3_reader_read_samples(r, 0, 0, ci->n_samples, MEF3_I32, x,
-                                    (size_t)ci->n_samples, &got, &rep),
+  CHECK_RC(mef3_reader_read_samples(&got, &rep, r, 0, 0, ci->n_samples,
+                                    MEF3_I32, x, (size_t)ci->n_samples),
            0);
   CHECK(rep.n_bad_blocks == 0);
   /* Same data as the unencrypted session of the same seed. */
   mef3_reader *r0;
   REQUIRE(mef3_reader_open(&r0, p1, NULL) == 0);
   int32_t *y = malloc((size_t)ci->n_samples * sizeof *y);
-  CHECK_RC(mef3_reader_read_samples(r0, 0, 0, ci->n_samples, MEF3_I32, y,
-                                    (size_t)ci->n_samples, &got, NULL),
+  CHECK_RC(mef3_reader_read_samples(&got, NULL, r0, 0, 0, ci->n_samples,
+                                    MEF3_I32, y, (size_t)ci->n_samples),
            0);
   CHECK(!memcmp(x, y, (size_t)ci->n_samples * sizeof *x));
   free(x);

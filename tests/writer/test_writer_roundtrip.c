@@ -96,8 +96,8 @@ static void check_channel(mef3_reader *r, const xchan *x) {
   /* Every stored sample, bit for bit. */
   int32_t *got = malloc((size_t)x->n * sizeof *got + 4);
   size_t n = 0;
-  CHECK_RC(mef3_reader_read_samples(r, ch, 0, x->n, MEF3_I32, got, (size_t)x->n,
-                                    &n, NULL),
+  CHECK_RC(mef3_reader_read_samples(&n, NULL, r, ch, 0, x->n, MEF3_I32, got,
+                                    (size_t)x->n),
            0);
   CHECK(n == (size_t)x->n);
   int64_t first_bad = -1;
@@ -391,7 +391,7 @@ static void sample_paths(size_t io_buffer) {
   CHECK(nw == 6400);
   double *win = malloc(nw * sizeof *win);
   CHECK_RC(
-      mef3_reader_read_time(r, 0, T0, t1, MEF3_F64, win, nw, &got, NULL, NULL),
+      mef3_reader_read_time(&got, NULL, r, 0, T0, t1, MEF3_F64, win, nw, NULL),
       0);
   int ok = got == nw;
   for (size_t i = 0; ok && i < nw; i++) {
@@ -412,8 +412,9 @@ static void sample_paths(size_t io_buffer) {
   nw = (size_t)mef3_window_samples(T0, T0 + llround(1200 * 1e6 / 499.7), 499.7);
   CHECK(nw == 1200);
   win = malloc(nw * sizeof *win);
-  CHECK_RC(mef3_reader_read_time(r, 2, T0, T0 + llround(1200 * 1e6 / 499.7),
-                                 MEF3_F64, win, nw, &got, NULL, NULL),
+  CHECK_RC(mef3_reader_read_time(&got, NULL, r, 2, T0,
+                                 T0 + llround(1200 * 1e6 / 499.7), MEF3_F64,
+                                 win, nw, NULL),
            0);
   int64_t si = 0;
   ok = 1;
@@ -625,7 +626,7 @@ static void encryption(void) {
     CHECK(!strcmp(ci->metadata->subject_name_1, "Doe"));
     mef3_read_report rep;
     CHECK_RC(
-        mef3_reader_read_samples(r, c, 0, 2000, MEF3_I32, y, 2000, &n, &rep),
+        mef3_reader_read_samples(&n, &rep, r, c, 0, 2000, MEF3_I32, y, 2000),
         0);
     CHECK(n == 2000 && rep.n_bad_blocks == 0 && !memcmp(x, y, sizeof x));
   }
@@ -646,10 +647,10 @@ static void encryption(void) {
   CHECK(ci->times_relative && ci->start_uutc == T0 - RTO);
   CHECK(ci->fs == 512);
   mef3_read_report rep;
-  CHECK_RC(mef3_reader_read_samples(r, 0, 0, 2000, MEF3_I32, y, 2000, &n, &rep),
+  CHECK_RC(mef3_reader_read_samples(&n, &rep, r, 0, 0, 2000, MEF3_I32, y, 2000),
            0);
   CHECK(rep.n_bad_blocks == 0 && !memcmp(x, y, sizeof x));
-  CHECK_RC(mef3_reader_read_samples(r, 1, 0, 2000, MEF3_I32, y, 2000, &n, &rep),
+  CHECK_RC(mef3_reader_read_samples(&n, &rep, r, 1, 0, 2000, MEF3_I32, y, 2000),
            0);
   CHECK(rep.n_bad_blocks == 4 && rep.first_error == MEF3_EACCESS &&
         y[0] == MEF3_RED_NAN);
