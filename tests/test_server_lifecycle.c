@@ -100,8 +100,11 @@ int main(void) {
    * starts any gRPC thread. */
   pid_t kid = fork();
   if (kid == 0) {
-    read_all(srv.addr, path, -1, die_after_first, NULL);
-    _exit(3); /* not reached unless the read failed before a chunk */
+    int rc = read_all(srv.addr, path, -1, die_after_first, NULL);
+    /* not reached unless the read failed before a chunk: say why */
+    fprintf(stderr, "the dying client's read failed before a chunk: %s: %s\n",
+            mef3_errname(rc), mef3_error_last()->message);
+    _exit(3);
   }
   int st;
   waitpid(kid, &st, 0);
