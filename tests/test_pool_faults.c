@@ -288,6 +288,75 @@ static void test_kills(void) {
   printf("kills: %.1f s\n", fh_now() - t0);
 }
 
+/*
+ * A worker that dies while the service thread is busy elsewhere (here, in
+ * a done-callback, which runs on it) is found dead only when the next
+ * request is handed to it: the send fails and that request fails with
+ * the worker.  The service thread must then plan again - start a worker
+ * for what still waits - rather than sleep with requests queued and no
+ * worker, which it did (one time in about fifty runs of
+ * test_files_faults, a prefetch lane of one worker stayed dead for good
+ * and the reads waiting for its tiles hung).  Every queued request must
+ * complete; a 30 s bound on each wait turns the hang into a failure (it
+ * is not a timing check).
+ */
+static void kill_in_callback(mef3_future *f, void *payload) {
+  (void)f;
+  pid_t pid = *(pid_t *)payload;
+  kill(pid, SIGKILL);
+  /* wait until it is gone (a zombie): the next send must fail */
+  char path[64], st = 0;
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  for (int i = 0; i < 2000 && st != 'Z'; i++) {
+    FILE *fp = fopen(path, "r");
+    if (!fp || fscanf(fp, "%*d %*s %c", &st) != 1)
+      st = 'Z';
+    if (fp)
+      fclose(fp);
+    if (st != 'Z')
+      usleep(500);
+  }
+}
+
+static void test_kill_while_busy(void) {
+  double t0 = fh_now();
+  enum { ROUNDS = 20, QUEUED = 3 };
+  mef3_pool *p = new_pool(1, "kill while busy");
+  int64_t b = 0;
+  int hung = 0, done = 0;
+  for (int r = 0; r < ROUNDS && !hung; r++) {
+    mef3_future *a = NULL, *q[QUEUED];
+    /* a served request first, so the worker is up */
+    CHECK_RC(mef3_pool_submit_tiles(&a, p, fh_sessions[0].path, "ch01", &b, 1,
+                                    256.0, 0, 256),
+             0);
+    hung += mef3_future_wait(a, 30000) != 0;
+    int kid = 0;
+    REQUIRE(fh_children(&kid, 1) == 1);
+    pid_t pid = kid;
+    mef3_future_free(a);
+    /* the first one's callback kills the worker; the others wait behind */
+    for (int k = 0; k < QUEUED; k++)
+      CHECK_RC(mef3_pool_submit_tiles(&q[k], p, fh_sessions[0].path, "ch01",
+                                      &b, 1, 256.0, 0, 256),
+               0);
+    mef3_future_on_done(q[0], kill_in_callback, &pid);
+    for (int k = 0; k < QUEUED; k++) {
+      hung += mef3_future_wait(q[k], 30000) != 0;
+      done += mef3_future_done(q[k]);
+    }
+    for (int k = 0; k < QUEUED; k++)
+      mef3_future_free(q[k]);
+  }
+  printf("kill while busy: %d rounds, %d queued requests completed, %d "
+         "waited with no worker\n",
+         ROUNDS, done, hung);
+  CHECK_MSG(hung == 0, "requests waited with no worker to serve them");
+  mef3_pool_free(p);
+  CHECK(fh_children(NULL, 0) == 0);
+  printf("kill while busy: %.1f s\n", fh_now() - t0);
+}
+
 /* ---- the host out of memory ---- */
 
 static atomic_long h_calls, h_fail_at, h_live;
@@ -434,6 +503,7 @@ int main(void) {
 
   test_worker_faults();
   test_kills();
+  test_kill_while_busy();
   test_host_out_of_memory();
 
   CHECK(fh_children(NULL, 0) == 0);

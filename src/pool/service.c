@@ -134,6 +134,11 @@ static void worker_lost(mef3_pool *p, int i, int kill_it) {
   pthread_mutex_unlock(&p->mu);
   pid_t pid = w->pid;
   int st = mef3__worker_end(p, w, kill_it, stopping);
+  /* A turn must plan again after any loss: a send that found the worker
+   * dead (hand_out) is followed by a wait, which without this would sleep
+   * with requests queued and no worker to start (test_pool_faults, "kill
+   * while busy"). */
+  mef3__pool_wake(p->wake_fd);
   if (j) {
     char why[128], msg[512];
     int code = mef3__describe_exit(why, sizeof why, st);
