@@ -15,7 +15,7 @@ pkgs=(build-essential cmake pkg-config libssl-dev libcjson-dev clang
 command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] ||
     missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

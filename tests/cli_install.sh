@@ -18,7 +18,8 @@ unset MEF3POOL_WORKER
 cd "$work/elsewhere"
 
 fail() { echo "FAIL: $*"; exit 1; }
-"$bin" --version | grep -q "^mef3pool " || fail "--version"
+ver=$("$bin" --version)
+grep -q "^mef3pool " <<<"$ver" || fail "--version"
 test -x "$work/p2/libexec/mef3pool/mef3pool-worker" || fail "worker not installed"
 ls "$work/p2/include/mef3pool.h" >/dev/null || fail "headers not installed"
 ls "$work"/p2/lib*/libmef3pool.so.1 >/dev/null || fail "shared library"

@@ -55,7 +55,7 @@ sys.exit(0 if list(a)==[v*f for v in t] else 1)"' "f64 is raw x factor"
 "$cli" read "$s" --channels ch01,ch02 --start 0s --end 0.5s --format csv >w.csv
 check '[ "$(head -1 w.csv)" = "\"time_uutc\",\"time_s\",\"ch01\",\"ch02\"" ] && [ $(wc -l <w.csv) -eq 129 ]' "csv: header and 128 rows"
 "$cli" read "$s" --channels ch01,ch02 --start 0s --end 0.5s --format npy -o w.npy
-check 'head -c 128 w.npy | grep -aq "(2, 128)"' "npy shape (2, 128)"
+check 'head -c 128 w.npy >w.hdr && grep -aq "(2, 128)" w.hdr' "npy shape (2, 128)"
 "$cli" read "$s" --channels ch01,ch04 --start 0s --end 1s --format npy -o mixed.npy 2>err.txt
 check '[ $? -eq 1 ] && grep -q "equal length" err.txt' "npy refuses unequal lengths"
 
@@ -90,7 +90,8 @@ check '[ $? -eq 2 ]' "info without a session: exit 2"
 check '[ $? -eq 2 ]' "unknown command: exit 2"
 "$cli" read --help >h.txt
 check '[ $? -eq 0 ] && grep -q "usage: mef3pool read" h.txt' "read --help"
-"$cli" --version | grep -q "^mef3pool [0-9]"
+ver=$("$cli" --version)
+grep -q "^mef3pool [0-9]" <<<"$ver"
 check '[ $? -eq 0 ]' "--version"
 
 echo "$pass passed, $fail failed"

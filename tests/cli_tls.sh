@@ -153,8 +153,11 @@ t grep -q "web viewer on https://" "$w/server.log"
 # mef3pool.Client over TLS (its module next to the command; an ASan-built
 # module needs the runtime preloaded, which python_test_client does).
 pydir=$(dirname "$cli")/python
-core=$(ls "$pydir"/mef3pool/_core*.so 2>/dev/null | head -1)
-if [ -n "$core" ] && ! ldd "$core" | grep -q libasan; then
+core=$(compgen -G "$pydir/mef3pool/_core*.so" || true)
+core=${core%%$'\n'*}
+# (ldd read whole first: see cli_scripts_pipes.sh)
+deps=$([ -z "$core" ] || ldd "$core")
+if [ -n "$core" ] && [[ $deps != *libasan* ]]; then
   t env PYTHONPATH="$pydir" /usr/bin/python3 - "$w" "$port" <<'PY'
 import sys
 import numpy as np

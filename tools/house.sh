@@ -36,7 +36,7 @@ if command -v ctags >/dev/null; then
         if ($i ~ /^end:/) en = substr($i, 5)
       }
       if (en) printf "%5d %s %s:%d\n", en - ln + 1, $1, substr($2, 3), ln}' |
-    sort -rn | head -20
+    sort -rn | awk 'NR <= 20'
 else
   echo "(universal-ctags not installed)"
 fi
