@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Build the Debian packages (debian/), check them with lintian (no
 # errors), install them on this machine and use the installed files: the
-# command's --version, a read of a generated session, and a read served by
-# the installed `mef3pool serve` with its installed worker (none of the
-# build tree on PATH or in MEF3POOL_WORKER).  Run as root (CI is) or with
+# command's --version, a read of a generated session, a read served by the
+# installed `mef3pool serve` with its installed worker (none of the build
+# tree on PATH or in MEF3POOL_WORKER), and the same read in Python by the
+# installed module.  Run as root (CI is) or with
 # sudo.  Usage: scripts/package.sh [--no-install]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +44,39 @@ addr=127.0.0.1:$(cat "$out/port")
 cmp "$out/direct.npy" "$out/served.npy"
 kill -TERM $pid
 wait $pid
+# python3-mef3pool from its installed files: Debian's interpreter isolated
+# (-I: no PYTHONPATH, no user site, not the current folder) in a folder
+# outside the source; its extension on the packaged shared libraries; a
+# read by the Reader and one by the process pool (the worker of the
+# mef3pool package) equal to `mef3pool read`.
+core=$(echo /usr/lib/python3/dist-packages/mef3pool/_core.*.so)
+deps=$(ldd "$core")
+case "$deps" in
+  *"libmef3pool.so.1 => /"*"libmef3pool-rpc.so.1 => /"* | \
+  *"libmef3pool-rpc.so.1 => /"*"libmef3pool.so.1 => /"*) ;;
+  *) echo "package.sh: $core is not linked to the packaged libraries:" >&2
+     echo "$deps" >&2; exit 1 ;;
+esac
+/usr/bin/python3 -I -c '
+import sys
+import numpy as np
+import mef3pool
+here = "/usr/lib/python3/dist-packages/mef3pool/"
+assert mef3pool.__file__ == here + "__init__.py", mef3pool.__file__
+path, direct = sys.argv[1], np.load(sys.argv[2])
+with mef3pool.Reader(path) as r:
+    chs = r.channels
+    base = min(r.info(c)["start_time"] for c in chs)
+    t0, t1 = base + 10_000_000, base + 20_000_000
+    x = r.read(chs, t0, t1, dtype=np.float32)
+with mef3pool.ReaderProcessPool(2) as pool:
+    y = pool.read_window(path, chs, t0, t1)
+for name, a in (("Reader.read", x), ("ReaderProcessPool.read_window", y)):
+    if a.shape != direct.shape or not np.array_equal(a, direct, equal_nan=True):
+        sys.exit(f"{name} of {path} differs from mef3pool read: "
+                 f"{a.shape} vs {direct.shape}")
+print("python3-mef3pool", mef3pool.__version__, "from", here, "reads", x.shape)
+' "$out/s.mefd" "$out/direct.npy"
 # Headers and pkg-config of the -dev package build a program.
 cat > "$out/t.c" <<'C'
 #include <mef3pool.h>
@@ -51,4 +85,4 @@ int main(void) { printf("%s\n", mef3_strerror(MEF3_ENOTFOUND)); return 0; }
 C
 cc "$out/t.c" -o "$out/t" $(pkg-config --cflags --libs mef3pool)
 "$out/t"
-echo "packages: built, lintian clean of errors, installed; --version, a read and a served read from the installed files work"
+echo "packages: built, lintian clean of errors, installed; --version, a read, a served read and a read in Python from the installed files work"

@@ -3,8 +3,10 @@
 A drop-in for ``mef3io_server.server.reader_pool.ReaderProcessPool``: the
 same constructor, methods, arguments and results, with the C library's
 pool underneath (worker processes started with posix_spawn of the
-``mef3pool-worker`` program shipped in this package, results written by
-the workers straight into shared memory).
+``mef3pool-worker`` program shipped in this package, or the installed one
+of the C library when the package has none, as Debian's
+python3-mef3pool; results written by the workers straight into shared
+memory).
 
 Results are numpy arrays that *view* the pool's shared memory: nothing is
 copied from the worker to the caller.  The memory of one request stays
