@@ -1197,21 +1197,7 @@ static void test_many_managers(void) {
   CHECK(tu_fds(NULL) == fds);
 }
 
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-/* Run a test and say how long it took (information, not an assertion). */
-#define RUN(test)                                                              \
-  do {                                                                         \
-    double t_ = now_s();                                                       \
-    test();                                                                    \
-    fprintf(stderr, "%-32s %6.2f s\n", #test, now_s() - t_);                   \
-  } while (0)
-
-int main(void) {
+int main(int argc, char **argv) {
   if (!tu_have_golden()) {
     printf("no golden data; skipped\n");
     return 0;
@@ -1221,24 +1207,27 @@ int main(void) {
   gen_session(gen_path, 8, 256.0, 150, 1);
   gen_session(gen16_path, 16, 256.0, 300, 0);
 
-  RUN(test_options);
-  RUN(test_open_info_list_close);
-  RUN(test_data_root);
-  RUN(test_read_errors);
-  RUN(test_reads_match_direct);
-  RUN(test_multichannel);
-  RUN(test_off_grid);
-  RUN(test_prefetch_ahead_behind);
-  RUN(test_no_double_decode);
-  RUN(test_inflight_dedup);
-  RUN(test_foreground_lane);
-  RUN(test_eviction_order);
-  RUN(test_oversized_tile);
-  RUN(test_idle_expiry);
-  RUN(test_close_purges_one);
-  RUN(test_five_threads_whole_file);
-  RUN(test_open_close_race);
-  RUN(test_logging);
-  RUN(test_many_managers);
+  static const check_case cases[] = {
+      CASE(test_options),
+      CASE(test_open_info_list_close),
+      CASE(test_data_root),
+      CASE(test_read_errors),
+      CASE(test_reads_match_direct),
+      CASE(test_multichannel),
+      CASE(test_off_grid),
+      CASE(test_prefetch_ahead_behind),
+      CASE(test_no_double_decode),
+      CASE(test_inflight_dedup),
+      CASE(test_foreground_lane),
+      CASE(test_eviction_order),
+      CASE(test_oversized_tile),
+      CASE(test_idle_expiry),
+      CASE(test_close_purges_one),
+      CASE(test_five_threads_whole_file),
+      CASE(test_open_close_race),
+      CASE(test_logging),
+      CASE(test_many_managers),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   return check_finish();
 }

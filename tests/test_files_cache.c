@@ -355,15 +355,18 @@ static void test_prefetch_accounting(void) {
   mef3__tcache_dispose(&c);
 }
 
-int main(void) {
-  test_basics();
-  test_lru_order();
-  test_oversized();
-  test_ttl();
-  test_file_drop();
-  test_pinned_outlives_eviction();
-  test_one_decode_many_waiters();
-  test_failed_load();
-  test_prefetch_accounting();
+int main(int argc, char **argv) {
+  static const check_case cases[] = {
+      CASE(test_basics),
+      CASE(test_lru_order),
+      CASE(test_oversized),
+      CASE(test_ttl),
+      CASE(test_file_drop),
+      CASE(test_pinned_outlives_eviction),
+      CASE(test_one_decode_many_waiters),
+      CASE(test_failed_load),
+      CASE(test_prefetch_accounting),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   return check_finish();
 }

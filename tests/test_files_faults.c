@@ -534,7 +534,7 @@ static void test_manager_worker_faults(void) {
   printf("manager worker faults: %.1f s\n", fh_now() - t0);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   if (!tu_have_golden()) {
     printf("golden data missing: %s\n", MEF3_GOLDEN_DIR);
     return 1;
@@ -544,8 +544,11 @@ int main(void) {
   fh_setup_sessions("files-faults");
   int memfds0 = 0;
   int fds0 = tu_fds(&memfds0);
-  test_manager_kills();
-  test_manager_worker_faults();
+  static const check_case cases[] = {
+      CASE(test_manager_kills),
+      CASE(test_manager_worker_faults),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   CHECK(fh_children(NULL, 0) == 0);
   int memfds = 0, fds = tu_fds(&memfds);
   CHECK_MSG(fds == fds0, "%d descriptors open, %d at start", fds, fds0);

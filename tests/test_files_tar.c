@@ -121,7 +121,7 @@ static void check_cli(void) {
                   MEF3_CLI, dir, root, MEF3_CLI, tarp, root, root, root) == 0);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   if (!tu_have_golden()) {
     printf("SKIP: no golden folder at %s\n", MEF3_GOLDEN_DIR);
     return 77;
@@ -136,7 +136,10 @@ int main(void) {
                     root, src, dir, tarp, root) == 0);
   check_files(0);
   check_files(1);
-  check_server();
-  check_cli();
+  static const check_case cases[] = {
+      CASE(check_server),
+      CASE(check_cli),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   return check_finish();
 }

@@ -127,10 +127,13 @@ static void test_threads(void) {
   mef3__tilemem_destroy(&shared);
 }
 
-int main(void) {
-  test_reserve();
-  test_off_and_zero();
-  test_destroy_while_refilling();
-  test_threads();
+int main(int argc, char **argv) {
+  static const check_case cases[] = {
+      CASE(test_reserve),
+      CASE(test_off_and_zero),
+      CASE(test_destroy_while_refilling),
+      CASE(test_threads),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   return check_finish();
 }

@@ -603,16 +603,19 @@ static void test_red_short_stream(void) {
   free(dat);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   REQUIRE(tu_have_golden());
-  test_crc();
-  test_universal_header();
-  test_metadata();
-  test_index();
-  test_red();
-  test_red_encrypted();
-  test_records();
-  test_small_functions();
-  test_red_short_stream();
+  static const check_case cases[] = {
+      CASE(test_crc),
+      CASE(test_universal_header),
+      CASE(test_metadata),
+      CASE(test_index),
+      CASE(test_red),
+      CASE(test_red_encrypted),
+      CASE(test_records),
+      CASE(test_small_functions),
+      CASE(test_red_short_stream),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   return check_finish();
 }

@@ -527,13 +527,16 @@ static void without_root(void) {
   mef3_files_free(fm);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   if (!tu_have_golden()) {
     fprintf(stderr, "no golden sessions: skipped\n");
     return 77;
   }
-  with_root();
-  without_root();
+  static const check_case cases[] = {
+      CASE(with_root),
+      CASE(without_root),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   return check_finish();
 }

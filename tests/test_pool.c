@@ -640,7 +640,7 @@ static void test_leak_count_ignores_paths(void) {
   munmap(m, 4096);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   if (!tu_have_golden()) {
     printf("golden data missing: %s\n", MEF3_GOLDEN_DIR);
     return 1;
@@ -655,17 +655,20 @@ int main(void) {
   test_leak_count_ignores_paths();
   int fds0 = tu_fds(NULL);
 
-  test_tiles_match_in_process();
-  test_window();
-  test_window_rates();
-  test_prefetch();
-  test_cancel_timeout_callbacks();
-  test_warmup_and_two_pools();
-  test_worker_killed();
-  test_shutdown_with_queue();
-  test_threads();
-  test_reader_bound_and_forget();
-  test_owner_exits_without_shutdown();
+  static const check_case cases[] = {
+      CASE(test_tiles_match_in_process),
+      CASE(test_window),
+      CASE(test_window_rates),
+      CASE(test_prefetch),
+      CASE(test_cancel_timeout_callbacks),
+      CASE(test_warmup_and_two_pools),
+      CASE(test_worker_killed),
+      CASE(test_shutdown_with_queue),
+      CASE(test_threads),
+      CASE(test_reader_bound_and_forget),
+      CASE(test_owner_exits_without_shutdown),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
 
   /* nothing left behind */
   pid_t kids[8];

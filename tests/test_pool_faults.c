@@ -492,7 +492,7 @@ static void test_host_out_of_memory(void) {
   fh_refs_close(&x);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   if (!tu_have_golden()) {
     printf("golden data missing: %s\n", MEF3_GOLDEN_DIR);
     return 1;
@@ -501,10 +501,13 @@ int main(void) {
   int memfds0 = 0;
   int fds0 = tu_fds(&memfds0);
 
-  test_worker_faults();
-  test_kills();
-  test_kill_while_busy();
-  test_host_out_of_memory();
+  static const check_case cases[] = {
+      CASE(test_worker_faults),
+      CASE(test_kills),
+      CASE(test_kill_while_busy),
+      CASE(test_host_out_of_memory),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
 
   CHECK(fh_children(NULL, 0) == 0);
   int memfds = 0, fds = tu_fds(&memfds);

@@ -545,17 +545,20 @@ static void test_error_table(void) {
         mef3_sample_size((mef3_sample_type)9) == 0);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   REQUIRE(tu_have_golden());
-  test_channel_order();
-  test_timd_alone();
-  test_skipped_entries();
-  test_arguments();
-  test_semantics_probes();
-  test_sentinels();
-  test_open_file_limit();
-  test_defaults_check_crc();
-  test_independent_readers();
-  test_error_table();
+  static const check_case cases[] = {
+      CASE(test_channel_order),
+      CASE(test_timd_alone),
+      CASE(test_skipped_entries),
+      CASE(test_arguments),
+      CASE(test_semantics_probes),
+      CASE(test_sentinels),
+      CASE(test_open_file_limit),
+      CASE(test_defaults_check_crc),
+      CASE(test_independent_readers),
+      CASE(test_error_table),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   return check_finish();
 }

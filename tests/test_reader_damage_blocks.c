@@ -594,7 +594,7 @@ static void test_message_names_the_block(void) {
   cJSON_Delete(j);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   REQUIRE(tu_have_golden());
   a_truth =
       gc_load_i32(tu_golden("sessions/a_single_256hz.truth/ch01.i32"), &a_n);
@@ -618,12 +618,15 @@ int main(void) {
   /* The first and the last block. */
   flip_case("first", 0, 304, 0x01, ECRC_ONLY, NULL);
   flip_case("last", 46, 304 + 20, 0x01, ECRC_ONLY, NULL);
-  test_data_flip_unchecked();
-  test_partial_windows();
-  test_index_points_past_end();
-  test_tdat_truncated();
-  test_many_and_segments();
-  test_message_names_the_block();
+  static const check_case cases[] = {
+      CASE(test_data_flip_unchecked),
+      CASE(test_partial_windows),
+      CASE(test_index_points_past_end),
+      CASE(test_tdat_truncated),
+      CASE(test_many_and_segments),
+      CASE(test_message_names_the_block),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   free(a_truth);
   return check_finish();
 }

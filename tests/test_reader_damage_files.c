@@ -348,12 +348,15 @@ static void test_records_damage(void) {
   mef3_reader_close(r);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   REQUIRE(tu_have_golden());
-  test_tmet();
-  test_tidx();
-  test_tdat_and_tree();
-  test_uh_rewrite();
-  test_records_damage();
+  static const check_case cases[] = {
+      CASE(test_tmet),
+      CASE(test_tidx),
+      CASE(test_tdat_and_tree),
+      CASE(test_uh_rewrite),
+      CASE(test_records_damage),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   return check_finish();
 }

@@ -310,9 +310,12 @@ static void test_cli(void) {
   free(t);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   make_session();
-  test_library();
-  test_cli();
+  static const check_case cases[] = {
+      CASE(test_library),
+      CASE(test_cli),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   return check_finish();
 }

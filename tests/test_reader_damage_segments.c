@@ -491,7 +491,7 @@ static void test_index_data(void) {
   }
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   REQUIRE(tu_have_golden());
   a_truth =
       gc_load_i32(tu_golden("sessions/a_single_256hz.truth/ch01.i32"), &a_n);
@@ -500,9 +500,12 @@ int main(void) {
   c_truth2 = gc_load_i32(tu_golden("sessions/c_discontinuities.truth/ch02.i32"),
                          &c_n2);
   REQUIRE(a_truth && c_truth1 && c_truth2);
-  test_segments();
-  test_counts();
-  test_index_data();
+  static const check_case cases[] = {
+      CASE(test_segments),
+      CASE(test_counts),
+      CASE(test_index_data),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   free(a_truth);
   free(c_truth1);
   free(c_truth2);

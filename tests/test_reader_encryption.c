@@ -334,11 +334,14 @@ static void test_password_on_plain_session(void) {
   }
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   REQUIRE(tu_have_golden());
-  test_password_on_plain_session();
-  test_d_encrypted();
-  test_d2_blocks();
-  test_keys_and_sections();
+  static const check_case cases[] = {
+      CASE(test_password_on_plain_session),
+      CASE(test_d_encrypted),
+      CASE(test_d2_blocks),
+      CASE(test_keys_and_sections),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   return check_finish();
 }

@@ -182,11 +182,14 @@ static void test_extreme_windows(void) {
   mef3_reader_close(r);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   REQUIRE(tu_have_golden());
-  test_huge_sample_count();
-  test_absurd_rates();
-  test_extreme_windows();
-  test_extreme_block_times();
+  static const check_case cases[] = {
+      CASE(test_huge_sample_count),
+      CASE(test_absurd_rates),
+      CASE(test_extreme_windows),
+      CASE(test_extreme_block_times),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   return check_finish();
 }

@@ -565,7 +565,7 @@ static void check_damage(void) {
   mef3_reader_close(b);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   if (!tu_have_golden()) {
     printf("SKIP: no golden folder at %s\n", MEF3_GOLDEN_DIR);
     return 77;
@@ -596,7 +596,10 @@ int main(void) {
   }
   /* our writer's session: names past ustar's 100 + 155 bytes */
   check_session(write_long_names(), NULL, "long", 0);
-  check_byte_ranges();
-  check_damage();
+  static const check_case cases[] = {
+      CASE(check_byte_ranges),
+      CASE(check_damage),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   return check_finish();
 }

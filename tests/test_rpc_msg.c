@@ -158,11 +158,14 @@ static void test_malformed(void) {
   CHECK(mef3__rpc_msg_open(&m, NULL, 2, &rest, &rn) == -1);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   grpc_init();
-  test_every_cut();
-  test_last_wins_and_absent();
-  test_malformed();
+  static const check_case cases[] = {
+      CASE(test_every_cut),
+      CASE(test_last_wins_and_absent),
+      CASE(test_malformed),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   grpc_shutdown();
   return check_finish();
 }

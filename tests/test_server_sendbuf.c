@@ -105,10 +105,13 @@ static void test_threads(void) {
   mef3__sendbufs_release(shared);
 }
 
-int main(void) {
-  test_reuse();
-  test_limit();
-  test_outlives_owner();
-  test_threads();
+int main(int argc, char **argv) {
+  static const check_case cases[] = {
+      CASE(test_reuse),
+      CASE(test_limit),
+      CASE(test_outlives_owner),
+      CASE(test_threads),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   return check_finish();
 }

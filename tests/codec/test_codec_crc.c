@@ -157,10 +157,13 @@ static void incremental(void) {
   free(m);
 }
 
-int main(void) {
-  known_vectors();
-  golden_vectors();
-  against_reference();
-  incremental();
+int main(int argc, char **argv) {
+  static const check_case cases[] = {
+      CASE(known_vectors),
+      CASE(golden_vectors),
+      CASE(against_reference),
+      CASE(incremental),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   return check_finish();
 }

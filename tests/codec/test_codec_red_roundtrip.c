@@ -243,13 +243,16 @@ static void equal_and_long(void) {
   free(x);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   REQUIRE(mef3_red_enc_ctx_new(&enc) == 0);
   REQUIRE(mef3_red_ctx_new(&dec) == 0);
   uint8_t f1[16], f2[16];
   REQUIRE(mef3_keys_for_writing(&keys, f1, f2, "one", "two") == 0);
-  sizes_and_kinds();
-  equal_and_long();
+  static const check_case cases[] = {
+      CASE(sizes_and_kinds),
+      CASE(equal_and_long),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   mef3_red_enc_ctx_free(enc);
   mef3_red_ctx_free(dec);
   return check_finish();

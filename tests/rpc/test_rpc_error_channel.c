@@ -103,9 +103,12 @@ static void core_errors(void) {
   CHECK_LAST(MEF3_EINVAL, "mef3_reader_options version 99");
 }
 
-int main(void) {
-  client_errors();
-  server_errors();
-  core_errors();
+int main(int argc, char **argv) {
+  static const check_case cases[] = {
+      CASE(client_errors),
+      CASE(server_errors),
+      CASE(core_errors),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   return check_finish();
 }

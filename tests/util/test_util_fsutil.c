@@ -181,7 +181,7 @@ static void errno_codes(void) {
   CHECK(mef3__errno_code(EIO) == MEF3_EIO);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   snprintf(dir, sizeof dir, "%s/in a folder", tu_scratch("fsutil"));
   REQUIRE(mkdir(dir, 0755) == 0);
   put_file("plain", "hello world", 11);
@@ -195,10 +195,13 @@ int main(void) {
   char sub[1200];
   snprintf(sub, sizeof sub, "%s/z.timd", dir);
   REQUIRE(mkdir(sub, 0755) == 0);
-  paths();
-  read_file();
-  list_dir();
-  pread_full();
-  errno_codes();
+  static const check_case cases[] = {
+      CASE(paths),
+      CASE(read_file),
+      CASE(list_dir),
+      CASE(pread_full),
+      CASE(errno_codes),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   return check_finish();
 }

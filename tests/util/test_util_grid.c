@@ -133,10 +133,13 @@ static void split(void) {
   CHECK(mef3_grid_split(cs0, 1000, 300, &cs0, 1, 250, ts, te) == 0);
 }
 
-int main(void) {
-  ties();
-  extremes();
-  inverse();
-  split();
+int main(int argc, char **argv) {
+  static const check_case cases[] = {
+      CASE(ties),
+      CASE(extremes),
+      CASE(inverse),
+      CASE(split),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   return check_finish();
 }

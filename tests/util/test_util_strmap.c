@@ -192,16 +192,19 @@ static void out_of_memory(void) {
   CHECK_MSG(bad == 0, "%zu wrong results over %ld failure points", bad, total);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   mef3_allocator a = MEF3_ALLOCATOR_INIT;
   a.malloc_fn = t_malloc;
   a.realloc_fn = t_realloc;
   a.free_fn = t_free;
   REQUIRE(mef3_set_allocator(&a) == 0);
-  basics();
-  against_model();
-  tombstones();
-  out_of_memory();
+  static const check_case cases[] = {
+      CASE(basics),
+      CASE(against_model),
+      CASE(tombstones),
+      CASE(out_of_memory),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   REQUIRE(mef3_set_allocator(NULL) == 0);
   return check_finish();
 }

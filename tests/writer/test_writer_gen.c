@@ -300,10 +300,13 @@ static void command(void) {
   mef3_reader_close(r);
 }
 
-int main(void) {
-  synth();
-  session();
-  cancel();
-  command();
+int main(int argc, char **argv) {
+  static const check_case cases[] = {
+      CASE(synth),
+      CASE(session),
+      CASE(cancel),
+      CASE(command),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   return check_finish();
 }

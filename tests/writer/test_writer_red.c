@@ -277,7 +277,7 @@ static void errors(void) {
   CHECK(info.block_bytes == mef3_red_max_block_bytes(4));
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   REQUIRE(mef3_red_enc_ctx_new(&enc) == 0);
   REQUIRE(mef3_red_ctx_new(&dec) == 0);
   if (tu_have_golden()) {
@@ -291,8 +291,11 @@ int main(void) {
     fprintf(stderr, "golden folder missing: %s\n", MEF3_GOLDEN_DIR);
     check_failed++;
   }
-  hard_cases();
-  errors();
+  static const check_case cases[] = {
+      CASE(hard_cases),
+      CASE(errors),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   mef3_red_enc_ctx_free(enc);
   mef3_red_ctx_free(dec);
   return check_finish();

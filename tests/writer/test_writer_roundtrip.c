@@ -744,12 +744,15 @@ static void deterministic(void) {
                   a, c) != 0);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   sample_paths(0);
   sample_paths(700);
-  rto_modes();
-  encryption();
-  errors();
-  deterministic();
+  static const check_case cases[] = {
+      CASE(rto_modes),
+      CASE(encryption),
+      CASE(errors),
+      CASE(deterministic),
+  };
+  check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   return check_finish();
 }
