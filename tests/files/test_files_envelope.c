@@ -1,5 +1,5 @@
 /*
- * tests/test_files_envelope.c - mef3_files_envelope: every column equals
+ * tests/files/test_files_envelope.c - mef3_files_envelope: every column equals
  * the min and max of a direct read (mef3_reader_read_time) of its samples,
  * at every pyramid level and below the base (from samples), on golden
  * sessions (rates whose tiles are not multiples of the base, gaps under

@@ -1,5 +1,5 @@
 /*
- * tests/test_server_access.c - every call checked, on the wire: the real
+ * tests/server/test_server_access.c - every call checked, on the wire: the real
  * `mef3pool serve` (worker pool, --root) and two C clients on loopback,
  * on d_encrypted and d2_encrypted_blocks.
  *  - a second client with no, a wrong, a level-1 and a level-2 password:

@@ -1,5 +1,5 @@
 /*
- * tests/test_server_confine.c - the real `mef3pool serve --root ROOT` (with
+ * tests/server/test_server_confine.c - the real `mef3pool serve --root ROOT` (with
  * its reader pool) against hostile paths, through the C client and, for
  * NUL bytes, raw gRPC calls: "..", absolute paths outside and inside the
  * root, symbolic links leading out (to a directory, to a file, chains, a

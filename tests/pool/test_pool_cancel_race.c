@@ -1,5 +1,5 @@
 /*
- * tests/test_pool_cancel_race.c - mef3_future_cancel racing with the
+ * tests/pool/test_pool_cancel_race.c - mef3_future_cancel racing with the
  * completion of the same future on the pool's service thread.
  *
  * pool.h promises that any number of threads may submit, wait, cancel and

@@ -1,5 +1,5 @@
 /*
- * tests/test_pool.c - the reader process pool with real worker processes
+ * tests/pool/test_pool.c - the reader process pool with real worker processes
  * on golden sessions: results bit-identical to in-process reads, window
  * splitting and trimming, windows sized by the caller's rates, prefetch
  * keys, cancellation, timeouts,

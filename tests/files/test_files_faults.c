@@ -1,5 +1,5 @@
 /*
- * tests/test_files_faults.c - the file manager and the pool out of
+ * tests/files/test_files_faults.c - the file manager and the pool out of
  * descriptors, and the file manager while its workers are killed or fail.
  *
  *  - Out of descriptors: in a child process (so the rest of the suite

@@ -1,5 +1,5 @@
 /*
- * tests/test_rpc_msg.c - reading a received message in place
+ * tests/rpc/test_rpc_msg.c - reading a received message in place
  * (mef3__rpc_msg_*, src/rpc): a SignalChunk packed by protobuf-c and cut
  * into slices at every possible boundary (inside varints, tags and the
  * samples) gives back the same small fields and the same samples; the

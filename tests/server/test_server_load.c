@@ -1,5 +1,5 @@
 /*
- * tests/test_server_load.c - a load test of the real server on loopback.
+ * tests/server/test_server_load.c - a load test of the real server on loopback.
  *
  * `mef3pool serve` runs as its own process (process pool on, both lanes,
  * a 16 MiB tile cache, far smaller than the data, so tiles are evicted all

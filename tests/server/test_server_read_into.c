@@ -1,5 +1,5 @@
 /*
- * tests/test_server_read_into.c - mef3_client_read_into against the real
+ * tests/server/test_server_read_into.c - mef3_client_read_into against the real
  * server: the same samples and shape as mef3_client_read, in one chunk and
  * in many (4 KiB chunks: split reads, and the 499.7 Hz channel whose
  * windows are read whole and cut), channel order and repeats, all

@@ -1,5 +1,5 @@
 /*
- * tests/test_server_passwords.c - passwords never leak: the real
+ * tests/server/test_server_passwords.c - passwords never leak: the real
  * `mef3pool serve` with its reader pool and logging at debug level, opening
  * the encrypted golden sessions with right and wrong passwords, reading
  * them (so that the workers decode with the password).  No password may

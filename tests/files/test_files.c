@@ -1,5 +1,5 @@
 /*
- * tests/test_files.c - the file manager (files.h) with real sessions and
+ * tests/files/test_files.c - the file manager (files.h) with real sessions and
  * real worker processes: open/info/list/close and their errors, data-root
  * confinement, read errors, results bit-identical to direct reads (golden
  * sessions with gaps, segments, mixed rates, a late channel, encryption;

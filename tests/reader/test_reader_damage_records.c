@@ -1,5 +1,5 @@
 /*
- * tests/test_reader_damage_records.c - one bad record must not hide the
+ * tests/reader/test_reader_damage_records.c - one bad record must not hide the
  * others (issue 12, point 8).
  *
  * A session written by our writer (a session-level Note, a Note on

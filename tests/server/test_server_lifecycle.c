@@ -1,5 +1,5 @@
 /*
- * tests/test_server_lifecycle.c - streams that end early, against the real
+ * tests/server/test_server_lifecycle.c - streams that end early, against the real
  * `mef3pool serve`: a client process that dies mid-stream, a client that
  * cancels, a deadline that passes, SIGTERM during a stream.  After each the
  * server must stay healthy (or exit 0 on SIGTERM) with nothing left

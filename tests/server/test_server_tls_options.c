@@ -1,5 +1,5 @@
 /*
- * tests/test_server_tls_options.c - the TLS fields of mef3_server_options
+ * tests/server/test_server_tls_options.c - the TLS fields of mef3_server_options
  * and mef3_client_options (version 2) in process: a caller built against
  * version 1, whose struct ends before them, still gets plain text and its
  * struct is not read past its end (it lives in a block of exactly its

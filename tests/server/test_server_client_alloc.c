@@ -1,5 +1,5 @@
 /*
- * tests/test_server_client_alloc.c - what the C client hands out (file
+ * tests/server/test_server_client_alloc.c - what the C client hands out (file
  * info, file lists, signals) is allocated through the library's allocator
  * hook, since the caller frees it with the library's free functions: with
  * a hook counting its live blocks, open/info/list/read against a real

@@ -1,5 +1,5 @@
 /*
- * tests/test_files_cache.c - the file manager's tile cache on its own:
+ * tests/files/test_files_cache.c - the file manager's tile cache on its own:
  * hits, claims and waits; LRU eviction order under a byte budget shared
  * by files; the tile larger than the budget; idle expiry with an injected
  * clock; dropping one file's tiles; pinned tiles outliving eviction; one

@@ -1,5 +1,5 @@
 /*
- * tests/test_server_sendbuf.c - the server's pool of chunk buffers
+ * tests/server/test_server_sendbuf.c - the server's pool of chunk buffers
  * (server/sendbuf.h): a buffer given back is handed out again (best fit,
  * sizes rounded so near sizes share), the idle total never passes its
  * limit, buffers still out when the owner lets go stay valid and the pool

@@ -1,5 +1,5 @@
 /*
- * tests/test_pool_faults.c - the reader pool under faults, with real
+ * tests/pool/test_pool_faults.c - the reader pool under faults, with real
  * worker processes on golden and generated sessions:
  *  - workers with injected faults (MEF3POOL_WORKER_FAULTS: allocations
  *    failing, disk reads failing with EIO): every request either

@@ -1,5 +1,5 @@
 /*
- * tests/test_cli_out.c - the CLI's zip and .npy writers (src/cli/out_*.c,
+ * tests/cli/test_cli_out.c - the CLI's zip and .npy writers (src/cli/out_*.c,
  * linked in directly) on what `mef3pool read` cannot easily reach: zip64
  * records (forced from offset 0 instead of 4 GiB), names and strings that
  * are not ASCII, invalid UTF-8, empty arrays.  NumPy (/usr/bin/python3)

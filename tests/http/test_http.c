@@ -1,5 +1,5 @@
 /*
- * tests/test_http.c - the HTTP API (docs/http.md) on loopback, from a
+ * tests/http/test_http.c - the HTTP API (docs/http.md) on loopback, from a
  * plain socket client: windows bit for bit equal to direct reads
  * (mef3_reader_read_time) on golden sessions and a generated one with
  * gaps, envelopes equal to mef3_files_envelope, gzip, ETags (304 without

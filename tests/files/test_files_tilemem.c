@@ -1,5 +1,5 @@
 /*
- * tests/test_files_tilemem.c - the reserve of touched tile buffers
+ * tests/files/test_files_tilemem.c - the reserve of touched tile buffers
  * (files/tilemem.h): buffers of the size asked for, from the reserve once
  * the thread has filled it; another size switches the reserve; no reserve
  * when off; destroy while the thread refills; many threads taking at

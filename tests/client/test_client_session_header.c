@@ -1,5 +1,5 @@
 /*
- * tests/test_client_session_header.c - the C client sends the session
+ * tests/client/test_client_session_header.c - the C client sends the session
  * path of every call in the header x-mef3-session (the key a proxy hashes
  * for session affinity, docs/deploy.md), encoded so that any path is a
  * valid header value; ListOpenFiles, which names no session, sends none.

@@ -1,5 +1,5 @@
 /*
- * tests/test_files_read_into.c - mef3_files_read_into: the same samples as
+ * tests/files/test_files_read_into.c - mef3_files_read_into: the same samples as
  * mef3_files_read (bit for bit, NaN gaps included), channel subsets and
  * repeats, with and without the process pool; a buffer too small is
  * MEF3_ELIMIT with nothing written; bad arguments; errors as in

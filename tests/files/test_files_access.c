@@ -1,5 +1,5 @@
 /*
- * tests/test_files_access.c - who may read what through the file manager
+ * tests/files/test_files_access.c - who may read what through the file manager
  * (files.h, Access), on the golden encrypted sessions d_encrypted and
  * d2_encrypted_blocks, in process and through the worker pools:
  *  - every open is checked: no, a wrong, a level-1 and a level-2 password

@@ -1,5 +1,5 @@
 /*
- * tests/test_server.c - the real `mef3pool serve` on a loopback port,
+ * tests/server/test_server.c - the real `mef3pool serve` on a loopback port,
  * through the C client: every RPC and its error paths, results equal to
  * direct reads of golden (and, when `mef3pool gen` exists, generated)
  * sessions, reads split into many chunks, two concurrent clients with
