@@ -4,8 +4,8 @@
 # command's --version, a read of a generated session, a read served by the
 # installed `mef3pool serve` with its installed worker (none of the build
 # tree on PATH or in MEF3POOL_WORKER), and the same read in Python by the
-# installed module.  Run as root (CI is) or with
-# sudo.  Usage: scripts/package.sh [--no-install]
+# installed module; the systemd units and their configuration in place.
+# Run as root (CI is) or with sudo.  Usage: scripts/package.sh [--no-install]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
@@ -27,9 +27,43 @@ lintian --fail-on error --suppress-tags-from-file /dev/null "$out"/*.changes
 [ "${1:-}" = "--no-install" ] && exit 0
 
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get install -y -qq --no-install-recommends "$out"/*.deb
+# --reinstall: a machine that has this version already (an earlier run)
+# gets these files, not "already the newest version".
+$sudo apt-get install -y -qq --no-install-recommends --reinstall "$out"/*.deb
 unset MEF3POOL_WORKER
 cd "$out"
+# The systemd units and their configuration from the mef3pool package:
+# /etc/mef3pool/mef3pool.env a conffile, as shipped; the units as in
+# systemd/, passing `systemd-analyze verify` (which needs no running
+# systemd: CI's machine may not boot with it); installed but not enabled
+# (debian/rules says why).
+conffiles=$(dpkg-query -W -f='${Conffiles}\n' mef3pool)
+case "$conffiles" in
+  *" /etc/mef3pool/mef3pool.env "*) ;;
+  *) echo "package.sh: /etc/mef3pool/mef3pool.env is not a conffile of mef3pool:" >&2
+     echo "$conffiles" >&2; exit 1 ;;
+esac
+cmp /etc/mef3pool/mef3pool.env "$src/systemd/mef3pool.env"
+for u in mef3pool.service mef3pool@.service; do
+  cmp "/lib/systemd/system/$u" "$src/systemd/$u"
+done
+if [ -e /etc/systemd/system/multi-user.target.wants/mef3pool.service ]; then
+  echo "package.sh: mef3pool.service was enabled on installation" >&2
+  exit 1
+fi
+if command -v systemd-analyze >/dev/null 2>&1; then
+  # The template through an instance name, resolved in the unit path;
+  # verify exits 0 on some warnings: a line naming our units is one.
+  verify=$(SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no \
+    /lib/systemd/system/mef3pool.service mef3pool@node1.service 2>&1) ||
+    { echo "$verify" >&2; exit 1; }
+  case "$verify" in
+    *mef3pool*) echo "$verify" >&2; exit 1 ;;
+  esac
+  echo "systemd units: installed, not enabled, systemd-analyze verify clean"
+else
+  echo "systemd units: installed, not enabled (no systemd-analyze: not verified)"
+fi
 /usr/bin/mef3pool --version
 /usr/bin/mef3pool gen "$out/s.mefd" --channels 4 --fs 256 --duration 120s >/dev/null
 /usr/bin/mef3pool read "$out/s.mefd" --start 10s --end 20s --format npy -o "$out/direct.npy"
