@@ -463,72 +463,33 @@ int mef3_files_envelope_as(mef3_envelope **out, mef3_files *fm,
   if (max_columns == 0 || max_columns > MAX_COLUMNS)
     return mef3__error(MEF3_EINVAL, "columns %zu out of [1, %zu]", max_columns,
                        MAX_COLUMNS);
-  int64_t span_us;
-  if (end_uutc <= start_uutc ||
-      __builtin_sub_overflow(end_uutc, start_uutc, &span_us))
-    return mef3__error(MEF3_EINVAL,
-                       "window [%lld, %lld) is empty, reversed "
-                       "or too long",
-                       (long long)start_uutc, (long long)end_uutc);
+  int rc = mef3__files_check_window(start_uutc, end_uutc);
+  if (rc)
+    return rc;
   mfile *f = mef3__files_lookup(fm, path, token);
   if (!f)
     return mef3_error_last()->code;
-  size_t nrow = n_channels ? n_channels : f->n_ch;
-  chan_req *q = mef3__calloc(nrow ? nrow : 1, sizeof *q);
-  size_t *row_q = mef3__calloc(nrow ? nrow : 1, sizeof *row_q);
+  mef3__chplan plan;
+  chan_req *q = NULL;
   mef3__tcache_key *keys = NULL;
   envp **pyr = NULL;
   mef3__tile **tiles = NULL;
   mef3_envelope *env = NULL;
-  size_t nq = 0, np = 0;
-  int raw = 0, rc = 0;
-  if (!q || !row_q) {
+  size_t np = 0;
+  int raw = 0;
+  if ((rc = mef3__chplan_make(&plan, f, path, channels, n_channels, start_uutc,
+                              end_uutc)) != 0)
+    goto done;
+  const size_t nrow = plan.nrow, nq = plan.nu;
+  const size_t *row_q = plan.row;
+  const double fs = plan.fs;
+  const int64_t n = plan.n;
+  if (!(q = mef3__calloc(nq, sizeof *q))) {
     rc = mef3__error(MEF3_ENOMEM, "out of memory");
     goto done;
   }
-  if (nrow == 0) {
-    rc = mef3__error(MEF3_ENOTFOUND, "%s: no channels", path);
-    goto done;
-  }
-  for (size_t r = 0; r < nrow; r++) {
-    size_t ch = r;
-    if (n_channels) {
-      if (!channels[r]) {
-        rc = mef3__error(MEF3_EINVAL, "channel name %zu is NULL", r);
-        goto done;
-      }
-      for (ch = 0; ch < f->n_ch && strcmp(f->ch[ch].name, channels[r]); ch++)
-        ;
-      if (ch == f->n_ch) {
-        rc = mef3__error(MEF3_ENOTFOUND, "%s: no channel named \"%s\"", path,
-                         channels[r]);
-        goto done;
-      }
-    }
-    size_t u = 0;
-    while (u < nq && q[u].ch != ch)
-      u++;
-    if (u == nq)
-      q[nq++].ch = ch;
-    row_q[r] = u;
-  }
-  double fs = f->ch[q[0].ch].fs;
-  for (size_t u = 1; u < nq; u++)
-    if (fabs(f->ch[q[u].ch].fs - fs) >= 5e-7) {
-      rc = mef3__error(MEF3_EINVAL,
-                       "%s: channels %s (%g Hz) and %s (%g Hz) do not share "
-                       "a sampling rate",
-                       path, f->ch[q[0].ch].name, fs, f->ch[q[u].ch].name,
-                       f->ch[q[u].ch].fs);
-      goto done;
-    }
-  int64_t n = mef3_files_window_samples(start_uutc, end_uutc, fs);
-  if (n <= 0) {
-    rc = mef3__error(MEF3_EINVAL,
-                     "window [%lld, %lld) is shorter than one sample at %g Hz",
-                     (long long)start_uutc, (long long)end_uutc, fs);
-    goto done;
-  }
+  for (size_t u = 0; u < nq; u++)
+    q[u].ch = plan.ch[u];
   int64_t spc = (n + (int64_t)max_columns - 1) / (int64_t)max_columns;
   raw = spc < MEF3_ENVELOPE_BASE;
   if (!raw)
@@ -659,7 +620,7 @@ done:
   mef3__free(pyr);
   mef3__free(keys);
   mef3__free(q);
-  mef3__free(row_q);
+  mef3__chplan_free(&plan);
   mef3__mfile_unref(f);
   if (rc) {
     mef3_envelope_free(env);

@@ -261,6 +261,25 @@ int mef3__files_pin_tiles(mef3_files *fm, mfile *f,
                           const mef3__tcache_key *keys, size_t nk,
                           mef3__tile **tiles);
 
+/* ---- plan.c: a request's channels and window against a file ---- */
+/* 0, or MEF3_EINVAL (empty, reversed, or a span that overflows). */
+int mef3__files_check_window(int64_t start_uutc, int64_t end_uutc);
+/* Row r of the request reads distinct channel ch[row[r]] of the file;
+ * all nu distinct channels share rate fs; n samples in the window. */
+typedef struct mef3__chplan {
+  size_t nrow, nu;
+  size_t *row; /* nrow entries: index into ch */
+  size_t *ch;  /* nu entries: channel index in the file, first seen first */
+  double fs;
+  int64_t n;
+} mef3__chplan;
+/* Resolve `channels` (NULL, 0: all) against `f`; on failure *p holds
+ * nothing to free.  Errors name `path`. */
+int mef3__chplan_make(mef3__chplan *p, const mfile *f, const char *path,
+                      const char *const *channels, size_t n_channels,
+                      int64_t start_uutc, int64_t end_uutc);
+void mef3__chplan_free(mef3__chplan *p);
+
 /* ---- envelope.c ---- */
 typedef struct mef3__envcache mef3__envcache;
 int mef3__envcache_new(mef3__envcache **out, int64_t budget);

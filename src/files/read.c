@@ -488,80 +488,32 @@ static int read_window(mef3_files *fm, const char *path, const char *token,
                        size_t cap, size_t *n_out, mef3_signal **out) {
   if (!fm || !path || (n_channels && !channels))
     return mef3__error(MEF3_EINVAL, "missing argument");
-  int64_t span_us;
-  if (end_uutc <= start_uutc)
-    return mef3__error(MEF3_EINVAL,
-                       "window [%lld, %lld) is empty or "
-                       "reversed",
-                       (long long)start_uutc, (long long)end_uutc);
-  if (__builtin_sub_overflow(end_uutc, start_uutc, &span_us))
-    return mef3__error(MEF3_EINVAL, "window [%lld, %lld) is too long",
-                       (long long)start_uutc, (long long)end_uutc);
+  int rc = mef3__files_check_window(start_uutc, end_uutc);
+  if (rc)
+    return rc;
   mfile *f = mef3__files_lookup(fm, path, token);
   if (!f)
     return mef3_error_last()->code;
 
-  size_t nrow = n_channels ? n_channels : f->n_ch;
-  size_t *row_u = mef3__calloc(nrow ? nrow : 1, sizeof *row_u);
-  mef3__span *sp = mef3__calloc(nrow ? nrow : 1, sizeof *sp);
+  mef3__chplan plan;
+  mef3__span *sp = NULL;
   mef3__tcache_key *keys = NULL;
   mef3__tile **tiles = NULL;
   mef3_signal *sig = NULL;
-  int64_t n = 0; /* samples per channel */
-  size_t nsp = 0, nk = 0;
-  int rc = 0;
-  if (!row_u || !sp) {
+  size_t nk = 0;
+  if ((rc = mef3__chplan_make(&plan, f, path, channels, n_channels, start_uutc,
+                              end_uutc)) != 0)
+    goto done;
+  const size_t nrow = plan.nrow, nsp = plan.nu;
+  const size_t *row_u = plan.row;
+  const double fs = plan.fs;
+  const int64_t n = plan.n; /* samples per channel */
+  if (!(sp = mef3__calloc(nsp, sizeof *sp))) {
     rc = mef3__error(MEF3_ENOMEM, "out of memory");
     goto done;
   }
-  if (nrow == 0) {
-    rc = mef3__error(MEF3_ENOTFOUND, "%s: no channels", path);
-    goto done;
-  }
-  /* Channels: names to indices; distinct ones become spans. */
-  for (size_t r = 0; r < nrow && !rc; r++) {
-    size_t ch = r;
-    if (n_channels) {
-      const char *name = channels[r];
-      if (!name) {
-        rc = mef3__error(MEF3_EINVAL, "channel name %zu is NULL", r);
-        break;
-      }
-      for (ch = 0; ch < f->n_ch && strcmp(f->ch[ch].name, name); ch++)
-        ;
-      if (ch == f->n_ch) {
-        rc = mef3__error(MEF3_ENOTFOUND, "%s: no channel named \"%s\"", path,
-                         name);
-        break;
-      }
-    }
-    size_t u = 0;
-    while (u < nsp && sp[u].ch != ch)
-      u++;
-    if (u == nsp)
-      sp[nsp++].ch = ch;
-    row_u[r] = u;
-  }
-  if (rc)
-    goto done;
-  double fs = f->ch[sp[0].ch].fs;
-  for (size_t u = 1; u < nsp; u++)
-    if (fabs(f->ch[sp[u].ch].fs - fs) >= 5e-7) {
-      rc = mef3__error(MEF3_EINVAL,
-                       "%s: channels %s (%g Hz) and %s (%g Hz) "
-                       "do not share a sampling rate",
-                       path, f->ch[sp[0].ch].name, fs, f->ch[sp[u].ch].name,
-                       f->ch[sp[u].ch].fs);
-      goto done;
-    }
-  n = mef3_files_window_samples(start_uutc, end_uutc, fs);
-  if (n <= 0) {
-    rc = mef3__error(MEF3_EINVAL,
-                     "window [%lld, %lld) is shorter than one "
-                     "sample at %g Hz",
-                     (long long)start_uutc, (long long)end_uutc, fs);
-    goto done;
-  }
+  for (size_t u = 0; u < nsp; u++)
+    sp[u].ch = plan.ch[u];
   if (n > MAX_READ_SAMPLES / (int64_t)nrow) {
     rc = mef3__error(MEF3_ELIMIT,
                      "%s: %zu channels x %lld samples is too "
@@ -682,12 +634,12 @@ done:
   mef3__free(tiles);
   mef3__free(keys);
   mef3__free(sp);
-  mef3__free(row_u);
+  if (!rc && dst)
+    *n_out = (size_t)plan.n;
+  mef3__chplan_free(&plan);
   mef3__mfile_unref(f);
   if (!dst)
     *out = sig;
-  else if (!rc)
-    *n_out = (size_t)n;
   return rc;
 }
 
