@@ -71,11 +71,36 @@ static int sample_times(const mef3_reader *r, size_t c, int64_t s0, size_t n,
   return 0;
 }
 
-int mef3_cli_read(int argc, char **argv) {
-  const char *path = NULL, *password = NULL, *chans = NULL, *start = NULL,
-             *end = NULL, *samples = NULL, *outp = NULL, *pwfile = NULL, *v;
-  cli_format fmt = FMT_F32;
-  int fmt_given = 0;
+/* What the command line asked for. */
+typedef struct read_args {
+  const char *path, *password, *pwfile, *chans, *start, *end, *samples, *outp;
+  cli_format fmt;
+  int fmt_given;
+  int64_t s0, s1; /* --samples S0:S1 */
+} read_args;
+
+/* A read in progress: its channels, their decoded data and stored times. */
+typedef struct read_job {
+  read_args a;
+  mef3_reader *r;
+  char **names; /* --channels, split */
+  size_t n_names;
+  size_t nch;
+  size_t *idx, *lens; /* per output channel: reader index, samples read */
+  void **data;
+  int64_t *starts;       /* µUTC of each channel's sample 0 */
+  int64_t *times, *other; /* stored samples' times (csv, npz) */
+  cli_out_channel *cols;
+  int64_t base, rec_end; /* the recording's span */
+  int64_t t0, t1;        /* the window (not --samples) */
+} read_job;
+
+/* The stages below return -1 to go on, else the command's exit code. */
+#define GO_ON (-1)
+
+static int parse_args(read_args *a, int argc, char **argv) {
+  const char *v;
+  a->fmt = FMT_F32;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       fputs(read_usage, stdout);
@@ -85,7 +110,7 @@ int mef3_cli_read(int argc, char **argv) {
   if (cli_opt(argc, argv, &i, name, &v)) {                                     \
     if (!v)                                                                    \
       return cli_fail(CLI_USAGE, "%s needs a value", name);                    \
-    var = v;                                                                   \
+    a->var = v;                                                                \
     continue;                                                                  \
   }
     OPT("--password", password)
@@ -98,221 +123,214 @@ int mef3_cli_read(int argc, char **argv) {
     OPT("--output", outp)
 #undef OPT
     if (cli_opt(argc, argv, &i, "--format", &v)) {
-      if (!v || cli_format_parse(v, &fmt))
+      if (!v || cli_format_parse(v, &a->fmt))
         return cli_fail(CLI_USAGE,
                         "--format takes f32, f64, i32, csv, npy or npz");
-      fmt_given = 1;
+      a->fmt_given = 1;
       continue;
     }
     if (argv[i][0] == '-' && argv[i][1])
       return cli_fail(CLI_USAGE, "read: unknown option %s", argv[i]);
-    if (path)
+    if (a->path)
       return cli_fail(CLI_USAGE, "read: one session at a time");
-    path = argv[i];
+    a->path = argv[i];
   }
-  if (!path)
+  if (!a->path)
     return cli_fail(CLI_USAGE, "read: give a SESSION");
-  if (!samples && (!start || !end))
+  if (!a->samples && (!a->start || !a->end))
     return cli_fail(CLI_USAGE, "read: give --start and --end, or --samples");
-  if (samples && (start || end))
+  if (a->samples && (a->start || a->end))
     return cli_fail(CLI_USAGE, "read: --samples excludes --start/--end");
-  int64_t s0 = 0, s1 = 0;
-  if (samples) {
-    const char *colon = strchr(samples, ':');
-    char a[32];
-    if (!colon || (size_t)(colon - samples) >= sizeof a)
+  if (a->samples) {
+    const char *colon = strchr(a->samples, ':');
+    char s0[32];
+    if (!colon || (size_t)(colon - a->samples) >= sizeof s0)
       return cli_fail(CLI_USAGE, "--samples takes S0:S1");
-    memcpy(a, samples, (size_t)(colon - samples));
-    a[colon - samples] = '\0';
-    if (cli_parse_i64(a, &s0) || cli_parse_i64(colon + 1, &s1) || s0 < 0 ||
-        s1 < s0)
+    memcpy(s0, a->samples, (size_t)(colon - a->samples));
+    s0[colon - a->samples] = '\0';
+    if (cli_parse_i64(s0, &a->s0) || cli_parse_i64(colon + 1, &a->s1) ||
+        a->s0 < 0 || a->s1 < a->s0)
       return cli_fail(CLI_USAGE, "--samples takes S0:S1 with 0 <= S0 <= S1");
   }
-  if (outp && !fmt_given) {
-    int fex = cli_format_of_path("read", outp, &fmt);
+  if (a->outp && !a->fmt_given) {
+    int fex = cli_format_of_path("read", a->outp, &a->fmt);
     if (fex)
       return fex;
   }
-  FILE *out = stdout;
-  if (!outp && isatty(STDOUT_FILENO) && fmt != FMT_CSV)
+  if (!a->outp && isatty(STDOUT_FILENO) && a->fmt != FMT_CSV)
     return cli_fail(CLI_USAGE, "read: refusing to write binary data to a "
                                "terminal; use -o FILE or --format csv");
+  return GO_ON;
+}
 
-  int pex = cli_password(password, pwfile, &password);
-  if (pex >= 0)
-    return pex;
-  mef3_reader_options o = MEF3_READER_OPTIONS_INIT;
-  o.password = password;
-  mef3_reader *r;
-  int rc = mef3_reader_open(&r, path, &o);
-  if (rc && !password && cli_password_prompt(rc, path, &o.password))
-    rc = mef3_reader_open(&r, path, &o);
-  if (rc)
-    return cli_lib_fail(rc, "cannot open session");
+/* Samples of output channel k in the window. */
+static int64_t job_samples(const read_job *j, size_t k) {
+  if (j->a.samples)
+    return j->a.s1 - j->a.s0;
+  return mef3_window_samples(j->t0, j->t1,
+                             mef3_reader_channel(j->r, j->idx[k])->fs);
+}
 
-  int ret = CLI_FAIL;
-  char **names = NULL;
-  size_t n_names = 0;
-  size_t *idx = NULL, *lens = NULL;
-  void **data = NULL;
-  int64_t *starts = NULL, *times = NULL, *other = NULL;
-  cli_out_channel *cols = NULL;
-  size_t nch = mef3_reader_channel_count(r);
-  if (chans) {
-    if (cli_split_names(chans, &names, &n_names) || n_names == 0) {
-      ret = cli_fail(CLI_USAGE, "--channels takes a comma-separated list");
-      goto done;
-    }
-    nch = n_names;
+/* The channels to read (names to indices), the recording's span, and the
+ * window in µUTC (relative times count from the recording's start). */
+static int pick_channels(read_job *j) {
+  const read_args *a = &j->a;
+  mef3_reader *r = j->r;
+  size_t all = mef3_reader_channel_count(r);
+  j->nch = all;
+  if (a->chans) {
+    if (cli_split_names(a->chans, &j->names, &j->n_names) || j->n_names == 0)
+      return cli_fail(CLI_USAGE, "--channels takes a comma-separated list");
+    j->nch = j->n_names;
   }
-  idx = calloc(nch, sizeof *idx);
-  lens = calloc(nch, sizeof *lens);
-  data = calloc(nch, sizeof *data);
-  starts = calloc(nch, sizeof *starts);
-  cols = calloc(nch, sizeof *cols);
-  if (!idx || !lens || !data || !starts || !cols) {
-    ret = cli_fail(CLI_FAIL, "out of memory");
-    goto done;
-  }
-  /* The recording's span: relative times count from its start. */
-  int64_t base = INT64_MAX, rec_end = INT64_MIN;
-  for (size_t c = 0; c < mef3_reader_channel_count(r); c++) {
+  size_t nch = j->nch;
+  j->idx = calloc(nch, sizeof *j->idx);
+  j->lens = calloc(nch, sizeof *j->lens);
+  j->data = calloc(nch, sizeof *j->data);
+  j->starts = calloc(nch, sizeof *j->starts);
+  j->cols = calloc(nch, sizeof *j->cols);
+  if (!j->idx || !j->lens || !j->data || !j->starts || !j->cols)
+    return cli_fail(CLI_FAIL, "out of memory");
+  j->base = INT64_MAX;
+  j->rec_end = INT64_MIN;
+  for (size_t c = 0; c < all; c++) {
     const mef3_channel_info *ci = mef3_reader_channel(r, c);
     if (ci->start_uutc == MEF3_UUTC_NO_ENTRY)
       continue;
-    if (ci->start_uutc < base)
-      base = ci->start_uutc;
-    if (ci->end_uutc > rec_end)
-      rec_end = ci->end_uutc;
+    if (ci->start_uutc < j->base)
+      j->base = ci->start_uutc;
+    if (ci->end_uutc > j->rec_end)
+      j->rec_end = ci->end_uutc;
   }
-  if (base == INT64_MAX)
-    base = rec_end = 0;
+  if (j->base == INT64_MAX)
+    j->base = j->rec_end = 0;
   for (size_t k = 0; k < nch; k++) {
-    if (names) {
-      int ci = mef3_reader_find_channel(r, names[k]);
-      if (ci < 0) {
-        size_t all = mef3_reader_channel_count(r);
-        const char **have = calloc(all ? all : 1, sizeof *have);
-        for (size_t j = 0; have && j < all; j++)
-          have[j] = mef3_reader_channel(r, j)->name;
-        ret = have ? cli_fail_channel(path, names[k], have, all)
-                   : cli_fail(CLI_FAIL, "out of memory");
-        free(have);
-        goto done;
-      }
-      idx[k] = (size_t)ci;
-    } else {
-      idx[k] = k;
+    if (!j->names) {
+      j->idx[k] = k;
+      continue;
     }
+    int ci = mef3_reader_find_channel(r, j->names[k]);
+    if (ci < 0) {
+      const char **have = calloc(all ? all : 1, sizeof *have);
+      for (size_t i = 0; have && i < all; i++)
+        have[i] = mef3_reader_channel(r, i)->name;
+      int ret = have ? cli_fail_channel(a->path, j->names[k], have, all)
+                     : cli_fail(CLI_FAIL, "out of memory");
+      free(have);
+      return ret;
+    }
+    j->idx[k] = (size_t)ci;
   }
-  int64_t t0 = 0, t1 = 0;
-  if (!samples) {
-    if (cli_parse_time(start, base, &t0) || cli_parse_time(end, base, &t1)) {
-      ret = cli_fail(CLI_USAGE, "read: --start/--end take " CLI_TIME_FORMS);
-      goto done;
-    }
-    if (t1 < t0) {
-      ret = cli_fail(CLI_USAGE, "read: --end is before --start");
-      goto done;
-    }
-    cli_note_outside(t0, t1, base, rec_end);
+  if (!a->samples) {
+    if (cli_parse_time(a->start, j->base, &j->t0) ||
+        cli_parse_time(a->end, j->base, &j->t1))
+      return cli_fail(CLI_USAGE, "read: --start/--end take " CLI_TIME_FORMS);
+    if (j->t1 < j->t0)
+      return cli_fail(CLI_USAGE, "read: --end is before --start");
+    cli_note_outside(j->t0, j->t1, j->base, j->rec_end);
   }
-  /* What the format cannot hold is refused before a long read. */
-  const mef3_channel_info *c0 = mef3_reader_channel(r, idx[0]);
-  for (size_t k = 1; k < nch && (fmt == FMT_CSV || fmt == FMT_NPY); k++) {
-    const mef3_channel_info *ck = mef3_reader_channel(r, idx[k]);
-    int64_t n0 = samples ? s1 - s0 : mef3_window_samples(t0, t1, c0->fs);
-    int64_t nk = samples ? s1 - s0 : mef3_window_samples(t0, t1, ck->fs);
-    if (fmt == FMT_CSV && ck->fs != c0->fs) {
-      ret = cli_fail(CLI_FAIL,
-                     "csv rows are sample times, and %s (%g Hz) and %s (%g "
-                     "Hz) do not share them; read them separately, or as "
-                     "npz",
-                     c0->name, c0->fs, ck->name, ck->fs);
-      goto done;
-    }
-    if (fmt == FMT_NPY && nk != n0) {
-      ret = cli_fail(CLI_FAIL,
-                     "npy needs channels of equal length (%s has %" PRId64
-                     " samples, %s %" PRId64 "); read them separately, or "
-                     "as npz",
-                     c0->name, n0, ck->name, nk);
-      goto done;
-    }
+  return GO_ON;
+}
+
+/* What the format cannot hold is refused before a long read. */
+static int check_format(const read_job *j) {
+  cli_format fmt = j->a.fmt;
+  if (fmt != FMT_CSV && fmt != FMT_NPY)
+    return GO_ON;
+  const mef3_channel_info *c0 = mef3_reader_channel(j->r, j->idx[0]);
+  int64_t n0 = job_samples(j, 0);
+  for (size_t k = 1; k < j->nch; k++) {
+    const mef3_channel_info *ck = mef3_reader_channel(j->r, j->idx[k]);
+    int64_t nk = job_samples(j, k);
+    if (fmt == FMT_CSV && ck->fs != c0->fs)
+      return cli_fail(CLI_FAIL,
+                      "csv rows are sample times, and %s (%g Hz) and %s (%g "
+                      "Hz) do not share them; read them separately, or as "
+                      "npz",
+                      c0->name, c0->fs, ck->name, ck->fs);
+    if (fmt == FMT_NPY && nk != n0)
+      return cli_fail(CLI_FAIL,
+                      "npy needs channels of equal length (%s has %" PRId64
+                      " samples, %s %" PRId64 "); read them separately, or "
+                      "as npz",
+                      c0->name, n0, ck->name, nk);
   }
-  /* The times of stored samples: each row's for csv, sample 0's for npz
-   * (a read too long to hold is refused below, by the read). */
-  if (samples && (fmt == FMT_CSV || fmt == FMT_NPZ) &&
-      s1 - s0 <= (int64_t)1 << 32) {
-    size_t m = fmt == FMT_CSV ? (size_t)(s1 - s0) : 1;
-    times = malloc((m ? m : 1) * sizeof *times);
-    other = malloc((m ? m : 1) * sizeof *other);
-    if (!times || !other) {
-      ret = cli_fail(CLI_FAIL, "out of memory");
-      goto done;
-    }
-    for (size_t k = 0; k < nch; k++) {
-      const mef3_channel_info *ck = mef3_reader_channel(r, idx[k]);
-      size_t mk = s0 < ck->n_samples ? m : 0;
-      rc = sample_times(r, idx[k], s0, mk, k ? other : times);
-      if (rc) {
-        ret = cli_lib_fail(rc, ck->name);
-        goto done;
-      }
-      starts[k] = mk ? (k ? other : times)[0] : ck->end_uutc;
-      if (fmt == FMT_CSV && k && memcmp(times, other, mk * sizeof *times)) {
-        ret = cli_fail(CLI_FAIL,
-                       "csv rows are sample times, and the stored samples "
-                       "%" PRId64 ":%" PRId64 " of %s and %s lie at "
-                       "different times; read them separately, or by "
-                       "--start/--end",
-                       s0, s1, c0->name, ck->name);
-        goto done;
-      }
-    }
-  } else {
-    for (size_t k = 0; k < nch; k++)
-      starts[k] = t0;
+  return GO_ON;
+}
+
+/* The times of stored samples: each row's for csv, sample 0's for npz
+ * (a read too long to hold is refused later, by the read). */
+static int stored_times(read_job *j) {
+  const read_args *a = &j->a;
+  if (!(a->samples && (a->fmt == FMT_CSV || a->fmt == FMT_NPZ) &&
+        a->s1 - a->s0 <= (int64_t)1 << 32)) {
+    for (size_t k = 0; k < j->nch; k++)
+      j->starts[k] = j->t0;
+    return GO_ON;
   }
-  mef3_sample_type type = fmt == FMT_F64 || fmt == FMT_NPZ ? MEF3_F64
-                          : fmt == FMT_I32                 ? MEF3_I32
-                                                           : MEF3_F32;
+  size_t m = a->fmt == FMT_CSV ? (size_t)(a->s1 - a->s0) : 1;
+  j->times = malloc((m ? m : 1) * sizeof *j->times);
+  j->other = malloc((m ? m : 1) * sizeof *j->other);
+  if (!j->times || !j->other)
+    return cli_fail(CLI_FAIL, "out of memory");
+  const mef3_channel_info *c0 = mef3_reader_channel(j->r, j->idx[0]);
+  for (size_t k = 0; k < j->nch; k++) {
+    const mef3_channel_info *ck = mef3_reader_channel(j->r, j->idx[k]);
+    size_t mk = a->s0 < ck->n_samples ? m : 0;
+    int64_t *t = k ? j->other : j->times;
+    int rc = sample_times(j->r, j->idx[k], a->s0, mk, t);
+    if (rc)
+      return cli_lib_fail(rc, ck->name);
+    j->starts[k] = mk ? t[0] : ck->end_uutc;
+    if (a->fmt == FMT_CSV && k && memcmp(j->times, j->other, mk * sizeof *t))
+      return cli_fail(CLI_FAIL,
+                      "csv rows are sample times, and the stored samples "
+                      "%" PRId64 ":%" PRId64 " of %s and %s lie at "
+                      "different times; read them separately, or by "
+                      "--start/--end",
+                      a->s0, a->s1, c0->name, ck->name);
+  }
+  return GO_ON;
+}
+
+static mef3_sample_type job_type(const read_job *j) {
+  cli_format f = j->a.fmt;
+  return f == FMT_F64 || f == FMT_NPZ ? MEF3_F64
+         : f == FMT_I32               ? MEF3_I32
+                                      : MEF3_F32;
+}
+
+/* Decode every channel; damaged blocks are a warning (their slots NaN). */
+static int read_channels(read_job *j) {
+  const read_args *a = &j->a;
+  mef3_sample_type type = job_type(j);
   size_t es = mef3_sample_size(type);
   /* Progress per channel on a terminal, for reads of a second or more. */
-  int show =
-      isatty(STDERR_FILENO) && nch > 1 &&
-      (samples
-           ? s1 - s0
-           : mef3_window_samples(t0, t1, mef3_reader_channel(r, idx[0])->fs)) *
-              (int64_t)nch >
-          (int64_t)4000000;
-  for (size_t k = 0; k < nch; k++) {
-    const mef3_channel_info *ci = mef3_reader_channel(r, idx[k]);
-    int64_t n = samples ? s1 - s0 : mef3_window_samples(t0, t1, ci->fs);
+  int show = isatty(STDERR_FILENO) && j->nch > 1 &&
+             job_samples(j, 0) * (int64_t)j->nch > (int64_t)4000000;
+  for (size_t k = 0; k < j->nch; k++) {
+    const mef3_channel_info *ci = mef3_reader_channel(j->r, j->idx[k]);
+    int64_t n = job_samples(j, k);
     if (show)
-      fprintf(stderr, "\rreading: channel %zu of %zu (%s)\033[K", k + 1, nch,
-              ci->name);
-    if (n > (int64_t)1 << 32) {
-      ret = cli_fail(CLI_FAIL,
-                     "%s: the window holds %" PRId64 " samples at %g Hz, too "
-                     "many to read at once (a plain integer time is µUTC)",
-                     ci->name, n, ci->fs);
-      goto done;
-    }
-    data[k] = malloc(n ? (size_t)n * es : 1);
-    if (!data[k]) {
-      ret = cli_fail(CLI_FAIL, "out of memory for %" PRId64 " samples", n);
-      goto done;
-    }
+      fprintf(stderr, "\rreading: channel %zu of %zu (%s)\033[K", k + 1,
+              j->nch, ci->name);
+    if (n > (int64_t)1 << 32)
+      return cli_fail(CLI_FAIL,
+                      "%s: the window holds %" PRId64 " samples at %g Hz, too "
+                      "many to read at once (a plain integer time is µUTC)",
+                      ci->name, n, ci->fs);
+    if (!(j->data[k] = malloc(n ? (size_t)n * es : 1)))
+      return cli_fail(CLI_FAIL, "out of memory for %" PRId64 " samples", n);
     mef3_read_report rep;
-    rc = samples ? mef3_reader_read_samples(&lens[k], &rep, r, idx[k], s0, s1,
-                                            type, data[k], (size_t)n)
-                 : mef3_reader_read_time(&lens[k], &rep, r, idx[k], t0, t1,
-                                         type, data[k], (size_t)n, NULL);
-    if (rc) {
-      ret = cli_lib_fail(rc, ci->name);
-      goto done;
-    }
+    int rc = a->samples
+                 ? mef3_reader_read_samples(&j->lens[k], &rep, j->r, j->idx[k],
+                                            a->s0, a->s1, type, j->data[k],
+                                            (size_t)n)
+                 : mef3_reader_read_time(&j->lens[k], &rep, j->r, j->idx[k],
+                                         j->t0, j->t1, type, j->data[k],
+                                         (size_t)n, NULL);
+    if (rc)
+      return cli_lib_fail(rc, ci->name);
     if (rep.n_bad_blocks)
       fprintf(stderr,
               "mef3pool: warning: %s: %zu block(s) could not be decoded; "
@@ -321,46 +339,80 @@ int mef3_cli_read(int argc, char **argv) {
   }
   if (show)
     fputs("\r\033[K", stderr);
+  return GO_ON;
+}
 
-  if (outp && !(out = fopen(outp, fmt == FMT_CSV ? "w" : "wb"))) {
-    ret = cli_fail(CLI_FAIL, "%s: cannot create: %m", outp);
-    goto done;
-  }
+/* Write the channels in the format to -o FILE or stdout. */
+static int write_output(read_job *j) {
+  const read_args *a = &j->a;
+  const char *what = a->outp ? a->outp : "stdout";
+  FILE *out = stdout;
+  if (a->outp && !(out = fopen(a->outp, a->fmt == FMT_CSV ? "w" : "wb")))
+    return cli_fail(CLI_FAIL, "%s: cannot create: %m", a->outp);
   int werr = 0;
-  if (fmt == FMT_CSV || fmt == FMT_NPY || fmt == FMT_NPZ) {
-    for (size_t k = 0; k < nch; k++) {
-      const mef3_channel_info *ck = mef3_reader_channel(r, idx[k]);
-      cols[k] = (cli_out_channel){ck->name,  ck->units_description,
-                                  ck->fs,    ck->units_conversion_factor,
-                                  starts[k], samples ? times : NULL,
-                                  data[k],   lens[k]};
+  if (a->fmt == FMT_CSV || a->fmt == FMT_NPY || a->fmt == FMT_NPZ) {
+    for (size_t k = 0; k < j->nch; k++) {
+      const mef3_channel_info *ck = mef3_reader_channel(j->r, j->idx[k]);
+      j->cols[k] = (cli_out_channel){ck->name,
+                                     ck->units_description,
+                                     ck->fs,
+                                     ck->units_conversion_factor,
+                                     j->starts[k],
+                                     a->samples ? j->times : NULL,
+                                     j->data[k],
+                                     j->lens[k]};
     }
-    werr = fmt == FMT_CSV   ? cli_out_csv(out, cols, nch)
-           : fmt == FMT_NPY ? cli_out_npy(out, cols, nch)
-                            : cli_out_npz(out, cols, nch);
+    werr = a->fmt == FMT_CSV   ? cli_out_csv(out, j->cols, j->nch)
+           : a->fmt == FMT_NPY ? cli_out_npy(out, j->cols, j->nch)
+                               : cli_out_npz(out, j->cols, j->nch);
   } else {
-    for (size_t k = 0; k < nch && !werr; k++)
-      werr = fwrite(data[k], es, lens[k], out) != lens[k];
+    size_t es = mef3_sample_size(job_type(j));
+    for (size_t k = 0; k < j->nch && !werr; k++)
+      werr = fwrite(j->data[k], es, j->lens[k], out) != j->lens[k];
   }
-  if (fflush(out) != 0 || ferror(out) || werr) {
-    ret = cli_fail(CLI_FAIL, "%s: write failed: %m", outp ? outp : "stdout");
-    goto done;
-  }
-  ret = CLI_OK;
-done:
-  if (out && out != stdout && fclose(out) != 0 && ret == CLI_OK)
-    ret = cli_fail(CLI_FAIL, "%s: write failed: %m", outp);
-  if (data)
-    for (size_t k = 0; k < nch; k++)
-      free(data[k]);
-  free(data);
-  free(lens);
-  free(idx);
-  free(starts);
-  free(cols);
-  free(times);
-  free(other);
-  cli_free_split(names, n_names);
-  mef3_reader_close(r);
+  werr |= fflush(out) != 0 || ferror(out);
+  if (out != stdout)
+    werr |= fclose(out) != 0;
+  if (werr)
+    return cli_fail(CLI_FAIL, "%s: write failed: %m", what);
+  return CLI_OK;
+}
+
+static void job_free(read_job *j) {
+  if (j->data)
+    for (size_t k = 0; k < j->nch; k++)
+      free(j->data[k]);
+  free(j->data);
+  free(j->lens);
+  free(j->idx);
+  free(j->starts);
+  free(j->cols);
+  free(j->times);
+  free(j->other);
+  cli_free_split(j->names, j->n_names);
+  mef3_reader_close(j->r);
+}
+
+int mef3_cli_read(int argc, char **argv) {
+  read_job j;
+  memset(&j, 0, sizeof j);
+  int ret = parse_args(&j.a, argc, argv);
+  if (ret != GO_ON)
+    return ret;
+  const char *password = j.a.password;
+  int pex = cli_password(j.a.password, j.a.pwfile, &password);
+  if (pex >= 0)
+    return pex;
+  mef3_reader_options o = MEF3_READER_OPTIONS_INIT;
+  o.password = password;
+  int rc = mef3_reader_open(&j.r, j.a.path, &o);
+  if (rc && !password && cli_password_prompt(rc, j.a.path, &o.password))
+    rc = mef3_reader_open(&j.r, j.a.path, &o);
+  if (rc)
+    return cli_lib_fail(rc, "cannot open session");
+  if ((ret = pick_channels(&j)) == GO_ON && (ret = check_format(&j)) == GO_ON &&
+      (ret = stored_times(&j)) == GO_ON && (ret = read_channels(&j)) == GO_ON)
+    ret = write_output(&j);
+  job_free(&j);
   return ret;
 }
