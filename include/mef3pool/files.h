@@ -452,11 +452,11 @@ MEF3_EXTERN int mef3_files_records_as(mef3_record **out, size_t *n,
  * section 3 of the first channel's first segment); *known 0 when not
  * given or not readable at the access level.  Returns 0 or
  * MEF3_ENOTFOUND. */
-MEF3_EXTERN int mef3_files_gmt_offset(mef3_files *fm, const char *path,
-                                      int32_t *seconds, int *known);
-MEF3_EXTERN int mef3_files_gmt_offset_as(mef3_files *fm, const char *path,
-                                         const char *token, int32_t *seconds,
-                                         int *known);
+MEF3_EXTERN int mef3_files_gmt_offset(int32_t *seconds, int *known,
+                                      mef3_files *fm, const char *path);
+MEF3_EXTERN int mef3_files_gmt_offset_as(int32_t *seconds, int *known,
+                                         mef3_files *fm, const char *path,
+                                         const char *token);
 
 #ifdef __cplusplus
 }

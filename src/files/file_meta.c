@@ -120,13 +120,13 @@ int mef3_files_records_as(mef3_record **out, size_t *n, mef3_files *fm,
   return 0;
 }
 
-int mef3_files_gmt_offset(mef3_files *fm, const char *path, int32_t *seconds,
-                          int *known) {
-  return mef3_files_gmt_offset_as(fm, path, NULL, seconds, known);
+int mef3_files_gmt_offset(int32_t *seconds, int *known, mef3_files *fm,
+                          const char *path) {
+  return mef3_files_gmt_offset_as(seconds, known, fm, path, NULL);
 }
 
-int mef3_files_gmt_offset_as(mef3_files *fm, const char *path,
-                             const char *token, int32_t *seconds, int *known) {
+int mef3_files_gmt_offset_as(int32_t *seconds, int *known, mef3_files *fm,
+                             const char *path, const char *token) {
   if (!seconds || !known || !fm || !path)
     return mef3__error(MEF3_EINVAL, "missing argument");
   *seconds = 0;

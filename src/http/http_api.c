@@ -217,7 +217,7 @@ static void info_json(hbuf *b, mef3_http *h, const char *path,
                       const char *tok, const mef3_file_info *in) {
   int32_t gmt = 0;
   int gmt_known = 0;
-  mef3_files_gmt_offset_as(h->fm, path, tok, &gmt, &gmt_known);
+  mef3_files_gmt_offset_as(&gmt, &gmt_known, h->fm, path, tok);
   mef3_record *recs = NULL;
   size_t nrec = 0;
   mef3_files_records_as(&recs, &nrec, h->fm, path, tok, INT64_MIN, INT64_MAX);
