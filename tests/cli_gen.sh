@@ -4,13 +4,7 @@
 # refused as a usage error.
 # Usage: cli_gen.sh MEF3POOL GOLDEN_DIR SCRATCH_DIR
 set -uo pipefail
-cli=$1 golden=$2 tmp=$3
-work=$tmp/cli_gen
-rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/clitest.bash"
 
 # 1,000 channels under `ulimit -n 256`: the writer does not hold
 # descriptors per channel for the whole write.
@@ -112,5 +106,4 @@ check '! "$cli" info pwe.mefd --password wrong >/dev/null 2>&1' \
 rc=$?
 check '[ $rc -eq 2 ] && [ ! -e pwboth.mefd ]' "--password and --password-file: rc $rc"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -5,15 +5,7 @@
 # no "no entry" time shown as a date, and the descriptive metadata.
 # Usage: cli_info.sh MEF3POOL GOLDEN_DIR SCRATCH_DIR
 set -uo pipefail
-cli=$1 golden=$2 tmp=$3
-work=$tmp/cli_info
-rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
-py=/usr/bin/python3
-[ -x $py ] || py=python3
+. "$(dirname "$0")/clitest.bash"
 S=$golden/sessions
 
 # c_discontinuities: the manifest lists 3 gaps per channel (5 s, 2.3 ms,
@@ -82,5 +74,4 @@ ok &= c["reference_description"] == "oracle-ref" and c["filters"] == {
 sys.exit(0 if ok else 1)
 PY' "info --json descriptive metadata by access level"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -3,13 +3,7 @@
 # path said once, numbers as integers, no raw gRPC log line; exit 1.
 # Usage: cli_messages.sh MEF3POOL GOLDEN_DIR SCRATCH_DIR
 set -uo pipefail
-cli=$1 golden=$2 tmp=$3
-work=$tmp/cli_messages
-rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/clitest.bash"
 one_line() { [ "$(wc -l <"$1")" -eq 1 ] && grep -q "^mef3pool: " "$1"; }
 
 # gen onto a session that exists: the path once.
@@ -53,5 +47,4 @@ kill -TERM $pid
 wait $pid
 trap - EXIT
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

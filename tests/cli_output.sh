@@ -5,14 +5,7 @@
 # what a format cannot hold.
 # Usage: cli_output.sh MEF3POOL GOLDEN_DIR SCRATCH_DIR
 set -uo pipefail
-cli=$1 golden=$2 tmp=$3
-work=$tmp/cli_output
-rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
-py=/usr/bin/python3
+. "$(dirname "$0")/clitest.bash"
 if ! $py -c 'import numpy' 2>/dev/null; then
   echo "SKIP: $py has no numpy"
   exit 77
@@ -174,5 +167,4 @@ kill -TERM $spid
 wait $spid
 trap - EXIT
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

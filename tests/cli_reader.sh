@@ -4,15 +4,7 @@
 # and their errors and exit codes (0 success, 1 failure, 2 usage).
 # Usage: cli_reader.sh MEF3POOL GOLDEN_DIR SCRATCH_DIR
 set -uo pipefail
-cli=$1 golden=$2 tmp=$3
-work=$tmp/cli_reader
-rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
-py=/usr/bin/python3
-[ -x $py ] || py=python3
+. "$(dirname "$0")/clitest.bash"
 
 s=$golden/sessions/b_multi_8ch.mefd
 truth=$golden/sessions/b_multi_8ch.truth
@@ -94,5 +86,4 @@ ver=$("$cli" --version)
 grep -q "^mef3pool [0-9]" <<<"$ver"
 check '[ $? -eq 0 ]' "--version"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

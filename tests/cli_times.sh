@@ -6,15 +6,7 @@
 # line pointing at `mef3pool CMD --help`.
 # Usage: cli_times.sh MEF3POOL GOLDEN_DIR SCRATCH_DIR
 set -uo pipefail
-cli=$1 golden=$2 tmp=$3
-work=$(mktemp -d "$tmp/cli_times.XXXXXX") && cd "$work" || exit 1
-trap 'cd /; rm -rf "$work"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
-py=/usr/bin/python3
-[ -x $py ] || py=python3
+. "$(dirname "$0")/clitest.bash"
 
 s=$golden/sessions/b_multi_8ch.mefd # starts at 1600000000000000 µUTC
 rd() { "$cli" read "$s" --channels ch01 --format i32 "$@"; }
@@ -111,5 +103,4 @@ usage_err "client " client
 usage_err "client " client 127.0.0.1:1 frob
 usage_err "client " client 127.0.0.1:1 read PATH --start 0s
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish
