@@ -7,10 +7,14 @@ scratch folder of the build; they also run by hand with the same
 variables set.  Each pytest process gets its own temporary base folder
 (mkdtemp), so test files run in parallel without sharing one.
 """
+import contextlib
 import json
 import os
 import shutil
+import signal
+import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -55,6 +59,27 @@ def cli():
     if not path or not os.access(path, os.X_OK):
         pytest.fail("MEF3_CLI must name the built mef3pool command")
     return path
+
+
+@contextlib.contextmanager
+def served(cli, root, scratch, *args):
+    """A real `mef3pool serve` of `root` on a free loopback port, with
+    `args` added; yields its address "127.0.0.1:PORT" and, on leaving,
+    stops it with SIGTERM and asserts that it exited cleanly (0)."""
+    port_file = Path(scratch) / "port"
+    p = subprocess.Popen([cli, "serve", "--port=0", "--bind=127.0.0.1",
+                          "--port-file", str(port_file), "--root", str(root),
+                          *args], stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            if port_file.exists() and port_file.read_text().strip():
+                break
+            assert p.poll() is None, "the server exited at start"
+            time.sleep(0.05)
+        yield f"127.0.0.1:{int(port_file.read_text())}"
+    finally:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=30) == 0
 
 
 def gen(cli, out, channels=8, fs=256, duration="30m", gaps=0, password=None,

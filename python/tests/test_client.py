@@ -9,16 +9,14 @@ from many chunks; threads sharing one client; a tar session.
 """
 import os
 import shutil
-import signal
-import subprocess
 import tarfile
 import threading
-import time
 
 import numpy as np
 import pytest
 
 import mef3pool
+from conftest import served
 
 INFO_KEYS = {"file_path", "file_opened", "number_of_channels",
              "channel_names", "channel_sampling_rates", "channel_start_uutc",
@@ -45,25 +43,11 @@ def root(tmp_path_factory, golden):
 @pytest.fixture(scope="module")
 def server(root, cli, tmp_path_factory):
     d = tmp_path_factory.mktemp("server")
-    port_file = d / "port"
     # small chunks: a read arrives in many pieces
-    p = subprocess.Popen([cli, "serve", "--port=0", "--bind=127.0.0.1",
-                          "--port-file", str(port_file), "--root", str(root),
-                          "--reader-processes=2", "--prefetch-processes=1",
-                          "--chunk-bytes=65536", "--log-file",
-                          str(d / "server.log")],
-                         stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(600):
-            if port_file.exists() and port_file.read_text().strip():
-                break
-            assert p.poll() is None, "the server exited at start"
-            time.sleep(0.05)
-        addr = f"127.0.0.1:{int(port_file.read_text())}"
+    with served(cli, root, d, "--reader-processes=2",
+                "--prefetch-processes=1", "--chunk-bytes=65536",
+                "--log-file", str(d / "server.log")) as addr:
         yield addr
-    finally:
-        p.send_signal(signal.SIGTERM)
-        assert p.wait(timeout=30) == 0
 
 
 @pytest.fixture

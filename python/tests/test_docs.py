@@ -10,14 +10,11 @@ the python_pip_install test runs.
 """
 import os
 import re
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import gen
+from conftest import gen, served
 
 HERE = Path(__file__).resolve().parent
 DOC = HERE.parents[1] / "docs" / "python.md"
@@ -53,21 +50,9 @@ def place(cli, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(cli, place, tmp_path_factory):
-    port_file = tmp_path_factory.mktemp("docs server") / "port"
-    p = subprocess.Popen([cli, "serve", "--port=0", "--bind=127.0.0.1",
-                          "--port-file", str(port_file), "--root", str(place),
-                          "--reader-processes=2", "--prefetch-processes=1"],
-                         stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(600):
-            if port_file.exists() and port_file.read_text().strip():
-                break
-            assert p.poll() is None, "the server exited at start"
-            time.sleep(0.05)
-        yield f"127.0.0.1:{int(port_file.read_text())}"
-    finally:
-        p.send_signal(signal.SIGTERM)
-        assert p.wait(timeout=30) == 0
+    with served(cli, place, tmp_path_factory.mktemp("docs server"),
+                "--reader-processes=2", "--prefetch-processes=1") as addr:
+        yield addr
 
 
 def test_examples_run(place, server, monkeypatch):
