@@ -32,6 +32,12 @@ end by themselves when their socket to the host closes, so none outlives
 the process, however it ends.  A worker that dies (killed, crashed)
 fails the request it was serving with :class:`mef3pool.WorkerError`; the
 pool replaces it and goes on.
+
+Fork.  In a fork()ed child, a pool made before the fork (and its pending
+futures) raises :class:`mef3pool.InvalidArgumentError` on every call: its
+threads are not in the child and its workers serve the parent.  Shutting
+it down in the child, or the child's exit, leaves the parent's pool
+untouched.  Make a new pool in the child.
 """
 from __future__ import annotations
 

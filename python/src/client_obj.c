@@ -16,6 +16,7 @@
 typedef struct {
   PyObject_HEAD mef3_client *c;
   mef3py_guard guard;
+  pid_t owner; /* mef3py.h, fork() */
 } ClientObject;
 
 #define ENTER(self) pthread_rwlock_rdlock(&(self)->guard.rw)
@@ -34,6 +35,7 @@ static PyObject *client_new(PyTypeObject *type, PyObject *a, PyObject *k) {
   ClientObject *self = (ClientObject *)type->tp_alloc(type, 0);
   if (!self)
     return NULL;
+  self->owner = getpid();
   if (mef3py_guard_init(&self->guard) < 0) {
     Py_DECREF(self);
     return NULL;
@@ -72,16 +74,24 @@ static int client_init(ClientObject *self, PyObject *args, PyObject *kw) {
 static void client_dealloc(ClientObject *self) {
   mef3_client *c = self->c;
   self->c = NULL;
+  if (MEF3PY_FORKED(self->owner)) {
+    c = NULL; /* the parent's: forgotten, its guard too (mef3py.h) */
+  } else {
+    mef3py_guard_dispose(&self->guard);
+  }
   if (c) {
     Py_BEGIN_ALLOW_THREADS mef3_client_free(c);
     Py_END_ALLOW_THREADS
   }
-  mef3py_guard_dispose(&self->guard);
   Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static PyObject *client_close(ClientObject *self, PyObject *noargs) {
   mef3_client *c;
+  if (MEF3PY_FORKED(self->owner)) { /* the parent's: forgotten (mef3py.h) */
+    self->c = NULL;
+    Py_RETURN_NONE;
+  }
   Py_BEGIN_ALLOW_THREADS pthread_rwlock_wrlock(&self->guard.rw);
   c = self->c;
   self->c = NULL;
@@ -110,6 +120,8 @@ static PyObject *wire_path(PyObject *obj) {
 }
 
 static PyObject *client_open(ClientObject *self, PyObject *args, PyObject *kw) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("client", self->owner);
   static char *kwlist[] = {"path", "password", NULL};
   PyObject *path_obj, *path;
   const char *password = NULL;
@@ -140,6 +152,8 @@ static PyObject *client_open(ClientObject *self, PyObject *args, PyObject *kw) {
 }
 
 static PyObject *client_info(ClientObject *self, PyObject *path_obj) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("client", self->owner);
   PyObject *path = wire_path(path_obj);
   if (!path)
     return NULL;
@@ -163,6 +177,8 @@ static PyObject *client_info(ClientObject *self, PyObject *path_obj) {
 }
 
 static PyObject *client_close_file(ClientObject *self, PyObject *path_obj) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("client", self->owner);
   PyObject *path = wire_path(path_obj);
   if (!path)
     return NULL;
@@ -183,6 +199,8 @@ static PyObject *client_close_file(ClientObject *self, PyObject *path_obj) {
 }
 
 static PyObject *client_list(ClientObject *self, PyObject *noargs) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("client", self->owner);
   int rc, closed = 0;
   char **paths = NULL;
   size_t n = 0;
@@ -210,6 +228,8 @@ static PyObject *client_list(ClientObject *self, PyObject *noargs) {
 }
 
 static PyObject *client_read(ClientObject *self, PyObject *args) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("client", self->owner);
   PyObject *path_obj, *ch_obj, *path, *keep = NULL;
   long long t0, t1;
   if (!PyArg_ParseTuple(args, "OOLL", &path_obj, &ch_obj, &t0, &t1))
@@ -245,6 +265,8 @@ static PyObject *client_read(ClientObject *self, PyObject *args) {
 
 /* The access token kept for a path (str), or None. */
 static PyObject *client_token_get(ClientObject *self, PyObject *path_obj) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("client", self->owner);
   PyObject *path = wire_path(path_obj);
   if (!path)
     return NULL;
@@ -270,6 +292,8 @@ static PyObject *client_token_get(ClientObject *self, PyObject *path_obj) {
 
 /* Keep `token` for a path (None or "": forget it). */
 static PyObject *client_token_set(ClientObject *self, PyObject *args) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("client", self->owner);
   PyObject *path_obj, *path;
   const char *token = NULL;
   if (!PyArg_ParseTuple(args, "Oz", &path_obj, &token))

@@ -84,6 +84,16 @@ PyObject *mef3py_raise(int code, const char *message) {
   return NULL;
 }
 
+PyObject *mef3py_raise_forked(const char *what, pid_t owner) {
+  char m[256];
+  snprintf(m, sizeof m,
+           "this %s was made by process %ld, and this process (%ld) is a "
+           "fork of it: its threads and worker processes are the parent's; "
+           "make a new %s here",
+           what, (long)owner, (long)getpid(), what);
+  return mef3py_raise(MEF3_EINVAL, m);
+}
+
 PyObject *mef3py_raise_last(int code) {
   const mef3_error *e = mef3_error_last();
   return mef3py_raise(code, e->code == code ? e->message : NULL);

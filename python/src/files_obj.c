@@ -22,6 +22,7 @@ typedef struct {
   PyObject_HEAD mef3_files *fm;
   mef3py_guard guard;
   PyObject *tokens; /* path bytes -> token bytes */
+  pid_t owner;      /* mef3py.h, fork() */
 } FilesObject;
 
 /* The token kept for `path` (borrowed C string, valid while the dict
@@ -44,6 +45,7 @@ static PyObject *files_new(PyTypeObject *type, PyObject *a, PyObject *k) {
   FilesObject *self = (FilesObject *)type->tp_alloc(type, 0);
   if (!self)
     return NULL;
+  self->owner = getpid();
   if (mef3py_guard_init(&self->guard) < 0) {
     Py_DECREF(self);
     return NULL;
@@ -107,17 +109,25 @@ static void files_dealloc(FilesObject *self) {
   /* no call can be in flight: each holds a reference */
   mef3_files *fm = self->fm;
   self->fm = NULL;
+  if (MEF3PY_FORKED(self->owner)) {
+    fm = NULL; /* the parent's: forgotten, its guard too (mef3py.h) */
+  } else {
+    mef3py_guard_dispose(&self->guard);
+  }
   if (fm) {
     Py_BEGIN_ALLOW_THREADS mef3_files_free(fm);
     Py_END_ALLOW_THREADS
   }
-  mef3py_guard_dispose(&self->guard);
   Py_CLEAR(self->tokens);
   Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static PyObject *files_close(FilesObject *self, PyObject *noargs) {
   mef3_files *fm;
+  if (MEF3PY_FORKED(self->owner)) { /* the parent's: forgotten (mef3py.h) */
+    self->fm = NULL;
+    Py_RETURN_NONE;
+  }
   Py_BEGIN_ALLOW_THREADS pthread_rwlock_wrlock(&self->guard.rw);
   fm = self->fm;
   self->fm = NULL;
@@ -127,6 +137,8 @@ static PyObject *files_close(FilesObject *self, PyObject *noargs) {
 }
 
 static PyObject *files_open(FilesObject *self, PyObject *args, PyObject *kw) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("file manager", self->owner);
   static char *kwlist[] = {"path", "password", NULL};
   PyObject *path_obj, *path;
   const char *password = NULL;
@@ -168,6 +180,8 @@ static PyObject *files_open(FilesObject *self, PyObject *args, PyObject *kw) {
 }
 
 static PyObject *files_close_file(FilesObject *self, PyObject *path_obj) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("file manager", self->owner);
   PyObject *path = mef3py_path_bytes(path_obj);
   if (!path)
     return NULL;
@@ -194,6 +208,8 @@ static PyObject *files_close_file(FilesObject *self, PyObject *path_obj) {
 }
 
 static PyObject *files_info(FilesObject *self, PyObject *path_obj) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("file manager", self->owner);
   PyObject *path = mef3py_path_bytes(path_obj);
   if (!path)
     return NULL;
@@ -220,6 +236,8 @@ static PyObject *files_info(FilesObject *self, PyObject *path_obj) {
 }
 
 static PyObject *files_list(FilesObject *self, PyObject *noargs) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("file manager", self->owner);
   int rc, closed = 0;
   char **paths = NULL;
   size_t n = 0;
@@ -246,6 +264,8 @@ static PyObject *files_list(FilesObject *self, PyObject *noargs) {
 }
 
 static PyObject *files_read(FilesObject *self, PyObject *args) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("file manager", self->owner);
   PyObject *path_obj, *ch_obj, *path, *keep = NULL;
   long long t0, t1;
   if (!PyArg_ParseTuple(args, "OOLL", &path_obj, &ch_obj, &t0, &t1))
@@ -283,6 +303,8 @@ static PyObject *files_read(FilesObject *self, PyObject *args) {
 }
 
 static PyObject *files_stats(FilesObject *self, PyObject *noargs) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("file manager", self->owner);
   mef3_files_stats st;
   int closed = 0;
   Py_BEGIN_ALLOW_THREADS ENTER(self);

@@ -26,7 +26,7 @@ static void future_dealloc(FutureObject *self) {
    * to us, so freeing here never races with it. */
   mef3_future *f = self->f;
   self->f = NULL;
-  if (f) {
+  if (f && !MEF3PY_FORKED(self->owner)) { /* forked: forgotten (mef3py.h) */
     Py_BEGIN_ALLOW_THREADS mef3_future_free(f);
     Py_END_ALLOW_THREADS
   }
@@ -36,6 +36,10 @@ static void future_dealloc(FutureObject *self) {
 /* Wait up to `timeout` seconds (negative: forever) with the GIL released.
  * 1 done, 0 timed out, -1 an exception (a signal handler raised). */
 int mef3py_future_wait(FutureObject *self, double timeout) {
+  if (MEF3PY_FORKED(self->owner)) {
+    mef3py_raise_forked("pool future", self->owner);
+    return -1;
+  }
   if (mef3_future_done(self->f))
     return 1;
   struct timespec t0;
@@ -62,6 +66,8 @@ int mef3py_future_wait(FutureObject *self, double timeout) {
 }
 
 static PyObject *future_wait(FutureObject *self, PyObject *args) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("pool future", self->owner);
   PyObject *timeout_obj = Py_None;
   if (!PyArg_ParseTuple(args, "|O", &timeout_obj))
     return NULL;
@@ -80,21 +86,29 @@ static PyObject *future_wait(FutureObject *self, PyObject *args) {
 }
 
 static PyObject *future_done(FutureObject *self, PyObject *noargs) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("pool future", self->owner);
   return PyBool_FromLong(mef3_future_done(self->f));
 }
 
 static PyObject *future_status(FutureObject *self, PyObject *noargs) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("pool future", self->owner);
   if (!mef3_future_done(self->f))
     Py_RETURN_NONE;
   return PyLong_FromLong(mef3_future_status(self->f));
 }
 
 static PyObject *future_cancel(FutureObject *self, PyObject *noargs) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("pool future", self->owner);
   return PyBool_FromLong(mef3_future_cancel(self->f) == 0);
 }
 
 /* The exception of a failed future (an instance, not raised), or None. */
 static PyObject *future_error(FutureObject *self, PyObject *noargs) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("pool future", self->owner);
   if (!mef3_future_done(self->f))
     Py_RETURN_NONE;
   int st = mef3_future_status(self->f);
@@ -120,6 +134,8 @@ static int result_shape(FutureObject *self, size_t *rows, size_t *cols,
 
 /* (rows, cols) of the result once done successfully, else None. */
 static PyObject *future_shape(FutureObject *self, PyObject *noargs) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("pool future", self->owner);
   size_t rows, cols;
   const float *p;
   if (result_shape(self, &rows, &cols, &p))
@@ -198,6 +214,7 @@ PyObject *mef3py_future_new(mef3_future *f, int kind) {
   }
   self->f = f;
   self->kind = kind;
+  self->owner = getpid();
   return (PyObject *)self;
 }
 

@@ -13,6 +13,7 @@
 #include <Python.h>
 
 #include <mef3pool.h>
+#include <unistd.h>
 
 /* Each type file adds its names to the module; 0 or -1 with an exception
  * set.  core.c calls them in the order of its table. */
@@ -39,6 +40,19 @@ PyObject *mef3py_raise_last(int code);
 /* The exception class of a code (borrowed), mef3pool.Error for unknown
  * ones. */
 PyObject *mef3py_error_class(int code);
+
+/*
+ * fork().  A Files, Client or Pool and the futures of a pool own threads
+ * and worker processes; a fork()ed child inherits the objects but not the
+ * threads, and the workers serve the parent.  So each remembers the
+ * process that made it (`owner`, getpid() at creation): in another
+ * process its calls raise mef3py_raise_forked() (they would wait forever
+ * on threads that are not there), and close or deallocation forgets the C
+ * object instead of freeing it (freeing would join those threads and
+ * stop the parent's workers).  The child makes objects of its own.
+ */
+#define MEF3PY_FORKED(owner) ((owner) != getpid())
+PyObject *mef3py_raise_forked(const char *what, pid_t owner);
 
 /* A path argument (str, bytes or os.PathLike) as a new bytes object in the
  * file system encoding, or NULL with an exception. */

@@ -12,6 +12,7 @@ typedef struct {
   PyObject_HEAD mef3_future *f;
   int kind; /* MEF3PY_TILES or MEF3PY_WINDOW */
   Py_ssize_t n_items, stride; /* shape and stride of exported buffers */
+  pid_t owner;                /* mef3py.h, fork() */
 } FutureObject;
 
 extern PyTypeObject mef3py_FutureType;

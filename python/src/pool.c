@@ -44,6 +44,7 @@ typedef struct {
   PyObject_HEAD mef3_pool *pool;
   queue q;
   int q_ready;
+  pid_t owner; /* mef3py.h, fork() */
 } PoolObject;
 
 /* The pool's service thread (or a canceling thread): no GIL, no Python. */
@@ -81,6 +82,7 @@ static PyObject *pool_new(PyTypeObject *type, PyObject *a, PyObject *k) {
   pthread_cond_init(&self->q.idle, NULL);
   pthread_condattr_destroy(&ca);
   self->q_ready = 1;
+  self->owner = getpid();
   return (PyObject *)self;
 }
 
@@ -132,6 +134,11 @@ static void unuse(PoolObject *self) {
 }
 
 static void pool_free_released(PoolObject *self) {
+  if (MEF3PY_FORKED(self->owner)) { /* the parent's: forgotten (mef3py.h) */
+    self->pool = NULL;
+    self->q.closed = 1;
+    return;
+  }
   mef3_pool *p = self->pool;
   self->pool = NULL; /* with the GIL: no new user can start */
   if (p) {
@@ -156,7 +163,7 @@ static void pool_dealloc(PoolObject *self) {
     Py_DECREF(n->token);
     PyMem_RawFree(n);
   }
-  if (self->q_ready) {
+  if (self->q_ready && !MEF3PY_FORKED(self->owner)) {
     pthread_mutex_destroy(&self->q.mu);
     pthread_cond_destroy(&self->q.cv);
     pthread_cond_destroy(&self->q.idle);
@@ -226,6 +233,8 @@ static const char **str_array(PyObject *seq_obj, Py_ssize_t *n,
 }
 
 static PyObject *pool_submit_tiles(PoolObject *self, PyObject *args) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("pool", self->owner);
   PyObject *token, *path_obj, *blocks_obj;
   const char *channel;
   double fs;
@@ -270,6 +279,8 @@ done:
 }
 
 static PyObject *pool_read_window(PoolObject *self, PyObject *args) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("pool", self->owner);
   PyObject *token, *path_obj, *chs_obj, *keep = NULL, *path = NULL;
   long long t0, t1;
   int n_splits = 0;
@@ -300,6 +311,8 @@ static PyObject *pool_read_window(PoolObject *self, PyObject *args) {
 }
 
 static PyObject *pool_warmup(PoolObject *self, PyObject *args) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("pool", self->owner);
   PyObject *path_obj, *path;
   const char *channel;
   double timeout = -1;
@@ -320,6 +333,8 @@ static PyObject *pool_warmup(PoolObject *self, PyObject *args) {
 }
 
 static PyObject *pool_set_password(PoolObject *self, PyObject *args) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("pool", self->owner);
   PyObject *path_obj, *path;
   const char *pw = NULL;
   if (!PyArg_ParseTuple(args, "Oz", &path_obj, &pw))
@@ -334,6 +349,8 @@ static PyObject *pool_set_password(PoolObject *self, PyObject *args) {
 }
 
 static PyObject *pool_forget(PoolObject *self, PyObject *arg) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("pool", self->owner);
   PyObject *path;
   if (check_open(self) || !(path = mef3py_path_bytes(arg)))
     return NULL;
@@ -345,6 +362,8 @@ static PyObject *pool_forget(PoolObject *self, PyObject *arg) {
 }
 
 static PyObject *pool_stats(PoolObject *self, PyObject *noargs) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("pool", self->owner);
   if (check_open(self))
     return NULL;
   mef3_pool_stats s;
