@@ -10,16 +10,28 @@ users have today, measured in the same run on one session made by
      Reader.read in process for the same 16-channel window (and one 60 s
      tile of one channel through the pool);
  (c) FileManager.read_signal_range cold (tiles not cached; prefetch off,
-     so every window is a miss) against warm (the same window again).
+     so every window is a miss) against warm (the same window again);
+ (d) each Python call against the C call it wraps, on the same window in
+     the same run (bench/bench_pycompare, built with the benchmarks):
+     Reader.read against mef3_reader_read_time_multi (target: within 5%),
+     ReaderProcessPool(2).read_window against mef3_pool_read_window
+     (within 10%), one 60 s tile through the pool (at most 0.05 ms more);
+     and against the original Python pool's cost of the same calls as
+     last measured on this machine (3.5 ms a tile, 44 ms a 16-channel
+     window: it is not installable here, so that figure is recorded, not
+     measured in the run).
 
 Each figure is the median of --reps runs (wall clock); each section
 prints ratios against its baseline (baseline time / this time: above 1
 is faster).  "Cold" means the tile cache is cold: the files themselves
 are in the operating system's page cache after gen, as on a busy server.
 
-usage: bench_python.py [--cli PATH] [--dir DIR] [--reps N] [--keep]
+usage: bench_python.py [--cli PATH] [--c-bench PATH] [--dir DIR] [--reps N]
+                       [--keep]
   --cli   the mef3pool command (default: build/mef3pool of this
           repository, else mef3pool on PATH)
+  --c-bench  bench_pycompare (default: build/bench/bench_pycompare of
+          this repository; without it (d) is skipped)
   --dir   scratch folder for the session (default: a new temporary one,
           removed at the end unless --keep)
 Run with Debian's interpreter and the package on the path, e.g.
@@ -28,6 +40,7 @@ Run with Debian's interpreter and the package on the path, e.g.
 import argparse
 import importlib
 import io
+import json
 import os
 import shutil
 import statistics
@@ -197,9 +210,60 @@ def bench_files(path, names, t0, t_end, reps):
             assert s["hits"] >= reps * len(names), s
 
 
+# The original Python pool (mef3io-server's ReaderProcessPool) on this
+# machine when last measured: not installable here (no PyPI), so recorded.
+ORIGINAL_TILE_MS, ORIGINAL_WINDOW_MS = 3.5, 44.0
+
+
+def bench_against_c(path, names, t0, reps, c_bench):
+    t1 = t0 + WINDOW_US
+    print("(d) each Python call against the C call it wraps (same window, "
+          "same run), and against the original Python pool (recorded)")
+    if not c_bench:
+        print("  bench_pycompare not built: skipped (give --c-bench)")
+        return
+    out = subprocess.run([c_bench, path, str(t0), str(reps)], check=True,
+                         capture_output=True, text=True).stdout
+    c = json.loads(out)
+    with mef3pool.Reader(path) as r:
+        py_rw = median_ms(lambda: r.read(names, t0, t1, dtype=np.float32),
+                          reps)
+    with mef3pool.ReaderProcessPool(2) as pool:
+        pool.warmup(path, names[0])
+        py_pw = median_ms(lambda: pool.read_window(path, names, t0, t1), reps)
+        fs = mef3pool.Reader(path).info(names[0])["sampling_frequency"]
+        spt = int(round(WINDOW_US * fs / 1e6))
+        py_pt = median_ms(lambda: pool.submit_read_tiles(
+            path, names[0], [0], fs, t0, spt).result(), reps)
+
+    def vs(label, py, cm, target):
+        print(f"  {label:<44} Python {py:8.3f} ms  C {cm:8.3f} ms  "
+              f"{100 * (py - cm) / cm:+6.1f}% (target <= +{target}%)",
+              flush=True)
+    vs(f"Reader.read, {len(names)} ch x 60 s", py_rw, c["reader_window_ms"],
+       5)
+    vs(f"ReaderProcessPool(2).read_window, {len(names)} ch", py_pw,
+       c["pool_window_ms"], 10)
+    print(f"  {'one 60 s tile through the pool':<44} Python {py_pt:8.3f} ms  "
+          f"C {c['pool_tile_ms']:8.3f} ms  {py_pt - c['pool_tile_ms']:+.3f} ms "
+          f"(target <= +0.05 ms)", flush=True)
+    print(f"  against the original pool (recorded {ORIGINAL_WINDOW_MS:g} ms a "
+          f"window, {ORIGINAL_TILE_MS:g} ms a tile): read_window "
+          f"{ORIGINAL_WINDOW_MS / py_pw:.1f}x faster, tile "
+          f"{ORIGINAL_TILE_MS / py_pt:.1f}x faster", flush=True)
+
+
+def find_c_bench(given):
+    if given:
+        return given
+    built = REPO / "build" / "bench" / "bench_pycompare"
+    return str(built) if os.access(built, os.X_OK) else None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cli")
+    ap.add_argument("--c-bench")
     ap.add_argument("--dir")
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--keep", action="store_true")
@@ -225,6 +289,7 @@ def main():
         bench_reader(path, cli, names, t0, a.reps)
         bench_pool(path, names, t0, a.reps)
         bench_files(path, names, t0, t_end, a.reps)
+        bench_against_c(path, names, t0, a.reps, find_c_bench(a.c_bench))
     finally:
         if not a.dir and not a.keep:
             shutil.rmtree(scratch, ignore_errors=True)
