@@ -3,8 +3,8 @@
  * mef3pool-rpc), for the mef3pool server or the Python mef3io-server.
  *
  * Results use the file manager's plain types (files.h): mef3_file_info
- * for OpenFile/FileInfo, mef3_signal for GetSignalRange, freed with their
- * usual functions.
+ * for OpenFile/FileInfo, mef3_signal for GetSignalRange, mef3_envelope
+ * for GetEnvelope, freed with their usual functions.
  *
  * Errors: functions return 0 or a negative MEF3_E... code; the detail is
  * the thread's last error, read with mef3_error_last() (common.h) like
@@ -146,6 +146,24 @@ MEF3_EXTERN int mef3_client_read_into(mef3_client_shape *shape, mef3_client *c,
                                       int64_t end_uutc, float *data, size_t cap,
                                       mef3_client_progress_fn progress,
                                       void *payload);
+
+/*
+ * GetEnvelope (an addition, docs/protocol.md): channels (n_channels 0:
+ * all; one rate) over [start, end) reduced to at most `max_columns`
+ * (1..65536) columns of (min, max), joined from the streamed chunks into
+ * one envelope laid out as mef3_files_envelope's (files.h), which the
+ * server computes; `*out` is the caller's (mef3_envelope_free).  Returns
+ * 0; MEF3_EINVAL (bad columns or times, an unknown channel, rates that
+ * differ), MEF3_EPASSWORD (no valid token for a session opened with a
+ * password), MEF3_ENOTFOUND (not open), MEF3_ELIMIT (over the server's
+ * --max-samples), MEF3_EUNSUPPORTED (a server without the call: the
+ * original mef3io-server), MEF3_EIO (a stream cut short).
+ */
+MEF3_EXTERN int mef3_client_envelope(mef3_envelope **out, mef3_client *c,
+                                     const char *path,
+                                     const char *const *channels,
+                                     size_t n_channels, int64_t start_uutc,
+                                     int64_t end_uutc, size_t max_columns);
 
 /* The same as mef3_error_last() (kept for callers written before the
  * library had one error channel); never NULL. */

@@ -88,6 +88,19 @@ def signal_dict(sig, channels_asked) -> dict:
     }
 
 
+def envelope_dict(d: dict) -> dict:
+    """A _core envelope dict with its min and max as (channels, columns)
+    float32 arrays and first_sample / first_uutc as int64 arrays."""
+    shape = (len(d["channel_names"]), d["n_columns"])
+    out = dict(d)
+    for k in ("min", "max"):
+        out[k] = np.frombuffer(d[k], dtype=np.float32).reshape(shape)
+    for k in ("first_sample", "first_uutc"):
+        out[k] = np.asarray(d[k], dtype=np.int64)
+    del out["n_columns"]
+    return out
+
+
 class UnknownNameError(NotFoundError, ValueError):
     """A file that is not open, or a channel the file does not have, named
     in a read.  A :class:`NotFoundError` (code MEF3_ENOTFOUND) and, as the

@@ -27,9 +27,17 @@ from typing import Dict, List, Optional, Sequence, Union
 from . import _core
 from ._errors import Error
 from .pool import _worker_path
-from ._fileinfo import FileInfo, UnknownNameError, as_value_error, signal_dict
+from ._fileinfo import (FileInfo, UnknownNameError, as_value_error,
+                        envelope_dict, signal_dict)
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+
+def _channels(channels):
+    """None (all), one name, or a list of names."""
+    if not channels:
+        return None
+    return channels if isinstance(channels, str) else list(channels)
 
 
 def _lanes(reader_processes, prefetch_processes):
@@ -218,6 +226,39 @@ class FileManager:
         except Error as e:
             raise as_value_error(e) from None
         return signal_dict(sig, channels)
+
+    def get_envelope(self, file_path: PathLike,
+                     channels: Optional[Sequence[str]], start_uutc: int,
+                     end_uutc: int, columns: int) -> Dict:
+        """``channels`` (None or empty: all; one rate) over
+        ``[start_uutc, end_uutc)`` reduced to at most ``columns`` (1 to
+        1048576) columns of (min, max) per channel, for overviews: from a
+        min/max pyramid built once per tile and cached apart from the
+        tiles, so an overview of hours costs about what a short read costs.
+
+        Returns ``{"min", "max": (n_channels, n_columns) float32 ndarrays,
+        "channel_names", "fs", "samples_per_column", "level",
+        "first_sample", "first_uutc": (n_channels,) int64 ndarrays,
+        "start_uutc", "end_uutc"}``.
+        Column ``j`` of channel ``i`` covers its grid samples
+        ``first_sample[i] + j * samples_per_column`` onwards
+        (``samples_per_column`` of them), from ``first_uutc[i] + j *
+        samples_per_column * 1e6 / fs`` µUTC; its min and max equal those
+        of a direct read of those samples that are not NaN, NaN in both
+        where there is none (a gap stays a gap).  ``level`` is the
+        pyramid level used (-1: reduced from the samples).
+
+        Raises as :meth:`read_signal_range` does, and
+        :class:`InvalidArgumentError` for ``columns`` out of range.
+        """
+        path = os.fspath(file_path)
+        try:
+            d = self._fm.envelope(path, _channels(channels),
+                                  int(start_uutc), int(end_uutc),
+                                  int(columns))
+        except Error as e:
+            raise as_value_error(e) from None
+        return envelope_dict(d)
 
     # -- counters, shutdown ---------------------------------------------
     def stats(self) -> Dict[str, int]:

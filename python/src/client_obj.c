@@ -263,6 +263,42 @@ static PyObject *client_read(ClientObject *self, PyObject *args) {
   return mef3py_signal_wrap(s);
 }
 
+static PyObject *client_envelope(ClientObject *self, PyObject *args) {
+  PyObject *path_obj, *ch_obj, *path, *keep = NULL;
+  long long t0, t1, cols;
+  if (!PyArg_ParseTuple(args, "OOLLL", &path_obj, &ch_obj, &t0, &t1, &cols))
+    return NULL;
+  if (cols < 1) /* (the server says what the range is) */
+    cols = 0;
+  const char **names = NULL;
+  size_t n = 0;
+  if (mef3py_channel_list(ch_obj, &names, &n, &keep) < 0)
+    return NULL;
+  if (!(path = wire_path(path_obj))) {
+    PyMem_Free(names);
+    Py_XDECREF(keep);
+    return NULL;
+  }
+  int rc, closed = 0;
+  mef3_envelope *e = NULL;
+  const char *p = PyBytes_AS_STRING(path);
+  Py_BEGIN_ALLOW_THREADS ENTER(self);
+  if (self->c)
+    rc = mef3_client_envelope(&e, self->c, p, (const char *const *)names, n,
+                              t0, t1, (size_t)cols);
+  else
+    closed = 1, rc = 0;
+  LEAVE(self);
+  Py_END_ALLOW_THREADS Py_DECREF(path);
+  PyMem_Free(names);
+  Py_XDECREF(keep);
+  if (closed)
+    return closed_error();
+  if (rc)
+    return raise_client(rc);
+  return mef3py_envelope_dict(e);
+}
+
 /* The access token kept for a path (str), or None. */
 static PyObject *client_token_get(ClientObject *self, PyObject *path_obj) {
   if (MEF3PY_FORKED(self->owner))
@@ -333,6 +369,9 @@ static PyMethodDef client_methods[] = {
     {"read", (PyCFunction)client_read, METH_VARARGS,
      "read(path, channels, start_uutc, end_uutc) -> Signal\n\nGetSignalRange "
      "reassembled into one (channels, samples) float32 window."},
+    {"envelope", (PyCFunction)client_envelope, METH_VARARGS,
+     "envelope(path, channels, start_uutc, end_uutc, columns) -> dict\n\n"
+     "GetEnvelope: at most columns columns of (min, max) per channel."},
     {"token_get", (PyCFunction)client_token_get, METH_O,
      "token_get(path) -> str or None\n\nThe access token kept for path."},
     {"token_set", (PyCFunction)client_token_set, METH_VARARGS,

@@ -302,6 +302,45 @@ static PyObject *files_read(FilesObject *self, PyObject *args) {
   return mef3py_signal_wrap(s);
 }
 
+static PyObject *files_envelope(FilesObject *self, PyObject *args) {
+  PyObject *path_obj, *ch_obj, *path, *keep = NULL;
+  long long t0, t1, cols;
+  if (!PyArg_ParseTuple(args, "OOLLL", &path_obj, &ch_obj, &t0, &t1, &cols))
+    return NULL;
+  if (cols < 1) /* (the file manager says what the range is) */
+    cols = 0;
+  const char **names = NULL;
+  size_t n = 0;
+  if (mef3py_channel_list(ch_obj, &names, &n, &keep) < 0)
+    return NULL;
+  if (!(path = mef3py_path_bytes(path_obj))) {
+    PyMem_Free(names);
+    Py_XDECREF(keep);
+    return NULL;
+  }
+  int rc, closed = 0;
+  mef3_envelope *e = NULL;
+  const char *p = PyBytes_AS_STRING(path);
+  PyObject *tok = token_of(self, path);
+  const char *t = tok ? PyBytes_AS_STRING(tok) : NULL;
+  Py_BEGIN_ALLOW_THREADS ENTER(self);
+  if (self->fm)
+    rc = mef3_files_envelope_as(&e, self->fm, p, t, (const char *const *)names,
+                                n, t0, t1, (size_t)cols);
+  else
+    closed = 1, rc = 0;
+  LEAVE(self);
+  Py_END_ALLOW_THREADS Py_XDECREF(tok);
+  Py_DECREF(path);
+  PyMem_Free(names);
+  Py_XDECREF(keep);
+  if (closed)
+    return closed_error();
+  if (rc)
+    return mef3py_raise_last(rc);
+  return mef3py_envelope_dict(e);
+}
+
 static PyObject *files_stats(FilesObject *self, PyObject *noargs) {
   if (MEF3PY_FORKED(self->owner))
     return mef3py_raise_forked("file manager", self->owner);
@@ -348,6 +387,9 @@ static PyMethodDef files_methods[] = {
     {"read", (PyCFunction)files_read, METH_VARARGS,
      "read(path, channels, start_uutc, end_uutc) -> Signal\n\nChannels (None: "
      "all) over [start, end) through the tile cache."},
+    {"envelope", (PyCFunction)files_envelope, METH_VARARGS,
+     "envelope(path, channels, start_uutc, end_uutc, columns) -> dict\n\n"
+     "At most columns columns of (min, max) per channel (the pyramid)."},
     {"stats", (PyCFunction)files_stats, METH_NOARGS,
      "stats() -> dict\n\nThe manager's counters."},
     {"close", (PyCFunction)files_close, METH_NOARGS,

@@ -198,6 +198,58 @@ PyObject *mef3py_file_info_dict(const mef3_file_info *info) {
   return d;
 }
 
+/* A list of n int64 as Python ints. */
+static PyObject *int_list(const int64_t *v, size_t n) {
+  PyObject *l = PyList_New((Py_ssize_t)n);
+  for (size_t i = 0; l && i < n; i++) {
+    PyObject *x = PyLong_FromLongLong(v[i]);
+    if (!x) {
+      Py_CLEAR(l);
+      break;
+    }
+    PyList_SET_ITEM(l, (Py_ssize_t)i, x);
+  }
+  return l;
+}
+
+PyObject *mef3py_envelope_dict(mef3_envelope *e) {
+  size_t n = e->n_channels, nb = n * e->n_columns * sizeof(float);
+  PyObject *d = PyDict_New();
+  PyObject *names = PyList_New((Py_ssize_t)n);
+  int bad = !d || !names;
+  for (size_t i = 0; !bad && i < n; i++) {
+    PyObject *x = utf8(e->channel_names[i]);
+    if (!x)
+      bad = 1;
+    else
+      PyList_SET_ITEM(names, (Py_ssize_t)i, x);
+  }
+  if (bad) {
+    Py_XDECREF(names);
+    Py_XDECREF(d);
+    mef3_envelope_free(e);
+    return NULL;
+  }
+  if (put(d, "channel_names", names) ||
+      put(d, "min", PyBytes_FromStringAndSize((const char *)e->min,
+                                              (Py_ssize_t)nb)) ||
+      put(d, "max", PyBytes_FromStringAndSize((const char *)e->max,
+                                              (Py_ssize_t)nb)) ||
+      put(d, "n_columns", PyLong_FromSize_t(e->n_columns)) ||
+      put(d, "fs", PyFloat_FromDouble(e->fs)) ||
+      put(d, "samples_per_column", PyLong_FromLongLong(e->samples_per_column)) ||
+      put(d, "level", PyLong_FromLong(e->level)) ||
+      put(d, "start_uutc", PyLong_FromLongLong(e->start_uutc)) ||
+      put(d, "end_uutc", PyLong_FromLongLong(e->end_uutc)) ||
+      put(d, "first_sample", int_list(e->first_sample, n)) ||
+      put(d, "first_uutc", int_list(e->first_uutc, n))) {
+    Py_DECREF(d);
+    d = NULL;
+  }
+  mef3_envelope_free(e);
+  return d;
+}
+
 int mef3py_channel_list(PyObject *obj, const char ***out, size_t *n,
                         PyObject **keep) {
   *out = NULL;

@@ -1,7 +1,7 @@
 /*
  * python/src/signal_obj.h - what the file manager (files_obj.c) and the
  * client (client_obj.c) types share: a window of signal handed to Python
- * without a copy, and file info as a dict.  Private to the extension.
+ * without a copy, file info and envelopes as dicts.  Private to the extension.
  */
 #ifndef MEF3PY_SIGNAL_OBJ_H
 #define MEF3PY_SIGNAL_OBJ_H
@@ -26,6 +26,13 @@ int mef3py_signal_ready(PyObject *m);
 /* `info` as a dict (see the keys in signal_obj.c); NULL with an exception.
  * Needs the GIL. */
 PyObject *mef3py_file_info_dict(const mef3_file_info *info);
+
+/* An envelope (taken: freed here, also on failure) as a dict: min and
+ * max as bytes of (channels, columns) native float32, n_columns, fs,
+ * samples_per_column, level, start_uutc, end_uutc, channel_names,
+ * first_sample and first_uutc (lists, one per channel); NULL with an
+ * exception.  Needs the GIL. */
+PyObject *mef3py_envelope_dict(mef3_envelope *e);
 
 /* Channel names from None, a str (one channel) or a sequence of str:
  * `*out` is an array of `*n` UTF-8 strings (PyMem_Free it) pointing into

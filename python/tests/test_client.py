@@ -265,3 +265,96 @@ def test_access_tokens_on_every_call(server, root):
         assert l2.get_file_info(path)["start_uutc"] == r2["start_uutc"]
         l2.close_file(path)
         assert path not in other.list_open_files()
+
+
+ENV_KEYS = {"min", "max", "channel_names", "fs", "samples_per_column",
+            "level", "first_sample", "first_uutc", "start_uutc", "end_uutc",
+            "error_message"}
+
+
+def same_envelope(got, want):
+    assert got["error_message"] == "", got["error_message"]
+    for k in ("channel_names", "fs", "samples_per_column", "level",
+              "start_uutc", "end_uutc"):
+        assert got[k] == want[k], k
+    for k in ("first_sample", "first_uutc"):
+        assert got[k].dtype == np.int64 and (got[k] == want[k]).all(), k
+    for k in ("min", "max"):
+        assert got[k].dtype == np.float32 and got[k].shape == want[k].shape
+        assert got[k].tobytes() == want[k].tobytes(), k
+
+
+def test_envelope_equals_the_c_file_manager(client, local, root, cli):
+    """Client.get_envelope (GetEnvelope, in many 64 kB chunks) against
+    FileManager.get_envelope of the same window, bit for bit: a golden
+    session and a generated one with gaps, whose gap columns stay NaN."""
+    from conftest import gen
+    gen(cli, root / "gen.mefd", channels=4, fs=512, duration="20m", gaps=2,
+        seed=5)
+    for rel, chans in (("b_multi_8ch.mefd", ["ch01", "ch02", "ch03"]),
+                       ("gen.mefd", None)):
+        r = client.open_file(rel)
+        assert r["file_opened"], r["error_message"]
+        path = str(root / rel)
+        local.open_file(path)
+        t0, t1 = r["start_uutc"], r["end_uutc"]
+        for a, b, w in ((t0, t1, 3000), (t0 + 1_234_567, t0 + 9_000_000, 50),
+                        (t0 - 5_000_000, t1 + 5_000_000, 777), (t0, t1, 1)):
+            got = client.get_envelope(rel, chans, a, b, w)
+            assert set(got) == ENV_KEYS
+            want = local.get_envelope(path, chans, a, b, w)
+            assert set(want) == ENV_KEYS - {"error_message"}
+            same_envelope(got, want)
+            assert 1 <= got["min"].shape[1] <= w
+            assert (np.isnan(got["min"]) == np.isnan(got["max"])).all()
+            assert (got["min"][~np.isnan(got["min"])]
+                    <= got["max"][~np.isnan(got["max"])]).all()
+    whole = client.get_envelope("gen.mefd", None, t0, t1, 3000)
+    # two gaps drawn from the seed: whole columns of every channel NaN
+    assert np.isnan(whole["min"]).all(axis=0).sum() >= 1
+    assert whole["min"].shape[0] == 4 and whole["min"].nbytes > 10 * 4096
+    # A column's values: min and max of a direct read of its samples.
+    sig = local.read_signal_range(path, None, t0, t1)["array"]
+    spc, f0 = whole["samples_per_column"], int(whole["first_sample"][0])
+    j = 7
+    cut = sig[0, f0 + j * spc:f0 + (j + 1) * spc]
+    assert whole["min"][0, j] == np.nanmin(cut)
+    assert whole["max"][0, j] == np.nanmax(cut)
+
+
+def test_envelope_failures(client, server):
+    r = client.open_file("b_multi_8ch.mefd")
+    t0 = r["start_uutc"]
+    for args, says in (((["ch01"], t0, t0 + 10**7, 0), "max_columns"),
+                       ((["ch01"], t0, t0 + 10**7, 10**9), "max_columns"),
+                       ((["ch01"], t0 + 10**7, t0, 10), "greater than"),
+                       ((["nope"], t0, t0 + 10**7, 10), "Unknown channels"),
+                       ((None, t0, t0 + 10**7, 10), "sampling rate")):
+        bad = client.get_envelope("b_multi_8ch.mefd", *args)
+        assert set(bad) == ENV_KEYS and bad["min"] is None
+        assert says in bad["error_message"], bad["error_message"]
+    with mef3pool.Client(server, raise_errors=True) as strict:
+        with pytest.raises(mef3pool.InvalidArgumentError, match="max_columns"):
+            strict.get_envelope("b_multi_8ch.mefd", ["ch01"], t0, t0 + 10**7,
+                                0)
+        # an encrypted session opened by another client: no token here
+        r = client.open_file("d_encrypted.mefd", password="l1pass")
+        with pytest.raises(mef3pool.PasswordError, match="PERMISSION_DENIED|"
+                           "access token"):
+            strict.get_envelope("d_encrypted.mefd", ["ch01"], r["start_uutc"],
+                                r["start_uutc"] + 10**7, 10)
+        got = client.get_envelope("d_encrypted.mefd", ["ch01"],
+                                  r["start_uutc"], r["start_uutc"] + 10**7, 10)
+        assert got["error_message"] == "" and np.isfinite(got["min"]).all()
+
+
+def test_file_manager_envelope_errors(local, root):
+    path = str(root / "b_multi_8ch.mefd")
+    info = local.open_file(path)
+    t0 = info.start_uutc
+    with pytest.raises(mef3pool.InvalidArgumentError):
+        local.get_envelope(path, ["ch01"], t0, t0 + 10**7, 0)
+    with pytest.raises(mef3pool.UnknownNameError):
+        local.get_envelope(path, ["nope"], t0, t0 + 10**7, 10)
+    e = local.get_envelope(path, "ch02", t0, t0 + 60 * 10**6, 100)
+    assert e["channel_names"] == ["ch02"] and e["min"].shape[0] == 1

@@ -1,5 +1,5 @@
 /*
- * cli/cmd_client.c - `mef3pool client ADDR open|info|read|list|close ...`:
+ * cli/cmd_client.c - `mef3pool client ADDR open|info|read|envelope|list|close`:
  * talk to a gRPCMef3Server (ours or the Python original) for people and
  * scripts.  `read` writes f32, npy or csv as `mef3pool read` does and shows
  * progress on a terminal (stderr) for long reads; nothing when piped.
@@ -35,6 +35,11 @@ static const char client_usage[] =
     "       [--format f32|f64|csv|npy|npz|summary] [-o FILE]\n"
     "                                      read a window (float32, physical\n"
     "                                      units; NaN where no sample)\n"
+    "  envelope PATH [--channels a,b] --start T0 --end T1 --columns W\n"
+    "       [--format csv|f32|summary] [-o FILE]\n"
+    "                                      the window in at most W columns\n"
+    "                                      of (min, max) per channel, for\n"
+    "                                      overviews (a mef3pool server)\n"
     "  list                                the open sessions, one a line\n"
     "  close PATH                          close a session\n\n"
     "A session opened with a password is read only with it: give\n"
@@ -51,6 +56,10 @@ static const char client_usage[] =
     "npy is a (channels, samples) float32 array; npz and csv are those of\n"
     "`mef3pool read` (csv: time columns, then one per channel); summary\n"
     "prints the shape, the time taken and a few values.\n"
+    "envelope writes csv by default (a row per column: its time in µUTC,\n"
+    "then min and max of each channel, empty where the column has no data),\n"
+    "or f32 ((channels, columns, 2) float32 little-endian; -o FILE.f32), or\n"
+    "a summary.  W is 1 to 65536.\n"
     "Errors are one line on stderr; exit codes 0, 1 (failure), 2 (usage).\n";
 
 /* Set while a password may still be asked for: a refusal for the lack
@@ -188,6 +197,54 @@ static int write_signal(const char *outp, cli_format fmt, const mef3_signal *sig
   return CLI_OK;
 }
 
+/* The window of `what` ("client read"): the session's info (for relative
+ * times and units) into *fi, --start/--end as µUTC, --channels split and
+ * checked against the session's (an unknown one named with those there
+ * are).  CLI_OK, or the exit code (the error printed). */
+static int window_args(mef3_client *c, const char *path, const char *what,
+                       const char *start, const char *end, const char *chans,
+                       mef3_file_info **fi_out, int64_t *t0, int64_t *t1,
+                       char ***names_out, size_t *n_out) {
+  mef3_file_info *fi;
+  int rc = mef3_client_info(&fi, c, path);
+  if (rc)
+    return client_fail(rc, path);
+  if (cli_parse_time(start, fi->start_uutc, t0) ||
+      cli_parse_time(end, fi->start_uutc, t1)) {
+    mef3_file_info_free(fi);
+    return cli_fail(CLI_USAGE, "%s: --start/--end take " CLI_TIME_FORMS, what);
+  }
+  char **names = NULL;
+  size_t n_names = 0;
+  if (chans && (cli_split_names(chans, &names, &n_names) || !n_names)) {
+    mef3_file_info_free(fi);
+    return cli_fail(CLI_USAGE, "%s: --channels takes a comma-separated list",
+                    what);
+  }
+  /* Unknown names here, with the channels there are (the server's error
+   * names only the unknown ones). */
+  for (size_t k = 0; k < n_names; k++) {
+    size_t j = 0;
+    while (j < fi->n_channels && strcmp(fi->channels[j].name, names[k]))
+      j++;
+    if (j < fi->n_channels)
+      continue;
+    const char **have = calloc(fi->n_channels + 1, sizeof *have);
+    for (size_t i = 0; have && i < fi->n_channels; i++)
+      have[i] = fi->channels[i].name;
+    int r = have ? cli_fail_channel(path, names[k], have, fi->n_channels)
+                 : cli_fail(CLI_FAIL, "out of memory");
+    free(have);
+    cli_free_split(names, n_names);
+    mef3_file_info_free(fi);
+    return r;
+  }
+  *fi_out = fi;
+  *names_out = names;
+  *n_out = n_names;
+  return CLI_OK;
+}
+
 static int do_read(mef3_client *c, const char *path, int argc, char **argv) {
   const char *chans = NULL, *start = NULL, *end = NULL, *outp = NULL,
              *fmt_s = NULL, *v;
@@ -230,41 +287,13 @@ static int do_read(mef3_client *c, const char *path, int argc, char **argv) {
     return cli_fail(CLI_USAGE, "client read: refusing to write binary data to "
                                "a terminal; use -o FILE or --format csv");
   mef3_file_info *fi;
-  int rc = mef3_client_info(&fi, c, path);
-  if (rc)
-    return client_fail(rc, path);
   int64_t t0, t1;
-  if (cli_parse_time(start, fi->start_uutc, &t0) ||
-      cli_parse_time(end, fi->start_uutc, &t1)) {
-    mef3_file_info_free(fi);
-    return cli_fail(CLI_USAGE,
-                    "client read: --start/--end take " CLI_TIME_FORMS);
-  }
-  char **names = NULL;
-  size_t n_names = 0;
-  if (chans && (cli_split_names(chans, &names, &n_names) || !n_names)) {
-    mef3_file_info_free(fi);
-    return cli_fail(CLI_USAGE, "client read: --channels takes a "
-                               "comma-separated list");
-  }
-  /* Unknown names here, with the channels there are (the server's error
-   * names only the unknown ones). */
-  for (size_t k = 0; k < n_names; k++) {
-    size_t j = 0;
-    while (j < fi->n_channels && strcmp(fi->channels[j].name, names[k]))
-      j++;
-    if (j < fi->n_channels)
-      continue;
-    const char **have = calloc(fi->n_channels + 1, sizeof *have);
-    for (size_t i = 0; have && i < fi->n_channels; i++)
-      have[i] = fi->channels[i].name;
-    int r = have ? cli_fail_channel(path, names[k], have, fi->n_channels)
-                 : cli_fail(CLI_FAIL, "out of memory");
-    free(have);
-    cli_free_split(names, n_names);
-    mef3_file_info_free(fi);
-    return r;
-  }
+  char **names;
+  size_t n_names;
+  int rc = window_args(c, path, "client read", start, end, chans, &fi, &t0,
+                       &t1, &names, &n_names);
+  if (rc != CLI_OK)
+    return rc;
   if (t1 > t0)
     cli_note_outside(t0, t1, fi->start_uutc, fi->end_uutc);
   progress_state ps = {isatty(STDERR_FILENO), 0};
@@ -303,6 +332,137 @@ static int do_read(mef3_client *c, const char *path, int argc, char **argv) {
   int werr = write_signal(outp, fmt, sig, fi);
   mef3_signal_free(sig);
   mef3_file_info_free(fi);
+  return werr;
+}
+
+/* Column j's time on channel k's grid (its first sample's). */
+static int64_t column_uutc(const mef3_envelope *e, size_t k, size_t j) {
+  return e->first_uutc[k] +
+         (int64_t)llround((double)j * (double)e->samples_per_column * 1e6 /
+                          e->fs);
+}
+
+/* An envelope as csv (a row per column: its time on the first channel's
+ * grid, then min and max of each channel; empty where NaN), f32
+ * ((channels, columns, 2) float32 little-endian, as the HTTP API's) or a
+ * summary. */
+static int write_envelope(const char *outp, const char *fmt,
+                          const mef3_envelope *e, double took) {
+  FILE *out = stdout;
+  if (outp && !(out = fopen(outp, "wb")))
+    return cli_fail(CLI_FAIL, "%s: cannot create: %m", outp);
+  size_t nch = e->n_channels, nc = e->n_columns;
+  int werr = 0;
+  if (!strcmp(fmt, "summary")) {
+    size_t nan = 0;
+    for (size_t i = 0; i < nch * nc; i++)
+      nan += isnan(e->min[i]);
+    fprintf(out,
+            "%zu channels x %zu columns of %" PRId64 " samples (%.3f s at %g "
+            "Hz; %s) in %.2f ms; %zu NaN columns (no data)\n",
+            nch, nc, e->samples_per_column,
+            (double)e->samples_per_column / e->fs, e->fs,
+            e->level < 0 ? "from samples" : "pyramid", took * 1e3, nan);
+    if (e->level >= 0)
+      fprintf(out, "  (pyramid level %d)\n", e->level);
+    for (size_t k = 0; k < nch && k < 8; k++) {
+      fprintf(out, "  %-12s", e->channel_names[k]);
+      for (size_t j = 0; j < nc && j < 4; j++)
+        fprintf(out, " [%.3f, %.3f]", e->min[k * nc + j], e->max[k * nc + j]);
+      fprintf(out, "%s\n", nc > 4 ? " ..." : "");
+    }
+    if (nch > 8)
+      fprintf(out, "  (%zu more channels)\n", nch - 8);
+  } else if (!strcmp(fmt, "f32")) {
+    for (size_t k = 0; k < nch && !werr; k++)
+      for (size_t j = 0; j < nc && !werr; j++) {
+        float v[2] = {e->min[k * nc + j], e->max[k * nc + j]};
+        werr = fwrite(v, sizeof *v, 2, out) != 2;
+      }
+  } else {
+    fprintf(out, "time_uutc");
+    for (size_t k = 0; k < nch; k++)
+      fprintf(out, ",%s_min,%s_max", e->channel_names[k], e->channel_names[k]);
+    fputc('\n', out);
+    for (size_t j = 0; j < nc; j++) {
+      fprintf(out, "%" PRId64, column_uutc(e, 0, j));
+      for (size_t k = 0; k < nch; k++) {
+        float lo = e->min[k * nc + j], hi = e->max[k * nc + j];
+        if (isnan(lo))
+          fputs(",,", out);
+        else
+          fprintf(out, ",%.9g,%.9g", lo, hi);
+      }
+      fputc('\n', out);
+    }
+  }
+  if (fflush(out) || ferror(out) || werr ||
+      (out != stdout && fclose(out) != 0))
+    return cli_fail(CLI_FAIL, "%s: write failed: %m", outp ? outp : "stdout");
+  return CLI_OK;
+}
+
+static int do_envelope(mef3_client *c, const char *path, int argc,
+                       char **argv) {
+  const char *chans = NULL, *start = NULL, *end = NULL, *outp = NULL,
+             *fmt = NULL, *cols_s = NULL, *v;
+  for (int i = 0; i < argc; i++) {
+    if (cli_opt(argc, argv, &i, "--channels", &v))
+      chans = v;
+    else if (cli_opt(argc, argv, &i, "--start", &v))
+      start = v;
+    else if (cli_opt(argc, argv, &i, "--end", &v))
+      end = v;
+    else if (cli_opt(argc, argv, &i, "--columns", &v))
+      cols_s = v;
+    else if (cli_opt(argc, argv, &i, "-o", &v) ||
+             cli_opt(argc, argv, &i, "--output", &v))
+      outp = v;
+    else if (cli_opt(argc, argv, &i, "--format", &v))
+      fmt = v;
+    else
+      return cli_fail(CLI_USAGE, "client envelope: unknown argument %s",
+                      argv[i]);
+    if (!v)
+      return cli_fail(CLI_USAGE, "client envelope: %s needs a value", argv[i]);
+  }
+  int64_t cols = 0;
+  if (!start || !end || !cols_s)
+    return cli_fail(CLI_USAGE,
+                    "client envelope: give --start, --end and --columns");
+  if (cli_parse_i64(cols_s, &cols) || cols < 1 || cols > 65536)
+    return cli_fail(CLI_USAGE, "client envelope: --columns takes a number "
+                               "from 1 to 65536");
+  if (!fmt) {
+    size_t n = outp ? strlen(outp) : 0;
+    fmt = n > 4 && !strcasecmp(outp + n - 4, ".f32") ? "f32" : "csv";
+  }
+  if (strcmp(fmt, "csv") && strcmp(fmt, "f32") && strcmp(fmt, "summary"))
+    return cli_fail(CLI_USAGE,
+                    "client envelope: --format takes csv, f32 or summary");
+  if (!outp && !strcmp(fmt, "f32") && isatty(STDOUT_FILENO))
+    return cli_fail(CLI_USAGE, "client envelope: refusing to write binary "
+                               "data to a terminal; use -o FILE or --format "
+                               "csv");
+  mef3_file_info *fi;
+  int64_t t0, t1;
+  char **names;
+  size_t n_names;
+  int rc = window_args(c, path, "client envelope", start, end, chans, &fi, &t0,
+                       &t1, &names, &n_names);
+  if (rc != CLI_OK)
+    return rc;
+  mef3_file_info_free(fi);
+  mef3_envelope *e;
+  double took = mono();
+  rc = mef3_client_envelope(&e, c, path, (const char *const *)names, n_names,
+                            t0, t1, (size_t)cols);
+  took = mono() - took;
+  cli_free_split(names, n_names);
+  if (rc)
+    return client_fail(rc, path);
+  int werr = write_envelope(outp, fmt, e, took);
+  mef3_envelope_free(e);
   return werr;
 }
 
@@ -363,6 +523,8 @@ static int run(mef3_client *c, const char *cmd, const char *path,
         printf("%s\n", paths[i]);
       mef3_files_list_free(paths, n);
     }
+  } else if (!strcmp(cmd, "envelope")) {
+    ret = do_envelope(c, path, nrest - 1, rest + 1);
   } else {
     ret = do_read(c, path, nrest - 1, rest + 1);
   }
@@ -377,7 +539,7 @@ int mef3_cli_client(int argc, char **argv) {
     }
   if (argc < 3)
     return cli_fail(CLI_USAGE, "client: give ADDR and a COMMAND (open, info, "
-                               "read, list, close)");
+                               "read, envelope, list, close)");
   const char *addr = argv[1], *cmd = argv[2], *v;
   mef3_client_options co = MEF3_CLIENT_OPTIONS_INIT;
   /* Options common to every command, taken out of the argument list. */
@@ -419,12 +581,13 @@ int mef3_cli_client(int argc, char **argv) {
   }
   int is_list = !strcmp(cmd, "list");
   int known = is_list || !strcmp(cmd, "open") || !strcmp(cmd, "info") ||
-              !strcmp(cmd, "read") || !strcmp(cmd, "close");
+              !strcmp(cmd, "read") || !strcmp(cmd, "close") ||
+              !strcmp(cmd, "envelope");
   if (!known) {
     free(rest);
     return cli_fail(CLI_USAGE,
                     "client: unknown command \"%s\" (open, info, "
-                    "read, list, close)",
+                    "read, envelope, list, close)",
                     cmd);
   }
   if (!is_list && (nrest < 1 || rest[0][0] == '-')) {
@@ -432,7 +595,8 @@ int mef3_cli_client(int argc, char **argv) {
     return cli_fail(CLI_USAGE, "client %s: give the session's PATH", cmd);
   }
   if ((is_list && nrest > 0) ||
-      (!is_list && strcmp(cmd, "read") && nrest > 1)) {
+      (!is_list && strcmp(cmd, "read") && strcmp(cmd, "envelope") &&
+       nrest > 1)) {
     int r = cli_fail(CLI_USAGE, "client %s: unexpected argument \"%s\"", cmd,
                      rest[is_list ? 0 : 1]);
     free(rest);

@@ -6,6 +6,7 @@
  *   client_call.c   a call of this client: its metadata (session header,
  *                   token) through rpc/call.h, its status as our error
  *   client_range.c  GetSignalRange: chunks reassembled into one window
+ *   client_envelope.c  GetEnvelope: column chunks joined into one envelope
  *   client_tls.c    the channel's credentials: TLS or plain text
  *
  * Errors are set with the core's mef3__error (util/error.h): one

@@ -32,6 +32,8 @@
 #define MEF3_RPC_INFO "/gRPCMef3Server/FileInfo"
 #define MEF3_RPC_RANGE "/gRPCMef3Server/GetSignalRange"
 #define MEF3_RPC_LIST "/gRPCMef3Server/ListOpenFiles"
+/* Addition: not in the original service. */
+#define MEF3_RPC_ENVELOPE "/gRPCMef3Server/GetEnvelope"
 
 /* The header our clients send with the session path of each call
  * (%XX-encoded beyond printable ASCII, see client_call.c), for a proxy's

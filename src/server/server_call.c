@@ -16,7 +16,7 @@
 
 const char *const mef3__method_names[MEF3__M_COUNT + 1] = {
     MEF3_RPC_OPEN,  MEF3_RPC_CLOSE, MEF3_RPC_INFO,
-    MEF3_RPC_RANGE, MEF3_RPC_LIST,  "(unknown method)"};
+    MEF3_RPC_RANGE, MEF3_RPC_LIST,  MEF3_RPC_ENVELOPE, "(unknown method)"};
 
 void mef3__call_free(mef3__call *c) {
   if (c->call)
@@ -31,6 +31,9 @@ void mef3__call_free(mef3__call *c) {
   mef3__stream *st = &c->st;
   if (st->req)
     signal_range_request__free_unpacked(st->req, NULL);
+  if (st->ereq)
+    envelope_request__free_unpacked(st->ereq, NULL);
+  mef3_envelope_free(st->env);
   mef3_file_info_free(st->info);
   mef3__server_wipe(st->token, sizeof st->token);
   free(st->chans);

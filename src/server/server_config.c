@@ -79,7 +79,7 @@ static const knob knobs[] = {
       "files open at once (0: no limit)"},
      K_I64, F(max_open_files), 0, 1e9, 0},
     {{"--max-streams", "MAX_STREAMS", "N",
-      "GetSignalRange streams at once (16)"},
+      "GetSignalRange and GetEnvelope streams at once (16)"},
      K_INT, O(max_streams), 1, 100000, 0},
     {{"--max-samples", "MAX_SAMPLES", "N",
       "channels x samples per request (268435456 = 1 GiB of float32)"},

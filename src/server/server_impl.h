@@ -10,6 +10,7 @@
  *   server_unary.c       OpenFile, FileInfo, CloseFile, ListOpenFiles
  *   server_range_begin.c GetSignalRange's first job: checks, the plan
  *   server_range.c       GetSignalRange's chunks: reads, sends
+ *   server_envelope.c    GetEnvelope (an addition): min/max columns
  *   server_creds.c       the access token of a call
  *   server_tls.c         TLS or plain text: the credentials listened with
  *   listen.c, sendbuf.c  the address check, chunk memory
@@ -40,6 +41,7 @@ typedef enum {
   MEF3__M_INFO,
   MEF3__M_RANGE,
   MEF3__M_LIST,
+  MEF3__M_ENVELOPE,
   MEF3__M_COUNT,
   MEF3__M_OTHER = MEF3__M_COUNT
 } mef3__method;
@@ -66,7 +68,8 @@ typedef struct {
   _Atomic int kind;
 } mef3__tag;
 
-/* A GetSignalRange in progress (touched by one job at a time). */
+/* A GetSignalRange or GetEnvelope in progress (touched by one job at a
+ * time). */
 typedef struct {
   SignalRangeRequest *req;
   mef3_file_info *info;
@@ -82,6 +85,9 @@ typedef struct {
   int counted; /* holds one of max_streams (guarded by the server's mu) */
   int64_t t0_ns;
   char token[MEF3__SERVER_TOKEN_MAX]; /* the caller's access token or "" */
+  /* GetEnvelope only (total, per_chunk, next count columns there): */
+  EnvelopeRequest *ereq;
+  mef3_envelope *env;
 } mef3__stream;
 
 struct mef3__call {
@@ -221,6 +227,25 @@ void mef3__range_error(mef3__call *c, int rc, const char *msg);
 /* The first step of a stream: parse and check the request, take a stream
  * slot, resolve the channels, plan the chunks.  0, or an error was sent. */
 int mef3__range_begin(mef3_server *s, mef3__call *c);
+
+/* What GetEnvelope shares with it (st: the call's stream state): */
+/* Take one of the max_streams slots: 0, or MEF3_ELIMIT and `msg`. */
+int mef3__range_take_slot(mef3_server *s, mef3__stream *st, char *msg,
+                          size_t cap);
+/* A window's times: NULL when fine, else what is wrong. */
+const char *mef3__range_bad_times(int64_t start_uutc, int64_t end_uutc);
+/* The channels `names` (none: all of st->info's) into st->chans and
+ * their common rate into st->fs: 0, or a code and `msg` (every unknown
+ * channel named in one message, MEF3_ENOTFOUND; rates that differ). */
+int mef3__range_pick(mef3__stream *st, char *const *names, size_t n_names,
+                     char *msg, size_t cap);
+
+/* ---- server_envelope.c (work threads; _sent on a cq thread) ---- */
+
+/* Compute the envelope (first job) and send its next chunk. */
+void mef3__envelope_step(mef3_server *s, mef3__call *c);
+/* A chunk has left: queue the next one, or stop. */
+void mef3__envelope_sent(mef3_server *s, mef3__call *c, int ok);
 
 
 #endif

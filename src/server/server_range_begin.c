@@ -91,8 +91,8 @@ static void rates_message(char *msg, size_t cap, const mef3_file_info *info,
 
 /* ---- the first job: check the request, plan the chunks ---- */
 
-/* Take one of the max_streams slots: 0, or MEF3_ELIMIT and `msg`. */
-static int take_slot(mef3_server *s, mef3__stream *st, char *msg, size_t cap) {
+int mef3__range_take_slot(mef3_server *s, mef3__stream *st, char *msg,
+                          size_t cap) {
   pthread_mutex_lock(&s->mu);
   int busy = s->stats.active_streams >= (uint64_t)s->o.max_streams;
   if (busy) {
@@ -111,12 +111,11 @@ static int take_slot(mef3_server *s, mef3__stream *st, char *msg, size_t cap) {
   return MEF3_ELIMIT;
 }
 
-/* The window's times: NULL when fine, else what is wrong. */
-static const char *bad_times(const SignalRangeRequest *rq) {
-  if (rq->end_uutc <= rq->start_uutc)
+const char *mef3__range_bad_times(int64_t start_uutc, int64_t end_uutc) {
+  if (end_uutc <= start_uutc)
     return "end_uutc must be greater than start_uutc";
   /* 2^60 µs is 36,000 years: beyond it, differences of times overflow. */
-  if (rq->start_uutc < -((int64_t)1 << 60) || rq->end_uutc > ((int64_t)1 << 60))
+  if (start_uutc < -((int64_t)1 << 60) || end_uutc > ((int64_t)1 << 60))
     return "start_uutc/end_uutc out of range";
   return NULL;
 }
@@ -130,15 +129,10 @@ static const mef3_file_channel *channel_named(const mef3_file_info *info,
   return NULL;
 }
 
-/*
- * The channels asked for (none: all of the file's) into st->chans and
- * their common rate into st->fs: 0, or a code and `msg` (every unknown
- * channel named in one message; rates that differ).
- */
-static int pick_channels(mef3__stream *st, char *msg, size_t cap) {
-  const SignalRangeRequest *rq = st->req;
+int mef3__range_pick(mef3__stream *st, char *const *names, size_t n_names,
+                     char *msg, size_t cap) {
   const mef3_file_info *info = st->info;
-  st->nch = rq->n_channel_names ? rq->n_channel_names : info->n_channels;
+  st->nch = n_names ? n_names : info->n_channels;
   st->chans = calloc(st->nch ? st->nch : 1, sizeof *st->chans);
   if (!st->chans) {
     snprintf(msg, cap, "out of memory");
@@ -148,8 +142,7 @@ static int pick_channels(mef3__stream *st, char *msg, size_t cap) {
   int unknown = 0, mixed = 0;
   double fs = 0;
   for (size_t i = 0; i < st->nch; i++) {
-    const char *name =
-        rq->n_channel_names ? rq->channel_names[i] : info->channels[i].name;
+    const char *name = n_names ? names[i] : info->channels[i].name;
     const mef3_file_channel *ch = channel_named(info, name);
     if (!ch) {
       if (len < cap)
@@ -244,12 +237,12 @@ int mef3__range_begin(mef3_server *s, mef3__call *c) {
   SignalRangeRequest *rq = st->req;
   const char *path = rq->file_path ? rq->file_path : "";
   char msg[1100];
-  int rc = take_slot(s, st, msg, sizeof msg);
+  int rc = mef3__range_take_slot(s, st, msg, sizeof msg);
   if (rc) {
     mef3__range_error(c, rc, msg);
     return -1;
   }
-  const char *why = bad_times(rq);
+  const char *why = mef3__range_bad_times(rq->start_uutc, rq->end_uutc);
   if (why) {
     mef3__range_error(c, MEF3_EINVAL, why);
     return -1;
@@ -265,7 +258,8 @@ int mef3__range_begin(mef3_server *s, mef3__call *c) {
     mef3__range_error(c, rc, mef3__server_err_msg(rc));
     return -1;
   }
-  if ((rc = pick_channels(st, msg, sizeof msg)) ||
+  if ((rc = mef3__range_pick(st, rq->channel_names, rq->n_channel_names, msg,
+                             sizeof msg)) ||
       (rc = size_window(s, st, msg, sizeof msg))) {
     mef3__range_error(c, rc, msg);
     return -1;

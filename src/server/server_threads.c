@@ -31,7 +31,8 @@
 static void run_job(mef3_server *s, mef3__call *c) {
   /* Paths and passwords are C strings below: refuse any a NUL would cut
    * (files.h asks callers taking paths from the wire to). */
-  if (c->m == MEF3__M_RANGE && !c->st.req &&
+  if ((c->m == MEF3__M_RANGE || c->m == MEF3__M_ENVELOPE) && !c->st.req &&
+      !c->st.ereq &&
       mef3__rpc_field_has_nul(c->payload, 1)) {
     mef3__server_log(s, MEF3_LOG_WARN, "%s: refused a path holding a NUL byte",
                      mef3__method_names[c->m]);
@@ -52,6 +53,9 @@ static void run_job(mef3_server *s, mef3__call *c) {
     break;
   case MEF3__M_RANGE:
     mef3__range_step(s, c);
+    break;
+  case MEF3__M_ENVELOPE:
+    mef3__envelope_step(s, c);
     break;
   default:
     break;
@@ -153,7 +157,10 @@ void *mef3__server_cq_main(void *arg) {
       pthread_mutex_unlock(&c->mu);
       break;
     case MEF3__T_SEND:
-      mef3__range_sent(s, c, ev.success);
+      if (c->m == MEF3__M_ENVELOPE)
+        mef3__envelope_sent(s, c, ev.success);
+      else
+        mef3__range_sent(s, c, ev.success);
       break;
     default:
       break;
