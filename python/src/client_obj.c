@@ -264,6 +264,8 @@ static PyObject *client_read(ClientObject *self, PyObject *args) {
 }
 
 static PyObject *client_envelope(ClientObject *self, PyObject *args) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("client", self->owner);
   PyObject *path_obj, *ch_obj, *path, *keep = NULL;
   long long t0, t1, cols;
   if (!PyArg_ParseTuple(args, "OOLLL", &path_obj, &ch_obj, &t0, &t1, &cols))

@@ -303,6 +303,8 @@ static PyObject *files_read(FilesObject *self, PyObject *args) {
 }
 
 static PyObject *files_envelope(FilesObject *self, PyObject *args) {
+  if (MEF3PY_FORKED(self->owner))
+    return mef3py_raise_forked("file manager", self->owner);
   PyObject *path_obj, *ch_obj, *path, *keep = NULL;
   long long t0, t1, cols;
   if (!PyArg_ParseTuple(args, "OOLLL", &path_obj, &ch_obj, &t0, &t1, &cols))

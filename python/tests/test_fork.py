@@ -61,6 +61,8 @@ SCRIPT = textwrap.dedent(r'''
                 ("FileManager.read_signal_range",
                  lambda: fm.read_signal_range(path, ["ch01"], t0, t0 + 10**6)),
                 ("FileManager.list_open_files", fm.list_open_files),
+                ("FileManager.get_envelope",
+                 lambda: fm.get_envelope(path, ["ch01"], t0, t0 + 10**7, 10)),
                 ("ReaderProcessPool.read_window",
                  lambda: pool.read_window(path, ["ch02"], t0, t0 + 10**6)),
                 ("future.result", lambda: pending.result(timeout=30)),
@@ -71,6 +73,10 @@ SCRIPT = textwrap.dedent(r'''
             except mef3pool.Error as e:
                 if "fork" not in str(e):
                     bad.append(f"{name}: {e}")
+        # (the original's way: the failure in error_message)
+        env = client.get_envelope(path, ["ch01"], t0, t0 + 10**7, 10)
+        if env["min"] is not None or "fork" not in env["error_message"]:
+            bad.append(f"Client.get_envelope: {env['error_message']}")
         # Objects made in the child work.
         m2 = mef3pool.FileManager(reader_processes=1, prefetch_processes=1,
                                   min_parallel_tiles=1, tile_duration_s=5)
