@@ -18,8 +18,9 @@
  * timed.  Rounds alternate the two, each keeps its best (the machine is
  * shared and noisy): the ratio is the figure to read.
  *
- * usage: bench_red [--reps N] [--only base|ours] [SESSION.mefd]
- * --only runs one pass of one decoder (for callgrind / perf stat).
+ * usage: bench_red [--reps N] [--only base|ours|ours-i32] [SESSION.mefd]
+ * --only runs one pass of one decoder (for callgrind / perf stat);
+ * ours-i32 leaves out the float32 conversion.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -206,8 +207,9 @@ static double run_base(const blockset *bs, float *out) {
   return t;
 }
 
+/* f32 = 0: int32 out, the samples stay in tmp (callgrind's i32 figure). */
 static double run_ours(const blockset *bs, float *out, mef3_red_ctx *ctx,
-                       int32_t *tmp) {
+                       int32_t *tmp, int f32) {
   enum { BATCH = 64 };
   mef3_red_job jobs[BATCH];
   double t = bench_cpu();
@@ -230,6 +232,8 @@ static double run_ours(const blockset *bs, float *out, mef3_red_ctx *ctx,
       }
       const int32_t *s = jobs[j].out;
       float *o = out + at;
+      if (!f32)
+        continue;
       for (size_t k = 0; k < jobs[j].n_out; k++)
         o[k] = (float)((double)s[k] * UFACT);
       at += jobs[j].n_out;
@@ -250,7 +254,7 @@ int main(int argc, char **argv) {
       session = argv[i];
     else {
       fprintf(stderr,
-              "usage: bench_red [--reps N] [--only base|ours] [SESSION]\n");
+              "usage: bench_red [--reps N] [--only base|ours|ours-i32] [SESSION]\n");
       return 2;
     }
   }
@@ -276,13 +280,15 @@ int main(int argc, char **argv) {
     return 1;
   double ms = (double)bs.samples / 1e6;
   if (only) {
-    double t = !strcmp(only, "base") ? run_base(&bs, a) : run_ours(&bs, a, ctx, tmp);
+    double t = !strcmp(only, "base")
+                   ? run_base(&bs, a)
+                   : run_ours(&bs, a, ctx, tmp, strcmp(only, "ours-i32") != 0);
     printf("%s: %zu blocks, %zu samples, %.1f MS/s\n", only, bs.n, bs.samples,
            ms / t);
     return 0;
   }
   run_base(&bs, a);
-  run_ours(&bs, b, ctx, tmp);
+  run_ours(&bs, b, ctx, tmp, 1);
   if (memcmp(a, b, bs.samples * sizeof *a)) {
     fprintf(stderr, "bench: the decoders disagree\n");
     return 1;
@@ -291,7 +297,7 @@ int main(int argc, char **argv) {
   for (int r = 0; r < reps; r++) {
     double t = run_base(&bs, a);
     tb = t < tb ? t : tb;
-    t = run_ours(&bs, b, ctx, tmp);
+    t = run_ours(&bs, b, ctx, tmp, 1);
     to = t < to ? t : to;
   }
   printf("session: %s (%zu blocks, %zu samples)\n", session, bs.n, bs.samples);
