@@ -106,7 +106,9 @@ TGT uint32_t mef3__crc32_clmul(uint32_t crc, const uint8_t *p, size_t len) {
 
 #else
 
-int mef3__crc32_clmul_usable(void) { return 0; }
+int mef3__crc32_clmul_usable(void) {
+  return 0;
+}
 
 uint32_t mef3__crc32_clmul(uint32_t crc, const uint8_t *p, size_t len) {
   return mef3__crc32_table(crc, p, len);

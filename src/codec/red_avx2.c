@@ -1,7 +1,12 @@
 /*
- * codec/red_avx2.c - the range decoder for 16 RED blocks in lock-step with
- * AVX2, one symbol of each per round (see codec/red_lanes.h for the
- * arithmetic both paths share and why it is exact).
+ * codec/red_avx2.c - the AVX2 stages of the RED decoder: the range
+ * decoder for 16 blocks in lock-step, one symbol of each per round (see
+ * codec/red_lanes.h for the arithmetic both paths share and why it is
+ * exact), and the byte work around it (realigning a stream, moving the
+ * kernel's symbols to their blocks, symbols to samples).  Each stage
+ * gives exactly what its plain C counterpart in codec/red_decode.c gives;
+ * a context on the vector path uses all of them, one on the scalar path
+ * none, and the tests compare the two.
  *
  * One round of one group of 8 lanes is a dependent chain (renormalize:
  * compare, gather 4 stream bytes, shift in; two divisions in double
@@ -12,10 +17,18 @@
  */
 #include "codec/red_lanes.h"
 
+#include <string.h>
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
 #define TGT __attribute__((target("avx2,fma")))
+
+static inline uint32_t ld32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
 
 int mef3__red_avx2_usable(void) {
   __builtin_cpu_init();
@@ -32,8 +45,8 @@ TGT static inline void u32_to_pd(__m256i v, __m256d *lo, __m256d *hi) {
   const __m256d two31 = _mm256_set1_pd(2147483648.0);
   __m256i s = _mm256_xor_si256(v, _mm256_set1_epi32((int)0x80000000u));
   *lo = _mm256_add_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(s)), two31);
-  *hi = _mm256_add_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(s, 1)),
-                      two31);
+  *hi =
+      _mm256_add_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(s, 1)), two31);
 }
 
 /* Truncating doubles (< 2^32) back to 32-bit lanes; 2^31 itself comes back
@@ -45,9 +58,9 @@ TGT static inline __m256i pd_to_u32(__m256d lo, __m256d hi) {
 TGT static inline void group_round(group *g, const uint8_t *streams,
                                    const uint32_t *tables, uint8_t *out) {
   const __m256i one = _mm256_set1_epi32(1);
-  const __m256i bswap = _mm256_setr_epi8(
-      3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12, 3, 2, 1, 0, 7, 6,
-      5, 4, 11, 10, 9, 8, 15, 14, 13, 12);
+  const __m256i bswap =
+      _mm256_setr_epi8(3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12, 3,
+                       2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12);
   /* Renormalize: range <= 2^23 (2^15, 2^7) <=> range - 1 < 2^23 ...;
    * range <= 2^31 always, so the signed compare is right. */
   __m256i rm1 = _mm256_sub_epi32(g->range, one);
@@ -80,8 +93,7 @@ TGT static inline void group_round(group *g, const uint8_t *streams,
       _mm256_round_pd(_mm256_fmadd_pd(r_hi, g->inv_hi, eps), RED_FLOOR);
 #undef RED_FLOOR
   __m256i rpc = pd_to_u32(q_lo, q_hi);
-  __m256i cc =
-      pd_to_u32(_mm256_div_pd(l_lo, q_lo), _mm256_div_pd(l_hi, q_hi));
+  __m256i cc = pd_to_u32(_mm256_div_pd(l_lo, q_lo), _mm256_div_pd(l_hi, q_hi));
   cc = _mm256_min_epu32(cc, g->tmax);
   __m256i e = _mm256_i32gather_epi32((const int *)(const void *)tables,
                                      _mm256_add_epi32(g->tab, cc), 4);
@@ -96,9 +108,9 @@ TGT static inline void group_round(group *g, const uint8_t *streams,
   g->low = _mm256_sub_epi32(low, base);
 
   /* The 8 symbol bytes, in lane order. */
-  const __m256i pick = _mm256_setr_epi8(
-      0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12,
-      -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m256i pick = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1,
+                                        -1, -1, -1, -1, -1, 0, 4, 8, 12, -1, -1,
+                                        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
   __m256i p = _mm256_shuffle_epi8(s, pick);
   __m128i b = _mm_unpacklo_epi32(_mm256_castsi256_si128(p),
                                  _mm256_extracti128_si256(p, 1));
@@ -136,13 +148,176 @@ TGT void mef3__red_avx2_run(mef3__red_vstate *s, const uint8_t *streams,
   store(&b, s, 8);
 }
 
+/* d[k] = st[k] << 7 | st[k + 1] >> 1 for k < count: bytes st[0..count]
+ * are read.  Returns how many were done (a multiple of 32); the caller
+ * does the rest. */
+TGT size_t mef3__red_avx2_realign(uint8_t *d, const uint8_t *st, size_t count) {
+  const __m256i hi = _mm256_set1_epi8((char)0x80), lo = _mm256_set1_epi8(0x7f);
+  size_t k = 0;
+  for (; k + 32 <= count; k += 32) {
+    __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(st + k));
+    __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(st + k + 1));
+    /* 16-bit shifts, then the bits that crossed a byte masked away. */
+    __m256i v = _mm256_or_si256(_mm256_and_si256(_mm256_slli_epi16(a, 7), hi),
+                                _mm256_and_si256(_mm256_srli_epi16(b, 1), lo));
+    _mm256_storeu_si256((__m256i *)(void *)(d + k), v);
+  }
+  return k;
+}
+
+/* dst[l][k] = ring[16 k + l] for k < rounds and every l with a dst. */
+TGT void mef3__red_avx2_columns(const uint8_t *ring, uint32_t rounds,
+                                uint8_t *const dst[16]) {
+  uint32_t k = 0;
+  for (; k + 16 <= rounds; k += 16) {
+    __m128i r[16], t[16];
+    for (int i = 0; i < 16; i++)
+      r[i] = _mm_loadu_si128(
+          (const __m128i *)(const void *)(ring + 16 * (size_t)(k + i)));
+    /* A 16 x 16 byte transpose: four rounds of interleaving pairs. */
+    for (int i = 0; i < 8; i++) {
+      t[2 * i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
+      t[2 * i + 1] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++)
+      for (int j = 0; j < 2; j++) {
+        r[4 * i + 2 * j] = _mm_unpacklo_epi16(t[4 * i + j], t[4 * i + j + 2]);
+        r[4 * i + 2 * j + 1] =
+            _mm_unpackhi_epi16(t[4 * i + j], t[4 * i + j + 2]);
+      }
+    for (int i = 0; i < 2; i++)
+      for (int j = 0; j < 4; j++) {
+        t[8 * i + 2 * j] = _mm_unpacklo_epi32(r[8 * i + j], r[8 * i + j + 4]);
+        t[8 * i + 2 * j + 1] =
+            _mm_unpackhi_epi32(r[8 * i + j], r[8 * i + j + 4]);
+      }
+    for (int j = 0; j < 8; j++) {
+      r[2 * j] = _mm_unpacklo_epi64(t[j], t[j + 8]);
+      r[2 * j + 1] = _mm_unpackhi_epi64(t[j], t[j + 8]);
+    }
+    /* r[l] now holds lane l's 16 symbols. */
+    for (int l = 0; l < 16; l++)
+      if (dst[l])
+        _mm_storeu_si128((__m128i *)(void *)(dst[l] + k), r[l]);
+  }
+  for (; k < rounds; k++)
+    for (int l = 0; l < 16; l++)
+      if (dst[l])
+        dst[l][k] = ring[16 * (size_t)k + l];
+}
+
+/* Inclusive prefix sums of 8 int32 lanes, plus c (broadcast) to each. */
+TGT static inline __m256i prefix8(__m256i x, __m256i c) {
+  x = _mm256_add_epi32(x, _mm256_slli_si256(x, 4));
+  x = _mm256_add_epi32(x, _mm256_slli_si256(x, 8));
+  /* The low half's total to every lane of the high half. */
+  __m256i t =
+      _mm256_permutevar8x32_epi32(x, _mm256_setr_epi32(0, 0, 0, 0, 3, 3, 3, 3));
+  t = _mm256_blend_epi32(_mm256_setzero_si256(), t, 0xF0);
+  return _mm256_add_epi32(_mm256_add_epi32(x, t), c);
+}
+
+/* Symbols to samples, as reconstruct() in codec/red_decode.c: 16
+ * differences at a time where no escape is among them. */
+TGT size_t mef3__red_avx2_samples(const uint8_t *sy, uint32_t ns, int32_t *out,
+                                  size_t n, int32_t *mn, int32_t *mx) {
+  if (ns < 4)
+    return 0;
+  size_t i = 0;
+  uint32_t k = 4, cur = ld32(sy);
+  out[i++] = (int32_t)cur;
+  __m256i vlo = _mm256_set1_epi32((int32_t)cur), vhi = vlo;
+  const __m256i esc = _mm256_set1_epi8((char)0x80);
+  const __m256i last = _mm256_set1_epi32(7);
+  while (i < n && k < ns) {
+    if (i + 16 <= n && k + 16 <= ns) {
+      __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(sy + k));
+      int m = _mm_movemask_epi8(_mm_cmpeq_epi8(b, _mm256_castsi256_si128(esc)));
+      if (!m) {
+        __m256i c = _mm256_set1_epi32((int32_t)cur);
+        __m256i a = prefix8(_mm256_cvtepi8_epi32(b), c);
+        __m256i h = prefix8(_mm256_cvtepi8_epi32(_mm_srli_si128(b, 8)),
+                            _mm256_permutevar8x32_epi32(a, last));
+        _mm256_storeu_si256((__m256i *)(void *)(out + i), a);
+        _mm256_storeu_si256((__m256i *)(void *)(out + i + 8), h);
+        vlo = _mm256_min_epi32(vlo, _mm256_min_epi32(a, h));
+        vhi = _mm256_max_epi32(vhi, _mm256_max_epi32(a, h));
+        cur = (uint32_t)_mm256_extract_epi32(h, 7);
+        i += 16;
+        k += 16;
+        continue;
+      }
+      /* Plain steps up to and through the first escape. */
+      for (int left = __builtin_ctz((unsigned)m) + 1;
+           left > 0 && i < n && k < ns; left--) {
+        uint8_t s = sy[k++];
+        if (s == 0x80) {
+          if (ns - k < 4)
+            goto done;
+          cur = ld32(sy + k);
+          k += 4;
+        } else {
+          cur += (uint32_t)(int32_t)(int8_t)s;
+        }
+        out[i++] = (int32_t)cur;
+        __m256i v = _mm256_set1_epi32((int32_t)cur);
+        vlo = _mm256_min_epi32(vlo, v);
+        vhi = _mm256_max_epi32(vhi, v);
+      }
+      continue;
+    }
+    uint8_t s = sy[k++];
+    if (s == 0x80) {
+      if (ns - k < 4)
+        break;
+      cur = ld32(sy + k);
+      k += 4;
+    } else {
+      cur += (uint32_t)(int32_t)(int8_t)s;
+    }
+    out[i++] = (int32_t)cur;
+    __m256i v = _mm256_set1_epi32((int32_t)cur);
+    vlo = _mm256_min_epi32(vlo, v);
+    vhi = _mm256_max_epi32(vhi, v);
+  }
+done:;
+  int32_t a[8], b[8];
+  _mm256_storeu_si256((__m256i *)(void *)a, vlo);
+  _mm256_storeu_si256((__m256i *)(void *)b, vhi);
+  int32_t lo = a[0], hi = b[0];
+  for (int j = 1; j < 8; j++) {
+    lo = a[j] < lo ? a[j] : lo;
+    hi = b[j] > hi ? b[j] : hi;
+  }
+  *mn = lo;
+  *mx = hi;
+  return i;
+}
+
 #else
 
-int mef3__red_avx2_usable(void) { return 0; }
+int mef3__red_avx2_usable(void) {
+  return 0;
+}
+
+size_t mef3__red_avx2_realign(uint8_t *d, const uint8_t *st, size_t count) {
+  (void)d, (void)st, (void)count;
+  return 0;
+}
+
+void mef3__red_avx2_columns(const uint8_t *ring, uint32_t rounds,
+                            uint8_t *const dst[16]) {
+  (void)ring, (void)rounds, (void)dst;
+}
+
+size_t mef3__red_avx2_samples(const uint8_t *sy, uint32_t ns, int32_t *out,
+                              size_t n, int32_t *mn, int32_t *mx) {
+  (void)sy, (void)ns, (void)out, (void)n, (void)mn, (void)mx;
+  return 0;
+}
 
 void mef3__red_avx2_run(mef3__red_vstate *s, const uint8_t *streams,
-                        const uint32_t *tables, uint32_t rounds,
-                        uint8_t *out) {
+                        const uint32_t *tables, uint32_t rounds, uint8_t *out) {
   (void)s, (void)streams, (void)tables, (void)rounds, (void)out;
 }
 

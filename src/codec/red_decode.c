@@ -47,9 +47,9 @@
 #define SLOTS MEF3__RED_VLANES /* table slots: one per lane */
 #define TAB_STRIDE (RED_MAX_TOTAL + 16)
 #define IDLE_ENTRY ((size_t)SLOTS * TAB_STRIDE) /* an idle lane's table */
-#define STREAM_PAD 16 /* zero bytes after each realigned stream */
-#define ARENA_HEAD 16 /* zero bytes at the arena's start (idle lanes) */
-#define RING_ROUNDS 2048 /* vector rounds per kernel call */
+#define STREAM_PAD 16     /* zero bytes after each realigned stream */
+#define ARENA_HEAD 16     /* zero bytes at the arena's start (idle lanes) */
+#define RING_ROUNDS 2048  /* vector rounds per kernel call */
 #define VECTOR_MIN_LIVE 6 /* fewer live lanes go scalar */
 
 /* Per-lane decode state (also the prepared form of one block). */
@@ -66,13 +66,13 @@ typedef struct lane {
 } lane;
 
 struct mef3_red_ctx {
-  uint32_t *tabs;  /* SLOTS tables of TAB_STRIDE entries, the idle entry */
-  uint8_t *arena;  /* realigned streams of the blocks of a chunk */
+  uint32_t *tabs; /* SLOTS tables of TAB_STRIDE entries, the idle entry */
+  uint8_t *arena; /* realigned streams of the blocks of a chunk */
   size_t arena_cap;
   uint8_t *symbols; /* decoded symbols of the whole batch */
   size_t symbols_cap;
-  uint8_t *ring; /* vector kernel output, RING_ROUNDS x 16 */
-  int vector;    /* the AVX2 kernel is used */
+  uint8_t *ring;    /* vector kernel output, RING_ROUNDS x 16 */
+  int vector;       /* the AVX2 kernel is used */
   mef3__aes aes[2]; /* level-1 and level-2 statistics keys */
 };
 
@@ -263,12 +263,39 @@ static void realign(mef3_red_ctx *ctx, const prepared *p,
   const uint8_t *st = job->block + MEF3_RED_HEADER_BYTES;
   uint64_t n = p->h.block_bytes - MEF3_RED_HEADER_BYTES;
   uint8_t *d = ctx->arena + p->so;
-  uint64_t k = 0;
-  for (; k + 1 < p->slen + (p->slen < n); k++)
+  /* Bytes k < two come from st[k] and st[k + 1]. */
+  uint64_t k = 0, two = p->slen + (p->slen < n);
+  two = two ? two - 1 : 0;
+  if (ctx->vector)
+    k = mef3__red_avx2_realign(d, st, (size_t)two);
+  for (; k < two; k++)
     d[k] = (uint8_t)(st[k] << 7 | st[k + 1] >> 1);
   if (k < p->slen) /* the last byte of the block */
     d[k] = (uint8_t)(st[k] << 7);
   memset(d + p->slen, 0, STREAM_PAD);
+}
+
+/* Bit s of used[s / 64] set when counts[s] is not 0. */
+static void used_symbols(uint64_t used[4], const uint8_t *counts) {
+#if defined(__SSE2__)
+  const __m128i zero = _mm_setzero_si128();
+  for (int w = 0; w < 4; w++) {
+    uint64_t m = 0;
+    for (int q = 0; q < 4; q++) {
+      __m128i c = _mm_loadu_si128(
+          (const __m128i *)(const void *)(counts + 64 * w + 16 * q));
+      m |= (uint64_t)(~_mm_movemask_epi8(_mm_cmpeq_epi8(c, zero)) & 0xffff)
+           << (16 * q);
+    }
+    used[w] = m;
+  }
+#else
+  for (int w = 0; w < 4; w++) {
+    used[w] = 0;
+    for (int b = 0; b < 64; b++)
+      used[w] |= (uint64_t)(counts[64 * w + b] != 0) << b;
+  }
+#endif
 }
 
 /* Load block p into lane slot l (its table goes to table slot l). */
@@ -279,24 +306,30 @@ static void lane_load(mef3_red_ctx *ctx, lane *L, int l, const prepared *p,
    * lookup goes), so a symbol with a count of 0 to 8 costs no loop. */
   uint32_t cum = 0;
   uint32_t *t = ctx->tabs + (size_t)l * TAB_STRIDE;
-  for (uint32_t s = 0; s < 256; s++) {
-    uint32_t c = p->counts[s];
-    uint32_t e = s | c << 8 | cum << 16;
-    uint32_t *d = t + cum;
+  /* Symbols of count 0 are skipped: their entries would be overwritten
+   * by the next symbol all the same. */
+  uint64_t used[4];
+  used_symbols(used, p->counts);
+  for (uint32_t w = 0; w < 4; w++)
+    for (uint64_t bits = used[w]; bits; bits &= bits - 1) {
+      uint32_t s = 64 * w + (uint32_t)__builtin_ctzll(bits);
+      uint32_t c = p->counts[s];
+      uint32_t e = s | c << 8 | cum << 16;
+      uint32_t *d = t + cum;
 #if defined(__SSE2__)
-    __m128i v = _mm_set1_epi32((int)e);
-    _mm_storeu_si128((__m128i *)d, v);
-    _mm_storeu_si128((__m128i *)(d + 4), v);
-    for (uint32_t k = 8; k < c; k += 8) {
-      _mm_storeu_si128((__m128i *)(d + k), v);
-      _mm_storeu_si128((__m128i *)(d + k + 4), v);
-    }
+      __m128i v = _mm_set1_epi32((int)e);
+      _mm_storeu_si128((__m128i *)d, v);
+      _mm_storeu_si128((__m128i *)(d + 4), v);
+      for (uint32_t k = 8; k < c; k += 8) {
+        _mm_storeu_si128((__m128i *)(d + k), v);
+        _mm_storeu_si128((__m128i *)(d + k + 4), v);
+      }
 #else
-    for (uint32_t k = 0; k < (c > 8 ? c : 8); k++)
-      d[k] = e;
+      for (uint32_t k = 0; k < (c > 8 ? c : 8); k++)
+        d[k] = e;
 #endif
-    cum += c;
-  }
+      cum += c;
+    }
   uint64_t n = p->h.block_bytes - MEF3_RED_HEADER_BYTES;
   L->at = p->so;
   L->lim = p->so + p->slen;
@@ -360,14 +393,10 @@ static void run_vector(mef3_red_ctx *ctx, lane *L, uint32_t rounds) {
   for (uint32_t done = 0; done < rounds;) {
     uint32_t r = rounds - done < RING_ROUNDS ? rounds - done : RING_ROUNDS;
     mef3__red_avx2_run(&v, ctx->arena, ctx->tabs, r, ctx->ring);
-    for (int l = 0; l < SLOTS; l++) {
-      if (!L[l].left)
-        continue;
-      uint8_t *d = L[l].dst + done;
-      const uint8_t *src = ctx->ring + l;
-      for (uint32_t k = 0; k < r; k++)
-        d[k] = src[(size_t)k * SLOTS];
-    }
+    uint8_t *dst[SLOTS];
+    for (int l = 0; l < SLOTS; l++)
+      dst[l] = L[l].left ? L[l].dst + done : NULL;
+    mef3__red_avx2_columns(ctx->ring, r, dst);
     done += r;
   }
   for (int l = 0; l < SLOTS; l++) {
@@ -517,8 +546,12 @@ int mef3_red_decode_batch(mef3_red_ctx *ctx, mef3_red_job *jobs, size_t n,
       size_t ns = p->h.number_of_samples;
       if (job->rc || ns == 0)
         continue;
-      size_t got = reconstruct(ctx->symbols + p->sym_offset, p->symbols,
-                               job->out, ns, &job->min, &job->max);
+      const uint8_t *sy = ctx->symbols + p->sym_offset;
+      size_t got =
+          ctx->vector
+              ? mef3__red_avx2_samples(sy, p->symbols, job->out, ns, &job->min,
+                                       &job->max)
+              : reconstruct(sy, p->symbols, job->out, ns, &job->min, &job->max);
       if (got != ns) {
         job->rc =
             mef3__error_at(MEF3_ECORRUPT, path, job->offset,

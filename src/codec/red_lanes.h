@@ -22,6 +22,7 @@
 #ifndef MEF3_CODEC_RED_LANES_H
 #define MEF3_CODEC_RED_LANES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define MEF3__RED_VLANES 16 /* lanes of the vector kernel (two groups of 8) */
@@ -30,9 +31,9 @@
  * into the stream arena and in entries into the table arena. */
 typedef struct mef3__red_vstate {
   uint32_t low[MEF3__RED_VLANES], range[MEF3__RED_VLANES];
-  uint32_t at[MEF3__RED_VLANES];  /* next stream byte */
-  uint32_t end[MEF3__RED_VLANES]; /* end of the stream: reads clamp here */
-  uint32_t tab[MEF3__RED_VLANES]; /* the lane's table */
+  uint32_t at[MEF3__RED_VLANES];   /* next stream byte */
+  uint32_t end[MEF3__RED_VLANES];  /* end of the stream: reads clamp here */
+  uint32_t tab[MEF3__RED_VLANES];  /* the lane's table */
   uint32_t tmax[MEF3__RED_VLANES]; /* total - 1 */
   double inv[MEF3__RED_VLANES];    /* 1 / total */
 } mef3__red_vstate;
@@ -53,5 +54,13 @@ int mef3__red_avx2_usable(void);
  */
 void mef3__red_avx2_run(mef3__red_vstate *s, const uint8_t *streams,
                         const uint32_t *tables, uint32_t rounds, uint8_t *out);
+
+/* The byte stages around the kernel (codec/red_avx2.c says what each
+ * does; each equals its plain counterpart in codec/red_decode.c). */
+size_t mef3__red_avx2_realign(uint8_t *d, const uint8_t *st, size_t count);
+void mef3__red_avx2_columns(const uint8_t *ring, uint32_t rounds,
+                            uint8_t *const dst[16]);
+size_t mef3__red_avx2_samples(const uint8_t *sy, uint32_t ns, int32_t *out,
+                              size_t n, int32_t *mn, int32_t *mx);
 
 #endif
