@@ -217,6 +217,54 @@ TGT static inline __m256i prefix8(__m256i x, __m256i c) {
   return _mm256_add_epi32(_mm256_add_epi32(x, t), c);
 }
 
+/*
+ * The lookup table of one block: t[cc] = s | count << 8 | cum << 16 for
+ * every cc in [cum, cum + count) of each symbol s; returns the total.
+ * The entries rise with cc (cum does), so the table is the running
+ * maximum of a zeroed table holding each symbol's entry where its counts
+ * start: 256 stores and one vector pass, where filling symbol by symbol
+ * costs a loop per symbol.  Writes up to t[total + 7].
+ */
+TGT uint32_t mef3__red_avx2_table(uint32_t *t, const uint8_t *counts) {
+  uint32_t e[256], at[256];
+  __m256i carry = _mm256_setzero_si256(),
+          sym = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i eight = _mm256_set1_epi32(8), last = _mm256_set1_epi32(7);
+  for (int s = 0; s < 256; s += 8) {
+    __m128i c8 = _mm_loadl_epi64((const __m128i *)(const void *)(counts + s));
+    __m256i c = _mm256_cvtepu8_epi32(c8);
+    __m256i incl = prefix8(c, carry);
+    __m256i cum = _mm256_sub_epi32(incl, c);
+    __m256i v = _mm256_or_si256(_mm256_or_si256(sym, _mm256_slli_epi32(c, 8)),
+                                _mm256_slli_epi32(cum, 16));
+    _mm256_storeu_si256((__m256i *)(void *)(e + s), v);
+    _mm256_storeu_si256((__m256i *)(void *)(at + s), cum);
+    carry = _mm256_permutevar8x32_epi32(incl, last);
+    sym = _mm256_add_epi32(sym, eight);
+  }
+  uint32_t total = (uint32_t)_mm256_extract_epi32(carry, 0);
+  for (uint32_t k = 0; k < total; k += 8)
+    _mm256_storeu_si256((__m256i *)(void *)(t + k), _mm256_setzero_si256());
+  /* In symbol order: a symbol of count 0 shares its place with the next
+   * one, which overwrites it (or lies at total, past every lookup). */
+#pragma GCC unroll 16
+  for (int s = 0; s < 256; s++)
+    t[at[s]] = e[s];
+  __m256i run = _mm256_setzero_si256();
+  const __m256i three = _mm256_setr_epi32(0, 0, 0, 0, 3, 3, 3, 3);
+  for (uint32_t k = 0; k < total; k += 8) {
+    __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(t + k));
+    x = _mm256_max_epu32(x, _mm256_slli_si256(x, 4));
+    x = _mm256_max_epu32(x, _mm256_slli_si256(x, 8));
+    __m256i h = _mm256_blend_epi32(_mm256_setzero_si256(),
+                                   _mm256_permutevar8x32_epi32(x, three), 0xF0);
+    x = _mm256_max_epu32(_mm256_max_epu32(x, h), run);
+    _mm256_storeu_si256((__m256i *)(void *)(t + k), x);
+    run = _mm256_permutevar8x32_epi32(x, last);
+  }
+  return total;
+}
+
 /* Symbols to samples, as reconstruct() in codec/red_decode.c: 16
  * differences at a time where no escape is among them. */
 TGT size_t mef3__red_avx2_samples(const uint8_t *sy, uint32_t ns, int32_t *out,
@@ -313,6 +361,11 @@ void mef3__red_avx2_columns(const uint8_t *ring, uint32_t rounds,
 size_t mef3__red_avx2_samples(const uint8_t *sy, uint32_t ns, int32_t *out,
                               size_t n, int32_t *mn, int32_t *mx) {
   (void)sy, (void)ns, (void)out, (void)n, (void)mn, (void)mx;
+  return 0;
+}
+
+uint32_t mef3__red_avx2_table(uint32_t *t, const uint8_t *counts) {
+  (void)t, (void)counts;
   return 0;
 }
 

@@ -308,8 +308,11 @@ static void lane_load(mef3_red_ctx *ctx, lane *L, int l, const prepared *p,
   uint32_t *t = ctx->tabs + (size_t)l * TAB_STRIDE;
   /* Symbols of count 0 are skipped: their entries would be overwritten
    * by the next symbol all the same. */
-  uint64_t used[4];
-  used_symbols(used, p->counts);
+  uint64_t used[4] = {0, 0, 0, 0};
+  if (ctx->vector)
+    cum = mef3__red_avx2_table(t, p->counts);
+  else
+    used_symbols(used, p->counts);
   for (uint32_t w = 0; w < 4; w++)
     for (uint64_t bits = used[w]; bits; bits &= bits - 1) {
       uint32_t s = 64 * w + (uint32_t)__builtin_ctzll(bits);

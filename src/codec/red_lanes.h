@@ -60,6 +60,7 @@ void mef3__red_avx2_run(mef3__red_vstate *s, const uint8_t *streams,
 size_t mef3__red_avx2_realign(uint8_t *d, const uint8_t *st, size_t count);
 void mef3__red_avx2_columns(const uint8_t *ring, uint32_t rounds,
                             uint8_t *const dst[16]);
+uint32_t mef3__red_avx2_table(uint32_t *t, const uint8_t *counts);
 size_t mef3__red_avx2_samples(const uint8_t *sy, uint32_t ns, int32_t *out,
                               size_t n, int32_t *mn, int32_t *mx);
 
