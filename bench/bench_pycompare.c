@@ -10,13 +10,19 @@
  *    workers, warmed up, waited for (ReaderProcessPool(2).read_window);
  *  - pool_tile_ms: mef3_pool_submit_tiles of tile 0 of the first channel
  *    from T0, 60 s long, on the same pool (submit_read_tiles().result()).
+ * With --client ADDR PATH instead of SESSION (for bench_wire.py), the
+ * call under mef3pool.Client.get_signal_range:
+ *  - client_window_ms: mef3_client_read of every channel of PATH on the
+ *    server at ADDR over the same window, the signal freed each time.
  * Each is the median of REPS calls after one untimed call; printed as one
  * JSON object on stdout.
  *
  * usage: bench_pycompare SESSION T0_UUTC REPS
+ *        bench_pycompare --client ADDR PATH T0_UUTC REPS
  */
 #include "bench_util.h"
 #include "mef3pool.h"
+#include "mef3pool/client.h"
 
 #define WINDOW_US 60000000LL
 
@@ -28,6 +34,7 @@ static void die(const char *what) {
 
 typedef struct {
   const char *path;
+  mef3_client *client;
   mef3_reader *r;
   mef3_pool *pool;
   size_t nch;
@@ -77,6 +84,14 @@ static void pool_tile(ctx *c) {
   mef3_future_free(f);
 }
 
+static void client_window(ctx *c) {
+  mef3_signal *sig;
+  if (mef3_client_read(&sig, c->client, c->path, NULL, 0, c->t0,
+                       c->t0 + WINDOW_US, NULL, NULL))
+    die("client read");
+  mef3_signal_free(sig);
+}
+
 static double median_ms(ctx *c, void (*fn)(ctx *), int reps) {
   fn(c);
   double *t = malloc((size_t)reps * sizeof *t);
@@ -92,9 +107,33 @@ static double median_ms(ctx *c, void (*fn)(ctx *), int reps) {
   return m;
 }
 
+static int client_main(char **argv) {
+  ctx c = {.path = argv[1], .t0 = strtoll(argv[2], NULL, 10)};
+  int reps = atoi(argv[3]);
+  if (mef3_client_new(&c.client, argv[0], NULL))
+    die(argv[0]);
+  mef3_file_info *info;
+  int already;
+  if (mef3_client_open(&info, &already, c.client, c.path, NULL))
+    die(c.path);
+  mef3_file_info_free(info);
+  /* A new connection's flow-control window grows over its first reads
+   * (BDP probing): those are not what a long-lived client sees. */
+  for (int i = 0; i < 10; i++)
+    client_window(&c);
+  double cw = median_ms(&c, client_window, reps < 1 ? 1 : reps);
+  printf("{\"client_window_ms\": %.4f}\n", cw);
+  mef3_client_free(c.client);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 6 && !strcmp(argv[1], "--client"))
+    return client_main(argv + 2);
   if (argc != 4) {
-    fprintf(stderr, "usage: bench_pycompare SESSION T0_UUTC REPS\n");
+    fprintf(stderr, "usage: bench_pycompare SESSION T0_UUTC REPS\n"
+                    "       bench_pycompare --client ADDR PATH T0_UUTC "
+                    "REPS\n");
     return 2;
   }
   ctx c = {.path = argv[1], .t0 = strtoll(argv[2], NULL, 10)};
