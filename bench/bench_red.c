@@ -289,8 +289,8 @@ int main(int argc, char **argv) {
     else if (argv[i][0] != '-')
       session = argv[i];
     else {
-      fprintf(stderr,
-              "usage: bench_red [--reps N] [--only base|ours|ours-i32] [SESSION]\n");
+      fprintf(stderr, "usage: bench_red [--reps N] [--only base|ours|ours-i32] "
+                      "[SESSION]\n");
       return 2;
     }
   }
@@ -309,7 +309,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   base_crc_init();
-  float *a = malloc(bs.samples * sizeof *a), *b = malloc(bs.samples * sizeof *b);
+  float *a = malloc(bs.samples * sizeof *a),
+        *b = malloc(bs.samples * sizeof *b);
   int32_t *tmp = malloc(((size_t)64 * bs.max_ns) * sizeof *tmp);
   mef3_red_ctx *ctx;
   if (!a || !b || !tmp || mef3_red_ctx_new(&ctx))
@@ -351,7 +352,8 @@ int main(int argc, char **argv) {
   }
   printf("session: %s (%zu blocks, %zu samples)\n", session, bs.n, bs.samples);
   double gb = crc_bytes / 1e9;
-  printf("crc table  (slicing by 8):          %7.2f GB/s per core\n", gb / tc[0]);
+  printf("crc table  (slicing by 8):          %7.2f GB/s per core\n",
+         gb / tc[0]);
   if (clmul)
     printf("crc clmul  (PCLMULQDQ folding):     %7.2f GB/s per core  "
            "(%.2fx table)\n",

@@ -8,6 +8,9 @@
  * LLVMFuzzerTestOneInput once.  A corpus that cannot be read or holds no
  * input is a failure, so a missing corpus does not pass silently; a crash
  * is a crash.
+ * fuzz_X --random COUNT SEED [MAXLEN]: COUNT inputs of random bytes and
+ * random lengths 1 to MAXLEN (default 8192) from a generator seeded with
+ * SEED, the same inputs on every run.
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -102,7 +105,41 @@ static int run_dir(const char *dir, size_t *count) {
   return rc;
 }
 
+/* Inputs made by xorshift64* from `seed`: repeatable random tests. */
+static int run_random(long count, uint64_t seed, size_t maxlen) {
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (long i = 0; i < count; i++) {
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    size_t len = 1 + (size_t)((x * 2685821657736338717ull) >> 33) % maxlen;
+    uint8_t *in = malloc(len);
+    if (!in)
+      return 1;
+    for (size_t k = 0; k < len; k++) {
+      x ^= x >> 12;
+      x ^= x << 25;
+      x ^= x >> 27;
+      in[k] = (uint8_t)((x * 2685821657736338717ull) >> 56);
+    }
+    LLVMFuzzerTestOneInput(in, len);
+    free(in);
+  }
+  printf("ran %ld random inputs (seed %llu)\n", count,
+         (unsigned long long)seed);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 4 && strcmp(argv[1], "--random") == 0) {
+    long count = strtol(argv[2], NULL, 10);
+    size_t maxlen = argc >= 5 ? (size_t)strtoul(argv[4], NULL, 10) : 8192;
+    if (count <= 0 || maxlen == 0) {
+      fprintf(stderr, "usage: %s --random COUNT SEED [MAXLEN]\n", argv[0]);
+      return 2;
+    }
+    return run_random(count, strtoull(argv[3], NULL, 10), maxlen);
+  }
   if (argc < 2) {
     fprintf(stderr, "usage: %s CORPUS_DIR_OR_FILE...\n", argv[0]);
     return 2;

@@ -69,8 +69,7 @@ static void known_vectors(void) {
   for (int i = 0; i < 256; i++)
     all[i] = (uint8_t)i;
   CHECK(mef3_crc32(all, sizeof all) == 0x543F2C99u);
-  CHECK(reference(0xFFFFFFFFu, (const uint8_t *)"123456789", 9) ==
-        0xD2C22F51u);
+  CHECK(reference(0xFFFFFFFFu, (const uint8_t *)"123456789", 9) == 0xD2C22F51u);
 }
 
 /* Every file of the golden sessions: the header CRC (bytes 0..3, over
@@ -134,8 +133,8 @@ static void against_reference(void) {
   size_t bad = 0;
   for (size_t align = 0; align < 8; align++)
     for (size_t n = 0; n <= 300; n++)
-      bad += mef3_crc32(buf + align, n) !=
-             reference(0xFFFFFFFFu, buf + align, n);
+      bad +=
+          mef3_crc32(buf + align, n) != reference(0xFFFFFFFFu, buf + align, n);
   CHECK_MSG(bad == 0, "%zu lengths/alignments differ from the reference", bad);
 }
 
@@ -199,8 +198,8 @@ static void fold_constants(void) {
   CHECK(reflect32(MEF3__CRC_POLY) == POLY_REFLECTED);
   /* T = 512 and T = 128 bits: x^(T + 63) for the high-degree half,
    * x^(T - 1) for the low (see codec/crc.c). */
-  static const unsigned want[MEF3__CRC_FOLD_N] = {512 + 63, 512 - 1,
-                                                  128 + 63, 128 - 1};
+  static const unsigned want[MEF3__CRC_FOLD_N] = {512 + 63, 512 - 1, 128 + 63,
+                                                  128 - 1};
   for (int i = 0; i < MEF3__CRC_FOLD_N; i++) {
     CHECK(mef3__crc_fold_exp[i] == want[i]);
     CHECK_MSG(mef3__crc_fold_k[i] ==
@@ -252,12 +251,9 @@ static void paths(void) {
 int main(int argc, char **argv) {
   clmul = mef3__crc32_clmul_usable();
   static const check_case cases[] = {
-      CASE(fold_constants),
-      CASE(paths),
-      CASE(known_vectors),
-      CASE(golden_vectors),
-      CASE(against_reference),
-      CASE(incremental),
+      CASE(fold_constants),    CASE(paths),
+      CASE(known_vectors),     CASE(golden_vectors),
+      CASE(against_reference), CASE(incremental),
   };
   check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   return check_finish();
