@@ -4,8 +4,9 @@
  * header x-mef3-session), as docs/deploy.md sets it up, all on loopback.
  *
  * nginx runs as the test's user in the foreground with a configuration
- * written here into the test's scratch folder (the same template as the
- * docs); it is skipped (exit 77, said on stdout) only when there is no
+ * written into the test's scratch folder (the same template as the docs;
+ * tests/nginx_cluster.c starts nodes and nginx, for bench/bench_proxy.c
+ * too); it is skipped (exit 77, said on stdout) only when there is no
  * nginx.  Checked, through the proxy:
  *  - our C client's reads equal direct reads of the files (mef3_reader);
  *  - every read of one session lands on one node (each node's log has a
@@ -23,11 +24,10 @@
  *    address in the configuration is 127.0.0.1.
  */
 #include <limits.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "nginx_cluster.h"
 #include "server_helper.h"
 
 #define NODES 3
@@ -37,195 +37,18 @@
 #define DURATION_S 300
 #define LOADERS 4
 
-typedef struct {
-  pid_t pid;
-  int port, alive;
-  char addr[64], dir[PATH_MAX + 16], log[PATH_MAX + 48];
-} node;
-
-static node nodes[NODES];
-static char work[PATH_MAX], root[PATH_MAX + 16], nginx_bin[PATH_MAX];
-static char proxy[64];
-static pid_t nginx_pid;
+static nc_cluster cl; /* the nodes, nginx, the scratch folder */
+static char root[PATH_MAX + 16];
 static int64_t sess_start[SESSIONS];
 static int owner[SESSIONS]; /* the node serving each session, by its log */
 
 static const char *sess_name(int i) {
-  static char b[8][32];
-  static int slot;
+  /* per thread: the load's threads name sessions at once */
+  static _Thread_local char b[8][32];
+  static _Thread_local int slot;
   char *s = b[slot++ & 7];
   snprintf(s, 32, "s%d.mefd", i);
   return s;
-}
-
-/* ---- processes ---- */
-
-static pid_t spawn(const char *const *argv, const char *err_path) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, err_path,
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid;
-  int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  return rc ? -1 : pid;
-}
-
-static int start_node(node *n, int k) {
-  snprintf(n->dir, sizeof n->dir, "%s/node%d", work, k);
-  mkdir(n->dir, 0755);
-  char port_file[PATH_MAX + 48], err[PATH_MAX + 48];
-  snprintf(port_file, sizeof port_file, "%s/port", n->dir);
-  snprintf(n->log, sizeof n->log, "%s/server.log", n->dir);
-  snprintf(err, sizeof err, "%s/stderr", n->dir);
-  const char *argv[] = {MEF3_CLI, "serve", "--port=0", "--bind=127.0.0.1",
-                        "--port-file", port_file, "--log-file", n->log,
-                        "--root", root, "--reader-processes=2",
-                        "--prefetch-processes=1", NULL};
-  if ((n->pid = spawn(argv, err)) < 0)
-    return -1;
-  for (int i = 0; i < 600; i++) {
-    FILE *f = fopen(port_file, "r");
-    if (f) {
-      int ok = fscanf(f, "%d", &n->port) == 1;
-      fclose(f);
-      if (ok) {
-        snprintf(n->addr, sizeof n->addr, "127.0.0.1:%d", n->port);
-        n->alive = 1;
-        return 0;
-      }
-    }
-    if (waitpid(n->pid, NULL, WNOHANG) == n->pid)
-      return -1;
-    th_sleep_ms(100);
-  }
-  return -1;
-}
-
-static void stop_pid(pid_t pid, int sig) {
-  if (pid <= 0)
-    return;
-  kill(pid, sig);
-  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-    ;
-}
-
-/* A port free right now on 127.0.0.1 (nginx binds it a moment later; a
- * clash makes nginx exit and start_nginx try another). */
-static int free_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof a;
-  int port = -1;
-  if (fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof a) &&
-      !getsockname(fd, (struct sockaddr *)&a, &len))
-    port = ntohs(a.sin_port);
-  if (fd >= 0)
-    close(fd);
-  return port;
-}
-
-static int can_connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_port = htons((uint16_t)port),
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  int ok = fd >= 0 && !connect(fd, (struct sockaddr *)&a, sizeof a);
-  if (fd >= 0)
-    close(fd);
-  return ok;
-}
-
-/*
- * The configuration of docs/deploy.md with this test's paths and ports:
- * requests with the header go by a consistent hash of it; those without
- * (the original's clients) by their connection, so one client's OpenFile
- * and reads meet on one node.  A node that refuses or breaks a call is
- * left alone for 30 s and the call tried on the next node of the ring.
- */
-static int write_conf(const char *conf, int port) {
-  FILE *f = fopen(conf, "w");
-  if (!f)
-    return -1;
-  fprintf(f,
-          "daemon off;\nmaster_process off;\nworker_processes 1;\n"
-          "pid \"%s/nginx.pid\";\nerror_log \"%s/error.log\" info;\n"
-          "events { worker_connections 512; }\n"
-          "http {\n"
-          "  client_body_temp_path \"%s/tmp/body\";\n"
-          "  proxy_temp_path \"%s/tmp/proxy\";\n"
-          "  fastcgi_temp_path \"%s/tmp/fastcgi\";\n"
-          "  uwsgi_temp_path \"%s/tmp/uwsgi\";\n"
-          "  scgi_temp_path \"%s/tmp/scgi\";\n"
-          "  log_format mef3 '$upstream_addr|$http_x_mef3_session|"
-          "$remote_port|$status|$request_uri';\n"
-          "  access_log \"%s/access.log\" mef3;\n"
-          "  map $http_x_mef3_session $mef3_affinity {\n"
-          "    \"\" $remote_addr:$remote_port;\n"
-          "    default $http_x_mef3_session;\n"
-          "  }\n"
-          "  upstream mef3pool {\n"
-          "    hash $mef3_affinity consistent;\n",
-          work, work, work, work, work, work, work, work);
-  for (int k = 0; k < NODES; k++)
-    fprintf(f, "    server %s max_fails=1 fail_timeout=30s;\n", nodes[k].addr);
-  fprintf(f,
-          "    keepalive 32;\n"
-          "  }\n"
-          "  server {\n"
-          "    listen 127.0.0.1:%d http2;\n"
-          "    location / {\n"
-          "      grpc_pass grpc://mef3pool;\n"
-          "      grpc_next_upstream error timeout http_502 http_503;\n"
-          "      grpc_next_upstream_tries 3;\n"
-          "      grpc_connect_timeout 2s;\n"
-          "      grpc_read_timeout 60s;\n"
-          "      grpc_send_timeout 60s;\n"
-          "    }\n"
-          "  }\n"
-          "}\n",
-          port);
-  return fclose(f);
-}
-
-static int start_nginx(void) {
-  char conf[PATH_MAX + 16], err[PATH_MAX + 16], tmp[PATH_MAX + 16];
-  snprintf(conf, sizeof conf, "%s/nginx.conf", work);
-  snprintf(err, sizeof err, "%s/nginx.stderr", work);
-  snprintf(tmp, sizeof tmp, "%s/tmp", work);
-  mkdir(tmp, 0700);
-  for (int attempt = 0; attempt < 5; attempt++) {
-    int port = free_port();
-    if (port <= 0 || write_conf(conf, port))
-      return -1;
-    char errlog[PATH_MAX + 16];
-    snprintf(errlog, sizeof errlog, "%s/error.log", work);
-    /* -e: nginx's own start-up messages go to the test's folder too, not
-     * to /var/log/nginx (not writable by the test's user). */
-    const char *argv[] = {nginx_bin, "-p", work, "-c", conf, "-e", errlog,
-                          NULL};
-    if ((nginx_pid = spawn(argv, err)) < 0)
-      return -1;
-    for (int i = 0; i < 300; i++) {
-      if (can_connect(port)) {
-        snprintf(proxy, sizeof proxy, "127.0.0.1:%d", port);
-        return 0;
-      }
-      if (waitpid(nginx_pid, NULL, WNOHANG) == nginx_pid) {
-        nginx_pid = 0;
-        break;
-      }
-      th_sleep_ms(50);
-    }
-    if (nginx_pid) {
-      stop_pid(nginx_pid, SIGKILL);
-      nginx_pid = 0;
-    }
-    tu_system("cat '%s' '%s' >&2", err, errlog);
-  }
-  return -1;
 }
 
 /* ---- direct reads and comparisons ---- */
@@ -285,7 +108,9 @@ typedef struct {
   int after_kill; /* correct reads of session 0 begun after the kill */
 } loader;
 
-static volatile int load_stop, killed;
+/* Set by the main thread, read by the loaders; done and after_kill of
+ * each loader are read by the main thread while the loader counts. */
+static int load_stop, killed;
 static mef3_reader *readers[SESSIONS];
 
 static void *load_thread(void *arg) {
@@ -293,11 +118,11 @@ static void *load_thread(void *arg) {
   mef3_client_options o = MEF3_CLIENT_OPTIONS_INIT;
   o.timeout_ms = 30000;
   mef3_client *c;
-  if (mef3_client_new(&c, proxy, &o)) {
+  if (mef3_client_new(&c, cl.proxy, &o)) {
     L->other++;
     return NULL;
   }
-  for (int k = 0; !load_stop; k++) {
+  for (int k = 0; !__atomic_load_n(&load_stop, __ATOMIC_RELAXED); k++) {
     int sess = (L->id + k) % SESSIONS;
     double a = (double)((k * 37 + L->id * 11) % (DURATION_S - 20));
     float *want;
@@ -310,7 +135,7 @@ static void *load_thread(void *arg) {
       L->other++;
       break;
     }
-    int was_killed = killed, ok = 0;
+    int was_killed = __atomic_load_n(&killed, __ATOMIC_RELAXED), ok = 0;
     for (int attempt = 0; attempt < 40 && !ok; attempt++) {
       mef3_signal *s = NULL;
       int rc = mef3_client_read(&s, c, sess_name(sess), NULL, 0,
@@ -344,9 +169,9 @@ static void *load_thread(void *arg) {
     }
     free(want);
     if (ok) {
-      L->done++;
+      __atomic_fetch_add(&L->done, 1, __ATOMIC_RELAXED);
       if (was_killed && sess == 0)
-        L->after_kill++;
+        __atomic_fetch_add(&L->after_kill, 1, __ATOMIC_RELAXED);
     } else {
       L->gave_up++;
     }
@@ -358,14 +183,14 @@ static void *load_thread(void *arg) {
 static int total_done(loader *L) {
   int n = 0;
   for (int i = 0; i < LOADERS; i++)
-    n += L[i].done;
+    n += __atomic_load_n(&L[i].done, __ATOMIC_RELAXED);
   return n;
 }
 
 static int total_after_kill(loader *L) {
   int n = 0;
   for (int i = 0; i < LOADERS; i++)
-    n += L[i].after_kill;
+    n += __atomic_load_n(&L[i].after_kill, __ATOMIC_RELAXED);
   return n;
 }
 
@@ -373,7 +198,7 @@ static int total_after_kill(loader *L) {
 
 static void check_our_client(void) {
   mef3_client *c;
-  REQUIRE(mef3_client_new(&c, proxy, NULL) == 0);
+  REQUIRE(mef3_client_new(&c, cl.proxy, NULL) == 0);
   static const double win[][2] = {{0, 30}, {100, 160}, {250.5, 260}};
   for (int s = 0; s < SESSIONS; s++) {
     mef3_file_info *fi = NULL;
@@ -405,7 +230,7 @@ static void check_our_client(void) {
   for (int s = 0; s < SESSIONS; s++) {
     int where = 0, total = 0;
     for (int k = 0; k < NODES; k++) {
-      int n = reads_logged(nodes[k].log, s);
+      int n = reads_logged(cl.nodes[k].log, s);
       if (n > 0)
         owner[s] = k;
       where += n > 0;
@@ -433,8 +258,8 @@ static void write_expected(const char *dir) {
 
 static void check_original_protocol(void) {
   char stubs[PATH_MAX + 16], exp[PATH_MAX + 16];
-  snprintf(stubs, sizeof stubs, "%s/stubs", work);
-  snprintf(exp, sizeof exp, "%s/expected", work);
+  snprintf(stubs, sizeof stubs, "%s/stubs", cl.work);
+  snprintf(exp, sizeof exp, "%s/expected", cl.work);
   mkdir(stubs, 0755);
   mkdir(exp, 0755);
   if (tu_system("/usr/bin/python3 -c 'import grpc, numpy, google.protobuf' "
@@ -450,15 +275,15 @@ static void check_original_protocol(void) {
                     stubs, stubs, MEF3_PROTO_DIR, MEF3_PROTO_DIR) == 0);
   int rc = tu_system("/usr/bin/python3 '%s/deploy_nginx_orig.py' '%s' '%s' "
                      "'%s' %d %d %g '%s/access.log'",
-                     MEF3_TESTS_DIR, stubs, proxy, exp, SESSIONS, NCH, FS,
-                     work);
+                     MEF3_TESTS_DIR, stubs, cl.proxy, exp, SESSIONS, NCH, FS,
+                     cl.work);
   CHECK_MSG(rc == 0, "the original's protocol through the proxy (rc %d)", rc);
 }
 
 /* Every upstream in the access log is one of the nodes. */
 static void check_loopback_only(void) {
   char p[PATH_MAX + 16];
-  snprintf(p, sizeof p, "%s/access.log", work);
+  snprintf(p, sizeof p, "%s/access.log", cl.work);
   char *t = tu_read_file(p, NULL);
   REQUIRE(t);
   int lines = 0, bad = 0;
@@ -472,8 +297,8 @@ static void check_loopback_only(void) {
       size_t len = strcspn(u, ", ");
       int known = 0;
       for (int k = 0; k < NODES; k++)
-        known |= len == strlen(nodes[k].addr) &&
-                 !strncmp(u, nodes[k].addr, len);
+        known |= len == strlen(cl.nodes[k].addr) &&
+                 !strncmp(u, cl.nodes[k].addr, len);
       if (!known && len) {
         bad++;
         fprintf(stderr, "upstream %.*s is not a node\n", (int)len, u);
@@ -485,7 +310,7 @@ static void check_loopback_only(void) {
   free(t);
   CHECK(lines > 0);
   CHECK(bad == 0);
-  snprintf(p, sizeof p, "%s/nginx.conf", work);
+  snprintf(p, sizeof p, "%s/nginx.conf", cl.work);
   t = tu_read_file(p, NULL);
   REQUIRE(t);
   int addrs = 0, nonloop = 0;
@@ -507,7 +332,7 @@ static void check_node_lost(void) {
    * (the header-less ones of the Python clients too) are the baseline. */
   int victim = owner[0], base[NODES];
   for (int k = 0; k < NODES; k++)
-    base[k] = reads_logged(nodes[k].log, 0);
+    base[k] = reads_logged(cl.nodes[k].log, 0);
   loader L[LOADERS];
   pthread_t th[LOADERS];
   memset(L, 0, sizeof L);
@@ -517,9 +342,9 @@ static void check_node_lost(void) {
   }
   for (int i = 0; i < 1200 && total_done(L) < 40; i++)
     th_sleep_ms(50);
-  stop_pid(nodes[victim].pid, SIGKILL);
-  nodes[victim].alive = 0;
-  killed = 1;
+  nc_stop_pid(cl.nodes[victim].pid, SIGKILL);
+  cl.nodes[victim].alive = 0;
+  __atomic_store_n(&killed, 1, __ATOMIC_RELAXED);
   int before = total_done(L);
   /* On until every thread has had session 0 again, and a good number of
    * reads more have come back. */
@@ -527,7 +352,7 @@ static void check_node_lost(void) {
                                total_after_kill(L) < LOADERS);
        i++)
     th_sleep_ms(50);
-  load_stop = 1;
+  __atomic_store_n(&load_stop, 1, __ATOMIC_RELAXED);
   int wrong = 0, unavail = 0, moved = 0, other = 0, gave_up = 0;
   for (int i = 0; i < LOADERS; i++) {
     pthread_join(th[i], NULL);
@@ -552,7 +377,7 @@ static void check_node_lost(void) {
   /* Session 0 went to one other node, and stays there. */
   int where = 0;
   for (int k = 0; k < NODES; k++)
-    if (k != victim && reads_logged(nodes[k].log, 0) > base[k])
+    if (k != victim && reads_logged(cl.nodes[k].log, 0) > base[k])
       where++;
   CHECK_MSG(where == 1, "session 0 after its node was lost: served by %d "
                         "nodes, wanted 1",
@@ -560,20 +385,15 @@ static void check_node_lost(void) {
 }
 
 int main(int argc, char **argv) {
-  const char *cands[] = {"/usr/sbin/nginx", "/usr/bin/nginx",
-                         "/usr/local/sbin/nginx"};
-  for (size_t i = 0; i < sizeof cands / sizeof *cands && !nginx_bin[0]; i++)
-    if (access(cands[i], X_OK) == 0)
-      snprintf(nginx_bin, sizeof nginx_bin, "%s", cands[i]);
-  if (!nginx_bin[0]) {
+  if (nc_find_nginx(&cl)) {
     printf("skipped: nginx is not installed (Debian: apt-get install "
            "nginx-light)\n");
     return 77;
   }
   signal(SIGPIPE, SIG_IGN);
   prctl(PR_SET_CHILD_SUBREAPER, 1);
-  snprintf(work, sizeof work, "%s", tu_scratch("work"));
-  snprintf(root, sizeof root, "%s/data root", work);
+  snprintf(cl.work, sizeof cl.work, "%s", tu_scratch("work"));
+  snprintf(root, sizeof root, "%s/data root", cl.work);
   mkdir(root, 0755);
   for (int s = 0; s < SESSIONS; s++) {
     REQUIRE(tu_system("'%s' gen '%s/%s' --channels %d --fs %g --duration "
@@ -585,9 +405,11 @@ int main(int argc, char **argv) {
     REQUIRE(mef3_reader_open(&readers[s], p, NULL) == 0);
     sess_start[s] = mef3_reader_channel(readers[s], 0)->start_uutc;
   }
+  static const char *const node_args[] = {"--reader-processes=2",
+                                          "--prefetch-processes=1", NULL};
   for (int k = 0; k < NODES; k++)
-    REQUIRE(start_node(&nodes[k], k) == 0);
-  REQUIRE(start_nginx() == 0);
+    REQUIRE(nc_start_node(&cl, MEF3_CLI, root, node_args, 0) == 0);
+  REQUIRE(nc_start_nginx(&cl, NC_AFFINITY) == 0);
 
   static const check_case cases[] = {
       CASE(check_our_client),
@@ -598,21 +420,13 @@ int main(int argc, char **argv) {
   /* Of whatever the cases sent: nothing reached a non-loopback address. */
   check_loopback_only();
 
-  stop_pid(nginx_pid, SIGTERM);
-  for (int k = 0; k < NODES; k++) {
-    if (!nodes[k].alive)
-      continue;
-    int st = -1;
-    kill(nodes[k].pid, SIGTERM);
-    while (waitpid(nodes[k].pid, &st, 0) < 0 && errno == EINTR)
-      ;
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-              "node %d did not stop cleanly on SIGTERM", k);
-  }
+  int unclean = nc_stop_all(&cl);
+  CHECK_MSG(unclean == 0, "%d node(s) did not stop cleanly on SIGTERM",
+            unclean);
   for (int s = 0; s < SESSIONS; s++)
     mef3_reader_close(readers[s]);
   CHECK(th_no_children());
   if (check_failed)
-    tu_system("tail -n 20 '%s/error.log' >&2", work);
+    tu_system("tail -n 20 '%s/error.log' >&2", cl.work);
   return check_finish();
 }
