@@ -295,34 +295,13 @@ static void run(const target *tg, int reps) {
   mef3_client_free(c);
 }
 
-/* Start `mef3pool serve` on a free loopback port; returns its pid. */
+/* `mef3pool serve` with the tile budget `budget_mb` (bench_serve). */
 static pid_t start_server(const char *root, const char *dir,
                           const char *budget_mb, int *port) {
-  char port_file[4200];
-  snprintf(port_file, sizeof port_file, "%s/bench-port", dir);
-  unlink(port_file);
   char budget[64];
   snprintf(budget, sizeof budget, "--tile-cache-mb=%s", budget_mb);
-  const char *argv[] = {MEF3_CLI,     "serve",  "--port=0",
-                        "--port-file", port_file, "--root",
-                        root,         budget,   "--log-level=warn",
-                        NULL};
-  pid_t pid;
-  if (posix_spawn(&pid, MEF3_CLI, NULL, NULL, (char *const *)argv, environ))
-    return -1;
-  for (int i = 0; i < 300; i++) {
-    FILE *f = fopen(port_file, "r");
-    if (f) {
-      int ok = fscanf(f, "%d", port) == 1;
-      fclose(f);
-      if (ok)
-        return pid;
-    }
-    struct timespec t = {0, 100000000};
-    nanosleep(&t, NULL);
-  }
-  kill(pid, SIGKILL);
-  return -1;
+  const char *extra[] = {budget, "--log-level=warn", NULL};
+  return bench_serve(MEF3_CLI, root, dir, extra, port);
 }
 
 static long vm_hwm_kib(pid_t pid) {

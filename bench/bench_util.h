@@ -11,9 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Paths the build passes in; these defaults serve a build by hand. */
 #ifndef MEF3_BENCH_DIR
@@ -108,6 +111,42 @@ static inline int bench_gen(const char *cli, const char *path, int channels,
   }
   fprintf(stderr, "  done in %.1f s\n", bench_now() - t);
   return 0;
+}
+
+extern char **environ;
+
+/* Start `CLI serve` of `root` on a free loopback port with the arguments
+ * `extra` (NULL-terminated) added; its port file goes in `dir`.  Returns
+ * its pid and *port, or -1 when it did not start within 30 s. */
+static inline pid_t bench_serve(const char *cli, const char *root,
+                                const char *dir, const char *const *extra,
+                                int *port) {
+  char port_file[4200];
+  snprintf(port_file, sizeof port_file, "%s/bench-port", dir);
+  unlink(port_file);
+  const char *argv[32] = {cli,           "serve", "--port=0",
+                          "--port-file", port_file, "--root",
+                          root};
+  int n = 7;
+  for (int i = 0; extra && extra[i] && n < 31; i++)
+    argv[n++] = extra[i];
+  argv[n] = NULL;
+  pid_t pid;
+  if (posix_spawn(&pid, cli, NULL, NULL, (char *const *)argv, environ))
+    return -1;
+  for (int i = 0; i < 300; i++) {
+    FILE *f = fopen(port_file, "r");
+    if (f) {
+      int ok = fscanf(f, "%d", port) == 1;
+      fclose(f);
+      if (ok)
+        return pid;
+    }
+    struct timespec t = {0, 100000000};
+    nanosleep(&t, NULL);
+  }
+  kill(pid, SIGKILL);
+  return -1;
 }
 
 #endif
