@@ -81,180 +81,180 @@ static int progress(double done, void *payload) {
   return 0;
 }
 
-int mef3_cli_gen(int argc, char **argv) {
-  const char *out = NULL, *val = NULL, *password = NULL, *pw_file = NULL;
-  mef3_gen_options o = MEF3_GEN_OPTIONS_INIT;
-  int have_channels = 0, have_fs = 0, have_duration = 0, rc = CLI_OK;
-  mef3_gen_gap *gaps = NULL;
-  size_t n_gaps = 0;
-  char **pw = NULL;
-  size_t n_pw = 0, n_levels = 0; /* split --password; passwords given */
-  for (int i = 1; i < argc && rc == CLI_OK; i++) {
-    const char *a = argv[i];
-    uint64_t u;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(gen_usage, stdout);
-      free(gaps);
-      return CLI_OK;
-    } else if (cli_opt(argc, argv, &i, "--channels", &val)) {
-      if (parse_u64(val, &u) || u < 1 || u > 100000)
-        rc = cli_fail(CLI_USAGE, "gen: --channels needs a count from 1");
-      o.n_channels = (size_t)u;
-      have_channels = 1;
-    } else if (cli_opt(argc, argv, &i, "--fs", &val)) {
-      if (parse_double(val, &o.fs) || !(o.fs > 0) || o.fs > 1e7)
-        rc = cli_fail(CLI_USAGE, "gen: --fs needs a rate in Hz");
-      have_fs = 1;
-    } else if (cli_opt(argc, argv, &i, "--duration", &val)) {
-      if (cli_parse_duration(val, &o.duration_us) || o.duration_us <= 0)
-        rc = cli_fail(CLI_USAGE, "gen: --duration needs a length such as "
+/* What the command line asked for, and what it owns. */
+typedef struct gen_args {
+  const char *out, *password, *pw_file;
+  mef3_gen_options o;
+  int have_channels, have_fs, have_duration, help;
+  mef3_gen_gap *gaps;
+  size_t n_gaps;
+  char **pw;                /* --password, split */
+  size_t n_pw, n_levels;    /* its parts; passwords given */
+} gen_args;
+
+static void gen_args_free(gen_args *g) {
+  free(g->gaps);
+  cli_free_split(g->pw, g->n_pw);
+}
+
+/* --gap START:LEN, appended to g->gaps. */
+static int add_gap(gen_args *g, const char *val) {
+  const char *colon = val ? strchr(val, ':') : NULL;
+  char start[64];
+  mef3_gen_gap gap;
+  if (!colon || (size_t)(colon - val) >= sizeof start)
+    return cli_fail(CLI_USAGE, "gen: --gap needs START:LEN");
+  memcpy(start, val, (size_t)(colon - val));
+  start[colon - val] = '\0';
+  if (cli_parse_duration(start, &gap.start_us) ||
+      cli_parse_duration(colon + 1, &gap.length_us) || gap.length_us <= 0)
+    return cli_fail(CLI_USAGE, "gen: --gap needs START:LEN, durations "
+                               "such as 10m:30s");
+  mef3_gen_gap *ng = realloc(g->gaps, (g->n_gaps + 1) * sizeof *ng);
+  if (!ng)
+    return cli_fail(CLI_FAIL, "gen: out of memory");
+  g->gaps = ng;
+  g->gaps[g->n_gaps++] = gap;
+  return CLI_OK;
+}
+
+/* One option at argv[*i] (consuming its value); CLI_OK or the exit code. */
+static int gen_option(gen_args *g, int argc, char **argv, int *i) {
+  const char *a = argv[*i], *val = NULL;
+  mef3_gen_options *o = &g->o;
+  uint64_t u;
+  if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    g->help = 1;
+  } else if (cli_opt(argc, argv, i, "--channels", &val)) {
+    if (parse_u64(val, &u) || u < 1 || u > 100000)
+      return cli_fail(CLI_USAGE, "gen: --channels needs a count from 1");
+    o->n_channels = (size_t)u;
+    g->have_channels = 1;
+  } else if (cli_opt(argc, argv, i, "--fs", &val)) {
+    if (parse_double(val, &o->fs) || !(o->fs > 0) || o->fs > 1e7)
+      return cli_fail(CLI_USAGE, "gen: --fs needs a rate in Hz");
+    g->have_fs = 1;
+  } else if (cli_opt(argc, argv, i, "--duration", &val)) {
+    if (cli_parse_duration(val, &o->duration_us) || o->duration_us <= 0)
+      return cli_fail(CLI_USAGE, "gen: --duration needs a length such as "
                                  "30m");
-      have_duration = 1;
-    } else if (cli_opt(argc, argv, &i, "--seed", &val)) {
-      if (parse_u64(val, &o.seed))
-        rc = cli_fail(CLI_USAGE, "gen: --seed needs a non-negative integer");
-    } else if (cli_opt(argc, argv, &i, "--block-seconds", &val)) {
-      if (parse_double(val, &o.block_seconds) || !(o.block_seconds > 0))
-        rc = cli_fail(CLI_USAGE, "gen: --block-seconds needs a positive "
+    g->have_duration = 1;
+  } else if (cli_opt(argc, argv, i, "--seed", &val)) {
+    if (parse_u64(val, &o->seed))
+      return cli_fail(CLI_USAGE, "gen: --seed needs a non-negative integer");
+  } else if (cli_opt(argc, argv, i, "--block-seconds", &val)) {
+    if (parse_double(val, &o->block_seconds) || !(o->block_seconds > 0))
+      return cli_fail(CLI_USAGE, "gen: --block-seconds needs a positive "
                                  "number");
-    } else if (cli_opt(argc, argv, &i, "--gaps", &val)) {
-      if (parse_u64(val, &u) || u > 100000)
-        rc = cli_fail(CLI_USAGE, "gen: --gaps needs a count");
-      o.n_random_gaps = (size_t)u;
-    } else if (cli_opt(argc, argv, &i, "--gap", &val)) {
-      const char *colon = val ? strchr(val, ':') : NULL;
-      char start[64];
-      mef3_gen_gap g;
-      if (!colon || (size_t)(colon - val) >= sizeof start) {
-        rc = cli_fail(CLI_USAGE, "gen: --gap needs START:LEN");
-        break;
-      }
-      memcpy(start, val, (size_t)(colon - val));
-      start[colon - val] = '\0';
-      if (cli_parse_duration(start, &g.start_us) ||
-          cli_parse_duration(colon + 1, &g.length_us) || g.length_us <= 0) {
-        rc = cli_fail(CLI_USAGE, "gen: --gap needs START:LEN, durations "
-                                 "such as 10m:30s");
-        break;
-      }
-      mef3_gen_gap *ng = realloc(gaps, (n_gaps + 1) * sizeof *ng);
-      if (!ng) {
-        rc = cli_fail(CLI_FAIL, "gen: out of memory");
-        break;
-      }
-      gaps = ng;
-      gaps[n_gaps++] = g;
-    } else if (cli_opt(argc, argv, &i, "--segment", &val)) {
-      if (cli_parse_duration(val, &o.segment_us) || o.segment_us <= 0)
-        rc = cli_fail(CLI_USAGE, "gen: --segment needs a duration");
-    } else if (cli_opt(argc, argv, &i, "--password", &val)) {
-      if (!val || !*val)
-        rc = cli_fail(CLI_USAGE, "gen: --password needs L1[,L2]");
-      password = val;
-    } else if (cli_opt(argc, argv, &i, "--password-file", &val)) {
-      if (!val || !*val)
-        rc = cli_fail(CLI_USAGE, "gen: --password-file needs a file");
-      pw_file = val;
-    } else if (!strcmp(a, "--encrypt-data")) {
-      o.data_encryption = 1;
-    } else if (!strncmp(a, "--encrypt-data=", 15)) {
-      if (strcmp(a + 15, "1") && strcmp(a + 15, "2"))
-        rc = cli_fail(CLI_USAGE, "gen: --encrypt-data takes 1 or 2");
-      o.data_encryption = a[15] - '0';
-    } else if (cli_opt(argc, argv, &i, "--start", &val)) {
-      /* Relative times count from the default start. */
-      int64_t t;
-      if (!val || cli_parse_time(val, GEN_DEFAULT_START, &t) || t <= 0 ||
-          t > INT64_MAX / 2)
-        rc = cli_fail(CLI_USAGE,
+  } else if (cli_opt(argc, argv, i, "--gaps", &val)) {
+    if (parse_u64(val, &u) || u > 100000)
+      return cli_fail(CLI_USAGE, "gen: --gaps needs a count");
+    o->n_random_gaps = (size_t)u;
+  } else if (cli_opt(argc, argv, i, "--gap", &val)) {
+    return add_gap(g, val);
+  } else if (cli_opt(argc, argv, i, "--segment", &val)) {
+    if (cli_parse_duration(val, &o->segment_us) || o->segment_us <= 0)
+      return cli_fail(CLI_USAGE, "gen: --segment needs a duration");
+  } else if (cli_opt(argc, argv, i, "--password", &val)) {
+    if (!val || !*val)
+      return cli_fail(CLI_USAGE, "gen: --password needs L1[,L2]");
+    g->password = val;
+  } else if (cli_opt(argc, argv, i, "--password-file", &val)) {
+    if (!val || !*val)
+      return cli_fail(CLI_USAGE, "gen: --password-file needs a file");
+    g->pw_file = val;
+  } else if (!strcmp(a, "--encrypt-data")) {
+    o->data_encryption = 1;
+  } else if (!strncmp(a, "--encrypt-data=", 15)) {
+    if (strcmp(a + 15, "1") && strcmp(a + 15, "2"))
+      return cli_fail(CLI_USAGE, "gen: --encrypt-data takes 1 or 2");
+    o->data_encryption = a[15] - '0';
+  } else if (cli_opt(argc, argv, i, "--start", &val)) {
+    /* Relative times count from the default start. */
+    int64_t t;
+    if (!val || cli_parse_time(val, GEN_DEFAULT_START, &t) || t <= 0 ||
+        t > INT64_MAX / 2)
+      return cli_fail(CLI_USAGE,
                       "gen: --start takes a time after 1970: " CLI_TIME_FORMS);
-      else
-        o.start_uutc = t;
-    } else if (cli_opt(argc, argv, &i, "--ufact", &val)) {
-      if (parse_double(val, &o.units_conversion_factor) ||
-          !(o.units_conversion_factor > 0))
-        rc = cli_fail(CLI_USAGE, "gen: --ufact needs a positive number");
-    } else if (a[0] == '-') {
-      rc = cli_fail(CLI_USAGE, "gen: unknown option \"%s\"", a);
-    } else if (!out) {
-      out = a;
-    } else {
-      rc = cli_fail(CLI_USAGE, "gen: more than one output path");
-    }
+    o->start_uutc = t;
+  } else if (cli_opt(argc, argv, i, "--ufact", &val)) {
+    if (parse_double(val, &o->units_conversion_factor) ||
+        !(o->units_conversion_factor > 0))
+      return cli_fail(CLI_USAGE, "gen: --ufact needs a positive number");
+  } else if (a[0] == '-') {
+    return cli_fail(CLI_USAGE, "gen: unknown option \"%s\"", a);
+  } else if (!g->out) {
+    g->out = a;
+  } else {
+    return cli_fail(CLI_USAGE, "gen: more than one output path");
   }
-  if (rc == CLI_OK && (!out || !have_channels || !have_fs || !have_duration))
-    rc = cli_fail(CLI_USAGE, "gen: OUT.mefd, --channels, --fs and "
-                             "--duration are required");
-  if (rc == CLI_OK && password && pw_file)
-    rc = cli_fail(CLI_USAGE, "gen: give --password or --password-file, not "
-                             "both");
-  if (rc == CLI_OK && !password && !pw_file) {
+  return CLI_OK;
+}
+
+/* The passwords: --password, --password-file or MEF3POOL_PASSWORD. */
+static int gen_passwords(gen_args *g) {
+  if (g->password && g->pw_file)
+    return cli_fail(CLI_USAGE, "gen: give --password or --password-file, not "
+                               "both");
+  if (!g->password && !g->pw_file) {
     const char *env = getenv("MEF3POOL_PASSWORD");
     if (env && *env)
-      password = env; /* L1[,L2], as --password */
+      g->password = env; /* L1[,L2], as --password */
   }
-  if (rc == CLI_OK && pw_file) {
+  if (g->pw_file) {
     const char *l1, *l2;
-    int ex = cli_password_pair(pw_file, &l1, &l2);
+    int ex = cli_password_pair(g->pw_file, &l1, &l2);
     if (ex >= 0)
-      rc = ex;
-    else {
-      o.level_1_password = l1;
-      o.level_2_password = l2;
-      n_levels = l2 ? 2 : 1;
-    }
+      return ex;
+    g->o.level_1_password = l1;
+    g->o.level_2_password = l2;
+    g->n_levels = l2 ? 2 : 1;
   }
-  if (rc == CLI_OK && password) {
-    if (cli_split(password, &pw, &n_pw) || n_pw < 1 || n_pw > 2)
-      rc = cli_fail(CLI_USAGE, "gen: --password takes L1 or L1,L2");
-    else {
-      o.level_1_password = pw[0];
-      o.level_2_password = n_pw > 1 ? pw[1] : NULL;
-      n_levels = n_pw;
-    }
+  if (g->password) {
+    if (cli_split(g->password, &g->pw, &g->n_pw) || g->n_pw < 1 ||
+        g->n_pw > 2)
+      return cli_fail(CLI_USAGE, "gen: --password takes L1 or L1,L2");
+    g->o.level_1_password = g->pw[0];
+    g->o.level_2_password = g->n_pw > 1 ? g->pw[1] : NULL;
+    g->n_levels = g->n_pw;
   }
-  if (rc == CLI_OK && o.data_encryption > (int)n_levels)
-    rc = cli_fail(CLI_USAGE,
-                  "gen: --encrypt-data=%d needs a level-%d "
-                  "password",
-                  o.data_encryption, o.data_encryption);
-  if (rc != CLI_OK) {
-    free(gaps);
-    cli_free_split(pw, n_pw);
-    return rc;
-  }
-  o.gaps = gaps;
-  o.n_gaps = n_gaps;
+  if (g->o.data_encryption > (int)g->n_levels)
+    return cli_fail(CLI_USAGE,
+                    "gen: --encrypt-data=%d needs a level-%d "
+                    "password",
+                    g->o.data_encryption, g->o.data_encryption);
+  return CLI_OK;
+}
+
+/* Write the session and print its summary. */
+static int gen_write(gen_args *g) {
+  mef3_gen_options *o = &g->o;
+  o->gaps = g->gaps;
+  o->n_gaps = g->n_gaps;
   /* A gap that cannot be placed is the user's to fix: a usage error,
    * before anything is written. */
-  int crc = mef3_gen_check_options(&o);
+  int crc = mef3_gen_check_options(o);
   if (crc) {
-    const mef3_error *e = mef3_error_last();
-    free(gaps);
-    cli_free_split(pw, n_pw);
     if (crc == MEF3_EINVAL)
-      return cli_fail(CLI_USAGE, "gen: %s", e->message);
-    return cli_lib_fail(crc, out);
+      return cli_fail(CLI_USAGE, "gen: %s", mef3_error_last()->message);
+    return cli_lib_fail(crc, g->out);
   }
-
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   int tty = isatty(STDERR_FILENO);
   mef3_gen_result res;
-  int lrc = mef3_gen_session(&res, out, &o, tty ? progress : NULL, NULL);
+  int lrc = mef3_gen_session(&res, g->out, o, tty ? progress : NULL, NULL);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   if (tty)
     fputs("\r         \r", stderr);
-  free(gaps);
-  cli_free_split(pw, n_pw);
   if (lrc)
-    return cli_lib_fail(lrc, out);
+    return cli_lib_fail(lrc, g->out);
   double secs =
       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   double ratio =
       res.bytes ? 4.0 * (double)res.samples / (double)res.bytes : 0.0;
-  printf("wrote %s: %zu channels at %g Hz, %.3f s, %zu gaps\n", out,
-         o.n_channels, o.fs, (double)o.duration_us / 1e6, res.n_gaps);
+  printf("wrote %s: %zu channels at %g Hz, %.3f s, %zu gaps\n", g->out,
+         o->n_channels, o->fs, (double)o->duration_us / 1e6, res.n_gaps);
   printf("%lld samples in %lld blocks, %.1f MB of blocks (ratio %.2f to "
          "int32)\n",
          (long long)res.samples, (long long)res.blocks, (double)res.bytes / 1e6,
@@ -262,4 +262,22 @@ int mef3_cli_gen(int argc, char **argv) {
   printf("%.2f s, %.1f MS/s\n", secs,
          secs > 0 ? (double)res.samples / secs / 1e6 : 0.0);
   return CLI_OK;
+}
+
+int mef3_cli_gen(int argc, char **argv) {
+  gen_args g = {.o = MEF3_GEN_OPTIONS_INIT};
+  int rc = CLI_OK;
+  for (int i = 1; i < argc && rc == CLI_OK && !g.help; i++)
+    rc = gen_option(&g, argc, argv, &i);
+  if (g.help) {
+    fputs(gen_usage, stdout);
+  } else if (rc == CLI_OK) {
+    if (!g.out || !g.have_channels || !g.have_fs || !g.have_duration)
+      rc = cli_fail(CLI_USAGE, "gen: OUT.mefd, --channels, --fs and "
+                               "--duration are required");
+    else if ((rc = gen_passwords(&g)) == CLI_OK)
+      rc = gen_write(&g);
+  }
+  gen_args_free(&g);
+  return rc;
 }
