@@ -1,26 +1,28 @@
 /*
- * bench/bench_red.c - the RED block decoder against a plain baseline, on
- * the blocks of a generated EEG-like session.
+ * bench/bench_red.c - the RED block decoder against a plain baseline,
+ * "spec-plain", on the blocks of a generated EEG-like session; and the two
+ * CRC paths of ours against each other.
  *
- * The baseline is a decoder of ours written the way the MEF 3.0
+ * spec-plain is a decoder of ours written the way the MEF 3.0
  * specification describes decoding (and the reference library, meflib,
  * does it): a byte-wise table CRC, one block at a time, two divisions per
  * symbol and a linear search of the cumulative counts for the symbol,
  * differences into a byte buffer, then samples, then float32.  It runs at
  * about meflib's speed (docs/performance.md has the ratio measured once
- * against meflib built outside the repository), so "x baseline" here reads
- * as "x meflib" on any machine.
+ * against meflib built outside the repository), so "x spec-plain" here
+ * reads as "x meflib" on any machine.
  *
  * Both decoders take the same blocks, already in memory (the data files
- * are read once up front), with the CRC checked and float32 out (one
- * double multiply by a units factor, rounded to float, as the reader
- * does).  The outputs are compared sample for sample before anything is
+ * are read once up front), with the CRC checked, float32 out (one double
+ * multiply by a units factor, rounded to float, as the reader does) or
+ * int32.  The outputs are compared sample for sample before anything is
  * timed.  Rounds alternate the two, each keeps its best (the machine is
  * shared and noisy): the ratio is the figure to read.
  *
- * usage: bench_red [--reps N] [--only base|ours|ours-i32] [SESSION.mefd]
- * --only runs one pass of one decoder (for callgrind / perf stat);
- * ours-i32 leaves out the float32 conversion.
+ * usage: bench_red [--reps N] [--only MODE] [SESSION.mefd]
+ * --only runs one pass of one decoder (for callgrind / perf stat): MODE
+ * base, base-i32 (spec-plain), ours or ours-i32; -i32 gives int32
+ * samples, no float32 conversion.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -128,10 +130,11 @@ static uint32_t le32(const uint8_t *p) {
          (uint32_t)p[3] << 24;
 }
 
-/* Decode one lossless block into out (float32, times ufact); returns the
- * number of samples or -1.  `diff` has room for the difference bytes. */
-static long base_decode(const uint8_t *b, float *out, double ufact,
-                        uint8_t *diff) {
+/* Decode one lossless block into outf (float32, times ufact) or, when
+ * outf is NULL, into outi (int32); returns the number of samples or -1.
+ * `diff` has room for the difference bytes. */
+static long base_decode(const uint8_t *b, float *outf, int32_t *outi,
+                        double ufact, uint8_t *diff) {
   uint32_t crc = le32(b), nd = le32(b + 28), ns = le32(b + 32),
            bytes = le32(b + 36);
   if (base_crc(b + 4, bytes - 4) != crc)
@@ -185,7 +188,10 @@ static long base_decode(const uint8_t *b, float *out, double ufact,
     } else {
       cur += (uint32_t)(int32_t)(int8_t)diff[k++];
     }
-    out[i] = (float)((double)(int32_t)cur * ufact);
+    if (outf)
+      outf[i] = (float)((double)(int32_t)cur * ufact);
+    else
+      outi[i] = (int32_t)cur;
   }
   return ns;
 }
@@ -213,12 +219,14 @@ static double run_crc(const blockset *bs, int clmul, uint32_t *sum,
 
 static const double UFACT = 0.25;
 
-static double run_base(const blockset *bs, float *out) {
+/* f32 = 0: int32 samples into out (as int32_t). */
+static double run_base(const blockset *bs, float *out, int f32) {
   uint8_t *diff = malloc((size_t)5 * bs->max_ns + 64);
   double t = bench_cpu();
   size_t at = 0;
   for (size_t i = 0; i < bs->n; i++) {
-    long n = base_decode(bs->data + bs->off[i], out + at, UFACT, diff);
+    long n = base_decode(bs->data + bs->off[i], f32 ? out + at : NULL,
+                         f32 ? NULL : (int32_t *)(void *)out + at, UFACT, diff);
     if (n < 0) {
       fprintf(stderr, "bench: baseline fails on block %zu\n", i);
       exit(1);
@@ -230,7 +238,8 @@ static double run_base(const blockset *bs, float *out) {
   return t;
 }
 
-/* f32 = 0: int32 out, the samples stay in tmp (callgrind's i32 figure). */
+/* f32 = 0: int32 samples copied into out (as int32_t), as the reader
+ * does for int32 reads. */
 static double run_ours(const blockset *bs, float *out, mef3_red_ctx *ctx,
                        int32_t *tmp, int f32) {
   enum { BATCH = 64 };
@@ -255,8 +264,11 @@ static double run_ours(const blockset *bs, float *out, mef3_red_ctx *ctx,
       }
       const int32_t *s = jobs[j].out;
       float *o = out + at;
-      if (!f32)
+      if (!f32) {
+        memcpy((int32_t *)(void *)out + at, s, jobs[j].n_out * sizeof *s);
+        at += jobs[j].n_out;
         continue;
+      }
       size_t k = 0, n = jobs[j].n_out;
 #if defined(__SSE2__)
       /* As the reader converts (reader/window.c): four at a time, the same
@@ -289,8 +301,10 @@ int main(int argc, char **argv) {
     else if (argv[i][0] != '-')
       session = argv[i];
     else {
-      fprintf(stderr, "usage: bench_red [--reps N] [--only base|ours|ours-i32] "
-                      "[SESSION]\n");
+      fprintf(
+          stderr,
+          "usage: bench_red [--reps N] [--only base|base-i32|ours|ours-i32] "
+          "[SESSION]\n");
       return 2;
     }
   }
@@ -317,26 +331,32 @@ int main(int argc, char **argv) {
     return 1;
   double ms = (double)bs.samples / 1e6;
   if (only) {
-    double t = !strcmp(only, "base")
-                   ? run_base(&bs, a)
-                   : run_ours(&bs, a, ctx, tmp, strcmp(only, "ours-i32") != 0);
+    int f32 = strstr(only, "-i32") == NULL;
+    double t = !strncmp(only, "base", 4) ? run_base(&bs, a, f32)
+                                         : run_ours(&bs, a, ctx, tmp, f32);
     printf("%s: %zu blocks, %zu samples, %.1f MS/s\n", only, bs.n, bs.samples,
            ms / t);
     return 0;
   }
-  run_base(&bs, a);
-  run_ours(&bs, b, ctx, tmp, 1);
-  if (memcmp(a, b, bs.samples * sizeof *a)) {
-    fprintf(stderr, "bench: the decoders disagree\n");
-    return 1;
+  /* [f32]: spec-plain and ours, each its best of the interleaved rounds
+   * (float32 and int32 share the buffers; both have 4-byte samples). */
+  double tb[2] = {1e30, 1e30}, to[2] = {1e30, 1e30};
+  for (int f32 = 0; f32 < 2; f32++) {
+    run_base(&bs, a, f32);
+    run_ours(&bs, b, ctx, tmp, f32);
+    if (memcmp(a, b, bs.samples * sizeof *a)) {
+      fprintf(stderr, "bench: the decoders disagree (%s)\n",
+              f32 ? "f32" : "i32");
+      return 1;
+    }
   }
-  double tb = 1e30, to = 1e30;
-  for (int r = 0; r < reps; r++) {
-    double t = run_base(&bs, a);
-    tb = t < tb ? t : tb;
-    t = run_ours(&bs, b, ctx, tmp, 1);
-    to = t < to ? t : to;
-  }
+  for (int r = 0; r < reps; r++)
+    for (int f32 = 0; f32 < 2; f32++) {
+      double t = run_base(&bs, a, f32);
+      tb[f32] = t < tb[f32] ? t : tb[f32];
+      t = run_ours(&bs, b, ctx, tmp, f32);
+      to[f32] = t < to[f32] ? t : to[f32];
+    }
   double tc[2] = {1e30, 1e30};
   uint32_t sums[2] = {0, 0};
   double crc_bytes = 0;
@@ -358,11 +378,15 @@ int main(int argc, char **argv) {
     printf("crc clmul  (PCLMULQDQ folding):     %7.2f GB/s per core  "
            "(%.2fx table)\n",
            gb / tc[1], tc[0] / tc[1]);
-  printf("red baseline (spec decoder, CRC on, f32): %7.1f MS/s per core\n",
-         ms / tb);
-  printf("red ours     (batch decoder, CRC on, f32): %7.1f MS/s per core  "
-         "(%.2fx baseline)\n",
-         ms / to, tb / to);
+  for (int f32 = 1; f32 >= 0; f32--) {
+    const char *ty = f32 ? "f32" : "i32";
+    printf("red spec-plain (one block, linear search), CRC on, %s: %7.1f MS/s "
+           "per core\n",
+           ty, ms / tb[f32]);
+    printf("red ours       (16-lane batch decoder),   CRC on, %s: %7.1f MS/s "
+           "per core  (ours vs spec-plain %.2fx)\n",
+           ty, ms / to[f32], tb[f32] / to[f32]);
+  }
   mef3_red_ctx_free(ctx);
   free(a);
   free(b);

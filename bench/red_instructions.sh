@@ -3,8 +3,8 @@
 # on a shared machine, where times are not): one pass of bench_red --only
 # MODE, counting only inside the decode loop of the benchmark (run_base or
 # run_ours, so neither loading the blocks nor generating the session
-# counts).  MODE: base (the specification's plain decoder), ours (f32 out),
-# ours-i32.
+# counts).  MODE: base, base-i32 (spec-plain: the specification's plain
+# decoder, f32 or int32 out), ours, ours-i32.
 # Usage: bench/red_instructions.sh BUILD_DIR [SESSION.mefd] [MODE...]
 set -euo pipefail
 build=${1:?usage: red_instructions.sh BUILD_DIR [SESSION] [MODE...]}
@@ -15,12 +15,12 @@ if [ $# -gt 0 ] && [ -d "$1" ]; then
   shift
 fi
 modes=("$@")
-[ ${#modes[@]} -gt 0 ] || modes=(base ours ours-i32)
+[ ${#modes[@]} -gt 0 ] || modes=(base base-i32 ours ours-i32)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for m in "${modes[@]}"; do
   fn=run_ours
-  [ "$m" = base ] && fn=run_base
+  case $m in base*) fn=run_base ;; esac
   log=$(valgrind --tool=callgrind --toggle-collect="$fn" \
     --callgrind-out-file="$out/cg.$m" "$build/bench/bench_red" --only "$m" \
     ${session:+"$session"} 2>&1)
