@@ -20,7 +20,7 @@ const $ = (id) => document.getElementById(id);
 const S = { path: null, info: null, t0: 0, w: 10, ch: [], gain: 100, cg: {},
   sel: null, records: [], overview: null };
 const hook = window.__mef3 = { state: S, drawn: null, frames: 0, errors: [],
-  inputLatencies: [], dragFrames: [], message: '', pending: 0,
+  inputLatencies: [], inputDrawMs: [], dragFrames: [], dragMoves: 0, message: '', pending: 0,
   ready: () => waitIdle() };
 const cache = new Map(); // key -> {promise, result, ctl, t}
 let fgKey = null, fgCtl = null, inputT = null, lost = false, dirty = false;
@@ -355,6 +355,9 @@ function schedule() {
 
 function prefetch(req) {
   if (req.key !== fgKey) return;
+  // The overview first: on a cold server it decodes the whole recording,
+  // and the pages around can wait for it, the one on screen cannot.
+  if (overviewLoading) { overviewLoading.then(() => prefetch(req)); return; }
   const span = req.t1 - req.t0;
   for (const t of [req.t1, req.t0 - span, req.t1 + span]) {
     if (t < S.info.start_uutc - span || t >= S.info.end_uutc) continue;
@@ -401,6 +404,7 @@ function inGap(c, t) {
 
 function draw() {
   if (!S.info) return;
+  const drawT = performance.now();
   const cv = $('traces'), ctx = fitCanvas(cv);
   const W = cv.clientWidth, H = cv.clientHeight, PW = plotWidth();
   const v0 = S.t0, v1 = S.t0 + S.w * 1e6, req = viewReq(S.t0, S.w, PW);
@@ -431,7 +435,7 @@ function draw() {
     for (const set of sets) {
       const row = set.result.rows[name];
       if (!row) continue;
-      const damaged = row.env ? drawEnv(ctx, row, c, X, y0, k) : drawRaw(ctx, row, c, X, y0, k, set.req);
+      const damaged = row.env ? drawEnv(ctx, row, c, X, y0, k, v0, v1) : drawRaw(ctx, row, c, X, y0, k, v0, v1);
       for (const [a, b] of damaged) { // NaN inside a run: a damaged block
         ctx.fillStyle = 'rgba(220,40,40,0.18)';
         ctx.fillRect(X(a), i * laneH, Math.max(2, X(b) - X(a)), laneH);
@@ -441,7 +445,7 @@ function draw() {
           Math.max(LEFT + 2, X(a) + 2), i * laneH + 12);
       }
       if (set === exact) drawn.rows[name] = { t0: row.t0, n: row.n, spc: row.spc || 1,
-        fs: c.fs, values: Array.from(row.data), damaged };
+        fs: c.fs, values: row.data, damaged };
     }
   }
   ctx.restore();
@@ -487,16 +491,28 @@ function draw() {
   $('win').value = WINDOWS.includes(S.w) ? String(S.w) : 'all';
   hook.drawn = drawn;
   hook.frames++;
-  if (exact && inputT != null) { hook.inputLatencies.push(performance.now() - inputT); inputT = null; }
+  if (exact && inputT != null) {
+    hook.inputLatencies.push(performance.now() - inputT);
+    hook.inputDrawMs.push(performance.now() - drawT);
+    inputT = null;
+  }
 }
 
 function fmtGain(g) { return g >= 1000 ? (g / 1000) + 'k' : String(g); }
 
-function drawRaw(ctx, row, c, X, y0, k, req) {
+// The indices [i0, i1) of a row of step dt that reach into [v0, v1): a
+// frame walks only what it shows (a drag shows parts of cached pages).
+function visible(row, dt, v0, v1) {
+  const i0 = Math.max(0, Math.floor((v0 - row.t0) / dt) - 1);
+  return [i0, Math.max(i0, Math.min(row.n, Math.ceil((v1 - row.t0) / dt) + 1))];
+}
+
+function drawRaw(ctx, row, c, X, y0, k, v0, v1) {
   const dt = 1e6 / c.fs, d = row.data, damaged = [];
+  const [i0, i1] = visible(row, dt, v0, v1);
   let pen = false, nanFrom = -1;
   ctx.beginPath();
-  for (let i = 0; i < row.n; i++) {
+  for (let i = i0; i < i1; i++) {
     const v = d[i], t = row.t0 + i * dt;
     if (v !== v) {
       pen = false;
@@ -507,16 +523,17 @@ function drawRaw(ctx, row, c, X, y0, k, req) {
     const x = X(t), y = y0 - v * k;
     if (pen) ctx.lineTo(x, y); else { ctx.moveTo(x, y); pen = true; }
   }
-  if (nanFrom >= 0) noteDamage(c, row.t0 + nanFrom * dt, row.t0 + row.n * dt, damaged);
+  if (nanFrom >= 0) noteDamage(c, row.t0 + nanFrom * dt, row.t0 + i1 * dt, damaged);
   ctx.stroke();
   return damaged;
 }
 
-function drawEnv(ctx, row, c, X, y0, k) {
+function drawEnv(ctx, row, c, X, y0, k, v0, v1) {
   const dt = (row.spc * 1e6) / c.fs, d = row.data, damaged = [];
+  const [j0, j1] = visible(row, dt, v0, v1);
   let pen = false, nanFrom = -1;
   ctx.beginPath();
-  for (let j = 0; j < row.n; j++) {
+  for (let j = j0; j < j1; j++) {
     const lo = d[2 * j], hi = d[2 * j + 1], t = row.t0 + j * dt;
     if (lo !== lo) { pen = false; if (nanFrom < 0) nanFrom = j; continue; }
     if (nanFrom >= 0) { noteDamage(c, row.t0 + nanFrom * dt, t, damaged); nanFrom = -1; }
@@ -524,7 +541,7 @@ function drawEnv(ctx, row, c, X, y0, k) {
     if (pen) ctx.lineTo(x, y0 - hi * k); else { ctx.moveTo(x, y0 - hi * k); pen = true; }
     ctx.lineTo(x, y0 - lo * k);
   }
-  if (nanFrom >= 0) noteDamage(c, row.t0 + nanFrom * dt, row.t0 + row.n * dt, damaged);
+  if (nanFrom >= 0) noteDamage(c, row.t0 + nanFrom * dt, row.t0 + j1 * dt, damaged);
   ctx.stroke();
   return damaged;
 }
@@ -572,7 +589,14 @@ function drawAxis(v0, v1) {
 }
 
 // ---------- overview ----------
-async function loadOverview() {
+let overviewLoading = null; // the overview's request, while it runs
+function loadOverview() {
+  const p = overviewLoading = fetchOverview().finally(() => {
+    if (overviewLoading === p) overviewLoading = null;
+  });
+  return p;
+}
+async function fetchOverview() {
   const cv = $('overview'), cols = Math.min(4096, Math.max(64, cv.clientWidth - LEFT - RIGHT));
   const names = S.ch.slice(0, 16);
   const req = { raw: false, cols, t0: S.info.start_uutc, t1: S.info.end_uutc };
@@ -583,15 +607,24 @@ async function loadOverview() {
     for (const p of parts) Object.assign(rows, p.rows);
     S.overview = { rows, names };
     hook.overviewMs = performance.now() - t;
+    hook.overviewUrls = parts.map((p) => p.url);
     dirty = true;
   } catch (e) { if (!lost) say('No overview: ' + e.message, true); }
 }
 
-function drawOverview() {
-  const cv = $('overview'), ctx = fitCanvas(cv), W = cv.clientWidth, H = cv.clientHeight;
+// The overview's traces change only with its data, the size or the
+// records: drawn once into an offscreen canvas, copied every frame under
+// the window's marker.
+let ovImage = null, ovImageKey = '';
+
+function renderOverview(W, H) {
+  const r = window.devicePixelRatio || 1;
+  const img = document.createElement('canvas');
+  img.width = Math.round(W * r); img.height = Math.round(H * r);
+  const ctx = img.getContext('2d');
+  ctx.setTransform(r, 0, 0, r, 0, 0);
   const PW = W - LEFT - RIGHT, a = S.info.start_uutc, b = S.info.end_uutc;
   const X = (t) => LEFT + ((t - a) / (b - a)) * PW;
-  ctx.clearRect(0, 0, W, H);
   ctx.fillStyle = '#333';
   ctx.font = '11px system-ui';
   ctx.fillText('whole recording', 4, 14);
@@ -622,7 +655,22 @@ function drawOverview() {
     });
   }
   ctx.fillStyle = '#d07000';
-  for (const r of S.records) ctx.fillRect(X(r.time), H - 6, 1, 6);
+  for (const rec of S.records) ctx.fillRect(X(rec.time), H - 6, 1, 6);
+  return img;
+}
+
+function drawOverview() {
+  const cv = $('overview'), ctx = fitCanvas(cv), W = cv.clientWidth, H = cv.clientHeight;
+  const key = [W, H, window.devicePixelRatio, S.overview ? S.overview.names.join(',') : '',
+    S.overview ? S.overview.cols : 0, S.records.length].join('|');
+  if (!ovImage || key !== ovImageKey || ovImage.src !== S.overview) {
+    ovImage = { img: renderOverview(W, H), src: S.overview };
+    ovImageKey = key;
+  }
+  ctx.clearRect(0, 0, W, H);
+  ctx.drawImage(ovImage.img, 0, 0, W, H);
+  const PW = W - LEFT - RIGHT, a = S.info.start_uutc, b = S.info.end_uutc;
+  const X = (t) => LEFT + ((t - a) / (b - a)) * PW;
   const x0 = X(S.t0), x1 = X(S.t0 + S.w * 1e6);
   ctx.fillStyle = 'rgba(30,90,200,0.18)';
   ctx.fillRect(x0, 0, Math.max(2, x1 - x0), H);
@@ -718,6 +766,7 @@ $('traces').addEventListener('mousedown', (e) => {
 });
 window.addEventListener('mousemove', (e) => {
   if (!drag) return;
+  hook.dragMoves++;
   S.t0 = drag.t0 - ((e.clientX - drag.x) / plotWidth()) * S.w * 1e6;
   clampView();
   dirty = true;
@@ -807,12 +856,20 @@ function frame() {
 }
 requestAnimationFrame(frame);
 
+// What was drawn, as plain arrays for a test's evaluate (frames keep the
+// typed arrays: no copy per frame).
+function exported(d) {
+  const rows = {};
+  for (const [k, r] of Object.entries(d.rows)) rows[k] = Object.assign({}, r, { values: Array.from(r.values) });
+  return Object.assign({}, d, { rows });
+}
+
 function waitIdle() {
   return new Promise((resolve) => {
     const check = () => {
       const d = hook.drawn;
       if (S.info && !hook.pending && !dirty && d && d.complete && d.key === viewReq(S.t0, S.w, plotWidth()).key &&
-          (!S.overview || S.overview.names.join(',') === S.ch.slice(0, 16).join(','))) resolve(d);
+          (!S.overview || S.overview.names.join(',') === S.ch.slice(0, 16).join(','))) resolve(exported(d));
       else setTimeout(check, 20);
     };
     check();

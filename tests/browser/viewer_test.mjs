@@ -2,19 +2,16 @@
 // chromium driven by playwright-core), against `mef3pool view` servers
 // started by tests/browser_viewer.sh.
 //
-//   node viewer_test.mjs test  URL_PLAIN URL_ENCRYPTED OUTDIR SERVER_PID
-//   node viewer_test.mjs bench URL OUTDIR
+//   node viewer_test.mjs test URL_PLAIN URL_ENCRYPTED OUTDIR SERVER_PID
 //
 // test: the channel list, the drawn data against the API's numbers (the
 // page's test hook, window.__mef3, exposes what was drawn), page forward
 // and back, zoom out to the whole recording (envelopes), channel picking,
 // a wrong then a right password, a lost server; screenshots go to OUTDIR.
-// bench: key press to next 30 s page drawn, cold overview, fps dragging.
-import { chromium } from 'playwright-core';
-import { writeFileSync } from 'node:fs';
+// (The figures: bench/bench_viewer.mjs.)
+import { launch, ready } from './browser_common.mjs';
 
 const [mode, ...args] = process.argv.slice(2);
-const exe = process.env.CHROMIUM || '/usr/bin/chromium';
 let failed = 0, passed = 0;
 function check(cond, what) {
   if (cond) passed++;
@@ -28,15 +25,6 @@ function sameBits(a, b) { // arrays of numbers, NaN equal to NaN
   for (let i = 0; i < fa.length; i++)
     if (ua[i] !== ub[i] && !(fa[i] !== fa[i] && fb[i] !== fb[i])) return false;
   return true;
-}
-
-async function launch() {
-  return chromium.launch({ executablePath: exe, headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
-}
-
-async function ready(page) {
-  return page.evaluate(() => window.__mef3.ready());
 }
 
 // Every drawn row equals a fresh API read of that channel alone.
@@ -160,68 +148,9 @@ async function test(urlPlain, urlEnc, out, serverPid) {
   await browser.close();
 }
 
-async function bench(url, out) {
-  const base = url.split('#')[0];
-  const browser = await launch();
-  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-  // cold overview: the first load of a server just started
-  await page.goto(url);
-  await ready(page);
-  await page.waitForFunction(() => window.__mef3.overviewMs != null);
-  const ov = await page.evaluate(() => window.__mef3.overviewMs);
-  // key press -> next page drawn (warm: the server has been read once)
-  for (let i = 0; i < 5; i++) { await page.keyboard.press('ArrowRight'); await ready(page); }
-  await page.evaluate(() => { window.__mef3.inputLatencies.length = 0; });
-  for (let i = 0; i < 30; i++) {
-    await page.keyboard.press('ArrowRight');
-    await ready(page);
-    await new Promise((r) => setTimeout(r, 150)); // a reader's pace: prefetch can run
-  }
-  const lat = (await page.evaluate(() => window.__mef3.inputLatencies)).sort((a, b) => a - b);
-  // unprefetched: jump far each time
-  await page.evaluate(() => { window.__mef3.inputLatencies.length = 0; });
-  const cold = [];
-  for (let i = 0; i < 10; i++) {
-    const t0 = Date.now();
-    await page.evaluate((k) => { const S = window.__mef3.state; S.t0 = S.info.start_uutc + (k * 311 % 3000) * 1e6; }, i + 3);
-    await page.click('#fwd');
-    await ready(page);
-    cold.push(Date.now() - t0);
-  }
-  cold.sort((a, b) => a - b);
-  // fps while dragging: 3 s of mouse moves
-  const box = await page.$eval('#traces', (c) => { const r = c.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; });
-  await page.evaluate(() => { window.__mef3.dragFrames.length = 0; });
-  await page.mouse.move(box[0] + box[2] * 0.8, box[1] + box[3] / 2);
-  await page.mouse.down();
-  const t0 = Date.now();
-  let i = 0;
-  while (Date.now() - t0 < 3000) {
-    await page.mouse.move(box[0] + box[2] * 0.8 - (i++ % 400) * 2, box[1] + box[3] / 2);
-    await new Promise((r) => setTimeout(r, 4));
-  }
-  await page.mouse.up();
-  const fr = await page.evaluate(() => window.__mef3.dragFrames);
-  const span = fr.length > 1 ? (fr[fr.length - 1].at - fr[0].at) / 1000 : 1;
-  const drawMs = fr.map((f) => f.ms).sort((a, b) => a - b);
-  await page.screenshot({ path: out + '/bench-16ch.png' });
-  const q = (a, p) => a.length ? a[Math.min(a.length - 1, Math.floor(p * a.length))].toFixed(1) : 'n/a';
-  const lines = [
-    'viewer: key press -> next 30 s x 16 ch page drawn (warm, prefetched): median ' + q(lat, 0.5) + ' ms, p90 ' + q(lat, 0.9) + ' ms (n=' + lat.length + ')',
-    'viewer: jump to an unread 30 s x 16 ch page -> drawn: median ' + q(cold, 0.5) + ' ms, p90 ' + q(cold, 0.9) + ' ms (n=' + cold.length + ')',
-    'viewer: overview 1 h x 16 ch, cold server: ' + ov.toFixed(1) + ' ms',
-    'viewer: dragging: ' + (fr.length / span).toFixed(1) + ' frames/s over ' + span.toFixed(1) + ' s, draw median ' + q(drawMs, 0.5) + ' ms, p90 ' + q(drawMs, 0.9) + ' ms',
-  ];
-  console.log(lines.join('\n'));
-  writeFileSync(out + '/bench-viewer.txt', lines.join('\n') + '\n');
-  await browser.close();
-  void base;
-}
-
 try {
   if (mode === 'test') await test(...args);
-  else if (mode === 'bench') await bench(...args);
-  else { console.error('usage: viewer_test.mjs test|bench ...'); process.exit(2); }
+  else { console.error('usage: viewer_test.mjs test ...'); process.exit(2); }
 } catch (e) {
   failed++;
   console.error('error: ' + (e.stack || e));
