@@ -76,13 +76,12 @@ addr=127.0.0.1:$(cat "$out/port")
 /usr/bin/mef3pool client "$addr" read s.mefd --start 10s --end 20s --format npy \
   -o "$out/served.npy"
 cmp "$out/direct.npy" "$out/served.npy"
-kill -TERM $pid
-wait $pid
 # python3-mef3pool from its installed files: Debian's interpreter isolated
 # (-I: no PYTHONPATH, no user site, not the current folder) in a folder
 # outside the source; its extension on the packaged shared libraries; a
-# read by the Reader and one by the process pool (the worker of the
-# mef3pool package) equal to `mef3pool read`.
+# read by the Reader, one by the process pool (the worker of the mef3pool
+# package) and one by the Client from the server above, equal to
+# `mef3pool read`.
 core=$(echo /usr/lib/python3/dist-packages/mef3pool/_core.*.so)
 deps=$(ldd "$core")
 case "$deps" in
@@ -105,12 +104,18 @@ with mef3pool.Reader(path) as r:
     x = r.read(chs, t0, t1, dtype=np.float32)
 with mef3pool.ReaderProcessPool(2) as pool:
     y = pool.read_window(path, chs, t0, t1)
-for name, a in (("Reader.read", x), ("ReaderProcessPool.read_window", y)):
-    if a.shape != direct.shape or not np.array_equal(a, direct, equal_nan=True):
+with mef3pool.Client(sys.argv[3]) as c:
+    c.open_file("s.mefd")
+    z = c.get_signal_range("s.mefd", None, t0, t1)["array"]
+for name, a in (("Reader.read", x), ("ReaderProcessPool.read_window", y),
+                ("Client.get_signal_range", z)):
+    if a is None or a.shape != direct.shape or not np.array_equal(a, direct, equal_nan=True):
         sys.exit(f"{name} of {path} differs from mef3pool read: "
-                 f"{a.shape} vs {direct.shape}")
+                 f"{None if a is None else a.shape} vs {direct.shape}")
 print("python3-mef3pool", mef3pool.__version__, "from", here, "reads", x.shape)
-' "$out/s.mefd" "$out/direct.npy"
+' "$out/s.mefd" "$out/direct.npy" "$addr"
+kill -TERM $pid
+wait $pid
 # Headers and pkg-config of the -dev package build a program.
 cat > "$out/t.c" <<'C'
 #include <mef3pool.h>
