@@ -458,18 +458,15 @@ int mef3_files_envelope_as(mef3_envelope **out, mef3_files *fm,
   if (!out)
     return mef3__error(MEF3_EINVAL, "no output pointer");
   *out = NULL;
-  if (!fm || !path || (n_channels && !channels))
-    return mef3__error(MEF3_EINVAL, "missing argument");
   if (max_columns == 0 || max_columns > MAX_COLUMNS)
     return mef3__error(MEF3_EINVAL, "columns %zu out of [1, %zu]", max_columns,
                        MAX_COLUMNS);
-  int rc = mef3__files_check_window(start_uutc, end_uutc);
+  mef3__chplan plan;
+  mfile *f;
+  int rc = mef3__chplan_open(&plan, &f, fm, path, token, channels, n_channels,
+                             start_uutc, end_uutc);
   if (rc)
     return rc;
-  mfile *f = mef3__files_lookup(fm, path, token);
-  if (!f)
-    return mef3_error_last()->code;
-  mef3__chplan plan;
   chan_req *q = NULL;
   mef3__tcache_key *keys = NULL;
   envp **pyr = NULL;
@@ -477,9 +474,6 @@ int mef3_files_envelope_as(mef3_envelope **out, mef3_files *fm,
   mef3_envelope *env = NULL;
   size_t np = 0;
   int raw = 0;
-  if ((rc = mef3__chplan_make(&plan, f, path, channels, n_channels, start_uutc,
-                              end_uutc)) != 0)
-    goto done;
   const size_t nrow = plan.nrow, nq = plan.nu;
   const size_t *row_q = plan.row;
   const double fs = plan.fs;

@@ -262,8 +262,6 @@ int mef3__files_pin_tiles(mef3_files *fm, mfile *f,
                           mef3__tile **tiles);
 
 /* ---- plan.c: a request's channels and window against a file ---- */
-/* 0, or MEF3_EINVAL (empty, reversed, or a span that overflows). */
-int mef3__files_check_window(int64_t start_uutc, int64_t end_uutc);
 /* Row r of the request reads distinct channel ch[row[r]] of the file;
  * all nu distinct channels share rate fs; n samples in the window. */
 typedef struct mef3__chplan {
@@ -279,6 +277,13 @@ int mef3__chplan_make(mef3__chplan *p, const mfile *f, const char *path,
                       const char *const *channels, size_t n_channels,
                       int64_t start_uutc, int64_t end_uutc);
 void mef3__chplan_free(mef3__chplan *p);
+/* A request from its arguments: checks them and the window, finds the
+ * view `token` names (*f, a reference the caller drops with
+ * mef3__mfile_unref) and makes its plan.  On failure nothing is held. */
+int mef3__chplan_open(mef3__chplan *p, mfile **f, mef3_files *fm,
+                      const char *path, const char *token,
+                      const char *const *channels, size_t n_channels,
+                      int64_t start_uutc, int64_t end_uutc);
 
 /* ---- envelope.c ---- */
 typedef struct mef3__envcache mef3__envcache;

@@ -15,7 +15,8 @@
 #include "files/files_impl.h"
 #include "util/alloc.h"
 
-int mef3__files_check_window(int64_t start_uutc, int64_t end_uutc) {
+/* 0, or MEF3_EINVAL (empty, reversed, or a span that overflows). */
+static int check_window(int64_t start_uutc, int64_t end_uutc) {
   int64_t span_us;
   if (end_uutc <= start_uutc)
     return mef3__error(MEF3_EINVAL, "window [%lld, %lld) is empty or reversed",
@@ -30,6 +31,30 @@ void mef3__chplan_free(mef3__chplan *p) {
   mef3__free(p->row);
   mef3__free(p->ch);
   memset(p, 0, sizeof *p);
+}
+
+int mef3__chplan_open(mef3__chplan *p, mfile **f, mef3_files *fm,
+                      const char *path, const char *token,
+                      const char *const *channels, size_t n_channels,
+                      int64_t start_uutc, int64_t end_uutc) {
+  memset(p, 0, sizeof *p);
+  *f = NULL;
+  if (!fm || !path || (n_channels && !channels))
+    return mef3__error(MEF3_EINVAL, "missing argument");
+  int rc = check_window(start_uutc, end_uutc);
+  if (rc)
+    return rc;
+  mfile *v = mef3__files_lookup(fm, path, token);
+  if (!v)
+    return mef3_error_last()->code;
+  rc = mef3__chplan_make(p, v, path, channels, n_channels, start_uutc,
+                         end_uutc);
+  if (rc) {
+    mef3__mfile_unref(v);
+    return rc;
+  }
+  *f = v;
+  return 0;
 }
 
 int mef3__chplan_make(mef3__chplan *p, const mfile *f, const char *path,

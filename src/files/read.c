@@ -486,24 +486,17 @@ static int read_window(mef3_files *fm, const char *path, const char *token,
                        const char *const *channels, size_t n_channels,
                        int64_t start_uutc, int64_t end_uutc, float *dst,
                        size_t cap, size_t *n_out, mef3_signal **out) {
-  if (!fm || !path || (n_channels && !channels))
-    return mef3__error(MEF3_EINVAL, "missing argument");
-  int rc = mef3__files_check_window(start_uutc, end_uutc);
+  mef3__chplan plan;
+  mfile *f;
+  int rc = mef3__chplan_open(&plan, &f, fm, path, token, channels, n_channels,
+                             start_uutc, end_uutc);
   if (rc)
     return rc;
-  mfile *f = mef3__files_lookup(fm, path, token);
-  if (!f)
-    return mef3_error_last()->code;
-
-  mef3__chplan plan;
   mef3__span *sp = NULL;
   mef3__tcache_key *keys = NULL;
   mef3__tile **tiles = NULL;
   mef3_signal *sig = NULL;
   size_t nk = 0;
-  if ((rc = mef3__chplan_make(&plan, f, path, channels, n_channels, start_uutc,
-                              end_uutc)) != 0)
-    goto done;
   const size_t nrow = plan.nrow, nsp = plan.nu;
   const size_t *row_u = plan.row;
   const double fs = plan.fs;
