@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build mef3pool and run every test: the normal build, the whole suite
 # again under ASan+UBSan, and the threaded tests (pool, file manager,
-# server) under TSan.  Usage: scripts/test.sh [--quick]
+# server, the nodes behind nginx and their benchmark smoke) under TSan.  Usage: scripts/test.sh [--quick]
 # (--quick skips the sanitizer passes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,6 @@ if [ "${1:-}" != "--quick" ]; then
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suite build-asan "" -DCMAKE_BUILD_TYPE=Debug -DMEF3_SANITIZE=ON
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-    run_suite build-tsan "-R pool|files|server" -DCMAKE_BUILD_TYPE=Debug \
+    run_suite build-tsan "-R pool|files|server|deploy|proxy" -DCMAKE_BUILD_TYPE=Debug \
       -DMEF3_TSAN=ON
 fi
