@@ -7,14 +7,8 @@
 # (the server's INVALID_ARGUMENT, named).
 # Usage: cli_client_envelope.sh MEF3POOL GOLDEN_DIR SCRATCH_DIR
 set -uo pipefail
-cli=$1 golden=$2 tmp=$3
 here=$(cd "$(dirname "$0")" && pwd)
-work=$tmp/cli_client_envelope
-rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$here/clitest.bash"
 [ -d "$golden/sessions" ] || { echo "no golden data: skipped"; exit 77; }
 
 mkdir root && cp -a "$golden/sessions/a_single_256hz.mefd" \
@@ -82,5 +76,4 @@ check '[[ $help == *"envelope PATH"* ]]' "client --help lacks envelope"
 man=$(cat "$here/../docs/mef3pool.1")
 check '[[ $man == *".B envelope"* ]]' "the man page lacks envelope"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

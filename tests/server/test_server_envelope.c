@@ -1,5 +1,5 @@
 /*
- * tests/test_server_envelope.c - GetEnvelope on the wire: the real
+ * tests/server/test_server_envelope.c - GetEnvelope on the wire: the real
  * `mef3pool serve` (worker pool, --root, small chunks so that envelopes
  * span many messages) and the C client on loopback.
  *  - every envelope equals, bit for bit and field for field, the file
