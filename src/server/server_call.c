@@ -185,3 +185,23 @@ void mef3__call_send(mef3__call *c, grpc_byte_buffer *msg) {
   mef3__call_start_batch(c, ops, n, &c->t_send);
   grpc_byte_buffer_destroy(msg);
 }
+
+int mef3__call_stopped(mef3_server *s, mef3__call *c) {
+  pthread_mutex_lock(&c->mu);
+  int cancelled = c->cancelled;
+  pthread_mutex_unlock(&c->mu);
+  pthread_mutex_lock(&s->mu);
+  cancelled |= s->cancel_all;
+  pthread_mutex_unlock(&s->mu);
+  if (!cancelled && mef3__rpc_past(c->deadline)) {
+    grpc_call_cancel_with_status(c->call, GRPC_STATUS_DEADLINE_EXCEEDED,
+                                 "deadline exceeded", NULL);
+    cancelled = 1;
+  }
+  if (!cancelled)
+    return 0;
+  pthread_mutex_lock(&s->mu);
+  s->stats.cancelled++;
+  pthread_mutex_unlock(&s->mu);
+  return 1;
+}

@@ -135,25 +135,11 @@ static int env_begin(mef3_server *s, mef3__call *c) {
   return 0;
 }
 
-/* 1 when the stream stops before its next chunk (as server_range.c's). */
+/* 1 when the stream stops before its next chunk (mef3__call_stopped). */
 static int env_stopped(mef3_server *s, mef3__call *c) {
-  pthread_mutex_lock(&c->mu);
-  int cancelled = c->cancelled;
-  pthread_mutex_unlock(&c->mu);
-  pthread_mutex_lock(&s->mu);
-  cancelled |= s->cancel_all;
-  pthread_mutex_unlock(&s->mu);
-  if (!cancelled && mef3__rpc_past(c->deadline)) {
-    grpc_call_cancel_with_status(c->call, GRPC_STATUS_DEADLINE_EXCEEDED,
-                                 "deadline exceeded", NULL);
-    cancelled = 1;
-  }
-  if (!cancelled)
+  if (!mef3__call_stopped(s, c))
     return 0;
   mef3__server_log(s, MEF3_LOG_INFO, "envelope %s: cancelled", req_path(&c->st));
-  pthread_mutex_lock(&s->mu);
-  s->stats.cancelled++;
-  pthread_mutex_unlock(&s->mu);
   return 1;
 }
 

@@ -203,6 +203,12 @@ void mef3__call_finish(mef3__call *c, grpc_byte_buffer *msg,
  * time); its completion is T_SEND.  Takes `msg`. */
 void mef3__call_send(mef3__call *c, grpc_byte_buffer *msg);
 
+/* 1 when a stream stops before its next chunk: the client cancelled or
+ * left, the server is cancelling every call, or the deadline has passed
+ * (the call is then cancelled with DEADLINE_EXCEEDED); counted in the
+ * server's stats.  The caller logs what it stopped. */
+int mef3__call_stopped(mef3_server *s, mef3__call *c);
+
 /* ---- server_unary.c (work threads) ---- */
 
 void mef3__unary_open(mef3_server *s, mef3__call *c);

@@ -75,32 +75,16 @@ static grpc_byte_buffer *chunk_buffer(const SignalChunk *hdr, const float *data,
 
 /* ---- each job: one chunk ---- */
 
-/* 1 when the stream stops before its next chunk: the client cancelled or
- * left, the server is cancelling every call, or the deadline has passed
- * (the call is then cancelled with DEADLINE_EXCEEDED). */
+/* 1 when the stream stops before its next chunk (mef3__call_stopped). */
 static int stream_stopped(mef3_server *s, mef3__call *c) {
   mef3__stream *st = &c->st;
-  pthread_mutex_lock(&c->mu);
-  int cancelled = c->cancelled;
-  pthread_mutex_unlock(&c->mu);
-  pthread_mutex_lock(&s->mu);
-  cancelled |= s->cancel_all;
-  pthread_mutex_unlock(&s->mu);
-  if (!cancelled && mef3__rpc_past(c->deadline)) {
-    grpc_call_cancel_with_status(c->call, GRPC_STATUS_DEADLINE_EXCEEDED,
-                                 "deadline exceeded", NULL);
-    cancelled = 1;
-  }
-  if (!cancelled)
+  if (!mef3__call_stopped(s, c))
     return 0;
   mef3__server_log(s, MEF3_LOG_INFO,
                    "range %s: cancelled after %" PRId64 " of %" PRId64
                    " samples; decoding stopped",
                    st->req->file_path ? st->req->file_path : "", st->next,
                    st->total);
-  pthread_mutex_lock(&s->mu);
-  s->stats.cancelled++;
-  pthread_mutex_unlock(&s->mu);
   return 1;
 }
 
