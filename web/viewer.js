@@ -138,6 +138,10 @@ async function openSession(path, password) {
   return info;
 }
 
+// "P: F: the password is not valid": the reason without the paths (the
+// form names the session).
+function lastClause(m) { const i = m.lastIndexOf(': '); return i < 0 ? m : m.slice(i + 2); }
+
 function askPassword(path, err) {
   $('pwform').hidden = false;
   $('pwpath').textContent = path;
@@ -156,7 +160,7 @@ $('pwform').addEventListener('submit', async (ev) => {
     setInfo(info, readHash());
   } catch (e) {
     if (e instanceof ApiError && e.code === 'EPASSWORD')
-      askPassword(S.path, 'Wrong password: ' + e.message);
+      askPassword(S.path, 'Wrong password: ' + lastClause(e.message) + '.');
     else askPassword(S.path, e.message);
   }
 });
@@ -169,6 +173,7 @@ function setInfo(info, h) {
   if (!S.ch.length) S.ch = names.slice(0, 32);
   S.w = h.w > 0 ? h.w : 10;
   S.t0 = info.start_uutc + (isFinite(h.t) ? Math.round(h.t * 1e6) : 0);
+  S.autoGain = !(h.g > 0); // set from the first page's data (fitGain)
   if (h.g > 0) S.gain = h.g;
   S.cg = {};
   if (h.cg) for (const kv of h.cg.split(',')) {
@@ -212,6 +217,13 @@ function fmtHMS(sec, frac) {
   const h = Math.floor(sec / 3600), m = Math.floor(sec / 60) % 60, s = sec % 60;
   const ss = frac ? s.toFixed(frac).padStart(3 + frac, '0') : pad(Math.floor(s));
   return (neg ? '-' : '') + pad(h) + ':' + pad(m) + ':' + ss;
+}
+// A duration in µs as a reader says it: 4.16 s, 2 min 5 s, 1 h 3 min.
+function fmtSpan(us) {
+  const s = us / 1e6;
+  if (s < 60) return (s < 10 ? s.toFixed(2) : s.toFixed(1)).replace(/\.?0+$/, '') + ' s';
+  if (s < 3600) return Math.floor(s / 60) + ' min ' + Math.round(s % 60) + ' s';
+  return Math.floor(s / 3600) + ' h ' + Math.round((s % 3600) / 60) + ' min';
 }
 function fmtFromStart(t) { return '+' + fmtHMS((t - S.info.start_uutc) / 1e6, 0); }
 function fmtClock(t, frac) {
@@ -416,10 +428,12 @@ function draw() {
     c.req.raw === req.raw && Math.abs(c.req.w - S.w) < 1e-9 && c.req.key.endsWith('|' + S.ch.join(',')));
   sets.sort((a, b) => (a.req.key === req.key) - (b.req.key === req.key));
   const exact = sets.find((c) => c.req.key === req.key);
+  if (exact && S.autoGain) fitGain(exact.result.rows);
   // grid: seconds
   drawGrid(ctx, X, v0, v1, H);
   const drawn = { kind: req.raw ? 'raw' : 'envelope', start: v0, end: v1, key: req.key,
-    complete: !!exact, channels: S.ch.slice(), rows: {}, urls: exact ? exact.result.urls : [] };
+    complete: !!exact, channels: S.ch.slice(), rows: {}, urls: exact ? exact.result.urls : [],
+    gapLabels: [] };
   ctx.save();
   ctx.beginPath();
   ctx.rect(LEFT, 0, PW, H);
@@ -427,30 +441,55 @@ function draw() {
   for (let i = 0; i < n; i++) {
     const name = S.ch[i], c = chanInfo(name), y0 = (i + 0.5) * laneH;
     const upd = S.gain * (S.cg[name] || 1), k = laneH / upd; // px per unit
-    // gaps grey
+    // gaps grey, named when there is room
     ctx.fillStyle = '#eceef2';
-    for (const [a, b] of gapsOf(c, v0, v1)) ctx.fillRect(X(a), i * laneH, Math.max(1, X(b) - X(a)), laneH);
+    for (const [a, b] of gapsOf(c, v0, v1)) {
+      const xa = X(a), gw = Math.max(1, X(b) - xa);
+      ctx.fillStyle = '#eceef2';
+      ctx.fillRect(xa, i * laneH, gw, laneH);
+      const inside = a > c.start_uutc && b < c.end_uutc; // not before or after the data
+      const label = (inside ? 'gap ' : 'no data ') + fmtSpan(b - a);
+      ctx.font = '11px system-ui';
+      if (laneH >= 16 && gw > ctx.measureText(label).width + 8) {
+        if (i === 0) drawn.gapLabels.push(label);
+        ctx.fillStyle = '#6a7080';
+        ctx.fillText(label, xa + (gw - ctx.measureText(label).width) / 2, (i + 0.5) * laneH + 4);
+      }
+    }
     ctx.strokeStyle = S.sel === name ? '#b00060' : '#0a2a6a';
     ctx.lineWidth = 1;
     for (const set of sets) {
       const row = set.result.rows[name];
       if (!row) continue;
+      // Zoomed out to minutes (columns of a quarter second or more), a
+      // channel's envelope stays in its lane: a band per channel, not one
+      // mass.  Pages of seconds are not clipped (a spike keeps its height).
+      const lane = row.env && row.spc / c.fs >= 0.25;
+      if (lane) { ctx.save(); ctx.beginPath(); ctx.rect(LEFT, i * laneH, PW, laneH); ctx.clip(); }
       const damaged = row.env ? drawEnv(ctx, row, c, X, y0, k, v0, v1) : drawRaw(ctx, row, c, X, y0, k, v0, v1);
+      if (lane) ctx.restore();
       for (const [a, b] of damaged) { // NaN inside a run: a damaged block
         ctx.fillStyle = 'rgba(220,40,40,0.18)';
         ctx.fillRect(X(a), i * laneH, Math.max(2, X(b) - X(a)), laneH);
-        ctx.fillStyle = '#a00';
+        // named on a white ground: over the traces it must stay legible
         ctx.font = '11px system-ui';
-        ctx.fillText('damaged block: no data ' + fmtFromStart(a) + '–' + fmtFromStart(b),
-          Math.max(LEFT + 2, X(a) + 2), i * laneH + 12);
+        const label = 'damaged block: no data ' + fmtFromStart(a) + '–' + fmtFromStart(b);
+        const lx = Math.max(LEFT + 2, X(a) + 2), lw = ctx.measureText(label).width;
+        ctx.fillStyle = 'rgba(255,255,255,0.9)';
+        ctx.fillRect(lx - 2, i * laneH + 2, lw + 4, 13);
+        ctx.fillStyle = '#a00';
+        ctx.fillText(label, lx, i * laneH + 12);
       }
       if (set === exact) drawn.rows[name] = { t0: row.t0, n: row.n, spc: row.spc || 1,
-        fs: c.fs, values: row.data, damaged };
+        fs: c.fs, values: row.data, damaged, inLane: lane };
     }
   }
   ctx.restore();
-  // annotations
+  // annotations: a dashed line and a label, labels that would overlap
+  // put on the next of three rows (then cut short)
   ctx.font = '11px system-ui';
+  const rowEnd = [-1e9, -1e9, -1e9];
+  drawn.annotations = [];
   for (const r of S.records) {
     if (r.time < v0 || r.time >= v1) continue;
     const x = X(r.time);
@@ -459,11 +498,16 @@ function draw() {
     ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, H); ctx.stroke();
     ctx.setLineDash([]);
     const label = r.type + (r.text ? ': ' + r.text : '');
-    const tw = Math.min(ctx.measureText(label).width + 6, 320);
+    let row = rowEnd.findIndex((e) => e < x);
+    const cut = row < 0; // every row taken here: over the oldest, short
+    if (cut) row = rowEnd.indexOf(Math.min(...rowEnd));
+    const tw = Math.min(ctx.measureText(label).width + 6, cut ? 120 : 320);
     ctx.fillStyle = 'rgba(255,240,215,0.95)';
-    ctx.fillRect(x + 1, 1, tw, 15);
+    ctx.fillRect(x + 1, 1 + row * 16, tw, 15);
     ctx.fillStyle = '#7a3a00';
-    ctx.fillText(label, x + 4, 12, 314);
+    ctx.fillText(label, x + 4, 12 + row * 16, tw - 6);
+    rowEnd[row] = Math.max(rowEnd[row], x + tw + 2);
+    drawn.annotations.push({ time: r.time, label, row });
   }
   // labels
   ctx.fillStyle = '#fff';
@@ -476,10 +520,11 @@ function draw() {
     ctx.fillText(name, 6, (i + 0.5) * laneH - 2, LEFT - 10);
     ctx.font = '10px system-ui';
     ctx.fillStyle = '#555';
-    if (laneH > 22) ctx.fillText(fmtGain(upd) + ' ' + (c.units || '') + '/div', 6, (i + 0.5) * laneH + 10, LEFT - 10);
+    if (laneH > 22) ctx.fillText(fmtAmp(upd, c.units) + '/div', 6, (i + 0.5) * laneH + 10, LEFT - 10);
     ctx.strokeStyle = '#e4e6ea';
     ctx.beginPath(); ctx.moveTo(0, (i + 1) * laneH); ctx.lineTo(W, (i + 1) * laneH); ctx.stroke();
   }
+  drawn.scale = drawScaleBar(ctx, W, H, PW, laneH);
   if (!exact && hook.pending) {
     ctx.fillStyle = '#888'; ctx.font = '12px system-ui';
     ctx.fillText('loading…', W - 70, H - 6);
@@ -487,7 +532,7 @@ function draw() {
   drawAxis(v0, v1);
   drawOverview();
   $('clock').textContent = fmtDate(v0) + '  ·  ' + fmtFromStart(v0) + ' of ' + fmtHMS(duration(), 0);
-  $('gain').textContent = fmtGain(S.gain) + ' ' + (chanInfo(S.ch[0]) || {}).units + '/div';
+  $('gain').textContent = fmtAmp(S.gain, (chanInfo(S.ch[0]) || {}).units) + '/div';
   $('win').value = WINDOWS.includes(S.w) ? String(S.w) : 'all';
   hook.drawn = drawn;
   hook.frames++;
@@ -498,7 +543,75 @@ function draw() {
   }
 }
 
-function fmtGain(g) { return g >= 1000 ? (g / 1000) + 'k' : String(g); }
+// The first gain, when the URL gives none: one lane (a div) holds the
+// 2nd to 98th percentile of a typical channel (the median over those
+// shown), rounded up to a step of GAINS, so traces neither overlap their
+// neighbours nor look flat, whatever the recording's amplitude.
+function fitGain(rows) {
+  S.autoGain = false;
+  const spans = [];
+  for (const name of S.ch) {
+    const r = rows[name];
+    if (!r) continue;
+    const v = Array.from(r.data).filter((x) => x === x).sort((a, b) => a - b);
+    if (v.length < 10) continue;
+    spans.push(v[Math.floor(v.length * 0.98)] - v[Math.floor(v.length * 0.02)]);
+  }
+  if (!spans.length) return;
+  spans.sort((a, b) => a - b);
+  const want = spans[Math.floor(spans.length / 2)];
+  if (!(want > 0)) return;
+  S.gain = GAINS.find((g) => g >= want) || GAINS[GAINS.length - 1];
+  writeHash();
+}
+
+// The calibration mark of EEG paper, bottom right: a vertical bar of a
+// round amplitude at the global gain (about half a lane) and a horizontal
+// one of a round time.
+function drawScaleBar(ctx, W, H, PW, laneH) {
+  const nice = (x) => { // the largest 1-2-5 step <= x
+    const p = Math.pow(10, Math.floor(Math.log10(x)));
+    return [5, 2, 1].map((m) => m * p).find((v) => v <= x * (1 + 1e-9)) || p;
+  };
+  const uv = nice(S.gain * 0.5), hpx = (uv / S.gain) * laneH;
+  const secs = [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600];
+  const sec = secs.filter((x) => x <= S.w / 8).pop() || secs[0], wpx = (sec / S.w) * PW;
+  const units = fmtUnits((chanInfo(S.ch[0]) || {}).units);
+  ctx.font = '11px system-ui';
+  const tl = sec >= 60 ? fmtDur(sec) : sec + ' s', al = fmtAmp(uv, (chanInfo(S.ch[0]) || {}).units);
+  const x1 = W - RIGHT - 6, y1 = H - 8, x0 = x1 - wpx;
+  // no box over the traces: black on a white halo stays legible on them
+  const mark = (color, width) => {
+    ctx.strokeStyle = color;
+    ctx.lineWidth = width;
+    ctx.beginPath();
+    ctx.moveTo(x0, y1 - hpx); ctx.lineTo(x0, y1); ctx.lineTo(x1, y1);
+    ctx.stroke();
+  };
+  mark('rgba(255,255,255,0.9)', 5);
+  mark('#000', 2);
+  ctx.lineWidth = 1;
+  const text = (t, x, y) => {
+    ctx.strokeStyle = 'rgba(255,255,255,0.9)';
+    ctx.lineWidth = 3;
+    ctx.strokeText(t, x, y);
+    ctx.lineWidth = 1;
+    ctx.fillStyle = '#000';
+    ctx.fillText(t, x, y);
+  };
+  text(al, x0 - ctx.measureText(al).width - 5, y1 - hpx / 2 + 4);
+  text(tl, x0 + (wpx - ctx.measureText(tl).width) / 2, y1 - 4);
+  return { uv, px: hpx, s: sec, units };
+}
+
+// An amplitude with its units: 2000 µV as 2 mV, other units as they are.
+function fmtAmp(g, u) {
+  const units = fmtUnits(u);
+  if (units === 'µV' && g >= 1000) return +(g / 1000).toPrecision(6) + ' mV';
+  return +g.toPrecision(6) + (units ? ' ' + units : '');
+}
+// Units as a reader writes them: MEF files spell micro as "u".
+function fmtUnits(u) { return !u ? '' : u === 'uV' ? 'µV' : u === 'uv' ? 'µV' : u; }
 
 // The indices [i0, i1) of a row of step dt that reach into [v0, v1): a
 // frame walks only what it shows (a drag shows parts of cached pages).
@@ -578,12 +691,18 @@ function drawAxis(v0, v1) {
   ctx.fillStyle = '#333';
   ctx.fillText(S.info.times_relative ? 'from start' : (S.info.gmt_offset_s ? 'local' : 'UTC'), 4, 14);
   ctx.fillText('from start', 4, 30);
+  const W = cv.clientWidth;
   for (let t = base + Math.ceil((v0 - base) / st) * st; t < v1; t += st) {
-    const x = X(t);
+    const x = X(t), a = fmtClock(t, frac), b = '+' + fmtHMS((t - base) / 1e6, frac);
     ctx.fillRect(x, 0, 1, 5);
-    ctx.fillText(fmtClock(t, frac), x - 22, 16);
+    // labels centred on their tick, kept inside the strip (the last one
+    // would be cut at the right edge) and clear of the row names
+    const wa = ctx.measureText(a).width, wb = ctx.measureText(b).width;
+    const xa = Math.min(W - wa - 2, x - wa / 2), xb = Math.min(W - wb - 2, x - wb / 2);
+    if (xa < 64) continue;
+    ctx.fillText(a, xa, 16);
     ctx.fillStyle = '#777';
-    ctx.fillText('+' + fmtHMS((t - base) / 1e6, frac), x - 22, 31);
+    ctx.fillText(b, xb, 31);
     ctx.fillStyle = '#333';
   }
 }

@@ -2,12 +2,15 @@
 // chromium driven by playwright-core), against `mef3pool view` servers
 // started by tests/browser_viewer.sh.
 //
-//   node viewer_test.mjs test URL_PLAIN URL_ENCRYPTED OUTDIR SERVER_PID
+//   node viewer_test.mjs test URL_PLAIN URL_ENCRYPTED OUTDIR SERVER_PID URL_DAMAGED
 //
 // test: the channel list, the drawn data against the API's numbers (the
 // page's test hook, window.__mef3, exposes what was drawn), page forward
 // and back, zoom out to the whole recording (envelopes), channel picking,
-// a wrong then a right password, a lost server; screenshots go to OUTDIR.
+// a wrong then a right password, a lost server; what a reader of EEG
+// needs on it: a first gain that fits the data, units as µV, a
+// calibration mark, gaps named, annotation labels that do not cover each
+// other, a damaged block marked; screenshots go to OUTDIR.
 // (The figures: bench/bench_viewer.mjs.)
 import { launch, ready } from './browser_common.mjs';
 
@@ -50,7 +53,20 @@ async function checkDrawn(base, page, drawn, label) {
   }
 }
 
-async function test(urlPlain, urlEnc, out, serverPid) {
+// The gain fitted to the first page: one lane holds the 2nd to 98th
+// percentile of the median channel, within one step of GAINS (at most
+// x2.5).
+function fitsLane(d, gain, label) {
+  const spans = Object.values(d.rows).map((r) => {
+    const v = r.values.filter((x) => x === x).sort((a, b) => a - b);
+    return v[Math.floor(v.length * 0.98)] - v[Math.floor(v.length * 0.02)];
+  }).sort((a, b) => a - b);
+  const m = spans[Math.floor(spans.length / 2)];
+  check(m <= gain && m > gain / 2.5, label + ': the first gain fits the data (' + m.toFixed(1) +
+    ' within ' + gain + ' per lane)');
+}
+
+async function test(urlPlain, urlEnc, out, serverPid, urlDmg) {
   const base = urlPlain.split('#')[0];
   const browser = await launch();
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
@@ -63,6 +79,13 @@ async function test(urlPlain, urlEnc, out, serverPid) {
   check(JSON.stringify(d.channels) === JSON.stringify(names), 'all channels drawn in order');
   check(d.kind === 'raw', 'a 10 s window is drawn from samples');
   await checkDrawn(base, page, d, 'first page');
+  const g0 = await page.evaluate(() => window.__mef3.state.gain);
+  fitsLane(d, g0, 'first page');
+  check(Object.values(d.rows).every((r) => !r.inLane), 'a page of seconds is not clipped to its lanes');
+  const gtext = await page.$eval('#gain', (x) => x.textContent);
+  check(/ µV\/div$/.test(gtext), 'the gain is in µV/div: ' + gtext);
+  check(d.scale && d.scale.uv > 0 && d.scale.uv <= g0 / 2 && d.scale.units === 'µV' && d.scale.s === 1,
+    'a calibration mark of a round µV and 1 s: ' + JSON.stringify(d.scale));
   const opts = await page.$$eval('#chlist li', (l) => l.map((x) => x.textContent));
   check(opts.length === 8 && opts[0].includes(names[0]), 'the channel panel lists them');
   await page.screenshot({ path: out + '/viewer-first-page.png' });
@@ -88,6 +111,9 @@ async function test(urlPlain, urlEnc, out, serverPid) {
   check(d.kind === 'envelope', 'the whole recording is drawn from envelopes');
   check(d.start === info.start_uutc && d.end === info.end_uutc, 'it spans the recording');
   await checkDrawn(base, page, d, 'whole recording');
+  check(Object.values(d.rows).every((r) => r.inLane), 'zoomed out, each channel stays in its lane');
+  check(d.annotations.length >= 3 && new Set(d.annotations.map((a) => a.row)).size >= 2,
+    'annotation labels close together take rows of their own: ' + JSON.stringify(d.annotations.map((a) => a.row)));
   await page.screenshot({ path: out + '/viewer-whole-recording.png' });
 
   // a URL restores the view: 30 s at 120 s
@@ -115,6 +141,9 @@ async function test(urlPlain, urlEnc, out, serverPid) {
   const row = d.rows[names[0]];
   const nan = row.values.filter((v) => v !== v).length;
   check(nan > 0 && row.damaged.length === 0, 'a gap is NaN in the data and not called damage');
+  const gapS = ((gapRun[1][0] - gapRun[0][1]) / 1e6).toFixed(2).replace(/\.?0+$/, '');
+  check(d.gapLabels.length === 1 && d.gapLabels[0] === 'gap ' + gapS + ' s',
+    'the gap is named with its length: ' + JSON.stringify(d.gapLabels) + ' (' + gapS + ' s)');
   await page.screenshot({ path: out + '/viewer-gap.png' });
 
   // zoom in to 1 s
@@ -129,14 +158,55 @@ async function test(urlPlain, urlEnc, out, serverPid) {
   await p2.fill('#pw', 'wrong');
   await p2.press('#pw', 'Enter');
   await p2.waitForFunction(() => /Wrong password/.test(document.getElementById('pwerr').textContent));
-  check(true, 'a wrong password is named');
+  const pwerr = await p2.$eval('#pwerr', (x) => x.textContent);
+  check(pwerr === 'Wrong password: the password is not valid for this session.',
+    'a wrong password is named, in words: ' + pwerr);
   await p2.screenshot({ path: out + '/viewer-wrong-password.png' });
   await p2.fill('#pw', 'l2pass');
   await p2.press('#pw', 'Enter');
   const d2 = await ready(p2);
   check(d2.channels.length === 2, 'the right password opens the session');
+  const g2 = await p2.evaluate(() => window.__mef3.state.gain);
+  fitsLane(d2, g2, 'encrypted session');
+  const g2text = await p2.$eval('#gain', (x) => x.textContent);
+  check(g2 >= 1000 ? g2text === g2 / 1000 + ' mV/div' : g2text === g2 + ' µV/div',
+    'a gain of ' + g2 + ' µV reads ' + g2text);
   check(await p2.$eval('#pwform', (f) => f.hidden), 'the form goes away');
   await p2.screenshot({ path: out + '/viewer-encrypted.png' });
+
+  // a damaged block: marked and named where it is
+  const p3 = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const base3 = urlDmg.split('#')[0];
+  await p3.goto(urlDmg);
+  await ready(p3);
+  const info3 = await p3.evaluate(() => window.__mef3.info);
+  const c0 = info3.channels[0];
+  const wr = await fetch(base3 + 'api/window?path=' + encodeURIComponent(info3.path) + '&channels=' +
+    encodeURIComponent(c0.name) + '&start=' + c0.start_uutc + '&end=' + c0.end_uutc);
+  const nS = +wr.headers.get('X-Mef3-Samples'), tS = +wr.headers.get('X-Mef3-Start-Uutc');
+  const all = new Float32Array(await wr.arrayBuffer());
+  // a NaN run of at least 100 samples with its middle inside a run of data
+  // (a gap's edges are NaN too)
+  let bad = -1;
+  for (let i = 0, from = -1; i <= nS && bad < 0; i++) {
+    if (i < nS && all[i] !== all[i]) { if (from < 0) from = i; continue; }
+    const mid = tS + (((from + i) / 2) * 1e6) / c0.fs;
+    if (from >= 0 && i - from >= 100 && c0.runs.some(([a, b]) => mid >= a && mid < b))
+      bad = tS + (from * 1e6) / c0.fs;
+    from = -1;
+  }
+  check(bad > 0, 'the damaged copy reads NaN inside its data');
+  await p3.goto(base3 + '#path=' + encodeURIComponent(info3.path) + '&t=' +
+    ((bad - info3.start_uutc) / 1e6 - 10).toFixed(3) + '&w=30');
+  await p3.reload();
+  const d3 = await ready(p3);
+  // (one block of 256 samples, to a column of the envelope drawn)
+  const dm = d3.rows[c0.name].damaged, col = ((d3.rows[c0.name].spc + 1) * 1e6) / c0.fs;
+  check(dm.length === 1 && Math.abs(dm[0][0] - bad) <= col &&
+    Math.abs(dm[0][1] - dm[0][0] - 256e6 / c0.fs) <= 2 * col, 'the damaged block is marked: ' + JSON.stringify(dm));
+  check(Object.entries(d3.rows).every(([n, r]) => n === c0.name || r.damaged.length === 0),
+    'only its channel is marked');
+  await p3.screenshot({ path: out + '/viewer-damaged-block.png' });
 
   // the server goes away
   process.kill(+serverPid, 'SIGTERM');
