@@ -245,8 +245,8 @@ TGT uint32_t mef3__red_avx2_table(uint32_t *t, const uint8_t *counts) {
   uint32_t total = (uint32_t)_mm256_extract_epi32(carry, 0);
   for (uint32_t k = 0; k < total; k += 8)
     _mm256_storeu_si256((__m256i *)(void *)(t + k), _mm256_setzero_si256());
-  /* In symbol order: a symbol of count 0 shares its place with the next
-   * one, which overwrites it (or lies at total, past every lookup). */
+    /* In symbol order: a symbol of count 0 shares its place with the next
+     * one, which overwrites it (or lies at total, past every lookup). */
 #pragma GCC unroll 16
   for (int s = 0; s < 256; s++)
     t[at[s]] = e[s];
@@ -265,8 +265,8 @@ TGT uint32_t mef3__red_avx2_table(uint32_t *t, const uint8_t *counts) {
   return total;
 }
 
-/* Symbols to samples, as reconstruct() in codec/red_decode.c: 16
- * differences at a time where no escape is among them. */
+/* Symbols to samples, as reconstruct() in codec/red_decode.c: up to 16
+ * differences at a time, those before the next escape. */
 TGT size_t mef3__red_avx2_samples(const uint8_t *sy, uint32_t ns, int32_t *out,
                                   size_t n, int32_t *mn, int32_t *mx) {
   if (ns < 4)
@@ -277,42 +277,37 @@ TGT size_t mef3__red_avx2_samples(const uint8_t *sy, uint32_t ns, int32_t *out,
   __m256i vlo = _mm256_set1_epi32((int32_t)cur), vhi = vlo;
   const __m256i esc = _mm256_set1_epi8((char)0x80);
   const __m256i last = _mm256_set1_epi32(7);
+  const __m256i idx0 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i idx8 = _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15);
   while (i < n && k < ns) {
     if (i + 16 <= n && k + 16 <= ns) {
       __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(sy + k));
       int m = _mm_movemask_epi8(_mm_cmpeq_epi8(b, _mm256_castsi256_si128(esc)));
-      if (!m) {
+      /* The differences before the first escape (all 16 if none): the
+       * 16 sums are stored, those past the escape are overwritten by
+       * the samples that follow (n is at least i + 16). */
+      int e = m ? __builtin_ctz((unsigned)m) : 16;
+      if (e) {
         __m256i c = _mm256_set1_epi32((int32_t)cur);
         __m256i a = prefix8(_mm256_cvtepi8_epi32(b), c);
         __m256i h = prefix8(_mm256_cvtepi8_epi32(_mm_srli_si128(b, 8)),
                             _mm256_permutevar8x32_epi32(a, last));
         _mm256_storeu_si256((__m256i *)(void *)(out + i), a);
         _mm256_storeu_si256((__m256i *)(void *)(out + i + 8), h);
+        if (e < 16) { /* the range of the first e only */
+          __m256i ev = _mm256_set1_epi32(e);
+          __m256i f = _mm256_permutevar8x32_epi32(a, _mm256_setzero_si256());
+          a = _mm256_blendv_epi8(f, a, _mm256_cmpgt_epi32(ev, idx0));
+          h = _mm256_blendv_epi8(f, h, _mm256_cmpgt_epi32(ev, idx8));
+        }
         vlo = _mm256_min_epi32(vlo, _mm256_min_epi32(a, h));
         vhi = _mm256_max_epi32(vhi, _mm256_max_epi32(a, h));
-        cur = (uint32_t)_mm256_extract_epi32(h, 7);
-        i += 16;
-        k += 16;
+        cur = (uint32_t)out[i + (size_t)e - 1];
+        i += (size_t)e;
+        k += (uint32_t)e;
         continue;
       }
-      /* Plain steps up to and through the first escape. */
-      for (int left = __builtin_ctz((unsigned)m) + 1;
-           left > 0 && i < n && k < ns; left--) {
-        uint8_t s = sy[k++];
-        if (s == 0x80) {
-          if (ns - k < 4)
-            goto done;
-          cur = ld32(sy + k);
-          k += 4;
-        } else {
-          cur += (uint32_t)(int32_t)(int8_t)s;
-        }
-        out[i++] = (int32_t)cur;
-        __m256i v = _mm256_set1_epi32((int32_t)cur);
-        vlo = _mm256_min_epi32(vlo, v);
-        vhi = _mm256_max_epi32(vhi, v);
-      }
-      continue;
+      /* An escape first: the plain step below. */
     }
     uint8_t s = sy[k++];
     if (s == 0x80) {
@@ -328,7 +323,6 @@ TGT size_t mef3__red_avx2_samples(const uint8_t *sy, uint32_t ns, int32_t *out,
     vlo = _mm256_min_epi32(vlo, v);
     vhi = _mm256_max_epi32(vhi, v);
   }
-done:;
   int32_t a[8], b[8];
   _mm256_storeu_si256((__m256i *)(void *)a, vlo);
   _mm256_storeu_si256((__m256i *)(void *)b, vhi);

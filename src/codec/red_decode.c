@@ -192,6 +192,25 @@ typedef struct prepared {
   size_t so;         /* where that goes in ctx->arena */
 } prepared;
 
+/* The sum of a block's 256 symbol counts. */
+static uint32_t counts_total(const uint8_t *counts) {
+#if defined(__SSE2__)
+  __m128i acc = _mm_setzero_si128();
+  for (int q = 0; q < 256; q += 16)
+    acc = _mm_add_epi64(
+        acc, _mm_sad_epu8(
+                 _mm_loadu_si128((const __m128i *)(const void *)(counts + q)),
+                 _mm_setzero_si128()));
+  return (uint32_t)(_mm_cvtsi128_si32(acc) +
+                    _mm_cvtsi128_si32(_mm_srli_si128(acc, 8)));
+#else
+  uint32_t total = 0;
+  for (int s = 0; s < 256; s++)
+    total += counts[s];
+  return total;
+#endif
+}
+
 /* Validate block j and fill p; returns 0 or an error (block is bad). */
 static int prepare(mef3_red_ctx *ctx, mef3_red_job *job, prepared *p,
                    const mef3_keys *keys, int check_crc, const char *path) {
@@ -234,9 +253,7 @@ static int prepare(mef3_red_ctx *ctx, mef3_red_job *job, prepared *p,
   p->symbols = 0;
   if (h->number_of_samples == 0)
     return 0;
-  uint32_t total = 0;
-  for (int s = 0; s < 256; s++)
-    total += p->counts[s];
+  uint32_t total = counts_total(p->counts);
   if (total == 0 || h->difference_bytes < 5)
     return mef3__error_at(MEF3_ECORRUPT, path, job->offset,
                           "RED block of %u samples has no symbol "
