@@ -21,8 +21,10 @@
  *
  * Input: a sequence of at most 24 calls, each `op` (1 byte), `len` (2
  * bytes, little endian), `len` bytes.  op & 7 is the method (0 OpenFile,
- * 1 CloseFile, 2 FileInfo, 3 GetSignalRange, 4 and 7 ListOpenFiles, 5 a
- * method the server does not have, 6 no call: swap.mefd replaced by a link
+ * 1 CloseFile, 2 FileInfo, 3 GetSignalRange, 4 ListOpenFiles, 5 a
+ * method the server does not have, 7 GetEnvelope (its template as
+ * GetSignalRange's, with max_columns from t[12..14]: 0, 65536 and more
+ * among them), 6 no call: swap.mefd replaced by a link
  * leading out, or put back, once every call has ended); op & 8: the bytes
  * are a compact template (path, password and channels picked from tables,
  * times relative to the file's start) that the harness turns into the
@@ -45,6 +47,10 @@
  *    totals add up, or exactly one chunk carrying error_message; a
  *    complete stream of a plain session equals a direct read of the same
  *    window through a file manager of the harness (bit for bit);
+ *  - a GetEnvelope stream likewise: column chunks that add up to at most
+ *    max_columns, or one error chunk before any; a complete one of a
+ *    plain session equals the harness's mef3_files_envelope, field for
+ *    field and bit for bit;
  *  - no file outside the root is ever opened: inotify watches every
  *    directory of `outside` for IN_OPEN, and every path ListOpenFiles
  *    returns resolves inside the root;
@@ -93,10 +99,11 @@ fz_inproc_channel_create(grpc_server *server, const grpc_channel_args *args,
 #define MAX_SAMPLES ((int64_t)1 << 13)
 #define CHUNK_BYTES 3000
 
-static const char *const method_names[6] = {
+static const char *const method_names[7] = {
     MEF3_RPC_OPEN,  MEF3_RPC_CLOSE, MEF3_RPC_INFO,
-    MEF3_RPC_RANGE, MEF3_RPC_LIST,  "/gRPCMef3Server/NoSuchMethod"};
-enum { M_OPEN, M_CLOSE, M_INFO, M_RANGE, M_LIST, M_BOGUS };
+    MEF3_RPC_RANGE, MEF3_RPC_LIST,  "/gRPCMef3Server/NoSuchMethod",
+    MEF3_RPC_ENVELOPE};
+enum { M_OPEN, M_CLOSE, M_INFO, M_RANGE, M_LIST, M_BOGUS, M_ENV };
 
 static char tmp[64], root[128], outside[128], rroot[PATH_MAX];
 static mef3_server *srv;
@@ -432,7 +439,7 @@ static void from_template(int m, const uint8_t *d, size_t n, pbuf *out) {
     bstr pw = passwords[t[1] % 7 - 1];
     pb_bytes(out, 2, pw.s, blen(pw));
   }
-  if (m != M_RANGE)
+  if (m != M_RANGE && m != M_ENV)
     return;
   /* channels: t[1] of them, names picked by the bytes after the template */
   size_t k = t[0] % 3; /* the file named, else one picked by t[0] */
@@ -466,6 +473,8 @@ static void from_template(int m, const uint8_t *d, size_t n, pbuf *out) {
     end = g->end + (int64_t)(int8_t)t[11];
   pb_varint(out, 3, (uint64_t)start);
   pb_varint(out, 4, (uint64_t)end);
+  if (m == M_ENV) /* 0 .. 2^18 - 1: the valid range and past both ends */
+    pb_varint(out, 5, (uint64_t)(t[12] | t[13] << 8 | (t[14] & 3) << 16));
 }
 
 /* ---- calls ---- */
@@ -543,7 +552,7 @@ static fcall *call_start(int m, const uint8_t *req, size_t len, int cancel,
   if (mef3__rpc_call_send(&c->rpc, &md, token ? 1 : 0, bb, NULL, &c->t_begin))
     FAIL("cannot start a call");
   grpc_byte_buffer_destroy(bb);
-  if (cancel && m != M_RANGE)
+  if (cancel && m != M_RANGE && m != M_ENV)
     mef3__rpc_call_cancel(&c->rpc);
   running++;
   return c;
@@ -650,6 +659,14 @@ static void note_request(int m, const uint8_t *p, size_t n) {
     for (size_t i = 0; i < r->n_channel_names; i++)
       note_other(r->channel_names[i]);
     signal_range_request__free_unpacked(r, NULL);
+  } else if (m == M_ENV) {
+    EnvelopeRequest *r = envelope_request__unpack(NULL, n, p);
+    if (!r)
+      return;
+    note_other(r->file_path);
+    for (size_t i = 0; i < r->n_channel_names; i++)
+      note_other(r->channel_names[i]);
+    envelope_request__free_unpacked(r, NULL);
   }
 }
 
@@ -916,6 +933,149 @@ static void check_range(fcall *c) {
     signal_range_request__free_unpacked(rq, NULL);
 }
 
+static int same_floats(const uint8_t *wire, const float *want, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    float a;
+    memcpy(&a, wire + 4 * i, 4);
+    if (!(a == want[i] || (a != a && want[i] != want[i])) ||
+        ((a == 0) && memcmp(&a, &want[i], 4)))
+      return 0;
+  }
+  return 1;
+}
+
+/* A complete envelope of a plain session against the harness's own. */
+static void check_envelope_direct(const EnvelopeRequest *rq,
+                                  EnvelopeChunk *const *ch, size_t n,
+                                  int64_t nch, int64_t total) {
+  mef3_envelope *e = NULL;
+  int rc = mef3_files_envelope(&e, direct, rq->file_path,
+                               (const char *const *)rq->channel_names,
+                               rq->n_channel_names, rq->start_uutc,
+                               rq->end_uutc, (size_t)rq->max_columns);
+  if (rc || (int64_t)e->n_columns != total || (int64_t)e->n_channels != nch ||
+      e->samples_per_column != ch[0]->samples_per_column ||
+      e->level != ch[0]->level || e->fs != ch[0]->fs)
+    FAIL("direct envelope of %s [%lld, %lld) in %lld: rc %d (%s), %zu x %zu; "
+         "the server sent %lld x %lld",
+         rq->file_path, (long long)rq->start_uutc, (long long)rq->end_uutc,
+         (long long)rq->max_columns, rc, rc ? mef3_error_last()->message : "",
+         e ? e->n_channels : 0, e ? e->n_columns : 0, (long long)nch,
+         (long long)total);
+  for (size_t i = 0; i < (size_t)nch; i++)
+    if (strcmp(e->channel_names[i], ch[0]->channel_names[i]) ||
+        e->first_sample[i] != ch[0]->first_sample[i] ||
+        e->first_uutc[i] != ch[0]->first_uutc[i])
+      FAIL("envelope channel %zu: %s at %lld, the server says %s at %lld", i,
+           e->channel_names[i], (long long)e->first_uutc[i],
+           ch[0]->channel_names[i], (long long)ch[0]->first_uutc[i]);
+  for (size_t k = 0; k < n; k++) {
+    size_t cols = (size_t)ch[k]->shape[1], j0 = (size_t)ch[k]->column_offset;
+    for (size_t r = 0; r < (size_t)nch; r++)
+      if (!same_floats(ch[k]->min_bytes.data + r * cols * 4,
+                       e->min + r * (size_t)total + j0, cols) ||
+          !same_floats(ch[k]->max_bytes.data + r * cols * 4,
+                       e->max + r * (size_t)total + j0, cols))
+        FAIL("%s: envelope chunk %zu, channel %zu differs from the direct "
+             "envelope",
+             rq->file_path, k, r);
+  }
+  mef3_envelope_free(e);
+}
+
+static void check_envelope(fcall *c) {
+  EnvelopeRequest *rq = envelope_request__unpack(NULL, c->req_len, c->req);
+  EnvelopeChunk **ch = calloc(c->n_msgs ? c->n_msgs : 1, sizeof *ch);
+  if (!ch)
+    abort();
+  size_t n_err = 0;
+  for (size_t i = 0; i < c->n_msgs; i++) {
+    if (!(ch[i] = envelope_chunk__unpack(NULL, c->lens[i], c->msgs[i])))
+      FAIL("EnvelopeChunk %zu does not parse", i);
+    if (ch[i]->error_message && ch[i]->error_message[0]) {
+      n_err++;
+      check_text("error_message", ch[i]->error_message);
+      /* computed whole before the first chunk: an error comes alone */
+      if (c->n_msgs != 1)
+        FAIL("GetEnvelope: an error chunk among %zu", c->n_msgs);
+      if (!ch[i]->error_code || !ch[i]->error_code[0])
+        FAIL("envelope error chunk without error_code: %s",
+             ch[i]->error_message);
+      if (ch[i]->n_shape || ch[i]->min_bytes.len || ch[i]->max_bytes.len)
+        FAIL("envelope error chunk with data");
+      check_status_code(c, ch[i]->error_code);
+    }
+  }
+  int64_t off = 0, total = -1, nch = -1;
+  for (size_t i = 0; !n_err && i < c->n_msgs; i++) {
+    EnvelopeChunk *k = ch[i];
+    if (k->n_shape != 2 || k->shape[0] < 1 || k->shape[1] < 1)
+      FAIL("envelope chunk %zu: %zu dimensions", i, k->n_shape);
+    uint64_t want = (uint64_t)k->shape[0] * (uint64_t)k->shape[1] * 4;
+    if (k->min_bytes.len != want || k->max_bytes.len != want)
+      FAIL("envelope chunk %zu: %zu and %zu bytes for shape [%lld, %lld]", i,
+           k->min_bytes.len, k->max_bytes.len, (long long)k->shape[0],
+           (long long)k->shape[1]);
+    if (nch < 0) {
+      nch = k->shape[0];
+      total = k->total_columns;
+    }
+    if (k->shape[0] != nch || k->total_columns != total ||
+        k->column_offset != off || (int64_t)k->n_channel_names != nch ||
+        (int64_t)k->n_first_sample != nch || (int64_t)k->n_first_uutc != nch ||
+        !(k->fs > 0) || k->samples_per_column < 1 || k->level < -1 ||
+        k->level > 12)
+      FAIL("envelope chunk %zu: shape [%lld, %lld] at %lld of %lld, %zu "
+           "names, fs %g, %lld samples a column, level %d",
+           i, (long long)k->shape[0], (long long)k->shape[1],
+           (long long)k->column_offset, (long long)k->total_columns,
+           k->n_channel_names, k->fs, (long long)k->samples_per_column,
+           k->level);
+    off += k->shape[1];
+    if (off > total)
+      FAIL("envelope chunks past the total: %lld of %lld", (long long)off,
+           (long long)total);
+  }
+  int complete = nch > 0 && off == total;
+  if (!n_err) {
+    if (c->cancel && c->rpc.status == GRPC_STATUS_CANCELLED) {
+      /* ours: anything sent so far is fine */
+    } else if (c->n_msgs == 0) {
+      if (c->rpc.status != GRPC_STATUS_INVALID_ARGUMENT)
+        FAIL("GetEnvelope: no chunk, status %s",
+             mef3__rpc_status_name(c->rpc.status));
+    } else if (c->rpc.status != GRPC_STATUS_OK || !complete) {
+      FAIL("GetEnvelope: %lld of %lld columns, status %s", (long long)off,
+           (long long)total, mef3__rpc_status_name(c->rpc.status));
+    }
+  }
+  if (rq && nch > 0) {
+    if (total > rq->max_columns || total > 65536 ||
+        nch * total * 2 > MAX_SAMPLES)
+      FAIL("an envelope of %lld x %lld columns for max_columns %lld",
+           (long long)nch, (long long)total, (long long)rq->max_columns);
+    if (rq->n_channel_names && (size_t)nch != rq->n_channel_names)
+      FAIL("envelope: %lld channels sent, %zu asked for", (long long)nch,
+           rq->n_channel_names);
+    for (size_t i = 0; i < rq->n_channel_names && i < (size_t)nch; i++)
+      if (strcmp(ch[0]->channel_names[i], rq->channel_names[i]))
+        FAIL("envelope channel %zu is %s, %s asked for", i,
+             ch[0]->channel_names[i], rq->channel_names[i]);
+    if (strcmp(ch[0]->file_path, rq->file_path) ||
+        ch[0]->start_uutc != rq->start_uutc || ch[0]->end_uutc != rq->end_uutc)
+      FAIL("envelope chunks name %s [%lld, %lld), %s asked for",
+           ch[0]->file_path, (long long)ch[0]->start_uutc,
+           (long long)ch[0]->end_uutc, rq->file_path);
+  }
+  if (rq && complete && !n_err && plain_session(rq->file_path))
+    check_envelope_direct(rq, ch, c->n_msgs, nch, total);
+  for (size_t i = 0; i < c->n_msgs; i++)
+    envelope_chunk__free_unpacked(ch[i], NULL);
+  free(ch);
+  if (rq)
+    envelope_request__free_unpacked(rq, NULL);
+}
+
 static void check_call(fcall *c) {
   if (c->rpc.status == GRPC_STATUS_DEADLINE_EXCEEDED)
     FAIL("%s: no answer within %d ms", method_names[c->m], CALL_DEADLINE_MS);
@@ -924,6 +1084,8 @@ static void check_call(fcall *c) {
   gpr_free(det);
   if (c->m == M_RANGE)
     check_range(c);
+  else if (c->m == M_ENV)
+    check_envelope(c);
   else
     check_unary(c);
 }
@@ -1048,8 +1210,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       size -= len;
       continue;
     }
-    if (m > M_BOGUS)
-      m = M_LIST;
+    if (m == 7)
+      m = M_ENV;
     pbuf p;
     const uint8_t *req = data;
     size_t req_len = len;

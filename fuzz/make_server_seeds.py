@@ -15,7 +15,7 @@ import os
 import struct
 import sys
 
-OPEN, CLOSE, INFO, RANGE, LIST, BOGUS, SWAP = range(7)
+OPEN, CLOSE, INFO, RANGE, LIST, BOGUS, SWAP, ENVELOPE = range(8)
 TPL, ASYNC, CANCEL = 8, 16, 32
 A0, B0 = 1600000000123456, 1600000000000000
 
@@ -52,15 +52,21 @@ def range_req(path, chans, start, end):
             + fint(3, start) + fint(4, end))
 
 
+def env_req(path, chans, start, end, cols):
+    return range_req(path, chans, start, end) + fint(5, cols)
+
+
 def call(op, body=b""):
     return bytes([op]) + struct.pack("<H", len(body)) + body
 
 
-def tpl(path_idx, b1=0, start=0, length=0, flags=0, b11=0, chans=b""):
+def tpl(path_idx, b1=0, start=0, length=0, flags=0, b11=0, chans=b"", cols=0):
     """A template: t[0] path index, t[1] password index (open) or channel
-    count (range), t[2..5] start offset, t[6..9] length, t[10] flags."""
+    count (range, envelope), t[2..5] start offset, t[6..9] length, t[10]
+    flags, t[12..14] max_columns (envelope)."""
     t = bytes([path_idx & 0xFF, b1 & 0xFF]) + struct.pack("<i", start) \
-        + struct.pack("<I", length) + bytes([flags, b11]) + b"\0" * 4
+        + struct.pack("<I", length) + bytes([flags, b11]) \
+        + struct.pack("<I", cols)[:3] + b"\0"
     return t + chans
 
 
@@ -165,6 +171,41 @@ def main():
         + call(RANGE | TPL, tpl(2, 1, 0, 10, 0x0F, chans=b"\x01"))
         + call(RANGE | TPL, tpl(0, 1, 5, 0, 0x40, 0xF0))
         + call(INFO | TPL, tpl(3)) + call(CLOSE | TPL, tpl(4)))
+    # GetEnvelope (an addition): every level, bad columns and times, a
+    # token, concurrency, a cancel
+    seeds["rpc-envelope"] = (
+        call(OPEN, open_req(a)) + call(OPEN, open_req("b.mefd"))
+        + call(ENVELOPE, env_req(a, ["ch01"], A0, A0 + 180_000_000, 40))
+        + call(ENVELOPE, env_req(a, [], A0 - 5_000_000, A0 + 185_000_000, 1))
+        + call(ENVELOPE, env_req(a, ["ch01"], A0 + 1234567, A0 + 3_000_000, 100))
+        + call(ENVELOPE, env_req("b.mefd", ["ch04", "ch05"], B0, B0 + 60_000_000, 300))
+        + call(ENVELOPE, env_req("b.mefd", ["ch07"], B0 + 3, B0 + 59_000_001, 7))
+        + call(ENVELOPE, env_req("b.mefd", [], B0, B0 + 10_000_000, 10))
+        + call(ENVELOPE, env_req("b.mefd", ["ch01", "nope", "nix"], B0, B0 + 1_000_000, 10))
+        + call(ENVELOPE, env_req(a, ["ch01"], A0, A0 + 10_000_000, 0))
+        + call(ENVELOPE, env_req(a, ["ch01"], A0, A0 + 10_000_000, 65537))
+        + call(ENVELOPE, env_req(a, ["ch01"], A0, A0 + 10_000_000, (1 << 63) - 1))
+        + call(ENVELOPE, env_req(a, ["ch01"], A0 + 10, A0, 10))
+        + call(ENVELOPE, env_req(a, ["ch01"], -(1 << 63), (1 << 63) - 1, 10))
+        + call(ENVELOPE, env_req(a, ["ch01"], A0, A0 + 180_000_000, 5000))
+        + call(ENVELOPE, env_req("nope.mefd", [], 0, 10, 10))
+        + call(ENVELOPE, env_req("a.mefd\0", ["ch01"], A0, A0 + 1_000_000, 10))
+        + call(ENVELOPE, b"\x0a\x06a.mefd\x28\xff") + call(ENVELOPE, b""))
+    seeds["rpc-envelope-encrypted"] = (
+        call(OPEN, open_req("enc.mefd", "l1pass"))
+        + call(ENVELOPE, env_req("enc.mefd", ["ch01"], 0, 60_000_000, 50))
+        + call(ENVELOPE | 64, env_req("enc.mefd", ["ch01"], 0, 60_000_000, 50))
+        + call(ENVELOPE | 64 | 128, env_req("enc.mefd", ["ch01"], 0, 60_000_000, 50))
+        + call(ENVELOPE | ASYNC, env_req(a, ["ch01"], A0, A0 + 100_000_000, 30))
+        + call(ENVELOPE | CANCEL, env_req("b.mefd", ["ch08"], B0, B0 + 60_000_000, 400))
+        + call(CLOSE | 64, path_req("enc.mefd")))
+    seeds["tpl-envelopes"] = (
+        call(OPEN | TPL, tpl(0)) + call(OPEN | TPL, tpl(1))
+        + call(ENVELOPE | TPL, tpl(0, 1, 0, 180, 0x0F, chans=b"\0", cols=90))
+        + call(ENVELOPE | TPL, tpl(1, 2, 3, 7000, 0x05, chans=b"\x06\x05", cols=3))
+        + call(ENVELOPE | TPL, tpl(1, 0, 0, 60, 0x0F, cols=0))
+        + call(ENVELOPE | TPL, tpl(0, 1, 0, 40, 0x0F, chans=b"\0", cols=65536))
+        + call(ENVELOPE | TPL, tpl(0, 1, 0, 40, 0x0F, chans=b"\0", cols=200000)))
     for name, data in seeds.items():
         with open(os.path.join(out, name), "wb") as f:
             f.write(data)
