@@ -160,7 +160,8 @@ class Client:
     def get_signal_range(self, file_path: PathLike,
                          channels: Optional[Sequence[str]],
                          start_uutc: int, end_uutc: int) -> Dict:
-        """GetSignalRange: ``channels`` (None or empty: all) over
+        """GetSignalRange: ``channels`` (None or empty: all; a str: that
+        one) over
         ``[start_uutc, end_uutc)``.  Returns ``{"array": (n_channels,
         n_samples) float32 ndarray, "channel_names", "fs", "start_uutc",
         "end_uutc", "dtype": "float32", "shape", "error_message": ""}``; a
@@ -168,7 +169,7 @@ class Client:
         message in ``error_message`` (a partial read is never returned)."""
         path = os.fspath(file_path)
         try:
-            sig = self._c.read(path, list(channels) if channels else None,
+            sig = self._c.read(path, _channels(channels),
                                int(start_uutc), int(end_uutc))
         except Error as e:
             if not self._reported(e):
@@ -186,8 +187,8 @@ class Client:
                      channels: Optional[Sequence[str]], start_uutc: int,
                      end_uutc: int, columns: int) -> Dict:
         """GetEnvelope (an addition of mef3pool's server; the original has
-        no such call): ``channels`` (None or empty: all; they must share
-        one rate) over ``[start_uutc, end_uutc)`` reduced to at most
+        no such call): ``channels`` (None or empty: all; a str: that one;
+        they must share one rate) over ``[start_uutc, end_uutc)`` reduced to at most
         ``columns`` (1 to 65536) columns of (min, max), computed by the
         server's min/max pyramid, so an overview of hours costs about what
         a short read costs.

@@ -201,7 +201,8 @@ class FileManager:
                           channels: Optional[Sequence[str]],
                           start_uutc: int, end_uutc: int,
                           prefetch: bool = True) -> Dict:
-        """Read ``channels`` (None or empty: all, in the file's order) over
+        """Read ``channels`` (None or empty: all, in the file's order; a
+        str: that one channel) over
         ``[start_uutc, end_uutc)`` µUTC through the tile cache.
 
         Returns ``{"array": (n_channels, n_samples) float32 ndarray,
@@ -221,7 +222,7 @@ class FileManager:
         """
         path = os.fspath(file_path)
         try:
-            sig = self._fm.read(path, list(channels) if channels else None,
+            sig = self._fm.read(path, _channels(channels),
                                 int(start_uutc), int(end_uutc))
         except Error as e:
             raise as_value_error(e) from None
@@ -230,7 +231,7 @@ class FileManager:
     def get_envelope(self, file_path: PathLike,
                      channels: Optional[Sequence[str]], start_uutc: int,
                      end_uutc: int, columns: int) -> Dict:
-        """``channels`` (None or empty: all; one rate) over
+        """``channels`` (None or empty: all; a str: that one; one rate) over
         ``[start_uutc, end_uutc)`` reduced to at most ``columns`` (1 to
         1048576) columns of (min, max) per channel, for overviews: from a
         min/max pyramid built once per tile and cached apart from the

@@ -112,6 +112,12 @@ def test_reads_equal_the_c_file_manager(client, local, root):
         assert got["array"].tobytes() == want["array"].tobytes()
         # many 64 kB chunks for the larger reads
     assert got["array"].nbytes > 10 * 65536
+    # one channel named by a str (it was read as the channels "c", "h"...)
+    one = client.get_signal_range("b_multi_8ch.mefd", "ch05", t0, t0 + 10**6)
+    assert one["error_message"] == "" and one["channel_names"] == ["ch05"]
+    want = local.read_signal_range(path, "ch05", t0, t0 + 10**6)
+    assert want["channel_names"] == ["ch05"]
+    assert one["array"].tobytes() == want["array"].tobytes()
 
 
 def test_read_failures_in_error_message(client):
