@@ -187,6 +187,7 @@ function setInfo(info, h) {
   buildChannelPanel();
   loadRecords();
   clampView();
+  hook.openedAt = performance.now();
   schedule();
   loadOverview();
 }
@@ -429,6 +430,8 @@ function draw() {
   sets.sort((a, b) => (a.req.key === req.key) - (b.req.key === req.key));
   const exact = sets.find((c) => c.req.key === req.key);
   if (exact && S.autoGain) fitGain(exact.result.rows);
+  if (exact && hook.firstPageMs == null && hook.openedAt != null)
+    hook.firstPageMs = performance.now() - hook.openedAt;
   // grid: seconds
   drawGrid(ctx, X, v0, v1, H);
   const drawn = { kind: req.raw ? 'raw' : 'envelope', start: v0, end: v1, key: req.key,
