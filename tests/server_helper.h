@@ -5,7 +5,9 @@
  *
  * The test process makes itself a child subreaper, so that any process the
  * server leaves behind (a reader worker) becomes its child and
- * th_no_children() can see it.
+ * th_no_children() can see it.  A server not stopped when the test exits
+ * (a REQUIRE that failed) is killed at exit: it holds the test's stdout,
+ * and CTest would wait for that pipe to close until its timeout.
  */
 #ifndef MEF3_TESTS_SERVER_HELPER_H
 #define MEF3_TESTS_SERVER_HELPER_H
@@ -38,6 +40,35 @@ typedef struct {
 static inline void th_sleep_ms(int ms) {
   struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000};
   nanosleep(&t, NULL);
+}
+
+/* The servers started and not yet stopped, killed at exit. */
+static pid_t th_running[32];
+
+static inline void th_forget(pid_t pid) {
+  for (size_t i = 0; i < sizeof th_running / sizeof *th_running; i++)
+    if (th_running[i] == pid)
+      th_running[i] = 0;
+}
+
+static void th_kill_running(void) {
+  for (size_t i = 0; i < sizeof th_running / sizeof *th_running; i++)
+    if (th_running[i] > 0) {
+      kill(th_running[i], SIGKILL);
+      waitpid(th_running[i], NULL, 0);
+      th_running[i] = 0;
+    }
+}
+
+static inline void th_remember(pid_t pid) {
+  static int registered;
+  if (!registered)
+    registered = atexit(th_kill_running) == 0;
+  for (size_t i = 0; i < sizeof th_running / sizeof *th_running; i++)
+    if (th_running[i] == 0) {
+      th_running[i] = pid;
+      return;
+    }
 }
 
 /* Start `mef3pool serve --root root` plus `extra` (NULL-terminated). */
@@ -83,6 +114,7 @@ static inline int th_start(th_server *s, const char *root, const char *const *ex
     fprintf(stderr, "cannot start %s: %s\n", MEF3_CLI, strerror(rc));
     return -1;
   }
+  th_remember(s->pid);
   for (int i = 0; i < 600; i++) { /* up to 60 s (sanitizer builds) */
     FILE *f = fopen(port_file, "r");
     if (f) {
@@ -95,6 +127,7 @@ static inline int th_start(th_server *s, const char *root, const char *const *ex
     }
     int st;
     if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+      th_forget(s->pid);
       fprintf(stderr, "the server exited at start (status %d); log:\n", st);
       tu_system("cat '%s' >&2", s->log);
       return -1;
@@ -104,6 +137,7 @@ static inline int th_start(th_server *s, const char *root, const char *const *ex
   fprintf(stderr, "the server did not start\n");
   kill(s->pid, SIGKILL);
   waitpid(s->pid, NULL, 0);
+  th_forget(s->pid);
   return -1;
 }
 
@@ -114,6 +148,7 @@ static inline int th_stop(th_server *s, int sig) {
   int st;
   while (waitpid(s->pid, &st, 0) < 0 && errno == EINTR)
     ;
+  th_forget(s->pid);
   if (!WIFEXITED(st)) {
     fprintf(stderr, "server ended by signal %d; log:\n",
             WIFSIGNALED(st) ? WTERMSIG(st) : -1);
