@@ -70,41 +70,41 @@ static size_t make_samples(int32_t *x, const uint8_t *p, size_t len,
   int kind = len ? p[0] & 7 : (int)(index & 7);
   size_t n =
       len >= 3 ? 1 + (size_t)(p[1] | p[2] << 8) % MAX_N : 1 + next(&r) % 600;
-  int32_t v = (int32_t)next(&r) >> (next(&r) % 31);
+  /* Walks wrap in 32 bits (unsigned: no overflow), as the coder's sums. */
+  uint32_t v = (uint32_t)((int32_t)next(&r) >> (next(&r) % 31));
   for (size_t i = 0; i < n; i++) {
     switch (kind) {
     case 0: /* EEG-like: a small random walk */
-      v += (int32_t)(next(&r) % 41) - 20;
+      v += next(&r) % 41 - 20;
       break;
     case 1: /* large steps: many escapes */
-      v += (int32_t)(next(&r) % 601) - 300;
+      v += next(&r) % 601 - 300;
       break;
     case 2: /* full range */
-      v = (int32_t)next(&r);
+      v = next(&r);
       break;
     case 3: /* constant */
       break;
     case 4: /* slow walk, rare jumps */
-      v += (int32_t)(next(&r) % 7) - 3;
+      v += next(&r) % 7 - 3;
       if (next(&r) % 97 == 0)
-        v ^= (int32_t)(next(&r) & 0xffff);
+        v ^= next(&r) & 0xffff;
       break;
     case 5: /* the ends of the escape range */
-      v += (next(&r) & 1) ? 127 : -128;
+      v += (next(&r) & 1) ? 127u : (uint32_t)-128;
       break;
     case 6: /* extremes and sentinels */
-      v = extremes[next(&r) % (sizeof extremes / sizeof *extremes)];
+      v = (uint32_t)extremes[next(&r) % (sizeof extremes / sizeof *extremes)];
       break;
     default: /* the piece's bytes, then the generator's */
       if (4 * i + 7 <= len)
-        v = (int32_t)((uint32_t)p[4 * i + 3] | (uint32_t)p[4 * i + 4] << 8 |
-                      (uint32_t)p[4 * i + 5] << 16 |
-                      (uint32_t)p[4 * i + 6] << 24);
+        v = (uint32_t)p[4 * i + 3] | (uint32_t)p[4 * i + 4] << 8 |
+            (uint32_t)p[4 * i + 5] << 16 | (uint32_t)p[4 * i + 6] << 24;
       else
-        v += (int32_t)(next(&r) % 255) - 127;
+        v += next(&r) % 255 - 127;
       break;
     }
-    x[i] = v;
+    x[i] = (int32_t)v;
   }
   return n;
 }
