@@ -17,7 +17,10 @@
  * r * count), the junk first output byte (written over the last
  * statistics byte and then restored), the two flush bytes and a zero.
  * The result is bit-identical to meflib's RED_encode_exec, which the tests
- * check block by block against sessions written by pymef.
+ * check block by block against sessions written by pymef - except for a
+ * rare block whose last symbol the bytes after the flush (pad bytes) would
+ * move in every decoder: that one is decoded as it is made and, if it does
+ * not read back, flushed with three zero bytes more (mef3_red_encode).
  *
  * Division by the block's constant total count uses a reciprocal with one
  * exact correction step.  A context owns the growing difference buffer and
@@ -43,6 +46,9 @@ struct mef3_red_enc_ctx {
   uint8_t *diff; /* difference stream of the block being encoded */
   size_t diff_cap;
   mef3__aes aes[2]; /* level-1 and level-2 statistics keys */
+  mef3_red_ctx *check; /* decodes the blocks whose ending may not hold */
+  int32_t *back;       /* what it decoded */
+  size_t back_cap;
 };
 
 int mef3_red_enc_ctx_new(mef3_red_enc_ctx **out) {
@@ -54,6 +60,8 @@ void mef3_red_enc_ctx_free(mef3_red_enc_ctx *ctx) {
   if (!ctx)
     return;
   mef3__free(ctx->diff);
+  mef3_red_ctx_free(ctx->check);
+  mef3__free(ctx->back);
   mef3__aes_dispose(&ctx->aes[0]);
   mef3__aes_dispose(&ctx->aes[1]);
   mef3__free(ctx);
@@ -142,6 +150,66 @@ static size_t make_differences(uint8_t *d, uint32_t counts[256],
     low = (low << 8) & RED_TOP_MINUS_1;                                        \
   } while (0)
 
+/* The coder's last bytes from `o` on: the pending byte (with its carry)
+ * and underflow bytes, the reference's byte of low + 1 and a zero, then
+ * `zeros` more.  Returns the end. */
+static uint8_t *flush(uint8_t *o, uint32_t low, uint8_t out_byte,
+                      uint32_t underflow, int zeros) {
+  uint32_t last = (low >> RED_SHIFT_BITS) + 1;
+  if (last > 0xff) {
+    *o++ = (uint8_t)(out_byte + 1);
+    for (; underflow; underflow--)
+      *o++ = 0;
+  } else {
+    *o++ = out_byte;
+    for (; underflow; underflow--)
+      *o++ = 0xff;
+  }
+  *o++ = (uint8_t)(last & 0xff);
+  *o++ = 0;
+  while (zeros-- > 0)
+    *o++ = 0;
+  return o;
+}
+
+/* Pad the block ending at `end` to 8 bytes and write the fixed header's
+ * counts, unencrypted and without its CRC yet (the statistics are in
+ * place).  Returns the block's bytes. */
+static size_t finish_block(uint8_t *out, uint8_t *end, size_t nd, size_t n,
+                           int64_t start_time) {
+  size_t bytes = (size_t)(end - out);
+  while (bytes % 8)
+    out[bytes++] = MEF3_PAD_BYTE;
+  memset(out, 0, MEF3_RED_STATS_OFFSET);
+  st_f32(out + 24, 1.0f); /* scale factor: lossless */
+  /* The first key sample's escape counts although it is not coded. */
+  st_u32(out + 28, (uint32_t)(nd + 1));
+  st_u32(out + 32, (uint32_t)n);
+  st_u32(out + 36, (uint32_t)bytes);
+  st_i64(out + 40, start_time);
+  return bytes;
+}
+
+/* 1 when the block (unencrypted, CRC not checked) decodes to x[0..n), 0
+ * when not, -1 out of memory. */
+static int reads_back(mef3_red_enc_ctx *ctx, const uint8_t *blk, size_t len,
+                      const int32_t *x, size_t n) {
+  if (!ctx->check && mef3_red_ctx_new(&ctx->check) != 0)
+    return -1;
+  if (n > ctx->back_cap) {
+    int32_t *b = mef3__realloc(ctx->back, n * sizeof *b);
+    if (!b)
+      return mef3__error(MEF3_ENOMEM, "cannot allocate %zu samples", n), -1;
+    ctx->back = b;
+    ctx->back_cap = n;
+  }
+  size_t got = 0;
+  int rc = mef3_red_decode(ctx->check, ctx->back, n, &got, blk, len, NULL, 0,
+                           "(encoder check)", 0);
+  mef3_error_clear();
+  return rc == 0 && got == n && memcmp(ctx->back, x, n * sizeof *x) == 0;
+}
+
 int mef3_red_encode(mef3_red_enc_ctx *ctx, uint8_t *out, size_t cap,
                     mef3_red_enc_info *info, const int32_t *samples, size_t n,
                     int64_t start_time, uint8_t flags, const mef3_keys *keys) {
@@ -225,38 +293,33 @@ int mef3_red_encode(mef3_red_enc_ctx *ctx, uint8_t *out, size_t cap,
   }
   while (range <= RED_BOTTOM)
     RED_SHIFT_OUT();
-  uint32_t last = (low >> RED_SHIFT_BITS) + 1;
-  if (last > 0xff) {
-    *o++ = (uint8_t)(out_byte + 1);
-    for (; underflow; underflow--)
-      *o++ = 0;
-  } else {
-    *o++ = out_byte;
-    for (; underflow; underflow--)
-      *o++ = 0xff;
-  }
-  *o++ = (uint8_t)(last & 0xff);
-  *o++ = 0;
+  uint8_t *end = flush(o, low, out_byte, underflow, 0);
   out[MEF3_RED_HEADER_BYTES - 1] = saved;
+  size_t bytes = finish_block(out, end, nd, n, start_time);
+  /* The reference's flush leaves the decoder's value (1 << 23) - (low &
+   * 0x7FFFFF) above low, plus what the bytes after it add (pad bytes, or
+   * zeros past the block: less than 2^15).  Where that may reach past
+   * the range (rare), decode the block: if its last symbol moved, flush with
+   * zeros after it instead, so that nothing after can move it.  Every
+   * other block stays byte for byte the reference's. */
+  uint32_t reach = RED_BOTTOM - (low & (RED_BOTTOM - 1));
+  if (range - reach <= 0x10000u) {
+    int ok = reads_back(ctx, out, bytes, samples, n);
+    if (ok < 0)
+      return MEF3_ENOMEM;
+    if (!ok) {
+      end = flush(o, low, out_byte, underflow, 3);
+      out[MEF3_RED_HEADER_BYTES - 1] = saved;
+      bytes = finish_block(out, end, nd, n, start_time);
+    }
+  }
 
-  size_t bytes = (size_t)(o - out);
-  while (bytes % 8)
-    out[bytes++] = MEF3_PAD_BYTE;
-
-  /* The fixed header (the statistics are already in place). */
   uint8_t fl = flags & MEF3_RED_DISCONTINUITY;
   if (level == 1)
     fl |= MEF3_RED_LEVEL_1;
   else if (level == 2)
     fl |= MEF3_RED_LEVEL_2;
-  memset(out, 0, MEF3_RED_STATS_OFFSET);
   out[4] = fl;
-  st_f32(out + 24, 1.0f); /* scale factor: lossless */
-  /* The first key sample's escape counts although it is not coded. */
-  st_u32(out + 28, (uint32_t)(nd + 1));
-  st_u32(out + 32, (uint32_t)n);
-  st_u32(out + 36, (uint32_t)bytes);
-  st_i64(out + 40, start_time);
   if (level) {
     const uint8_t *key = level == 1 ? keys->level_1 : keys->level_2;
     int rc = mef3__aes_run(&ctx->aes[level - 1], key, 1, stats, 16);
