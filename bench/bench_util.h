@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -96,7 +97,7 @@ static inline int bench_gen(const char *cli, const char *path, int channels,
   struct stat st;
   if (stat(path, &st) == 0)
     return 0;
-  char cmd[4096];
+  char cmd[3 * PATH_MAX];
   snprintf(cmd, sizeof cmd,
            "'%s' gen '%s' --channels %d --fs %g --duration %s --seed 1 %s "
            ">/dev/null",
@@ -121,7 +122,7 @@ extern char **environ;
 static inline pid_t bench_serve(const char *cli, const char *root,
                                 const char *dir, const char *const *extra,
                                 int *port) {
-  char port_file[4200];
+  char port_file[2 * PATH_MAX];
   snprintf(port_file, sizeof port_file, "%s/bench-port", dir);
   unlink(port_file);
   const char *argv[32] = {cli,           "serve", "--port=0",
