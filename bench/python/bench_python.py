@@ -218,23 +218,37 @@ ORIGINAL_TILE_MS, ORIGINAL_WINDOW_MS = 3.5, 44.0
 def bench_against_c(path, names, t0, reps, c_bench):
     t1 = t0 + WINDOW_US
     print("(d) each Python call against the C call it wraps (same window, "
-          "same run), and against the original Python pool (recorded)")
+          "same run, best median of 3 alternating rounds), and against the "
+          "original Python pool (recorded)")
     if not c_bench:
         print("  bench_pycompare not built: skipped (give --c-bench)")
         return
-    out = subprocess.run([c_bench, path, str(t0), str(reps)], check=True,
-                         capture_output=True, text=True).stdout
-    c = json.loads(out)
-    with mef3pool.Reader(path) as r:
-        py_rw = median_ms(lambda: r.read(names, t0, t1, dtype=np.float32),
-                          reps)
-    with mef3pool.ReaderProcessPool(2) as pool:
-        pool.warmup(path, names[0])
-        py_pw = median_ms(lambda: pool.read_window(path, names, t0, t1), reps)
-        fs = mef3pool.Reader(path).info(names[0])["sampling_frequency"]
+    # Rounds alternate the C program and the Python calls; each figure is
+    # its best median over the rounds (the machine is shared and noisy).
+    best = {}
+    reps *= 5  # these calls are short: more of them steady the medians
+
+    def keep(key, ms):
+        best[key] = min(best.get(key, ms), ms)
+
+    with mef3pool.Reader(path) as r, mef3pool.ReaderProcessPool(2) as pool:
+        fs = r.info(names[0])["sampling_frequency"]
         spt = int(round(WINDOW_US * fs / 1e6))
-        py_pt = median_ms(lambda: pool.submit_read_tiles(
-            path, names[0], [0], fs, t0, spt).result(), reps)
+        pool.warmup(path, names[0])
+        for _ in range(3):
+            out = subprocess.run([c_bench, path, str(t0), str(reps)],
+                                 check=True, capture_output=True,
+                                 text=True).stdout
+            for k, v in json.loads(out).items():
+                keep(k, v)
+            keep("py_rw", median_ms(
+                lambda: r.read(names, t0, t1, dtype=np.float32), reps))
+            keep("py_pw", median_ms(
+                lambda: pool.read_window(path, names, t0, t1), reps))
+            keep("py_pt", median_ms(lambda: pool.submit_read_tiles(
+                path, names[0], [0], fs, t0, spt).result(), reps))
+    c = best
+    py_rw, py_pw, py_pt = best["py_rw"], best["py_pw"], best["py_pt"]
 
     def vs(label, py, cm, target):
         print(f"  {label:<44} Python {py:8.3f} ms  C {cm:8.3f} ms  "
