@@ -12,7 +12,10 @@
  * error_message becomes the detail and its error_code (or, from servers
  * that send none, MEF3_ERROR) the code; a gRPC status that is not OK maps
  * back through the server's table (DEADLINE_EXCEEDED is MEF3_ETIMEDOUT,
- * RESOURCE_EXHAUSTED MEF3_ELIMIT, UNAVAILABLE MEF3_EIO, ...).
+ * RESOURCE_EXHAUSTED MEF3_ELIMIT, UNAVAILABLE MEF3_EIO, ...).  MEF3_EIO is
+ * what a caller may retry: no server there, or a stream cut on the way
+ * (INTERNAL, which our server never sends: a reset through a proxy whose
+ * node died).
  *
  * Every call that names a session sends its path in the header
  * x-mef3-session (docs/protocol.md), for a proxy's session affinity.

@@ -69,6 +69,12 @@ int mef3__rpc_code_of_status(grpc_status_code st) {
   switch (st) {
   case GRPC_STATUS_UNAVAILABLE:
     return MEF3_EIO; /* no server there, or it went away */
+  case GRPC_STATUS_INTERNAL:
+    /* Our server never sends it: the transport does, for a stream reset
+     * or broken on the way (a proxy whose node died mid-read sends
+     * RST_STREAM INTERNAL_ERROR).  The read was cut: retryable, as for
+     * UNAVAILABLE. */
+    return MEF3_EIO;
   case GRPC_STATUS_UNIMPLEMENTED:
     return MEF3_EUNSUPPORTED;
   default:

@@ -158,12 +158,29 @@ static void test_malformed(void) {
   CHECK(mef3__rpc_msg_open(&m, NULL, 2, &rest, &rn) == -1);
 }
 
+/* gRPC statuses to our codes: what a caller may retry is MEF3_EIO. */
+static void test_status_codes(void) {
+  CHECK(mef3__rpc_code_of_status(GRPC_STATUS_OK) == 0);
+  CHECK(mef3__rpc_code_of_status(GRPC_STATUS_UNAVAILABLE) == MEF3_EIO);
+  /* A stream the transport reset (RST_STREAM through a proxy whose node
+   * died): was MEF3_ERROR, which no caller retries. */
+  CHECK(mef3__rpc_code_of_status(GRPC_STATUS_INTERNAL) == MEF3_EIO);
+  CHECK(mef3__rpc_code_of_status(GRPC_STATUS_PERMISSION_DENIED) ==
+        MEF3_EPASSWORD);
+  CHECK(mef3__rpc_code_of_status(GRPC_STATUS_INVALID_ARGUMENT) ==
+        MEF3_EINVAL);
+  CHECK(mef3__rpc_code_of_status(GRPC_STATUS_UNIMPLEMENTED) ==
+        MEF3_EUNSUPPORTED);
+  CHECK(mef3__rpc_code_of_status(GRPC_STATUS_DATA_LOSS) == MEF3_ERROR);
+}
+
 int main(int argc, char **argv) {
   grpc_init();
   static const check_case cases[] = {
       CASE(test_every_cut),
       CASE(test_last_wins_and_absent),
       CASE(test_malformed),
+      CASE(test_status_codes),
   };
   check_run(argc, argv, cases, sizeof cases / sizeof *cases);
   grpc_shutdown();
