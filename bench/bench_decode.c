@@ -8,8 +8,10 @@
  *    float32 output, block CRC checks off and on;
  *  - the time of a 16-channel x 10 s and x 60 s window (median, p90);
  *  - a 2-channel x 10 s window in a 1-minute file and in a 24-hour file
- *    (86,400 blocks per channel): the ratio shows the window's cost does
- *    not grow with the file.
+ *    (86,400 blocks per channel), within the same first minute of each:
+ *    the ratio shows the window's cost does not grow with the file; and
+ *    anywhere in the day, where the blocks read are not in the CPU's
+ *    caches any more.
  *
  * usage: bench_decode [--dir DIR] [--reps N] [SESSION.mefd]
  * Sessions are generated with `mef3pool gen` into DIR (default: the build
@@ -62,14 +64,18 @@ static double full_decode(const char *path, mef3_sample_type type, int crc) {
 }
 
 /* Median and p90 (ms) of `reps` windows of `nch` channels x `secs`. */
+/* Median and p90 ms of `reps` windows of `secs` seconds at random starts
+ * within the first `within_us` of the recording (0: all of it). */
 static void windows(const char *path, size_t nch, double secs, int reps,
-                    double *median, double *p90) {
+                    int64_t within_us, double *median, double *p90) {
   mef3_reader *r = open_or_die(path, 1);
   size_t have = mef3_reader_channel_count(r);
   if (nch > have)
     nch = have;
   const mef3_channel_info *c0 = mef3_reader_channel(r, 0);
   int64_t span = c0->end_uutc - c0->start_uutc;
+  if (within_us > 0 && within_us < span)
+    span = within_us;
   int64_t len = (int64_t)(secs * 1e6);
   size_t cap = (size_t)mef3_window_samples(0, len, c0->fs) + 16;
   float *buf = malloc(nch * cap * sizeof *buf);
@@ -164,17 +170,22 @@ int main(int argc, char **argv) {
            modes[m].name, best[m], best[m] / modes[m].target, modes[m].target,
            100 * best[m] / ceiling);
   double med, p90;
-  windows(session, 16, 10, 200, &med, &p90);
+  windows(session, 16, 10, 200, 0, &med, &p90);
   printf("window 16 ch x 10 s: median %.3f ms, p90 %.3f ms\n", med, p90);
-  windows(session, 16, 60, 100, &med, &p90);
+  windows(session, 16, 60, 100, 0, &med, &p90);
   printf("window 16 ch x 60 s: median %.3f ms, p90 %.3f ms  (%.2fx under "
          "the 3 ms target)\n",
          med, p90, 3.0 / med);
-  double ms, ps, ml, pl;
-  windows(short2, 2, 10, 300, &ms, &ps);
-  windows(long2, 2, 10, 300, &ml, &pl);
+  /* The same minute of both files (equal locality: what the file's length
+   * alone costs, its index and metadata), then the 24-hour file's windows
+   * anywhere in the day (their blocks no longer in the CPU's caches). */
+  double ms, ps, ml, pl, ma, pa;
+  windows(short2, 2, 10, 300, 0, &ms, &ps);
+  windows(long2, 2, 10, 300, 60000000, &ml, &pl);
+  windows(long2, 2, 10, 300, 0, &ma, &pa);
   printf("window 2 ch x 10 s: 1-minute file %.3f ms, 24-hour file %.3f ms "
-         "(ratio %.2f)\n",
-         ms, ml, ml / ms);
+         "in its first minute (ratio %.2f, target <= 1.1), %.3f ms anywhere "
+         "in the day (ratio %.2f: cold caches)\n",
+         ms, ml, ml / ms, ma, ma / ms);
   return 0;
 }
