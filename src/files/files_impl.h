@@ -271,11 +271,6 @@ typedef struct mef3__chplan {
   double fs;
   int64_t n;
 } mef3__chplan;
-/* Resolve `channels` (NULL, 0: all) against `f`; on failure *p holds
- * nothing to free.  Errors name `path`. */
-int mef3__chplan_make(mef3__chplan *p, const mfile *f, const char *path,
-                      const char *const *channels, size_t n_channels,
-                      int64_t start_uutc, int64_t end_uutc);
 void mef3__chplan_free(mef3__chplan *p);
 /* A request from its arguments: checks them and the window, finds the
  * view `token` names (*f, a reference the caller drops with

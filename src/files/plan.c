@@ -33,33 +33,11 @@ void mef3__chplan_free(mef3__chplan *p) {
   memset(p, 0, sizeof *p);
 }
 
-int mef3__chplan_open(mef3__chplan *p, mfile **f, mef3_files *fm,
-                      const char *path, const char *token,
-                      const char *const *channels, size_t n_channels,
-                      int64_t start_uutc, int64_t end_uutc) {
-  memset(p, 0, sizeof *p);
-  *f = NULL;
-  if (!fm || !path || (n_channels && !channels))
-    return mef3__error(MEF3_EINVAL, "missing argument");
-  int rc = check_window(start_uutc, end_uutc);
-  if (rc)
-    return rc;
-  mfile *v = mef3__files_lookup(fm, path, token);
-  if (!v)
-    return mef3_error_last()->code;
-  rc = mef3__chplan_make(p, v, path, channels, n_channels, start_uutc,
-                         end_uutc);
-  if (rc) {
-    mef3__mfile_unref(v);
-    return rc;
-  }
-  *f = v;
-  return 0;
-}
-
-int mef3__chplan_make(mef3__chplan *p, const mfile *f, const char *path,
-                      const char *const *channels, size_t n_channels,
-                      int64_t start_uutc, int64_t end_uutc) {
+/* Resolve `channels` (NULL, 0: all) against `f`; on failure *p holds
+ * nothing to free.  Errors name `path`. */
+static int chplan_make(mef3__chplan *p, const mfile *f, const char *path,
+                       const char *const *channels, size_t n_channels,
+                       int64_t start_uutc, int64_t end_uutc) {
   memset(p, 0, sizeof *p);
   p->nrow = n_channels ? n_channels : f->n_ch;
   if (p->nrow == 0)
@@ -117,4 +95,27 @@ int mef3__chplan_make(mef3__chplan *p, const mfile *f, const char *path,
   if (rc)
     mef3__chplan_free(p);
   return rc;
+}
+
+int mef3__chplan_open(mef3__chplan *p, mfile **f, mef3_files *fm,
+                      const char *path, const char *token,
+                      const char *const *channels, size_t n_channels,
+                      int64_t start_uutc, int64_t end_uutc) {
+  memset(p, 0, sizeof *p);
+  *f = NULL;
+  if (!fm || !path || (n_channels && !channels))
+    return mef3__error(MEF3_EINVAL, "missing argument");
+  int rc = check_window(start_uutc, end_uutc);
+  if (rc)
+    return rc;
+  mfile *v = mef3__files_lookup(fm, path, token);
+  if (!v)
+    return mef3_error_last()->code;
+  rc = chplan_make(p, v, path, channels, n_channels, start_uutc, end_uutc);
+  if (rc) {
+    mef3__mfile_unref(v);
+    return rc;
+  }
+  *f = v;
+  return 0;
 }
