@@ -120,8 +120,7 @@ static PyObject *wire_path(PyObject *obj) {
 }
 
 static PyObject *client_open(ClientObject *self, PyObject *args, PyObject *kw) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("client", self->owner);
+  MEF3PY_OWNED(self, "client");
   static char *kwlist[] = {"path", "password", NULL};
   PyObject *path_obj, *path;
   const char *password = NULL;
@@ -152,8 +151,7 @@ static PyObject *client_open(ClientObject *self, PyObject *args, PyObject *kw) {
 }
 
 static PyObject *client_info(ClientObject *self, PyObject *path_obj) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("client", self->owner);
+  MEF3PY_OWNED(self, "client");
   PyObject *path = wire_path(path_obj);
   if (!path)
     return NULL;
@@ -177,8 +175,7 @@ static PyObject *client_info(ClientObject *self, PyObject *path_obj) {
 }
 
 static PyObject *client_close_file(ClientObject *self, PyObject *path_obj) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("client", self->owner);
+  MEF3PY_OWNED(self, "client");
   PyObject *path = wire_path(path_obj);
   if (!path)
     return NULL;
@@ -199,8 +196,7 @@ static PyObject *client_close_file(ClientObject *self, PyObject *path_obj) {
 }
 
 static PyObject *client_list(ClientObject *self, PyObject *noargs) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("client", self->owner);
+  MEF3PY_OWNED(self, "client");
   int rc, closed = 0;
   char **paths = NULL;
   size_t n = 0;
@@ -228,8 +224,7 @@ static PyObject *client_list(ClientObject *self, PyObject *noargs) {
 }
 
 static PyObject *client_read(ClientObject *self, PyObject *args) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("client", self->owner);
+  MEF3PY_OWNED(self, "client");
   PyObject *path_obj, *ch_obj, *path, *keep = NULL;
   long long t0, t1;
   if (!PyArg_ParseTuple(args, "OOLL", &path_obj, &ch_obj, &t0, &t1))
@@ -264,8 +259,7 @@ static PyObject *client_read(ClientObject *self, PyObject *args) {
 }
 
 static PyObject *client_envelope(ClientObject *self, PyObject *args) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("client", self->owner);
+  MEF3PY_OWNED(self, "client");
   PyObject *path_obj, *ch_obj, *path, *keep = NULL;
   long long t0, t1, cols;
   if (!PyArg_ParseTuple(args, "OOLLL", &path_obj, &ch_obj, &t0, &t1, &cols))
@@ -303,8 +297,7 @@ static PyObject *client_envelope(ClientObject *self, PyObject *args) {
 
 /* The access token kept for a path (str), or None. */
 static PyObject *client_token_get(ClientObject *self, PyObject *path_obj) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("client", self->owner);
+  MEF3PY_OWNED(self, "client");
   PyObject *path = wire_path(path_obj);
   if (!path)
     return NULL;
@@ -330,8 +323,7 @@ static PyObject *client_token_get(ClientObject *self, PyObject *path_obj) {
 
 /* Keep `token` for a path (None or "": forget it). */
 static PyObject *client_token_set(ClientObject *self, PyObject *args) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("client", self->owner);
+  MEF3PY_OWNED(self, "client");
   PyObject *path_obj, *path;
   const char *token = NULL;
   if (!PyArg_ParseTuple(args, "Oz", &path_obj, &token))

@@ -137,8 +137,7 @@ static PyObject *files_close(FilesObject *self, PyObject *noargs) {
 }
 
 static PyObject *files_open(FilesObject *self, PyObject *args, PyObject *kw) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("file manager", self->owner);
+  MEF3PY_OWNED(self, "file manager");
   static char *kwlist[] = {"path", "password", NULL};
   PyObject *path_obj, *path;
   const char *password = NULL;
@@ -180,8 +179,7 @@ static PyObject *files_open(FilesObject *self, PyObject *args, PyObject *kw) {
 }
 
 static PyObject *files_close_file(FilesObject *self, PyObject *path_obj) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("file manager", self->owner);
+  MEF3PY_OWNED(self, "file manager");
   PyObject *path = mef3py_path_bytes(path_obj);
   if (!path)
     return NULL;
@@ -208,8 +206,7 @@ static PyObject *files_close_file(FilesObject *self, PyObject *path_obj) {
 }
 
 static PyObject *files_info(FilesObject *self, PyObject *path_obj) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("file manager", self->owner);
+  MEF3PY_OWNED(self, "file manager");
   PyObject *path = mef3py_path_bytes(path_obj);
   if (!path)
     return NULL;
@@ -236,8 +233,7 @@ static PyObject *files_info(FilesObject *self, PyObject *path_obj) {
 }
 
 static PyObject *files_list(FilesObject *self, PyObject *noargs) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("file manager", self->owner);
+  MEF3PY_OWNED(self, "file manager");
   int rc, closed = 0;
   char **paths = NULL;
   size_t n = 0;
@@ -264,8 +260,7 @@ static PyObject *files_list(FilesObject *self, PyObject *noargs) {
 }
 
 static PyObject *files_read(FilesObject *self, PyObject *args) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("file manager", self->owner);
+  MEF3PY_OWNED(self, "file manager");
   PyObject *path_obj, *ch_obj, *path, *keep = NULL;
   long long t0, t1;
   if (!PyArg_ParseTuple(args, "OOLL", &path_obj, &ch_obj, &t0, &t1))
@@ -303,8 +298,7 @@ static PyObject *files_read(FilesObject *self, PyObject *args) {
 }
 
 static PyObject *files_envelope(FilesObject *self, PyObject *args) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("file manager", self->owner);
+  MEF3PY_OWNED(self, "file manager");
   PyObject *path_obj, *ch_obj, *path, *keep = NULL;
   long long t0, t1, cols;
   if (!PyArg_ParseTuple(args, "OOLLL", &path_obj, &ch_obj, &t0, &t1, &cols))
@@ -344,8 +338,7 @@ static PyObject *files_envelope(FilesObject *self, PyObject *args) {
 }
 
 static PyObject *files_stats(FilesObject *self, PyObject *noargs) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("file manager", self->owner);
+  MEF3PY_OWNED(self, "file manager");
   mef3_files_stats st;
   int closed = 0;
   Py_BEGIN_ALLOW_THREADS ENTER(self);

@@ -66,8 +66,7 @@ int mef3py_future_wait(FutureObject *self, double timeout) {
 }
 
 static PyObject *future_wait(FutureObject *self, PyObject *args) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("pool future", self->owner);
+  MEF3PY_OWNED(self, "pool future");
   PyObject *timeout_obj = Py_None;
   if (!PyArg_ParseTuple(args, "|O", &timeout_obj))
     return NULL;
@@ -86,29 +85,25 @@ static PyObject *future_wait(FutureObject *self, PyObject *args) {
 }
 
 static PyObject *future_done(FutureObject *self, PyObject *noargs) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("pool future", self->owner);
+  MEF3PY_OWNED(self, "pool future");
   return PyBool_FromLong(mef3_future_done(self->f));
 }
 
 static PyObject *future_status(FutureObject *self, PyObject *noargs) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("pool future", self->owner);
+  MEF3PY_OWNED(self, "pool future");
   if (!mef3_future_done(self->f))
     Py_RETURN_NONE;
   return PyLong_FromLong(mef3_future_status(self->f));
 }
 
 static PyObject *future_cancel(FutureObject *self, PyObject *noargs) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("pool future", self->owner);
+  MEF3PY_OWNED(self, "pool future");
   return PyBool_FromLong(mef3_future_cancel(self->f) == 0);
 }
 
 /* The exception of a failed future (an instance, not raised), or None. */
 static PyObject *future_error(FutureObject *self, PyObject *noargs) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("pool future", self->owner);
+  MEF3PY_OWNED(self, "pool future");
   if (!mef3_future_done(self->f))
     Py_RETURN_NONE;
   int st = mef3_future_status(self->f);
@@ -134,8 +129,7 @@ static int result_shape(FutureObject *self, size_t *rows, size_t *cols,
 
 /* (rows, cols) of the result once done successfully, else None. */
 static PyObject *future_shape(FutureObject *self, PyObject *noargs) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("pool future", self->owner);
+  MEF3PY_OWNED(self, "pool future");
   size_t rows, cols;
   const float *p;
   if (result_shape(self, &rows, &cols, &p))

@@ -52,6 +52,12 @@ PyObject *mef3py_error_class(int code);
  * stop the parent's workers).  The child makes objects of its own.
  */
 #define MEF3PY_FORKED(owner) ((owner) != getpid())
+/* First line of a method of such an object: raise in a forked child. */
+#define MEF3PY_OWNED(self, what)                                               \
+  do {                                                                         \
+    if (MEF3PY_FORKED((self)->owner))                                          \
+      return mef3py_raise_forked(what, (self)->owner);                         \
+  } while (0)
 PyObject *mef3py_raise_forked(const char *what, pid_t owner);
 
 /* A path argument (str, bytes or os.PathLike) as a new bytes object in the

@@ -233,8 +233,7 @@ static const char **str_array(PyObject *seq_obj, Py_ssize_t *n,
 }
 
 static PyObject *pool_submit_tiles(PoolObject *self, PyObject *args) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("pool", self->owner);
+  MEF3PY_OWNED(self, "pool");
   PyObject *token, *path_obj, *blocks_obj;
   const char *channel;
   double fs;
@@ -279,8 +278,7 @@ done:
 }
 
 static PyObject *pool_read_window(PoolObject *self, PyObject *args) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("pool", self->owner);
+  MEF3PY_OWNED(self, "pool");
   PyObject *token, *path_obj, *chs_obj, *keep = NULL, *path = NULL;
   long long t0, t1;
   int n_splits = 0;
@@ -311,8 +309,7 @@ static PyObject *pool_read_window(PoolObject *self, PyObject *args) {
 }
 
 static PyObject *pool_warmup(PoolObject *self, PyObject *args) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("pool", self->owner);
+  MEF3PY_OWNED(self, "pool");
   PyObject *path_obj, *path;
   const char *channel;
   double timeout = -1;
@@ -333,8 +330,7 @@ static PyObject *pool_warmup(PoolObject *self, PyObject *args) {
 }
 
 static PyObject *pool_set_password(PoolObject *self, PyObject *args) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("pool", self->owner);
+  MEF3PY_OWNED(self, "pool");
   PyObject *path_obj, *path;
   const char *pw = NULL;
   if (!PyArg_ParseTuple(args, "Oz", &path_obj, &pw))
@@ -349,8 +345,7 @@ static PyObject *pool_set_password(PoolObject *self, PyObject *args) {
 }
 
 static PyObject *pool_forget(PoolObject *self, PyObject *arg) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("pool", self->owner);
+  MEF3PY_OWNED(self, "pool");
   PyObject *path;
   if (check_open(self) || !(path = mef3py_path_bytes(arg)))
     return NULL;
@@ -362,8 +357,7 @@ static PyObject *pool_forget(PoolObject *self, PyObject *arg) {
 }
 
 static PyObject *pool_stats(PoolObject *self, PyObject *noargs) {
-  if (MEF3PY_FORKED(self->owner))
-    return mef3py_raise_forked("pool", self->owner);
+  MEF3PY_OWNED(self, "pool");
   if (check_open(self))
     return NULL;
   mef3_pool_stats s;
