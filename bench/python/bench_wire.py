@@ -46,7 +46,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_python import find_cli, median_ms  # noqa: E402
+from bench_python import find_c_bench, find_cli, median_ms  # noqa: E402
 
 try:
     import mef3pool
@@ -231,13 +231,6 @@ def random_windows(orig, ours, name, t0, reps):
     line("mef3pool.Client", py, base)
     print(f"  against the original server (recorded {ORIGINAL['random']} "
           f"ms): mef3pool.Client {ORIGINAL['random'] / py:.1f}x", flush=True)
-
-
-def find_c_bench(given):
-    if given:
-        return given
-    built = REPO / "build" / "bench" / "bench_pycompare"
-    return str(built) if os.access(built, os.X_OK) else None
 
 
 def main():
